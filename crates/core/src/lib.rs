@@ -1,0 +1,12 @@
+//! Aqsha's domain: money, cards, the vault's cryptography, fees, the transfer algorithm and the
+//! store interface it runs against. No I/O lives here; the store and server crates supply it.
+
+pub mod card;
+pub mod fee;
+pub mod money;
+pub mod store;
+pub mod token;
+pub mod transfer;
+pub mod vault;
+
+pub use money::{Currency, Money};

@@ -1,0 +1,260 @@
+//! What the domain needs from a database: records, the unit of work ([`Tx`]) that a transfer
+//! runs inside, and the [`Store`] that the server talks to.
+//!
+//! The transfer algorithm ([`crate::transfer::execute`]) is written once, against [`Tx`]. Each
+//! store runs it inside its own transaction — the SQLite store batches many commands into one
+//! commit (group commit), each inside a savepoint so that one command's failure never touches
+//! the others.
+
+use crate::card::{Brand, Expiry};
+use crate::fee::FeeSchedule;
+use crate::money::{Currency, Money};
+use crate::transfer::{TransferCommand, TransferOutcome};
+use crate::vault::SealedPan;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("ledger invariant violated: {0}")]
+    Invariant(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct MerchantRecord {
+    pub id: String,
+    pub client_id: String,
+    /// SHA-256 (hex) of the client secret; secrets are long random strings, so a plain hash is
+    /// enough and keeps the token endpoint fast.
+    pub secret_hash: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TerminalRecord {
+    pub id: String,
+    pub merchant_id: String,
+    pub currency: Currency,
+    pub fee: FeeSchedule,
+    /// The ledger account that receives this terminal's fees (the merchant's fee account).
+    pub fee_account: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub merchant_id: String,
+    pub scope: String,
+    pub invoice_id: Option<String>,
+    pub amount: Option<Money>,
+    pub currency: Option<Currency>,
+    pub terminal_id: Option<String>,
+    pub post_link: Option<String>,
+    pub failure_post_link: Option<String>,
+    pub secret_hash: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    /// The operation that spent this token, once one has.
+    pub spent_by: Option<String>,
+}
+
+/// A token to insert: its SHA-256 hash, never the token itself.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub hash: String,
+    pub record: TokenRecord,
+}
+
+/// A card issued by Aqsha's built-in card network, as its issuer sees it.
+#[derive(Debug, Clone)]
+pub struct NetworkCard {
+    pub id: String,
+    pub fingerprint: String,
+    pub mask: String,
+    pub brand: Brand,
+    pub expiry: Expiry,
+    /// Keyed check value of (card, CVC); the CVC itself is never stored.
+    pub cvc_check: String,
+    pub locked: bool,
+    /// `false` only for the documented test cards, whose printed dates have passed but which
+    /// must keep working as the seed shows. Set by the seed data, not by card number in code.
+    pub enforce_expiry: bool,
+    pub account_id: String,
+    pub currency: Currency,
+}
+
+/// A card saved in the vault for one merchant's customer (`accountID`).
+#[derive(Debug, Clone)]
+pub struct VaultCard {
+    pub id: String,
+    pub merchant_id: String,
+    pub account_id: String,
+    pub fingerprint: String,
+    pub sealed: SealedPan,
+    pub mask: String,
+    pub brand: Brand,
+    pub payer_name: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub transaction_id: String,
+    pub reference: String,
+    pub int_reference: String,
+    pub terminal_id: String,
+}
+
+/// One side of a posting: `amount` is added to the account's balance (negative = debit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub account_id: String,
+    pub amount: Money,
+}
+
+/// A finished operation, success or decline, with the exact response it was answered with.
+#[derive(Debug, Clone)]
+pub struct OperationRecord {
+    pub id: String,
+    pub merchant_id: String,
+    pub terminal_id: String,
+    pub invoice_id: String,
+    pub account_id: String,
+    pub amount: Money,
+    pub fee: Money,
+    pub currency: String,
+    pub description: String,
+    pub email: String,
+    /// `CHARGE` or `FAILED`.
+    pub status: String,
+    pub reason_code: u32,
+    pub reason: String,
+    pub reference: String,
+    pub int_reference: String,
+    pub sender: SideRecord,
+    pub receiver: SideRecord,
+    pub token_hash: String,
+    pub request_digest: String,
+    pub http_status: u16,
+    pub response_body: String,
+    pub created_at: DateTime<Utc>,
+    pub post_link: Option<String>,
+    pub failure_post_link: Option<String>,
+    pub secret_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SideRecord {
+    pub card_id: String,
+    pub mask: String,
+    pub brand: String,
+    pub transfer_type: String,
+}
+
+/// A stored answer, replayed byte for byte when the same request comes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub http_status: u16,
+    pub body: String,
+}
+
+/// A sandbox card as the sandbox API lists it.
+#[derive(Debug, Clone)]
+pub struct SandboxCardView {
+    pub id: String,
+    pub mask: String,
+    pub brand: Brand,
+    pub locked: bool,
+    pub balance: Money,
+    pub currency: Currency,
+    pub expiry: Expiry,
+}
+
+/// A new card for the sandbox network.
+#[derive(Debug, Clone)]
+pub struct NewNetworkCard {
+    pub card: NetworkCard,
+    pub sealed: SealedPan,
+    pub opening_balance: Money,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LedgerReport {
+    /// All of the checks below hold.
+    pub balanced: bool,
+    /// Sum of all account balances (zero in a balanced ledger), in minor units.
+    pub total_minor: i64,
+    /// Operations whose postings do not sum to zero.
+    pub unbalanced_operations: u64,
+    /// Accounts whose balance differs from the sum of their postings.
+    pub drifted_accounts: u64,
+    /// Card accounts below zero.
+    pub negative_cards: u64,
+    pub accounts: u64,
+    pub postings: u64,
+}
+
+/// The unit of work a transfer runs in. Every method reads or writes inside one database
+/// transaction; nothing is visible to others until the store commits.
+pub trait Tx {
+    fn token(&mut self, hash: &str) -> StoreResult<Option<TokenRecord>>;
+    fn spend_token(&mut self, hash: &str, operation_id: &str) -> StoreResult<()>;
+    fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>>;
+    fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>>;
+    fn vault_card(&mut self, id: &str) -> StoreResult<Option<VaultCard>>;
+    fn vault_card_for(
+        &mut self,
+        merchant_id: &str,
+        account_id: &str,
+        fingerprint: &str,
+    ) -> StoreResult<Option<VaultCard>>;
+    /// Inserts the card, or (same id) reactivates and refreshes an existing one.
+    fn put_vault_card(&mut self, card: &VaultCard) -> StoreResult<()>;
+    fn operation_response(&mut self, operation_id: &str) -> StoreResult<Option<(String, StoredResponse)>>;
+    /// The charged operation of an invoice, if any: (operation id, request digest, response).
+    fn charged_operation(
+        &mut self,
+        merchant_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Option<(String, String, StoredResponse)>>;
+    /// Whether another invoice with the same last six digits was charged on this terminal on
+    /// this day (reference §2: the last six digits must be unique as well).
+    fn invoice_tail_taken(
+        &mut self,
+        terminal_id: &str,
+        day: &str,
+        tail: &str,
+        invoice_id: &str,
+    ) -> StoreResult<bool>;
+    fn balance(&mut self, account_id: &str) -> StoreResult<Money>;
+    /// Applies balanced postings; fails if a card account would go below zero.
+    fn post(&mut self, operation_id: &str, postings: &[Posting]) -> StoreResult<()>;
+    fn insert_operation(&mut self, op: &OperationRecord) -> StoreResult<()>;
+    /// A 12-digit retrieval reference number, unique in this database.
+    fn next_reference(&mut self) -> StoreResult<String>;
+}
+
+/// Status of one invoice, as the status endpoint shows it.
+#[derive(Debug, Clone)]
+pub struct OperationView {
+    pub op: OperationRecord,
+}
+
+/// The store the server talks to. Each write is durable before its future resolves.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn ping(&self) -> StoreResult<()>;
+    async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
+    async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>>;
+    async fn token(&self, hash: &str) -> StoreResult<Option<TokenRecord>>;
+    async fn issue_token(&self, token: NewToken) -> StoreResult<()>;
+    async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome>;
+    /// The invoice's charged operation, or else its latest attempt.
+    async fn invoice_status(&self, merchant_id: &str, invoice_id: &str) -> StoreResult<Option<OperationRecord>>;
+    async fn saved_cards(&self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>>;
+    /// `Ok(false)` when the merchant has no active card with that id.
+    async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
+    async fn sandbox_cards(&self) -> StoreResult<Vec<SandboxCardView>>;
+    async fn issue_network_card(&self, card: NewNetworkCard) -> StoreResult<()>;
+    async fn ledger_report(&self) -> StoreResult<LedgerReport>;
+}

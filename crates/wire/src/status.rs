@@ -1,0 +1,79 @@
+//! Status (reference §4) and saved cards (reference §5).
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /check-status/{p2p|payment}/transaction/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusResponse {
+    #[serde(rename = "resultCode")]
+    pub result_code: String,
+    #[serde(rename = "resultMessage")]
+    pub result_message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<StatusTransaction>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusTransaction {
+    pub id: String,
+    #[serde(rename = "createdDate")]
+    pub created_date: String,
+    #[serde(rename = "invoiceID")]
+    pub invoice_id: String,
+    pub amount: crate::WireAmount,
+    pub fee: crate::WireAmount,
+    pub currency: String,
+    #[serde(rename = "terminalID")]
+    pub terminal_id: String,
+    #[serde(rename = "accountID")]
+    pub account_id: String,
+    pub description: String,
+    #[serde(rename = "cardMask")]
+    pub card_mask: String,
+    #[serde(rename = "cardType")]
+    pub card_type: String,
+    pub reference: String,
+    #[serde(rename = "intReference")]
+    pub int_reference: String,
+    #[serde(rename = "reasonCode")]
+    pub reason_code: String,
+    pub reason: String,
+    #[serde(rename = "statusName")]
+    pub status_name: String,
+    #[serde(rename = "senderCardID")]
+    pub sender_card_id: String,
+    #[serde(rename = "senderCardPAN")]
+    pub sender_card_pan: String,
+    #[serde(rename = "receiverCardID")]
+    pub receiver_card_id: String,
+    #[serde(rename = "receiverCardPAN")]
+    pub receiver_card_pan: String,
+}
+
+/// One entry of `GET /cards/{accountId}`; ePay names these in PascalCase.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct SavedCard {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub transaction_id: String,
+    #[serde(rename = "MerchantID")]
+    pub merchant_id: String,
+    pub card_hash: String,
+    pub card_mask: String,
+    pub payer_name: String,
+    pub reference: String,
+    pub int_reference: String,
+    pub token: String,
+    pub terminal: String,
+    pub created_date: String,
+    pub payment_available: bool,
+    #[serde(rename = "AccountID")]
+    pub account_id: String,
+}
+
+/// `POST /card/deactivate/{cardId}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeactivateResponse {
+    pub status: String,
+}

@@ -1,0 +1,110 @@
+//! `POST /oauth2/token` (reference §2).
+
+use serde::{Deserialize, Serialize};
+
+/// The token request's fields, whatever body they came in (form, multipart or JSON). Values are
+/// kept as text: forms carry nothing else, and amounts are parsed exactly by the domain.
+#[derive(Default, Clone)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub invoice_id: Option<String>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub terminal: Option<String>,
+    pub post_link: Option<String>,
+    pub failure_post_link: Option<String>,
+    pub secret_hash: Option<String>,
+}
+
+impl TokenRequest {
+    /// Builds the request from name/value pairs. Names are matched as ePay's clients send them
+    /// (`invoiceID`, also `invoiceId`); unknown names are ignored; empty values count as absent,
+    /// because the seed's own example sends `postLink: ""`.
+    pub fn from_fields<I, K, V>(fields: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        let mut r = TokenRequest::default();
+        for (k, v) in fields {
+            let v: String = v.into();
+            let v = v.trim().to_string();
+            if v.is_empty() {
+                continue;
+            }
+            let slot = match k.as_ref() {
+                "grant_type" => &mut r.grant_type,
+                "scope" => &mut r.scope,
+                "client_id" => &mut r.client_id,
+                "client_secret" => &mut r.client_secret,
+                "invoiceID" | "invoiceId" | "invoice_id" => &mut r.invoice_id,
+                "amount" => &mut r.amount,
+                "currency" => &mut r.currency,
+                "terminal" | "terminalId" | "terminalID" => &mut r.terminal,
+                "postLink" => &mut r.post_link,
+                "failurePostLink" => &mut r.failure_post_link,
+                "secret_hash" => &mut r.secret_hash,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        r
+    }
+}
+
+// Hand-written so a secret can never reach a log through `{:?}`.
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("invoice_id", &self.invoice_id)
+            .field("amount", &self.amount)
+            .field("currency", &self.currency)
+            .field("terminal", &self.terminal)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The success body. `expires_in` is sent as a string: Halyk's own iOS SDK fails to decode a
+/// number there, and every other client reads either (reference §2, Decision).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_in: String,
+    pub refresh_token: String,
+    pub scope: String,
+    pub token_type: String,
+}
+
+/// An RFC 6749 §5.2 error body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OAuthError {
+    pub error: String,
+    pub error_description: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_epay_field_names_and_skips_empty_values() {
+        let r = TokenRequest::from_fields([
+            ("invoiceID", "000000001"),
+            ("postLink", ""),
+            ("scope", " transfer "),
+            ("client_secret", "s3cret"),
+        ]);
+        assert_eq!(r.invoice_id.as_deref(), Some("000000001"));
+        assert_eq!(r.post_link, None);
+        assert_eq!(r.scope.as_deref(), Some("transfer"));
+        assert!(!format!("{r:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,144 @@
+//! `POST /payments/cards/auth` and `/p2p/transfer` (reference §3).
+
+use crate::WireAmount;
+use serde::{Deserialize, Serialize};
+
+/// The transfer body. Unknown fields (the SDK's `foreign: false`, say) are ignored and `null`
+/// counts as absent.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TransferRequest {
+    pub order: Order,
+    pub card: Cards,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Order {
+    pub amount: WireAmount,
+    pub currency: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The invoice id; ePay names it `id` here and `invoiceID` in the token request.
+    pub id: String,
+    #[serde(default, rename = "accountID", alias = "accountId")]
+    pub account_id: Option<String>,
+    #[serde(default, rename = "senderEmail")]
+    pub sender_email: Option<String>,
+    #[serde(default, rename = "terminalId", alias = "terminalID", alias = "terminal")]
+    pub terminal_id: Option<String>,
+    #[serde(default, rename = "backLink")]
+    pub back_link: Option<String>,
+    #[serde(default, rename = "failureBackLink")]
+    pub failure_back_link: Option<String>,
+    #[serde(default, rename = "postLink")]
+    pub post_link: Option<String>,
+    #[serde(default, rename = "failurePostLink")]
+    pub failure_post_link: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cards {
+    pub sender: CardSide,
+    pub receiver: CardSide,
+}
+
+/// One side of the transfer. `cardCred` holds a card number (`TYPEPAN`, also when the type is
+/// empty or absent) or a saved card's id (`TYPECARDID`). The card number and CVC stay plain
+/// text only until the domain wraps them in masking types; this struct's `Debug` hides them.
+#[derive(Clone, Deserialize)]
+pub struct CardSide {
+    #[serde(default)]
+    pub save: Option<bool>,
+    #[serde(default, rename = "transferType")]
+    pub transfer_type: Option<String>,
+    #[serde(default)]
+    pub cvc: Option<String>,
+    #[serde(default)]
+    pub expire: Option<Expire>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(rename = "cardCred")]
+    pub card_cred: String,
+}
+
+impl std::fmt::Debug for CardSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardSide")
+            .field("save", &self.save)
+            .field("transfer_type", &self.transfer_type)
+            .field("card_cred", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Expire {
+    pub month: String,
+    pub year: String,
+}
+
+/// The success body, key for key as in the seed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransferResponse {
+    pub id: String,
+    pub amount: WireAmount,
+    pub fee: WireAmount,
+    #[serde(rename = "accountID")]
+    pub account_id: String,
+    pub currency: String,
+    pub email: String,
+    pub description: String,
+    pub reference: String,
+    #[serde(rename = "orderID")]
+    pub order_id: String,
+    #[serde(rename = "senderCardID")]
+    pub sender_card_id: String,
+    #[serde(rename = "senderCardPAN")]
+    pub sender_card_pan: String,
+    #[serde(rename = "senderCardType")]
+    pub sender_card_type: String,
+    #[serde(rename = "senderTransferType")]
+    pub sender_transfer_type: String,
+    #[serde(rename = "receiverCardID")]
+    pub receiver_card_id: String,
+    #[serde(rename = "receiverCardPAN")]
+    pub receiver_card_pan: String,
+    #[serde(rename = "receiverCardType")]
+    pub receiver_card_type: String,
+    #[serde(rename = "receiverTransferType")]
+    pub receiver_transfer_type: String,
+    #[serde(rename = "intReference")]
+    pub int_reference: String,
+    #[serde(rename = "terminalID")]
+    pub terminal_id: String,
+    pub status: String,
+}
+
+/// The error body of every API endpoint except the token endpoint (seed's "Response in case of
+/// error"). The SDK decides "error" by an integer `code` plus a string `message`, so a success
+/// body never carries both.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: u32,
+    pub message: String,
+    #[serde(rename = "invoiceId")]
+    pub invoice_id: String,
+    pub id: String,
+    pub reference: String,
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_card_credentials() {
+        let side: CardSide = serde_json::from_str(
+            r#"{"cardCred":"4405639704015096","cvc":"815","transferType":"TYPEPAN"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{side:?}");
+        assert!(!shown.contains("4405639704015096") && !shown.contains("815"), "{shown}");
+    }
+}
