@@ -1,1 +1,177 @@
-fn main(){}
+//! `aqsha`: the one binary. `aqsha serve` runs the gateway; other subcommands administer it.
+
+use anyhow::Context;
+use aqsha_core::fee::FeeSchedule;
+use aqsha_core::money::{Currency, Money};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "aqsha", version, about = "A P2P card-transfer gateway that speaks Halyk ePay's API")]
+struct Cli {
+    /// Log format on stderr: `text` or `json`.
+    #[arg(long, env = "AQSHA_LOG_FORMAT", default_value = "text", global = true, value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway: the ePay API, the sandbox card network and its APIs.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(StoreArgs),
+    /// Manage merchants.
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+}
+
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Directory for the SQLite database and the generated vault key.
+    #[arg(long, env = "AQSHA_DATA_DIR", default_value = "./aqsha-data")]
+    data_dir: PathBuf,
+    /// Database URL; `sqlite://PATH`. Defaults to `sqlite://<data-dir>/aqsha.db`.
+    #[arg(long, env = "AQSHA_DATABASE")]
+    database: Option<String>,
+    /// Vault master key, 64 hex characters. When absent, read from (or generated into)
+    /// `<data-dir>/master.key`.
+    #[arg(long, env = "AQSHA_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// Do not install the sandbox merchant, terminals and cards on first start.
+    #[arg(long, env = "AQSHA_NO_SEED")]
+    no_seed: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "AQSHA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Subcommand)]
+enum MerchantCommand {
+    /// Create a merchant with one KZT terminal; prints its credentials as JSON.
+    Add {
+        /// The merchant's client_id.
+        #[arg(long)]
+        client_id: String,
+        /// Terminal id (a UUID); generated when absent.
+        #[arg(long)]
+        terminal: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+impl StoreArgs {
+    fn config(&self, listen: SocketAddr) -> aqsha_server::Config {
+        aqsha_server::Config {
+            listen,
+            data_dir: self.data_dir.clone(),
+            database: self.database.clone(),
+            master_key: self.master_key.clone(),
+            seed_sandbox: !self.no_seed,
+        }
+    }
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AQSHA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(&cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => {
+            let config = args.store.config(args.listen);
+            aqsha_server::config::validate(&config)?;
+            aqsha_server::config::serve(config).await
+        }
+        Command::Migrate(store) => {
+            let config = store.config(unused_addr());
+            aqsha_server::config::validate(&config)?;
+            aqsha_store::open(&config.database_url()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Merchant(MerchantCommand::Add {
+            client_id,
+            terminal,
+            store,
+        }) => {
+            let config = store.config(unused_addr());
+            aqsha_server::config::validate(&config)?;
+            let state = aqsha_server::config::prepare(&config).await?;
+            let secret = aqsha_core::sandbox::random_secret(36);
+            let terminal = terminal.unwrap_or_else(|| uuid_v4());
+            let merchant = aqsha_core::sandbox::new_merchant(
+                &client_id,
+                &client_id,
+                &secret,
+                &[(terminal.clone(), Currency::Kzt)],
+                FeeSchedule {
+                    percent_bps: 95,
+                    min_fee: Money::from_minor(9_500),
+                },
+            );
+            let seed = aqsha_core::sandbox::PreparedSeed {
+                merchants: vec![merchant],
+                ..Default::default()
+            };
+            state
+                .store
+                .install(seed)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("cannot create merchant {client_id:?} (does it exist already?)"))?;
+            println!(
+                "{}",
+                serde_json::json!({"client_id": client_id, "client_secret": secret, "terminal": terminal})
+            );
+            Ok(())
+        }
+    }
+}
+
+fn unused_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn uuid_v4() -> String {
+    aqsha_core::sandbox::random_uuid()
+}

@@ -255,6 +255,9 @@ pub trait Store: Send + Sync + 'static {
     /// `Ok(false)` when the merchant has no active card with that id.
     async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
     async fn sandbox_cards(&self) -> StoreResult<Vec<SandboxCardView>>;
-    async fn issue_network_card(&self, card: NewNetworkCard) -> StoreResult<()>;
+    /// Installs merchants, terminals, network cards (with opening balances posted against the
+    /// funding account) and saved cards in one transaction. With a marker, only once: returns
+    /// `false` when that marker was installed before.
+    async fn install(&self, seed: crate::sandbox::PreparedSeed) -> StoreResult<bool>;
     async fn ledger_report(&self) -> StoreResult<LedgerReport>;
 }

@@ -1,1 +1,77 @@
-//! placeholder
+//! The Aqsha HTTP server: ePay-compatible routes over the store, plus health and sandbox APIs.
+//!
+//! Every ePay path is served both bare and under `/api` (the test host's prefix), and the token
+//! endpoint at both `/oauth2/token` and `/epay2/oauth2/token`, so a merchant switches from ePay to
+//! Aqsha by changing base URLs only (reference §1).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod routes;
+
+pub use config::Config;
+
+use aqsha_core::store::Store;
+use aqsha_core::vault::Vault;
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub vault: Arc<Vault>,
+}
+
+/// Largest request body accepted. ePay bodies are a few hundred bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let epay = Router::new()
+        .route("/payments/cards/auth", post(routes::transfer::transfer))
+        .route("/p2p/transfer", post(routes::transfer::transfer))
+        .route("/check-status/p2p/transaction/{invoice}", get(routes::status::status))
+        .route("/check-status/payment/transaction/{invoice}", get(routes::status::status))
+        .route("/cards/{account_id}", get(routes::cards::list))
+        .route("/card/deactivate/{card_id}", post(routes::cards::deactivate))
+        .route("/public-profile", post(routes::cards::public_profile));
+    Router::new()
+        .route("/oauth2/token", post(routes::token::token))
+        .route("/epay2/oauth2/token", post(routes::token::token))
+        .merge(epay.clone())
+        .nest("/api", epay)
+        .route("/sandbox/cards", get(routes::sandbox::list_cards).post(routes::sandbox::issue_card))
+        .route("/sandbox/ledger", get(routes::sandbox::ledger))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(routes::sandbox::ready))
+        .fallback(routes::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(request_span))
+        .with_state(state)
+}
+
+/// One span per request with a fresh request id, echoed as `x-request-id`. It records the
+/// route template, never the concrete path, so nothing a caller puts in a URL reaches the log.
+async fn request_span(req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), route = %route);
+    let started = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let _enter = span.enter();
+    tracing::info!(status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "done");
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}

@@ -1,0 +1,274 @@
+//! The sandbox seed: turns `seed/sandbox.json` (plain test data) into records a store installs.
+//!
+//! The seed is data, not code: nothing in the domain knows a test card's number. The documented
+//! test cards carry `enforce_expiry: false` in the data, which is why they keep working although
+//! their printed dates have passed; any other card is declined once its expiry has passed.
+
+use crate::card::{Cvc, Expiry, Pan};
+use crate::fee::FeeSchedule;
+use crate::money::{Currency, Money};
+use crate::store::{MerchantRecord, NetworkCard, NewNetworkCard, TerminalRecord, VaultCard};
+use crate::vault::{sha256_hex, Vault};
+use chrono::Utc;
+use rand::Rng;
+use serde::Deserialize;
+
+/// The sandbox data shipped inside the binary.
+pub const SANDBOX_SEED: &str = include_str!("../seed/sandbox.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("seed data is invalid: {0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+struct SeedFile {
+    marker: String,
+    merchants: Vec<SeedMerchant>,
+    fee: SeedFee,
+    cards: Vec<SeedCard>,
+}
+
+#[derive(Deserialize)]
+struct SeedMerchant {
+    name: String,
+    client_id: String,
+    client_secret: String,
+    cabinet_email: Option<String>,
+    cabinet_password: Option<String>,
+    terminals: Vec<SeedTerminal>,
+}
+
+#[derive(Deserialize)]
+struct SeedTerminal {
+    id: String,
+    currency: String,
+}
+
+#[derive(Deserialize)]
+struct SeedFee {
+    percent_bps: i64,
+    min_fee: String,
+}
+
+#[derive(Deserialize)]
+struct SeedCard {
+    pan: String,
+    expire: String,
+    cvc: String,
+    locked: bool,
+    enforce_expiry: bool,
+    balance: String,
+    currency: String,
+    saved: Option<SeedSaved>,
+}
+
+#[derive(Deserialize)]
+struct SeedSaved {
+    id: String,
+    merchant: String,
+    account_id: String,
+    payer_name: String,
+}
+
+/// A merchant to create, with everything its records need.
+#[derive(Debug, Clone)]
+pub struct NewMerchant {
+    pub record: MerchantRecord,
+    pub cabinet_email: Option<String>,
+    /// Argon2id PHC string.
+    pub cabinet_password_hash: Option<String>,
+    /// The key Aqsha signs this merchant's callbacks with.
+    pub callback_secret: String,
+    pub terminals: Vec<TerminalRecord>,
+}
+
+/// Records to install in one transaction. With a `marker`, a store installs them only once.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedSeed {
+    pub marker: Option<String>,
+    pub merchants: Vec<NewMerchant>,
+    pub cards: Vec<NewNetworkCard>,
+    pub vault_cards: Vec<VaultCard>,
+}
+
+pub fn fee_account(merchant_id: &str) -> String {
+    format!("fee:{merchant_id}")
+}
+
+pub fn card_account(card_id: &str) -> String {
+    format!("card:{card_id}")
+}
+
+pub fn hash_password(password: &str) -> Result<String, SeedError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| SeedError::Invalid(e.to_string()))
+}
+
+/// A random secret in the style of ePay's client secrets (36 letters and digits).
+pub fn random_secret(len: usize) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| char::from(A[rng.gen_range(0..A.len())])).collect()
+}
+
+/// Builds a merchant with its terminals, all on one fee schedule.
+pub fn new_merchant(
+    name: &str,
+    client_id: &str,
+    client_secret: &str,
+    terminals: &[(String, Currency)],
+    fee: FeeSchedule,
+) -> NewMerchant {
+    let id = uuid::Uuid::new_v4().to_string();
+    NewMerchant {
+        record: MerchantRecord {
+            id: id.clone(),
+            client_id: client_id.to_string(),
+            secret_hash: sha256_hex(client_secret.as_bytes()),
+            name: name.to_string(),
+        },
+        cabinet_email: None,
+        cabinet_password_hash: None,
+        callback_secret: random_secret(40),
+        terminals: terminals
+            .iter()
+            .map(|(t, c)| TerminalRecord {
+                id: t.clone(),
+                merchant_id: id.clone(),
+                currency: *c,
+                fee,
+                fee_account: fee_account(&id),
+            })
+            .collect(),
+    }
+}
+
+/// A network card ready to install: sealed number, CVC check value, funded account.
+pub fn network_card(
+    vault: &Vault,
+    pan: &Pan,
+    expiry: Expiry,
+    cvc: &Cvc,
+    locked: bool,
+    enforce_expiry: bool,
+    balance: Money,
+    currency: Currency,
+) -> NewNetworkCard {
+    let id = uuid::Uuid::new_v4().to_string();
+    let fingerprint = vault.fingerprint(pan);
+    NewNetworkCard {
+        card: NetworkCard {
+            id: id.clone(),
+            cvc_check: vault.cvc_check_value(&fingerprint, cvc),
+            fingerprint,
+            mask: pan.mask(),
+            brand: pan.brand(),
+            expiry,
+            locked,
+            enforce_expiry,
+            account_id: card_account(&id),
+            currency,
+        },
+        sealed: vault.seal(pan),
+        opening_balance: balance,
+    }
+}
+
+fn bad(what: &str) -> SeedError {
+    SeedError::Invalid(what.to_string())
+}
+
+/// Reads the shipped seed and prepares its records with this vault's keys.
+pub fn prepare(vault: &Vault) -> Result<PreparedSeed, SeedError> {
+    let file: SeedFile = serde_json::from_str(SANDBOX_SEED).map_err(|e| SeedError::Invalid(e.to_string()))?;
+    let fee = FeeSchedule {
+        percent_bps: file.fee.percent_bps,
+        min_fee: Money::parse_positive(&file.fee.min_fee).map_err(|_| bad("fee.min_fee"))?,
+    };
+    let mut seed = PreparedSeed {
+        marker: Some(file.marker),
+        ..Default::default()
+    };
+    for m in &file.merchants {
+        let terminals = m
+            .terminals
+            .iter()
+            .map(|t| Ok((t.id.clone(), Currency::parse(&t.currency).ok_or_else(|| bad("terminal currency"))?)))
+            .collect::<Result<Vec<_>, SeedError>>()?;
+        let mut nm = new_merchant(&m.name, &m.client_id, &m.client_secret, &terminals, fee);
+        nm.cabinet_email = m.cabinet_email.clone();
+        nm.cabinet_password_hash = match &m.cabinet_password {
+            Some(p) => Some(hash_password(p)?),
+            None => None,
+        };
+        seed.merchants.push(nm);
+    }
+    for c in &file.cards {
+        let pan = Pan::parse(&c.pan).map_err(|_| bad("card pan"))?;
+        let (mm, yy) = c.expire.split_once('/').ok_or_else(|| bad("card expire"))?;
+        let expiry = Expiry::parse(mm, yy).ok_or_else(|| bad("card expire"))?;
+        let cvc = Cvc::parse(&c.cvc).map_err(|_| bad("card cvc"))?;
+        let currency = Currency::parse(&c.currency).ok_or_else(|| bad("card currency"))?;
+        let balance = if c.balance.trim() == "0" {
+            Money::ZERO
+        } else {
+            Money::parse_positive(&c.balance).map_err(|_| bad("card balance"))?
+        };
+        let card = network_card(vault, &pan, expiry, &cvc, c.locked, c.enforce_expiry, balance, currency);
+        if let Some(s) = &c.saved {
+            let merchant = seed
+                .merchants
+                .iter()
+                .find(|m| m.record.client_id == s.merchant)
+                .ok_or_else(|| bad("saved card merchant"))?;
+            seed.vault_cards.push(VaultCard {
+                id: s.id.clone(),
+                merchant_id: merchant.record.id.clone(),
+                account_id: s.account_id.clone(),
+                fingerprint: card.card.fingerprint.clone(),
+                sealed: vault.seal(&pan),
+                mask: pan.mask(),
+                brand: pan.brand(),
+                payer_name: s.payer_name.clone(),
+                active: true,
+                created_at: Utc::now(),
+                transaction_id: String::new(),
+                reference: String::new(),
+                int_reference: String::new(),
+                terminal_id: merchant.terminals.first().map(|t| t.id.clone()).unwrap_or_default(),
+            });
+        }
+        seed.cards.push(card);
+    }
+    Ok(seed)
+}
+
+/// A random UUID (v4) as text, for new terminal and card ids.
+pub fn random_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_prepares_without_plain_card_data() {
+        let v = Vault::new([1u8; 32]);
+        let seed = prepare(&v).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(seed.merchants.len(), 1);
+        assert_eq!(seed.merchants[0].terminals.len(), 4);
+        assert_eq!(seed.cards.len(), 6);
+        assert_eq!(seed.vault_cards[0].mask, "440563...7622");
+        let shown = format!("{seed:?}");
+        for secret in ["4405639704015096", "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG", "XZG1E@Mm"] {
+            assert!(!shown.contains(secret), "{secret} leaked into records");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Server configuration and start-up: open the store, load the vault key, seed, serve, drain.
+
+use crate::{router, AppState};
+use anyhow::{bail, Context};
+use aqsha_core::vault::Vault;
+use aqsha_store::DatabaseUrl;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Defaults to `sqlite://<data_dir>/aqsha.db`.
+    pub database: Option<String>,
+    /// 64 hex characters; when absent the key is read from, or generated into,
+    /// `<data_dir>/master.key`.
+    pub master_key: Option<String>,
+    /// Seed the sandbox (test merchant, terminals, cards) on first start.
+    pub seed_sandbox: bool,
+}
+
+impl Config {
+    pub fn database_url(&self) -> anyhow::Result<DatabaseUrl> {
+        let url = match &self.database {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("aqsha.db").display()),
+        };
+        DatabaseUrl::parse(&url).map_err(|e| anyhow::anyhow!("--database: {e}"))
+    }
+}
+
+/// The vault's master key: configured, or kept in the data directory (created on first start).
+pub fn load_master_key(config: &Config) -> anyhow::Result<[u8; 32]> {
+    if let Some(hex) = &config.master_key {
+        return Vault::parse_master_key(hex).context("--master-key / AQSHA_MASTER_KEY");
+    }
+    let path = config.data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return Vault::parse_master_key(&text).with_context(|| format!("{}", path.display()));
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let key = Vault::generate_master_key();
+    write_private(&path, &hex::encode(key))?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a new vault master key; card data in this database can only be read with it. \
+         For production, set AQSHA_MASTER_KEY from a secret store instead"
+    );
+    Ok(key)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Opens the store, seeds it if asked, and returns the app state.
+pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
+    let url = config.database_url()?;
+    let key = load_master_key(config)?;
+    let vault = Arc::new(Vault::new(key));
+    let store = aqsha_store::open(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if config.seed_sandbox {
+        let seed = aqsha_core::sandbox::prepare(&vault)?;
+        if store.install(seed).await.map_err(|e| anyhow::anyhow!("seeding: {e}"))? {
+            tracing::info!("seeded the sandbox: merchant \"test\", 4 terminals, 6 cards");
+        }
+    }
+    Ok(AppState { store, vault })
+}
+
+/// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let state = prepare(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    // One plain line on stdout, for scripts and tests that start the server on port 0.
+    println!("aqsha listening on http://{addr}");
+    if addr.ip().is_unspecified() {
+        tracing::warn!("listening on all interfaces");
+    }
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped: in-flight requests drained");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received, draining");
+}
+
+/// Refuses configuration that cannot work, before anything starts.
+pub fn validate(config: &Config) -> anyhow::Result<()> {
+    config.database_url()?;
+    if let Some(k) = &config.master_key {
+        if Vault::parse_master_key(k).is_err() {
+            bail!("--master-key / AQSHA_MASTER_KEY must be 64 hexadecimal characters (32 bytes)");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The API's error answers: the seed's error envelope for the ePay endpoints, RFC 6749 bodies for
+//! the token endpoint. Internal errors are logged once, here, and never shown to the caller.
+
+use aqsha_wire::codes::{reason, ReasonCode};
+use aqsha_wire::token::OAuthError;
+use aqsha_wire::transfer::ApiError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An error in the seed's shape: `{"code","message","invoiceId","id","reference","accountId"}`.
+#[derive(Debug)]
+pub struct EpayError {
+    pub status: StatusCode,
+    pub body: ApiError,
+    /// Sent as `WWW-Authenticate` on 401s (RFC 6750).
+    pub bearer_challenge: Option<&'static str>,
+}
+
+impl EpayError {
+    pub fn new(status: StatusCode, code: ReasonCode, detail: impl AsRef<str>) -> EpayError {
+        EpayError {
+            status,
+            body: ApiError {
+                code: code.code,
+                message: format!("{}: {}", code.message, detail.as_ref()),
+                invoice_id: String::new(),
+                id: String::new(),
+                reference: String::new(),
+                account_id: String::new(),
+            },
+            bearer_challenge: None,
+        }
+    }
+
+    /// Malformed input: HTTP 400 with reason code 477 (format error).
+    pub fn input(detail: impl AsRef<str>) -> EpayError {
+        EpayError::new(StatusCode::BAD_REQUEST, reason::FORMAT_ERROR, detail)
+    }
+
+    /// A missing, unknown, expired or spent token: HTTP 401.
+    pub fn token(detail: impl AsRef<str>) -> EpayError {
+        let mut e = EpayError::new(StatusCode::UNAUTHORIZED, reason::NOT_PERMITTED_TO_MERCHANT, detail);
+        e.bearer_challenge = Some("Bearer error=\"invalid_token\"");
+        e
+    }
+
+    /// Something failed on our side. The outcome may be unknown to the caller, so the code is
+    /// 100, a "poll" code: ask for the status, do not resend.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> EpayError {
+        tracing::error!(error = %err, "{context}");
+        EpayError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            reason::SYSTEM_ERROR,
+            "internal error; query the operation status before retrying",
+        )
+    }
+
+    pub fn with_order(mut self, invoice_id: &str, account_id: &str) -> EpayError {
+        self.body.invoice_id = invoice_id.to_string();
+        self.body.account_id = account_id.to_string();
+        self
+    }
+}
+
+impl IntoResponse for EpayError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(self.body)).into_response();
+        if let Some(ch) = self.bearer_challenge {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(ch));
+        }
+        resp
+    }
+}
+
+/// An RFC 6749 §5.2 error from the token endpoint.
+#[derive(Debug)]
+pub struct OAuthFailure {
+    pub status: StatusCode,
+    pub body: OAuthError,
+}
+
+impl OAuthFailure {
+    pub fn new(status: StatusCode, error: &str, description: impl Into<String>) -> OAuthFailure {
+        OAuthFailure {
+            status,
+            body: OAuthError {
+                error: error.to_string(),
+                error_description: description.into(),
+            },
+        }
+    }
+    pub fn invalid_request(description: impl Into<String>) -> OAuthFailure {
+        OAuthFailure::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+}
+
+impl IntoResponse for OAuthFailure {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(self.body)).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"aqsha\""),
+            );
+        }
+        resp
+    }
+}

@@ -1,0 +1,76 @@
+//! Saved cards (reference §5): list a customer's cards, deactivate one.
+
+use crate::auth::service_token;
+use crate::error::EpayError;
+use crate::AppState;
+use aqsha_wire::codes::reason;
+use aqsha_wire::status::{DeactivateResponse, SavedCard};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Result<Json<Vec<SavedCard>>, EpayError> {
+    let token = service_token(&state, &headers).await?;
+    let cards = state
+        .store
+        .saved_cards(&token.merchant_id, &account_id)
+        .await
+        .map_err(|e| EpayError::internal("saved-card list failed", e))?;
+    if cards.is_empty() {
+        return Err(EpayError::new(StatusCode::BAD_REQUEST, reason::NO_SAVED_CARDS, format!("account {account_id}"))
+            .with_order("", &account_id));
+    }
+    Ok(Json(
+        cards
+            .into_iter()
+            .map(|c| SavedCard {
+                // The fingerprint is keyed, so showing it as the card hash reveals nothing.
+                card_hash: c.fingerprint.clone(),
+                id: c.id,
+                transaction_id: c.transaction_id,
+                merchant_id: c.merchant_id,
+                card_mask: c.mask,
+                payer_name: c.payer_name,
+                reference: c.reference,
+                int_reference: c.int_reference,
+                token: String::new(),
+                terminal: c.terminal_id,
+                created_date: c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                payment_available: c.active,
+                account_id: c.account_id,
+            })
+            .collect(),
+    ))
+}
+
+pub async fn deactivate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(card_id): Path<String>,
+) -> Result<Json<DeactivateResponse>, EpayError> {
+    let token = service_token(&state, &headers).await?;
+    let done = state
+        .store
+        .deactivate_card(&token.merchant_id, &card_id)
+        .await
+        .map_err(|e| EpayError::internal("card deactivation failed", e))?;
+    if !done {
+        return Err(EpayError::new(
+            StatusCode::BAD_REQUEST,
+            reason::NOT_PERMITTED_TO_MERCHANT,
+            "no active saved card with this id",
+        ));
+    }
+    Ok(Json(DeactivateResponse {
+        status: "card successfully deactivated".into(),
+    }))
+}
+
+/// `POST /public-profile`: Halyk's SDK asks for it before a P2P flow and only needs an object.
+pub async fn public_profile() -> Json<serde_json::Value> {
+    Json(serde_json::json!({}))
+}

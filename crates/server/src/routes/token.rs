@@ -1,0 +1,205 @@
+//! `POST /oauth2/token` and `/epay2/oauth2/token` (reference §2).
+//!
+//! Accepts form-urlencoded, multipart and JSON bodies — and a body with no `Content-Type` at
+//! all, read as a form — because real ePay clients send all of these.
+
+use crate::auth::{basic_credentials, check_client};
+use crate::error::OAuthFailure;
+use crate::routes::read_body;
+use crate::AppState;
+use aqsha_core::money::{Currency, Money};
+use aqsha_core::store::{NewToken, TokenRecord};
+use aqsha_core::token::{self, TOKEN_TTL_SECS};
+use aqsha_core::transfer::valid_invoice;
+use aqsha_wire::token::{TokenRequest, TokenResponse};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// Scope words ePay uses; anything else is refused as `invalid_scope`.
+const KNOWN_SCOPES: &[&str] = &[
+    "transfer",
+    "payment",
+    "webapi",
+    "usermanagement",
+    "email_send",
+    "verification",
+    "statement",
+    "statistics",
+];
+
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match issue(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, OAuthFailure> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            OAuthFailure::invalid_request(format!("malformed JSON body at line {} column {}: {e}", e.line(), e.column()))
+        })?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| OAuthFailure::invalid_request("JSON body must be an object"))?;
+        let fields = obj.iter().filter_map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), text))
+        });
+        return Ok(TokenRequest::from_fields(fields));
+    }
+    if content_type.starts_with("multipart/form-data") {
+        let boundary = multer::parse_boundary(&content_type)
+            .map_err(|_| OAuthFailure::invalid_request("multipart body without a boundary"))?;
+        let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut fields = Vec::new();
+        loop {
+            match multipart.next_field().await {
+                Ok(Some(field)) => {
+                    let name = field.name().unwrap_or("").to_string();
+                    let text = field
+                        .text()
+                        .await
+                        .map_err(|e| OAuthFailure::invalid_request(format!("multipart field {name}: {e}")))?;
+                    fields.push((name, text));
+                }
+                Ok(None) => break,
+                Err(e) => return Err(OAuthFailure::invalid_request(format!("malformed multipart body: {e}"))),
+            }
+        }
+        return Ok(TokenRequest::from_fields(fields));
+    }
+    // application/x-www-form-urlencoded, or no Content-Type at all.
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| OAuthFailure::invalid_request(format!("malformed form body: {e}")))?;
+    Ok(TokenRequest::from_fields(fields))
+}
+
+async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, OAuthFailure> {
+    let body = read_body(body)
+        .await
+        .map_err(|e| OAuthFailure::new(e.status, "invalid_request", e.body.message))?;
+    let mut req = parse_fields(headers, body).await?;
+    // RFC 6749 §2.3.1 also allows the client credentials in an Authorization: Basic header.
+    if req.client_id.is_none() {
+        if let Some((id, secret)) = basic_credentials(headers) {
+            req.client_id = Some(id);
+            req.client_secret = Some(secret);
+        }
+    }
+    match req.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(OAuthFailure::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type {other:?} is not supported; use client_credentials"),
+            ))
+        }
+        None => return Err(OAuthFailure::invalid_request("grant_type is required")),
+    }
+    let (Some(client_id), Some(secret)) = (&req.client_id, &req.client_secret) else {
+        return Err(OAuthFailure::invalid_request("client_id and client_secret are required"));
+    };
+    let merchant = check_client(state, client_id, secret)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| {
+            OAuthFailure::new(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed")
+        })?;
+    let scope = req
+        .scope
+        .as_deref()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    if scope.is_empty() {
+        return Err(OAuthFailure::new(StatusCode::BAD_REQUEST, "invalid_scope", "scope is required (e.g. \"transfer\")"));
+    }
+    if let Some(bad) = scope.split(' ').find(|s| !KNOWN_SCOPES.contains(s)) {
+        return Err(OAuthFailure::new(StatusCode::BAD_REQUEST, "invalid_scope", format!("unknown scope {bad:?}")));
+    }
+    if let Some(inv) = &req.invoice_id {
+        if !valid_invoice(inv) {
+            return Err(OAuthFailure::invalid_request("invoiceID must be 6 to 15 digits"));
+        }
+    }
+    let amount = match &req.amount {
+        Some(a) => Some(
+            Money::parse_positive(a).map_err(|e| OAuthFailure::invalid_request(format!("amount: {e}")))?,
+        ),
+        None => None,
+    };
+    let currency = match &req.currency {
+        Some(c) => Some(
+            Currency::parse(c)
+                .ok_or_else(|| OAuthFailure::invalid_request(format!("currency {c:?} is not supported (KZT, USD)")))?,
+        ),
+        None => None,
+    };
+    if let Some(t) = &req.terminal {
+        match state.store.terminal(t).await.map_err(|e| internal(&e))? {
+            Some(term) if term.merchant_id == merchant.id => {}
+            _ => return Err(OAuthFailure::invalid_request("terminal is not one of this client's terminals")),
+        }
+    }
+    for (name, link) in [("postLink", &req.post_link), ("failurePostLink", &req.failure_post_link)] {
+        if let Some(l) = link {
+            if !(l.starts_with("http://") || l.starts_with("https://")) {
+                return Err(OAuthFailure::invalid_request(format!("{name} must be an http or https URL")));
+            }
+        }
+    }
+    let access_token = token::generate();
+    let record = TokenRecord {
+        merchant_id: merchant.id.clone(),
+        scope: scope.clone(),
+        invoice_id: req.invoice_id.clone(),
+        amount,
+        currency,
+        terminal_id: req.terminal.clone(),
+        post_link: req.post_link.clone(),
+        failure_post_link: req.failure_post_link.clone(),
+        secret_hash: req.secret_hash.clone(),
+        expires_at: chrono::Utc::now() + chrono::Duration::seconds(TOKEN_TTL_SECS),
+        spent_by: None,
+    };
+    state
+        .store
+        .issue_token(NewToken {
+            hash: token::hash(&access_token),
+            record,
+        })
+        .await
+        .map_err(|e| internal(&e))?;
+    let mut resp = Json(TokenResponse {
+        access_token,
+        expires_in: TOKEN_TTL_SECS.to_string(),
+        refresh_token: String::new(),
+        scope,
+        token_type: "Bearer".into(),
+    })
+    .into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}
+
+fn internal(e: &dyn std::fmt::Display) -> OAuthFailure {
+    tracing::error!(error = %e, "token endpoint failed");
+    OAuthFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+}
