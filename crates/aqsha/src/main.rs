@@ -44,6 +44,9 @@ struct StoreArgs {
     /// Do not install the sandbox merchant, terminals and cards on first start.
     #[arg(long, env = "AQSHA_NO_SEED")]
     no_seed: bool,
+    /// Lifetime of issued access tokens, in seconds (ePay: 7200).
+    #[arg(long, env = "AQSHA_TOKEN_TTL", default_value_t = aqsha_core::token::TOKEN_TTL_SECS)]
+    token_ttl: i64,
 }
 
 #[derive(Args)]
@@ -78,6 +81,7 @@ impl StoreArgs {
             database: self.database.clone(),
             master_key: self.master_key.clone(),
             seed_sandbox: !self.no_seed,
+            token_ttl_secs: self.token_ttl,
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Config {
     pub master_key: Option<String>,
     /// Seed the sandbox (test merchant, terminals, cards) on first start.
     pub seed_sandbox: bool,
+    /// Lifetime of issued tokens in seconds.
+    pub token_ttl_secs: i64,
 }
 
 impl Config {
@@ -83,7 +85,11 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
             tracing::info!("seeded the sandbox: merchant \"test\", 4 terminals, 6 cards");
         }
     }
-    Ok(AppState { store, vault })
+    Ok(AppState {
+        store,
+        vault,
+        token_ttl_secs: config.token_ttl_secs,
+    })
 }
 
 /// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish.
@@ -133,6 +139,9 @@ async fn shutdown_signal() {
 /// Refuses configuration that cannot work, before anything starts.
 pub fn validate(config: &Config) -> anyhow::Result<()> {
     config.database_url()?;
+    if !(1..=86_400).contains(&config.token_ttl_secs) {
+        bail!("--token-ttl / AQSHA_TOKEN_TTL must be between 1 and 86400 seconds");
+    }
     if let Some(k) = &config.master_key {
         if Vault::parse_master_key(k).is_err() {
             bail!("--master-key / AQSHA_MASTER_KEY must be 64 hexadecimal characters (32 bytes)");

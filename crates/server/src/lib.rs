@@ -27,6 +27,8 @@ use tracing::Instrument;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
+    /// Lifetime of issued tokens; ePay's is 7200 seconds.
+    pub token_ttl_secs: i64,
 }
 
 /// Largest request body accepted. ePay bodies are a few hundred bytes.

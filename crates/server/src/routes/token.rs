@@ -9,7 +9,7 @@ use crate::routes::read_body;
 use crate::AppState;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::store::{NewToken, TokenRecord};
-use aqsha_core::token::{self, TOKEN_TTL_SECS};
+use aqsha_core::token;
 use aqsha_core::transfer::valid_invoice;
 use aqsha_wire::token::{TokenRequest, TokenResponse};
 use axum::body::{Body, Bytes};
@@ -134,7 +134,7 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
     }
     if let Some(inv) = &req.invoice_id {
         if !valid_invoice(inv) {
-            return Err(OAuthFailure::invalid_request("invoiceID must be 6 to 15 digits"));
+            return Err(OAuthFailure::invalid_request("invoiceID must be 6 to 16 digits"));
         }
     }
     let amount = match &req.amount {
@@ -174,7 +174,7 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
         post_link: req.post_link.clone(),
         failure_post_link: req.failure_post_link.clone(),
         secret_hash: req.secret_hash.clone(),
-        expires_at: chrono::Utc::now() + chrono::Duration::seconds(TOKEN_TTL_SECS),
+        expires_at: chrono::Utc::now() + chrono::Duration::seconds(state.token_ttl_secs),
         spent_by: None,
     };
     state
@@ -187,7 +187,7 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
         .map_err(|e| internal(&e))?;
     let mut resp = Json(TokenResponse {
         access_token,
-        expires_in: TOKEN_TTL_SECS.to_string(),
+        expires_in: state.token_ttl_secs.to_string(),
         refresh_token: String::new(),
         scope,
         token_type: "Bearer".into(),

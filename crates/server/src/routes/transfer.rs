@@ -27,7 +27,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
     let token = bearer(headers)?;
     let body = read_body(body).await?;
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        EpayError::input(format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()))
+        EpayError::input(format!("malformed JSON: {e}"))
     })?;
     if value.get("order").is_none() && (value.get("cardId").is_some() || value.get("paymentType").is_some()) {
         return Err(EpayError::input(

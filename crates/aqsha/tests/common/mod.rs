@@ -1,0 +1,343 @@
+//! Test harness: runs the real `aqsha` binary on a free loopback port with its own data
+//! directory (a real SQLite file), and talks to it over HTTP.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const CLIENT_ID: &str = "test";
+pub const CLIENT_SECRET: &str = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG";
+pub const TERMINAL: &str = "67e34d63-102f-4bd1-898e-370781d0074d";
+pub const TERMINAL_2: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
+pub const TERMINAL_3: &str = "c36b282f-6819-4d4f-85df-a4bdc8a8f703";
+pub const USD_TERMINAL: &str = "d9d7978c-d6ee-4ec0-8cda-165251a4bf16";
+pub const SAVED_RECEIVER: &str = "fcf69516-f7e8-9b14-e053-1d1a000aef2f";
+pub const VISA: &str = "4405639704015096";
+pub const MASTERCARD: &str = "5522042705066736";
+pub const AMEX_LOCKED: &str = "377514500004820";
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_aqsha"))
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    extra_args: Vec<String>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    pub fn start_with(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Server {
+            child: None,
+            url: String::new(),
+            dir,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            extra_args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(&self.extra_args)
+            .env("AQSHA_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("server did not start; log:\n{}", self.log()));
+        self.url = line
+            .strip_prefix("aqsha listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        self.child = Some(child);
+    }
+
+    /// Stops with SIGTERM and waits; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        unsafe_free_sigterm(child.id());
+        child.wait().unwrap()
+    }
+
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        self.spawn();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn path(&self, p: &str) -> String {
+        format!("{}{}", self.url, p)
+    }
+
+    /// A token for the sandbox merchant, bound to the given fields.
+    pub async fn token(&self, fields: &[(&str, &str)]) -> String {
+        let (status, body) = self.token_raw(fields).await;
+        assert_eq!(status, StatusCode::OK, "token request failed: {body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn token_raw(&self, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+        let mut form: Vec<(String, String)> = vec![
+            ("grant_type".into(), "client_credentials".into()),
+            ("scope".into(), "transfer".into()),
+            ("client_id".into(), CLIENT_ID.into()),
+            ("client_secret".into(), CLIENT_SECRET.into()),
+        ];
+        for (k, v) in fields {
+            form.retain(|(name, _)| name != k);
+            form.push((k.to_string(), v.to_string()));
+        }
+        let resp = self
+            .http
+            .post(self.path("/oauth2/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
+    /// A token bound to this order's invoice, amount, currency and terminal.
+    pub async fn token_for(&self, order: &Value) -> String {
+        let amount = order["amount"].to_string();
+        self.token(&[
+            ("invoiceID", order["id"].as_str().unwrap()),
+            ("amount", amount.trim_matches('"')),
+            ("currency", order["currency"].as_str().unwrap()),
+            ("terminal", order["terminalId"].as_str().unwrap()),
+        ])
+        .await
+    }
+
+    pub async fn transfer(&self, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.transfer_text(token, &body.to_string()).await
+    }
+
+    pub async fn transfer_text(&self, token: &str, body: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(self.path("/payments/cards/auth"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        (status, value)
+    }
+
+    /// Token + transfer for a body whose order carries the binding fields.
+    pub async fn pay(&self, body: &Value) -> (StatusCode, Value) {
+        let token = self.token_for(&body["order"]).await;
+        self.transfer(&token, body).await
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(self.path(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
+    pub async fn sandbox_get(&self, path: &str) -> Value {
+        let resp = self
+            .http
+            .get(self.path(path))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    /// Balance of a sandbox card by mask, in minor units (balance is shown in tenge).
+    pub async fn balance(&self, mask: &str) -> i64 {
+        let cards = self.sandbox_get("/sandbox/cards").await;
+        let card = cards
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["mask"] == mask)
+            .unwrap_or_else(|| panic!("no sandbox card {mask}"));
+        to_minor(&card["balance"])
+    }
+
+    pub async fn assert_ledger_balanced(&self) {
+        let l = self.sandbox_get("/sandbox/ledger").await;
+        assert_eq!(l["balanced"], true, "ledger: {l}");
+    }
+
+    /// Issues a new sandbox card; returns its card number.
+    pub async fn issue_card(&self, expire: &str, cvc: &str, balance: &str, locked: bool) -> String {
+        let resp = self
+            .http
+            .post(self.path("/sandbox/cards"))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .json(&json!({"expire": expire, "cvc": cvc, "balance": balance, "locked": locked}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let v: Value = resp.json().await.unwrap();
+        v["pan"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a second merchant through the CLI, against this server's database.
+    pub fn add_merchant(&self, client_id: &str) -> Value {
+        let out = Command::new(bin())
+            .args(["merchant", "add", "--client-id", client_id, "--data-dir"])
+            .arg(self.data_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// SIGTERM without `unsafe`: through the `kill` command.
+pub fn unsafe_free_sigterm(pid: u32) {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+}
+
+pub fn to_minor(v: &Value) -> i64 {
+    let text = v.to_string();
+    let (w, f) = text.split_once('.').unwrap_or((&text, ""));
+    let f = format!("{f:0<2}");
+    w.parse::<i64>().unwrap() * 100 + f[..2].parse::<i64>().unwrap()
+}
+
+static INVOICE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A fresh invoice id whose last six digits are unique within this test process.
+pub fn invoice() -> String {
+    let n = INVOICE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pid = std::process::id() as u64 % 1000;
+    format!("{pid:03}{:06}{:06}", rand_u32() % 1_000_000, n % 1_000_000)
+}
+
+fn rand_u32() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    t.subsec_nanos()
+}
+
+/// A transfer body: sender by PAN (the seed's VISA), receiver the seed's saved card.
+pub fn seed_like_body(invoice: &str, amount: Value) -> Value {
+    json!({
+        "order": {
+            "amount": amount,
+            "currency": "KZT",
+            "description": "Test p2p payment",
+            "id": invoice,
+            "accountID": "testUser1",
+            "senderEmail": "dosbols@halykbank.kz",
+            "terminalId": TERMINAL_2,
+        },
+        "card": {
+            "sender": {
+                "transferType": "TYPEPAN",
+                "cvc": "815",
+                "expire": {"month": "01", "year": "25"},
+                "name": "Arman Ali",
+                "cardCred": VISA
+            },
+            "receiver": {"transferType": "TYPECARDID", "cardCred": SAVED_RECEIVER}
+        }
+    })
+}
+
+/// Files under a directory, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
