@@ -164,6 +164,9 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
 
     let op_id = uuid::Uuid::new_v4().to_string();
     let mut draft = Draft::new(&op_id, &token, cmd);
+    // Until the terminal is checked, record the one the request names, so that status
+    // queries on that terminal find the decline.
+    draft.terminal_id = o.terminal_id.clone().or_else(|| token.terminal_id.clone()).unwrap_or_default();
     match decide(tx, cmd, &token, &mut draft)? {
         Ok(charge) => {
             if let Some(existing) = charge.replay {
