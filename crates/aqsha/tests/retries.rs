@@ -1,0 +1,113 @@
+//! Orders and retries: replays, refused re-use of an invoice, racing duplicates, and many
+//! transfers racing on one card's balance.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing() {
+    let s = Server::start();
+    let body = seed_like_body(&invoice(), json!(100));
+    let token = s.token_for(&body["order"]).await;
+    let (st, first) = s.transfer(&token, &body).await;
+    assert_eq!(st, StatusCode::OK);
+    let after_first = s.balance("440563...5096").await;
+    // Same token, same body (keys in another order): the stored answer.
+    let reordered: serde_json::Value = serde_json::from_str(&body.to_string()).unwrap();
+    let (st, again) = s.transfer(&token, &reordered).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(again, first);
+    // A new token for the same invoice and body: still the same answer, no second charge.
+    let token2 = s.token_for(&body["order"]).await;
+    let (st, third) = s.transfer(&token2, &body).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(third, first);
+    assert_eq!(s.balance("440563...5096").await, after_first);
+    // The same invoice with a different body is refused.
+    let mut changed = body.clone();
+    changed["order"]["description"] = json!("changed");
+    let token3 = s.token_for(&changed["order"]).await;
+    let (st, e) = s.transfer(&token3, &changed).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(e["code"], 469);
+    assert_eq!(s.balance("440563...5096").await, after_first);
+    // A declined transfer is replayed as the same decline.
+    let mut bad = seed_like_body(&invoice(), json!(100));
+    bad["card"]["sender"]["cvc"] = json!("999");
+    let t = s.token_for(&bad["order"]).await;
+    let (st1, d1) = s.transfer(&t, &bad).await;
+    let (st2, d2) = s.transfer(&t, &bad).await;
+    assert_eq!((st1, st2), (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST));
+    assert_eq!(d1, d2);
+    s.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn invoice_tail_must_be_unique_on_a_terminal_per_day() {
+    let s = Server::start();
+    let (st, _) = s.pay(&seed_like_body("1000123456", json!(10))).await;
+    assert_eq!(st, StatusCode::OK);
+    let b = seed_like_body("2000123456", json!(10));
+    let token = s.token_for(&b["order"]).await;
+    let (st, e) = s.transfer(&token, &b).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(e["code"], 469, "{e}");
+    // On another terminal the same tail is fine.
+    let mut b = seed_like_body("3000123456", json!(10));
+    b["order"]["terminalId"] = json!(TERMINAL_3);
+    let (st, _) = s.pay(&b).await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn identical_requests_racing_each_other_charge_once() {
+    let s = Server::start();
+    let before = s.balance("440563...5096").await;
+    // Twenty copies under one token, and twenty under twenty tokens for the same invoice.
+    let body = seed_like_body(&invoice(), json!(100));
+    let token = s.token_for(&body["order"]).await;
+    let mut tokens = vec![token; 20];
+    for _ in 0..20 {
+        tokens.push(s.token_for(&body["order"]).await);
+    }
+    let results = join_all(tokens.iter().map(|t| s.transfer(t, &body))).await;
+    let ids: std::collections::HashSet<String> = results
+        .iter()
+        .map(|(st, r)| {
+            assert_eq!(*st, StatusCode::OK, "{r}");
+            r["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one operation");
+    assert_eq!(s.balance("440563...5096").await, before - 19_500);
+    s.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_transfers_never_overdraw_one_card() {
+    let s = Server::start();
+    // 1,000 KZT; each transfer costs 100 + 95 fee, so exactly five fit.
+    let pan = s.issue_card("12/39", "555", "1000", false).await;
+    let mask = format!("{}...{}", &pan[..6], &pan[pan.len() - 4..]);
+    let mut bodies = Vec::new();
+    for _ in 0..50 {
+        let mut b = seed_like_body(&invoice(), json!(100));
+        b["card"]["sender"] = json!({"transferType": "TYPEPAN", "cardCred": pan, "cvc": "555",
+            "expire": {"month": "12", "year": "39"}});
+        bodies.push(b);
+    }
+    let tokens = join_all(bodies.iter().map(|b| s.token_for(&b["order"]))).await;
+    let results = join_all(bodies.iter().zip(&tokens).map(|(b, t)| s.transfer(t, b))).await;
+    let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count();
+    let declined = results
+        .iter()
+        .filter(|(st, r)| *st == StatusCode::BAD_REQUEST && r["code"] == 484)
+        .count();
+    assert_eq!((ok, declined), (5, 45), "{results:?}");
+    assert_eq!(s.balance(&mask).await, 100_000 - 5 * 19_500);
+    s.assert_ledger_balanced().await;
+}

@@ -1,0 +1,144 @@
+//! The token endpoint: body encodings, OAuth errors, single use, expiry.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn token_accepts_json_urlencoded_and_bodies_without_content_type() {
+    let s = Server::start();
+    // JSON with a numeric amount written as 100.0.
+    let resp = s
+        .http
+        .post(s.path("/oauth2/token"))
+        .json(&json!({"grant_type": "client_credentials", "scope": " transfer ", "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET, "invoiceID": "000123456", "amount": 100.0,
+            "currency": "KZT", "terminal": TERMINAL}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["scope"], "transfer");
+    // Fields in any order, no Content-Type at all.
+    let resp = s
+        .http
+        .post(s.path("/epay2/oauth2/token"))
+        .body(format!(
+            "amount=100.0&client_secret={CLIENT_SECRET}&scope=transfer&grant_type=client_credentials&client_id=test&invoiceID=000123457"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Client credentials in an Authorization: Basic header.
+    let resp = s
+        .http
+        .post(s.path("/oauth2/token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials"), ("scope", "payment")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn token_errors_follow_oauth2() {
+    let s = Server::start();
+    let (st, wrong) = s.token_raw(&[("client_secret", "not-the-secret")]).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong["error"], "invalid_client");
+    let (st, unknown) = s.token_raw(&[("client_id", "nobody")]).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown, wrong, "unknown client and wrong secret look the same");
+
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("grant_type", "password")], "unsupported_grant_type"),
+        (&[("scope", "transfer teleport")], "invalid_scope"),
+        (&[("scope", "")], "invalid_scope"),
+        (&[("invoiceID", "12345")], "invalid_request"),
+        (&[("invoiceID", "12345678901234567")], "invalid_request"),
+        (&[("invoiceID", "12345a7")], "invalid_request"),
+        (&[("amount", "1.001")], "invalid_request"),
+        (&[("amount", "-1")], "invalid_request"),
+        (&[("currency", "EUR")], "invalid_request"),
+        (&[("terminal", "00000000-0000-0000-0000-000000000000")], "invalid_request"),
+        (&[("postLink", "ftp://example/x")], "invalid_request"),
+    ];
+    for (fields, error) in cases {
+        let (st, body) = s.token_raw(fields).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{fields:?}: {body}");
+        assert_eq!(body["error"], *error, "{fields:?}: {body}");
+        assert!(body["error_description"].as_str().unwrap().len() > 3);
+    }
+    let resp = s
+        .http
+        .post(s.path("/oauth2/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn a_token_is_spent_by_one_transfer() {
+    let s = Server::start();
+    let body = seed_like_body(&invoice(), json!(100));
+    let token = s.token_for(&body["order"]).await;
+    let (st, first) = s.transfer(&token, &body).await;
+    assert_eq!(st, StatusCode::OK);
+    // Same token, another request: refused, nothing moves.
+    let before = s.balance("440563...5096").await;
+    let mut other = body.clone();
+    other["order"]["description"] = json!("something else");
+    let resp = s
+        .http
+        .post(s.path("/p2p/transfer"))
+        .bearer_auth(&token)
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let e: Value = resp.json().await.unwrap();
+    assert!(e["code"].is_u64() && e["message"].is_string(), "{e}");
+    assert_eq!(s.balance("440563...5096").await, before);
+    // A declined transfer spends its token too.
+    let mut bad = seed_like_body(&invoice(), json!(100));
+    bad["card"]["sender"]["cvc"] = json!("000");
+    let t2 = s.token_for(&bad["order"]).await;
+    let (st, _) = s.transfer(&t2, &bad).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    bad["card"]["sender"]["cvc"] = json!("815");
+    let (st, _) = s.transfer(&t2, &bad).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(first["status"], "CHARGE");
+}
+
+#[tokio::test]
+async fn missing_unknown_and_expired_tokens_are_refused_with_401() {
+    let s = Server::start_with(&["--token-ttl", "1"]);
+    let body = seed_like_body(&invoice(), json!(100));
+    let resp = s.http.post(s.path("/payments/cards/auth")).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let (st, _) = s.transfer("NOT_A_TOKEN", &body).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, v) = s.token_raw(&[]).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["expires_in"], "1");
+    let token = v["access_token"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let before = s.balance("440563...5096").await;
+    let (st, e) = s.transfer(&token, &body).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(e["message"].as_str().unwrap().contains("expired"), "{e}");
+    let (st, _) = s.get_json("/cards/testUser1", &token).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.balance("440563...5096").await, before);
+}
