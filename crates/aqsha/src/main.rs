@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "aqsha", version, about = "A P2P card-transfer gateway that speaks Halyk ePay's API")]
+#[command(
+    name = "aqsha",
+    version,
+    about = "A P2P card-transfer gateway that speaks Halyk ePay's API"
+)]
 struct Cli {
     /// Log format on stderr: `text` or `json`.
     #[arg(long, env = "AQSHA_LOG_FORMAT", default_value = "text", global = true, value_parser = ["text", "json"])]
@@ -142,7 +146,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             aqsha_server::config::validate(&config)?;
             let state = aqsha_server::config::prepare(&config).await?;
             let secret = aqsha_core::sandbox::random_secret(36);
-            let terminal = terminal.unwrap_or_else(|| uuid_v4());
+            let terminal = terminal.unwrap_or_else(aqsha_core::sandbox::random_uuid);
             let merchant = aqsha_core::sandbox::new_merchant(
                 &client_id,
                 &client_id,
@@ -162,7 +166,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .install(seed)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("cannot create merchant {client_id:?} (does it exist already?)"))?;
+                .with_context(|| {
+                    format!("cannot create merchant {client_id:?} (does it exist already?)")
+                })?;
             println!(
                 "{}",
                 serde_json::json!({"client_id": client_id, "client_secret": secret, "terminal": terminal})
@@ -174,8 +180,4 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 fn unused_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-fn uuid_v4() -> String {
-    aqsha_core::sandbox::random_uuid()
 }

@@ -18,7 +18,11 @@ async fn assert_declined(s: &Server, token: &str, body: &Value, code: u64) -> Va
     assert_eq!(r["invoiceId"], body["order"]["id"]);
     assert_eq!(r["reference"], "");
     assert!(r.get("status").is_none());
-    assert_eq!(s.sandbox_get("/sandbox/cards").await, before, "a decline moves nothing");
+    assert_eq!(
+        s.sandbox_get("/sandbox/cards").await,
+        before,
+        "a decline moves nothing"
+    );
     s.assert_ledger_balanced().await;
     // The failed operation is recorded: status shows it with its reason code.
     let terminal = body["order"]["terminalId"].as_str().unwrap_or(TERMINAL_2);
@@ -29,7 +33,10 @@ async fn assert_declined(s: &Server, token: &str, body: &Value, code: u64) -> Va
     let status_token = s.token(&[("terminal", terminal)]).await;
     let inv = body["order"]["id"].as_str().unwrap();
     let (_, st) = s
-        .get_json(&format!("/check-status/p2p/transaction/{inv}"), &status_token)
+        .get_json(
+            &format!("/check-status/p2p/transaction/{inv}"),
+            &status_token,
+        )
         .await;
     assert_eq!(st["resultCode"], "101", "{st}");
     assert_eq!(st["transaction"]["statusName"], "FAILED");
@@ -111,7 +118,11 @@ async fn expired_and_underfunded_cards_are_declined() {
     ok["order"]["amount"] = json!(50);
     let (status, r) = s.pay(&ok).await;
     assert_eq!(status, StatusCode::OK, "{r}");
-    assert_eq!(s.balance(&format!("{}...{}", &poor[..6], &poor[12..])).await, 500);
+    assert_eq!(
+        s.balance(&format!("{}...{}", &poor[..6], &poor[12..]))
+            .await,
+        500
+    );
 }
 
 #[tokio::test]
@@ -132,10 +143,30 @@ async fn order_not_matching_its_token_is_declined_with_469() {
     let o = &b["order"];
     let inv = o["id"].as_str().unwrap();
     let cases: Vec<Vec<(&str, &str)>> = vec![
-        vec![("invoiceID", "123456789"), ("amount", "100"), ("currency", "KZT"), ("terminal", TERMINAL_2)],
-        vec![("invoiceID", inv), ("amount", "101"), ("currency", "KZT"), ("terminal", TERMINAL_2)],
-        vec![("invoiceID", inv), ("amount", "100"), ("currency", "USD"), ("terminal", TERMINAL_2)],
-        vec![("invoiceID", inv), ("amount", "100"), ("currency", "KZT"), ("terminal", TERMINAL)],
+        vec![
+            ("invoiceID", "123456789"),
+            ("amount", "100"),
+            ("currency", "KZT"),
+            ("terminal", TERMINAL_2),
+        ],
+        vec![
+            ("invoiceID", inv),
+            ("amount", "101"),
+            ("currency", "KZT"),
+            ("terminal", TERMINAL_2),
+        ],
+        vec![
+            ("invoiceID", inv),
+            ("amount", "100"),
+            ("currency", "USD"),
+            ("terminal", TERMINAL_2),
+        ],
+        vec![
+            ("invoiceID", inv),
+            ("amount", "100"),
+            ("currency", "KZT"),
+            ("terminal", TERMINAL),
+        ],
     ];
     for fields in cases {
         let mut body = b.clone();
@@ -218,7 +249,12 @@ async fn deactivated_saved_card_can_no_longer_be_used() {
     assert_eq!(status, StatusCode::OK, "{r}");
     let card = r["senderCardID"].as_str().unwrap().to_string();
 
-    let token = s.token(&[("scope", "webapi usermanagement email_send verification statement statistics payment")]).await;
+    let token = s
+        .token(&[(
+            "scope",
+            "webapi usermanagement email_send verification statement statistics payment",
+        )])
+        .await;
     let (status, list) = s.get_json("/cards/deact-user", &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list[0]["ID"], card.as_str());

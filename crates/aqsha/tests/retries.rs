@@ -41,7 +41,10 @@ async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing() {
     let t = s.token_for(&bad["order"]).await;
     let (st1, d1) = s.transfer(&t, &bad).await;
     let (st2, d2) = s.transfer(&t, &bad).await;
-    assert_eq!((st1, st2), (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST));
+    assert_eq!(
+        (st1, st2),
+        (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST)
+    );
     assert_eq!(d1, d2);
     s.assert_ledger_balanced().await;
 }
@@ -102,7 +105,10 @@ async fn fifty_concurrent_transfers_never_overdraw_one_card() {
     }
     let tokens = join_all(bodies.iter().map(|b| s.token_for(&b["order"]))).await;
     let results = join_all(bodies.iter().zip(&tokens).map(|(b, t)| s.transfer(t, b))).await;
-    let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count();
+    let ok = results
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::OK)
+        .count();
     let declined = results
         .iter()
         .filter(|(st, r)| *st == StatusCode::BAD_REQUEST && r["code"] == 484)

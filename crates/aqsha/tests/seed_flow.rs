@@ -71,7 +71,12 @@ async fn seed_token_request_succeeds_verbatim_on_both_paths() {
         assert_eq!(resp.headers()["cache-control"], "no-store");
         let body: Value = resp.json().await.unwrap();
         let token = body["access_token"].as_str().unwrap();
-        assert!(token.len() >= 20 && token.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'));
+        assert!(
+            token.len() >= 20
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        );
         assert_eq!(body["expires_in"], "7200");
         assert_eq!(body["refresh_token"], "");
         assert_eq!(body["scope"], "transfer");
@@ -92,7 +97,9 @@ async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields() {
         .await
         .unwrap();
     let token: Value = resp.json().await.unwrap();
-    let token = token["access_token"].as_str().unwrap_or_else(|| panic!("{token}"));
+    let token = token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{token}"));
     for path in ["/api/payments/cards/auth"] {
         let resp = s
             .http
@@ -107,10 +114,26 @@ async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields() {
         let r: Value = resp.json().await.unwrap();
         let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
         let mut expected = vec![
-            "id", "amount", "fee", "accountID", "currency", "email", "description", "reference",
-            "orderID", "senderCardID", "senderCardPAN", "senderCardType", "senderTransferType",
-            "receiverCardID", "receiverCardPAN", "receiverCardType", "receiverTransferType",
-            "intReference", "terminalID", "status",
+            "id",
+            "amount",
+            "fee",
+            "accountID",
+            "currency",
+            "email",
+            "description",
+            "reference",
+            "orderID",
+            "senderCardID",
+            "senderCardPAN",
+            "senderCardType",
+            "senderTransferType",
+            "receiverCardID",
+            "receiverCardPAN",
+            "receiverCardType",
+            "receiverTransferType",
+            "intReference",
+            "terminalID",
+            "status",
         ];
         let mut got = keys.clone();
         got.sort();
@@ -124,11 +147,20 @@ async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields() {
         assert_eq!(r["description"], "Test p2p payment");
         assert_eq!(r["orderID"], "8161284658529816");
         let reference = r["reference"].as_str().unwrap();
-        assert!(reference.len() == 12 && reference.chars().all(|c| c.is_ascii_digit()), "{reference}");
+        assert!(
+            reference.len() == 12 && reference.chars().all(|c| c.is_ascii_digit()),
+            "{reference}"
+        );
         let int_ref = r["intReference"].as_str().unwrap();
-        assert!(int_ref.len() == 16 && int_ref.chars().all(|c| c.is_ascii_hexdigit()), "{int_ref}");
+        assert!(
+            int_ref.len() == 16 && int_ref.chars().all(|c| c.is_ascii_hexdigit()),
+            "{int_ref}"
+        );
         assert!(uuid_like(r["id"].as_str().unwrap()));
-        assert!(uuid_like(r["senderCardID"].as_str().unwrap()), "saved sender card gets an id");
+        assert!(
+            uuid_like(r["senderCardID"].as_str().unwrap()),
+            "saved sender card gets an id"
+        );
         assert_eq!(r["senderCardPAN"], "440563...5096");
         assert_eq!(r["senderCardType"], "VISA");
         assert_eq!(r["senderTransferType"], "TYPEPAN");
@@ -178,7 +210,8 @@ async fn all_four_pan_and_card_id_combinations_work_and_save_cards() {
     let mut body = seed_like_body(&inv, json!(1000));
     body["order"]["accountID"] = json!(account);
     body["card"]["sender"]["save"] = json!(true);
-    body["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD, "save": true});
+    body["card"]["receiver"] =
+        json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD, "save": true});
     let (status, r) = s.pay(&body).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     let visa_id = r["senderCardID"].as_str().unwrap().to_string();
@@ -217,7 +250,11 @@ async fn all_four_pan_and_card_id_combinations_work_and_save_cards() {
     body["card"]["receiver"] = json!({"transferType": "TYPECARDID", "cardCred": mc_id});
     let (status, r) = s.pay(&body).await;
     assert_eq!(status, StatusCode::OK, "{r}");
-    assert_eq!(r["senderCardID"], visa_id.as_str(), "saving one card twice yields one id");
+    assert_eq!(
+        r["senderCardID"],
+        visa_id.as_str(),
+        "saving one card twice yields one id"
+    );
 
     let token = s.token(&[]).await;
     let (status, cards) = s.get_json(&format!("/cards/{account}"), &token).await;

@@ -53,7 +53,10 @@ async fn token_errors_follow_oauth2() {
     assert_eq!(wrong["error"], "invalid_client");
     let (st, unknown) = s.token_raw(&[("client_id", "nobody")]).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    assert_eq!(unknown, wrong, "unknown client and wrong secret look the same");
+    assert_eq!(
+        unknown, wrong,
+        "unknown client and wrong secret look the same"
+    );
 
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("grant_type", "password")], "unsupported_grant_type"),
@@ -65,7 +68,10 @@ async fn token_errors_follow_oauth2() {
         (&[("amount", "1.001")], "invalid_request"),
         (&[("amount", "-1")], "invalid_request"),
         (&[("currency", "EUR")], "invalid_request"),
-        (&[("terminal", "00000000-0000-0000-0000-000000000000")], "invalid_request"),
+        (
+            &[("terminal", "00000000-0000-0000-0000-000000000000")],
+            "invalid_request",
+        ),
         (&[("postLink", "ftp://example/x")], "invalid_request"),
     ];
     for (fields, error) in cases {
@@ -105,7 +111,10 @@ async fn a_token_is_spent_by_one_transfer() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    assert!(resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
     let e: Value = resp.json().await.unwrap();
     assert!(e["code"].is_u64() && e["message"].is_string(), "{e}");
     assert_eq!(s.balance("440563...5096").await, before);
@@ -125,7 +134,13 @@ async fn a_token_is_spent_by_one_transfer() {
 async fn missing_unknown_and_expired_tokens_are_refused_with_401() {
     let s = Server::start_with(&["--token-ttl", "1"]);
     let body = seed_like_body(&invoice(), json!(100));
-    let resp = s.http.post(s.path("/payments/cards/auth")).json(&body).send().await.unwrap();
+    let resp = s
+        .http
+        .post(s.path("/payments/cards/auth"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let (st, _) = s.transfer("NOT_A_TOKEN", &body).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);

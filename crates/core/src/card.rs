@@ -41,7 +41,7 @@ impl Pan {
             }
             sum += d;
         }
-        sum % 10 == 0
+        sum.is_multiple_of(10)
     }
 
     /// ePay's mask: first six digits, three dots, last four (`440563...5096`).
@@ -109,7 +109,11 @@ impl Expiry {
         let y = year.trim();
         // Accept "25" and "2025".
         let y: u16 = y.parse().ok()?;
-        let y = if (2000..2100).contains(&y) { y - 2000 } else { y };
+        let y = if (2000..2100).contains(&y) {
+            y - 2000
+        } else {
+            y
+        };
         if !(1..=12).contains(&m) || y > 99 {
             return None;
         }
@@ -191,13 +195,21 @@ mod tests {
         assert_eq!(p.brand(), Brand::Visa);
         assert_eq!(Brand::of("5522042705066736"), Brand::MasterCard);
         assert_eq!(Brand::of("377514500004820"), Brand::Amex);
-        assert!(!Pan::parse("4405639704015097").map(|p| p.luhn_ok()).unwrap_or(true));
+        assert!(!Pan::parse("4405639704015097")
+            .map(|p| p.luhn_ok())
+            .unwrap_or(true));
     }
 
     #[test]
     fn refuses_spaces_and_letters() {
-        assert_eq!(Pan::parse("4405 6397 0401 5096"), Err(CardFormatError::NotDigits));
-        assert_eq!(Pan::parse("44056397O4015096"), Err(CardFormatError::NotDigits));
+        assert_eq!(
+            Pan::parse("4405 6397 0401 5096"),
+            Err(CardFormatError::NotDigits)
+        );
+        assert_eq!(
+            Pan::parse("44056397O4015096"),
+            Err(CardFormatError::NotDigits)
+        );
         assert_eq!(Pan::parse("4405"), Err(CardFormatError::BadLength));
         assert!(Cvc::parse("81a").is_err());
         assert!(!format!("{:?}", Cvc::parse("815")).contains("815"));
@@ -209,6 +221,9 @@ mod tests {
         assert!(!e.has_passed(2025, 1));
         assert!(e.has_passed(2025, 2));
         assert_eq!(Expiry::parse("13", "25"), None);
-        assert_eq!(Expiry::parse("09", "2020"), Some(Expiry { month: 9, year: 20 }));
+        assert_eq!(
+            Expiry::parse("09", "2020"),
+            Some(Expiry { month: 9, year: 20 })
+        );
     }
 }

@@ -32,10 +32,19 @@ mod tests {
             percent_bps: 95,
             min_fee: Money::from_minor(9_500),
         };
-        assert_eq!(s.fee_for(Money::from_minor(10_000)), Some(Money::from_minor(9_500)));
+        assert_eq!(
+            s.fee_for(Money::from_minor(10_000)),
+            Some(Money::from_minor(9_500))
+        );
         // 0.95 % of 100,000 KZT = 950 KZT.
-        assert_eq!(s.fee_for(Money::from_minor(10_000_000)), Some(Money::from_minor(95_000)));
+        assert_eq!(
+            s.fee_for(Money::from_minor(10_000_000)),
+            Some(Money::from_minor(95_000))
+        );
         // 0.95 % of 12,345.67 = 117.283865 -> 117.28
-        assert_eq!(s.fee_for(Money::from_minor(1_234_567)), Some(Money::from_minor(11_728)));
+        assert_eq!(
+            s.fee_for(Money::from_minor(1_234_567)),
+            Some(Money::from_minor(11_728))
+        );
     }
 }

@@ -51,8 +51,7 @@ impl Money {
         if whole.is_empty() && frac.is_empty() {
             return Err(AmountError::NotANumber);
         }
-        if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(AmountError::NotANumber);
         }
         // "100.00" and "100.000" are the same amount; only significant decimals count.
@@ -155,7 +154,10 @@ mod tests {
         assert_eq!(Money::parse_positive("1e3"), Err(AmountError::NotANumber));
         assert_eq!(Money::parse_positive(""), Err(AmountError::NotANumber));
         assert_eq!(Money::parse_positive("."), Err(AmountError::NotANumber));
-        assert_eq!(Money::parse_positive("99999999999999"), Err(AmountError::TooLarge));
+        assert_eq!(
+            Money::parse_positive("99999999999999"),
+            Err(AmountError::TooLarge)
+        );
     }
 
     #[test]

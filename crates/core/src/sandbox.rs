@@ -114,7 +114,9 @@ pub fn hash_password(password: &str) -> Result<String, SeedError> {
 pub fn random_secret(len: usize) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| char::from(A[rng.gen_range(0..A.len())])).collect()
+    (0..len)
+        .map(|_| char::from(A[rng.gen_range(0..A.len())]))
+        .collect()
 }
 
 /// Builds a merchant with its terminals, all on one fee schedule.
@@ -149,17 +151,18 @@ pub fn new_merchant(
     }
 }
 
+/// What the issuer knows of a card besides its number and CVC.
+#[derive(Debug, Clone, Copy)]
+pub struct CardTerms {
+    pub expiry: Expiry,
+    pub locked: bool,
+    pub enforce_expiry: bool,
+    pub balance: Money,
+    pub currency: Currency,
+}
+
 /// A network card ready to install: sealed number, CVC check value, funded account.
-pub fn network_card(
-    vault: &Vault,
-    pan: &Pan,
-    expiry: Expiry,
-    cvc: &Cvc,
-    locked: bool,
-    enforce_expiry: bool,
-    balance: Money,
-    currency: Currency,
-) -> NewNetworkCard {
+pub fn network_card(vault: &Vault, pan: &Pan, cvc: &Cvc, terms: CardTerms) -> NewNetworkCard {
     let id = uuid::Uuid::new_v4().to_string();
     let fingerprint = vault.fingerprint(pan);
     NewNetworkCard {
@@ -169,14 +172,14 @@ pub fn network_card(
             fingerprint,
             mask: pan.mask(),
             brand: pan.brand(),
-            expiry,
-            locked,
-            enforce_expiry,
+            expiry: terms.expiry,
+            locked: terms.locked,
+            enforce_expiry: terms.enforce_expiry,
             account_id: card_account(&id),
-            currency,
+            currency: terms.currency,
         },
         sealed: vault.seal(pan),
-        opening_balance: balance,
+        opening_balance: terms.balance,
     }
 }
 
@@ -186,7 +189,8 @@ fn bad(what: &str) -> SeedError {
 
 /// Reads the shipped seed and prepares its records with this vault's keys.
 pub fn prepare(vault: &Vault) -> Result<PreparedSeed, SeedError> {
-    let file: SeedFile = serde_json::from_str(SANDBOX_SEED).map_err(|e| SeedError::Invalid(e.to_string()))?;
+    let file: SeedFile =
+        serde_json::from_str(SANDBOX_SEED).map_err(|e| SeedError::Invalid(e.to_string()))?;
     let fee = FeeSchedule {
         percent_bps: file.fee.percent_bps,
         min_fee: Money::parse_positive(&file.fee.min_fee).map_err(|_| bad("fee.min_fee"))?,
@@ -199,7 +203,12 @@ pub fn prepare(vault: &Vault) -> Result<PreparedSeed, SeedError> {
         let terminals = m
             .terminals
             .iter()
-            .map(|t| Ok((t.id.clone(), Currency::parse(&t.currency).ok_or_else(|| bad("terminal currency"))?)))
+            .map(|t| {
+                Ok((
+                    t.id.clone(),
+                    Currency::parse(&t.currency).ok_or_else(|| bad("terminal currency"))?,
+                ))
+            })
             .collect::<Result<Vec<_>, SeedError>>()?;
         let mut nm = new_merchant(&m.name, &m.client_id, &m.client_secret, &terminals, fee);
         nm.cabinet_email = m.cabinet_email.clone();
@@ -220,7 +229,14 @@ pub fn prepare(vault: &Vault) -> Result<PreparedSeed, SeedError> {
         } else {
             Money::parse_positive(&c.balance).map_err(|_| bad("card balance"))?
         };
-        let card = network_card(vault, &pan, expiry, &cvc, c.locked, c.enforce_expiry, balance, currency);
+        let terms = CardTerms {
+            expiry,
+            locked: c.locked,
+            enforce_expiry: c.enforce_expiry,
+            balance,
+            currency,
+        };
+        let card = network_card(vault, &pan, &cvc, terms);
         if let Some(s) = &c.saved {
             let merchant = seed
                 .merchants
@@ -241,7 +257,11 @@ pub fn prepare(vault: &Vault) -> Result<PreparedSeed, SeedError> {
                 transaction_id: String::new(),
                 reference: String::new(),
                 int_reference: String::new(),
-                terminal_id: merchant.terminals.first().map(|t| t.id.clone()).unwrap_or_default(),
+                terminal_id: merchant
+                    .terminals
+                    .first()
+                    .map(|t| t.id.clone())
+                    .unwrap_or_default(),
             });
         }
         seed.cards.push(card);
@@ -267,7 +287,11 @@ mod tests {
         assert_eq!(seed.cards.len(), 6);
         assert_eq!(seed.vault_cards[0].mask, "440563...7622");
         let shown = format!("{seed:?}");
-        for secret in ["4405639704015096", "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG", "XZG1E@Mm"] {
+        for secret in [
+            "4405639704015096",
+            "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG",
+            "XZG1E@Mm",
+        ] {
             assert!(!shown.contains(secret), "{secret} leaked into records");
         }
     }

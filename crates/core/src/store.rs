@@ -210,7 +210,10 @@ pub trait Tx {
     ) -> StoreResult<Option<VaultCard>>;
     /// Inserts the card, or (same id) reactivates and refreshes an existing one.
     fn put_vault_card(&mut self, card: &VaultCard) -> StoreResult<()>;
-    fn operation_response(&mut self, operation_id: &str) -> StoreResult<Option<(String, StoredResponse)>>;
+    fn operation_response(
+        &mut self,
+        operation_id: &str,
+    ) -> StoreResult<Option<(String, StoredResponse)>>;
     /// The charged operation of an invoice, if any: (operation id, request digest, response).
     fn charged_operation(
         &mut self,
@@ -250,8 +253,13 @@ pub trait Store: Send + Sync + 'static {
     async fn issue_token(&self, token: NewToken) -> StoreResult<()>;
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome>;
     /// The invoice's charged operation, or else its latest attempt.
-    async fn invoice_status(&self, merchant_id: &str, invoice_id: &str) -> StoreResult<Option<OperationRecord>>;
-    async fn saved_cards(&self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>>;
+    async fn invoice_status(
+        &self,
+        merchant_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Option<OperationRecord>>;
+    async fn saved_cards(&self, merchant_id: &str, account_id: &str)
+        -> StoreResult<Vec<VaultCard>>;
     /// `Ok(false)` when the merchant has no active card with that id.
     async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
     async fn sandbox_cards(&self) -> StoreResult<Vec<SandboxCardView>>;

@@ -128,7 +128,9 @@ pub fn external_account(currency: Currency) -> String {
 
 pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome, StoreError> {
     let Some(token) = tx.token(&cmd.token_hash)? else {
-        return Ok(TransferOutcome::Refused(Refusal::Token("unknown token".into())));
+        return Ok(TransferOutcome::Refused(Refusal::Token(
+            "unknown token".into(),
+        )));
     };
     if let Some(spent_by) = &token.spent_by {
         return match tx.operation_response(spent_by)? {
@@ -136,12 +138,15 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
                 Ok(TransferOutcome::Replay(stored))
             }
             _ => Ok(TransferOutcome::Refused(Refusal::Token(
-                "token already used by another request; request a new token for each operation".into(),
+                "token already used by another request; request a new token for each operation"
+                    .into(),
             ))),
         };
     }
     if token.expires_at <= cmd.now {
-        return Ok(TransferOutcome::Refused(Refusal::Token("token expired".into())));
+        return Ok(TransferOutcome::Refused(Refusal::Token(
+            "token expired".into(),
+        )));
     }
     if !scope_allows_transfer(&token.scope) {
         return Ok(TransferOutcome::Refused(Refusal::Token(
@@ -166,7 +171,11 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
     let mut draft = Draft::new(&op_id, &token, cmd);
     // Until the terminal is checked, record the one the request names, so that status
     // queries on that terminal find the decline.
-    draft.terminal_id = o.terminal_id.clone().or_else(|| token.terminal_id.clone()).unwrap_or_default();
+    draft.terminal_id = o
+        .terminal_id
+        .clone()
+        .or_else(|| token.terminal_id.clone())
+        .unwrap_or_default();
     match decide(tx, cmd, &token, &mut draft)? {
         Ok(charge) => {
             if let Some(existing) = charge.replay {
@@ -241,31 +250,51 @@ fn decide(
     // The token is bound to what it was issued for (reference §2).
     if let Some(inv) = &token.invoice_id {
         if inv != &o.invoice_id {
-            return Ok(Err(decline(reason::INVALID_TRANSACTION, "order.id does not match the token's invoiceID")));
+            return Ok(Err(decline(
+                reason::INVALID_TRANSACTION,
+                "order.id does not match the token's invoiceID",
+            )));
         }
     }
     if let Some(a) = token.amount {
         if a != amount {
-            return Ok(Err(decline(reason::INVALID_TRANSACTION, "order.amount does not match the token's amount")));
+            return Ok(Err(decline(
+                reason::INVALID_TRANSACTION,
+                "order.amount does not match the token's amount",
+            )));
         }
     }
     if let Some(c) = token.currency {
         if c != currency {
-            return Ok(Err(decline(reason::INVALID_TRANSACTION, "order.currency does not match the token's currency")));
+            return Ok(Err(decline(
+                reason::INVALID_TRANSACTION,
+                "order.currency does not match the token's currency",
+            )));
         }
     }
     let terminal_id = match (&o.terminal_id, &token.terminal_id) {
         (Some(t), Some(bound)) if t != bound => {
-            return Ok(Err(decline(reason::INVALID_TRANSACTION, "order.terminalId does not match the token's terminal")));
+            return Ok(Err(decline(
+                reason::INVALID_TRANSACTION,
+                "order.terminalId does not match the token's terminal",
+            )));
         }
         (Some(t), _) | (None, Some(t)) => t.clone(),
         (None, None) => {
-            return Ok(Err(decline(reason::INVALID_MERCHANT, "no terminal: give order.terminalId or bind the token to a terminal")));
+            return Ok(Err(decline(
+                reason::INVALID_MERCHANT,
+                "no terminal: give order.terminalId or bind the token to a terminal",
+            )));
         }
     };
     let terminal = match tx.terminal(&terminal_id)? {
         Some(t) if t.merchant_id == token.merchant_id => t,
-        _ => return Ok(Err(decline(reason::INVALID_MERCHANT, "terminal is not one of this merchant's terminals"))),
+        _ => {
+            return Ok(Err(decline(
+                reason::INVALID_MERCHANT,
+                "terminal is not one of this merchant's terminals",
+            )))
+        }
     };
     draft.terminal_id = terminal.id.clone();
     if terminal.currency != currency {
@@ -274,7 +303,9 @@ fn decide(
             format!("terminal accepts {} only", terminal.currency.code()),
         )));
     }
-    if let Some((op_id, digest, stored)) = tx.charged_operation(&token.merchant_id, &o.invoice_id)? {
+    if let Some((op_id, digest, stored)) =
+        tx.charged_operation(&token.merchant_id, &o.invoice_id)?
+    {
         if ct_eq(&digest, &cmd.request_digest) {
             return Ok(Ok(Charge {
                 amount,
@@ -286,7 +317,10 @@ fn decide(
                 replay: Some((op_id, stored)),
             }));
         }
-        return Ok(Err(decline(reason::INVALID_TRANSACTION, "this invoice has already been paid; use a new invoiceID")));
+        return Ok(Err(decline(
+            reason::INVALID_TRANSACTION,
+            "this invoice has already been paid; use a new invoiceID",
+        )));
     }
     if o.invoice_id.len() > 6 {
         let tail = &o.invoice_id[o.invoice_id.len() - 6..];
@@ -309,13 +343,22 @@ fn decide(
     };
     draft.receiver = receiver.record.clone();
     if sender.fingerprint == receiver.fingerprint {
-        return Ok(Err(decline(reason::INVALID_TRANSACTION, "sender and receiver are the same card")));
+        return Ok(Err(decline(
+            reason::INVALID_TRANSACTION,
+            "sender and receiver are the same card",
+        )));
     }
     let Some(sender_card) = &sender.network else {
-        return Ok(Err(decline(reason::NO_SUCH_CARD, "sender card is not known to the network")));
+        return Ok(Err(decline(
+            reason::NO_SUCH_CARD,
+            "sender card is not known to the network",
+        )));
     };
     if sender_card.currency != currency
-        || receiver.network.as_ref().is_some_and(|r| r.currency != currency)
+        || receiver
+            .network
+            .as_ref()
+            .is_some_and(|r| r.currency != currency)
     {
         return Ok(Err(decline(
             reason::CANNOT_PAY_WITH_CARD,
@@ -330,7 +373,10 @@ fn decide(
         return Ok(Err(decline(reason::INVALID_AMOUNT, "amount is too large")));
     };
     if tx.balance(&sender_card.account_id)? < total {
-        return Ok(Err(decline(reason::INSUFFICIENT_FUNDS, "insufficient funds on the sender card")));
+        return Ok(Err(decline(
+            reason::INSUFFICIENT_FUNDS,
+            "insufficient funds on the sender card",
+        )));
     }
     Ok(Ok(Charge {
         amount,
@@ -417,15 +463,28 @@ fn resolve(
                 if is_sender {
                     match p.expiry {
                         Some(e) if e == n.expiry => {}
-                        _ => return Ok(Err(decline(reason::WRONG_EXPIRY, "wrong expiry date for the sender card"))),
+                        _ => {
+                            return Ok(Err(decline(
+                                reason::WRONG_EXPIRY,
+                                "wrong expiry date for the sender card",
+                            )))
+                        }
                     }
                     match &p.cvc_check {
                         Some(c) if ct_eq(c, &n.cvc_check) => {}
-                        _ => return Ok(Err(decline(reason::DECLINED_BY_ISSUER_466, "declined by issuer: CVC check failed"))),
+                        _ => {
+                            return Ok(Err(decline(
+                                reason::DECLINED_BY_ISSUER_466,
+                                "declined by issuer: CVC check failed",
+                            )))
+                        }
                     }
                 }
             } else if is_sender {
-                return Ok(Err(decline(reason::NO_SUCH_CARD, "sender card is not known to the network")));
+                return Ok(Err(decline(
+                    reason::NO_SUCH_CARD,
+                    "sender card is not known to the network",
+                )));
             }
             let save = match (&p.sealed, p.save) {
                 (Some(sealed), true) => Some(SaveRequest {
@@ -449,10 +508,16 @@ fn resolve(
 /// The issuer's own view of its card: locked, or past its expiry.
 fn issuer_checks(card: &NetworkCard, who: &str, now: DateTime<Utc>) -> Result<(), Decline> {
     if card.locked {
-        return Err(decline(reason::CARD_RESTRICTED, format!("{who} card is blocked")));
+        return Err(decline(
+            reason::CARD_RESTRICTED,
+            format!("{who} card is blocked"),
+        ));
     }
     if card.enforce_expiry && card.expiry.has_passed(now.year(), now.month()) {
-        return Err(decline(reason::EXPIRED_CARD, format!("{who} card has expired")));
+        return Err(decline(
+            reason::EXPIRED_CARD,
+            format!("{who} card has expired"),
+        ));
     }
     Ok(())
 }

@@ -101,7 +101,10 @@ impl Vault {
     }
 
     pub fn cvc_check_value(&self, fingerprint: &str, cvc: &Cvc) -> String {
-        hmac_hex(&self.cvc_key, &[fingerprint.as_bytes(), cvc.expose().as_bytes()])
+        hmac_hex(
+            &self.cvc_key,
+            &[fingerprint.as_bytes(), cvc.expose().as_bytes()],
+        )
     }
 
     pub fn request_digest(&self, canonical: &[u8]) -> String {
@@ -164,7 +167,10 @@ mod tests {
         let s2 = v.seal(&pan);
         assert_ne!(s1.blob, s2.blob, "fresh nonce per record");
         assert!(!hex::encode(&s1.blob).contains("4405639704015096"));
-        assert_eq!(v.open(&s1).map(|p| p.expose().to_string()).ok().as_deref(), Some("4405639704015096"));
+        assert_eq!(
+            v.open(&s1).map(|p| p.expose().to_string()).ok().as_deref(),
+            Some("4405639704015096")
+        );
         assert_eq!(v.fingerprint(&pan), v.fingerprint(&pan));
         let other = Vault::new([8u8; 32]);
         assert_ne!(v.fingerprint(&pan), other.fingerprint(&pan));

@@ -24,7 +24,10 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, EpayError> {
 }
 
 /// A live token for read-only service calls (status, saved cards). These do not spend it.
-pub async fn service_token(state: &AppState, headers: &HeaderMap) -> Result<TokenRecord, EpayError> {
+pub async fn service_token(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<TokenRecord, EpayError> {
     let token = bearer(headers)?;
     let record = state
         .store
@@ -45,7 +48,9 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((id.to_string(), secret.to_string()))

@@ -81,7 +81,11 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
     let store = aqsha_store::open(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
     if config.seed_sandbox {
         let seed = aqsha_core::sandbox::prepare(&vault)?;
-        if store.install(seed).await.map_err(|e| anyhow::anyhow!("seeding: {e}"))? {
+        if store
+            .install(seed)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding: {e}"))?
+        {
             tracing::info!("seeded the sandbox: merchant \"test\", 4 terminals, 6 cards");
         }
     }

@@ -12,7 +12,7 @@ use axum::Json;
 #[derive(Debug)]
 pub struct EpayError {
     pub status: StatusCode,
-    pub body: ApiError,
+    pub body: Box<ApiError>,
     /// Sent as `WWW-Authenticate` on 401s (RFC 6750).
     pub bearer_challenge: Option<&'static str>,
 }
@@ -21,14 +21,14 @@ impl EpayError {
     pub fn new(status: StatusCode, code: ReasonCode, detail: impl AsRef<str>) -> EpayError {
         EpayError {
             status,
-            body: ApiError {
+            body: Box::new(ApiError {
                 code: code.code,
                 message: format!("{}: {}", code.message, detail.as_ref()),
                 invoice_id: String::new(),
                 id: String::new(),
                 reference: String::new(),
                 account_id: String::new(),
-            },
+            }),
             bearer_challenge: None,
         }
     }
@@ -40,7 +40,11 @@ impl EpayError {
 
     /// A missing, unknown, expired or spent token: HTTP 401.
     pub fn token(detail: impl AsRef<str>) -> EpayError {
-        let mut e = EpayError::new(StatusCode::UNAUTHORIZED, reason::NOT_PERMITTED_TO_MERCHANT, detail);
+        let mut e = EpayError::new(
+            StatusCode::UNAUTHORIZED,
+            reason::NOT_PERMITTED_TO_MERCHANT,
+            detail,
+        );
         e.bearer_challenge = Some("Bearer error=\"invalid_token\"");
         e
     }
@@ -65,7 +69,7 @@ impl EpayError {
 
 impl IntoResponse for EpayError {
     fn into_response(self) -> Response {
-        let mut resp = (self.status, Json(self.body)).into_response();
+        let mut resp = (self.status, Json(*self.body)).into_response();
         if let Some(ch) = self.bearer_challenge {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(ch));

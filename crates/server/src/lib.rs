@@ -38,17 +38,29 @@ pub fn router(state: AppState) -> Router {
     let epay = Router::new()
         .route("/payments/cards/auth", post(routes::transfer::transfer))
         .route("/p2p/transfer", post(routes::transfer::transfer))
-        .route("/check-status/p2p/transaction/{invoice}", get(routes::status::status))
-        .route("/check-status/payment/transaction/{invoice}", get(routes::status::status))
+        .route(
+            "/check-status/p2p/transaction/{invoice}",
+            get(routes::status::status),
+        )
+        .route(
+            "/check-status/payment/transaction/{invoice}",
+            get(routes::status::status),
+        )
         .route("/cards/{account_id}", get(routes::cards::list))
-        .route("/card/deactivate/{card_id}", post(routes::cards::deactivate))
+        .route(
+            "/card/deactivate/{card_id}",
+            post(routes::cards::deactivate),
+        )
         .route("/public-profile", post(routes::cards::public_profile));
     Router::new()
         .route("/oauth2/token", post(routes::token::token))
         .route("/epay2/oauth2/token", post(routes::token::token))
         .merge(epay.clone())
         .nest("/api", epay)
-        .route("/sandbox/cards", get(routes::sandbox::list_cards).post(routes::sandbox::issue_card))
+        .route(
+            "/sandbox/cards",
+            get(routes::sandbox::list_cards).post(routes::sandbox::issue_card),
+        )
         .route("/sandbox/ledger", get(routes::sandbox::ledger))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(routes::sandbox::ready))
@@ -67,11 +79,16 @@ async fn request_span(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let span = tracing::info_span!("request", id = %request_id, method = %req.method(), route = %route);
+    let span =
+        tracing::info_span!("request", id = %request_id, method = %req.method(), route = %route);
     let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
     let _enter = span.enter();
-    tracing::info!(status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "done");
+    tracing::info!(
+        status = resp.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "done"
+    );
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }

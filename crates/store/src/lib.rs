@@ -23,7 +23,9 @@ impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err("sqlite:// needs a file path, e.g. sqlite://./aqsha-data/aqsha.db".into());
+                return Err(
+                    "sqlite:// needs a file path, e.g. sqlite://./aqsha-data/aqsha.db".into(),
+                );
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }

@@ -150,7 +150,8 @@ impl SqliteStore {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(db_err)?;
-            c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+            c.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(db_err)?;
             readers.push(c);
         }
         let (tx, rx) = mpsc::unbounded_channel();
@@ -236,7 +237,8 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Box<dyn WriteJo
 }
 
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), String> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| e.to_string())?;
     for job in batch.iter_mut() {
         if let Err(e) = conn.execute_batch("SAVEPOINT job") {
             let _ = conn.execute_batch("ROLLBACK");
@@ -263,20 +265,20 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<(), S
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err)
-        })
-        .await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await
     }
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<MerchantRecord>> {
         let client_id = client_id.to_string();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE client_id = ?1"))
-                .map_err(db_err)?
-                .query_row([client_id], merchant_from_row)
-                .optional()
-                .map_err(db_err)
+            c.prepare_cached(&format!(
+                "SELECT {MERCHANT_COLUMNS} FROM merchants WHERE client_id = ?1"
+            ))
+            .map_err(db_err)?
+            .query_row([client_id], merchant_from_row)
+            .optional()
+            .map_err(db_err)
         })
         .await
     }
@@ -284,11 +286,13 @@ impl Store for SqliteStore {
     async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {TERMINAL_COLUMNS} FROM terminals WHERE id = ?1"))
-                .map_err(db_err)?
-                .query_row([id], terminal_from_row)
-                .optional()
-                .map_err(db_err)
+            c.prepare_cached(&format!(
+                "SELECT {TERMINAL_COLUMNS} FROM terminals WHERE id = ?1"
+            ))
+            .map_err(db_err)?
+            .query_row([id], terminal_from_row)
+            .optional()
+            .map_err(db_err)
         })
         .await
     }
@@ -296,11 +300,13 @@ impl Store for SqliteStore {
     async fn token(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
         let hash = hash.to_string();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"))
-                .map_err(db_err)?
-                .query_row([hash], token_from_row)
-                .optional()
-                .map_err(db_err)
+            c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"
+            ))
+            .map_err(db_err)?
+            .query_row([hash], token_from_row)
+            .optional()
+            .map_err(db_err)
         })
         .await
     }
@@ -310,7 +316,8 @@ impl Store for SqliteStore {
     }
 
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome> {
-        self.write(move |tx| transfer::execute(tx as &mut dyn Tx, &cmd)).await
+        self.write(move |tx| transfer::execute(tx as &mut dyn Tx, &cmd))
+            .await
     }
 
     async fn invoice_status(
@@ -332,7 +339,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn saved_cards(&self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>> {
+    async fn saved_cards(
+        &self,
+        merchant_id: &str,
+        account_id: &str,
+    ) -> StoreResult<Vec<VaultCard>> {
         let (m, a) = (merchant_id.to_string(), account_id.to_string());
         self.read(move |c| {
             let mut st = c

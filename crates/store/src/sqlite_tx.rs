@@ -225,8 +225,16 @@ impl SqliteTx<'_> {
                     "INSERT INTO merchants (id, client_id, secret_hash, name, cabinet_email,
                      cabinet_password_hash, callback_secret, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![r.id, r.client_id, r.secret_hash, r.name, m.cabinet_email,
-                        m.cabinet_password_hash, m.callback_secret, now],
+                    params![
+                        r.id,
+                        r.client_id,
+                        r.secret_hash,
+                        r.name,
+                        m.cabinet_email,
+                        m.cabinet_password_hash,
+                        m.callback_secret,
+                        now
+                    ],
                 )
                 .map_err(db_err)?;
             for t in &m.terminals {
@@ -284,7 +292,9 @@ pub fn funding_account(c: Currency) -> String {
 impl Tx for SqliteTx<'_> {
     fn token(&mut self, hash: &str) -> StoreResult<Option<TokenRecord>> {
         self.conn
-            .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"))
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"
+            ))
             .map_err(db_err)?
             .query_row([hash], token_from_row)
             .optional()
@@ -306,7 +316,9 @@ impl Tx for SqliteTx<'_> {
 
     fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
         self.conn
-            .prepare_cached(&format!("SELECT {TERMINAL_COLUMNS} FROM terminals WHERE id = ?1"))
+            .prepare_cached(&format!(
+                "SELECT {TERMINAL_COLUMNS} FROM terminals WHERE id = ?1"
+            ))
             .map_err(db_err)?
             .query_row([id], terminal_from_row)
             .optional()
@@ -326,7 +338,9 @@ impl Tx for SqliteTx<'_> {
 
     fn vault_card(&mut self, id: &str) -> StoreResult<Option<VaultCard>> {
         self.conn
-            .prepare_cached(&format!("SELECT {VAULT_CARD_COLUMNS} FROM vault_cards WHERE id = ?1"))
+            .prepare_cached(&format!(
+                "SELECT {VAULT_CARD_COLUMNS} FROM vault_cards WHERE id = ?1"
+            ))
             .map_err(db_err)?
             .query_row([id], vault_card_from_row)
             .optional()
@@ -383,9 +397,14 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn operation_response(&mut self, operation_id: &str) -> StoreResult<Option<(String, StoredResponse)>> {
+    fn operation_response(
+        &mut self,
+        operation_id: &str,
+    ) -> StoreResult<Option<(String, StoredResponse)>> {
         self.conn
-            .prepare_cached("SELECT request_digest, http_status, response_body FROM operations WHERE id = ?1")
+            .prepare_cached(
+                "SELECT request_digest, http_status, response_body FROM operations WHERE id = ?1",
+            )
             .map_err(db_err)?
             .query_row([operation_id], |r| {
                 Ok((
@@ -470,10 +489,15 @@ impl Tx for SqliteTx<'_> {
                 .execute(params![p.account_id, p.amount.minor()])
                 .map_err(db_err)?;
             if n != 1 {
-                return Err(StoreError::Invariant(format!("no ledger account {}", p.account_id)));
+                return Err(StoreError::Invariant(format!(
+                    "no ledger account {}",
+                    p.account_id
+                )));
             }
             self.conn
-                .prepare_cached("INSERT INTO postings (operation_id, account_id, amount) VALUES (?1, ?2, ?3)")
+                .prepare_cached(
+                    "INSERT INTO postings (operation_id, account_id, amount) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(db_err)?
                 .execute(params![operation_id, p.account_id, p.amount.minor()])
                 .map_err(db_err)?;
@@ -536,7 +560,9 @@ impl Tx for SqliteTx<'_> {
     fn next_reference(&mut self) -> StoreResult<String> {
         let v: i64 = self
             .conn
-            .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = 'reference' RETURNING value")
+            .prepare_cached(
+                "UPDATE counters SET value = value + 1 WHERE name = 'reference' RETURNING value",
+            )
             .map_err(db_err)?
             .query_row([], |r| r.get(0))
             .map_err(db_err)?;

@@ -107,7 +107,11 @@ mod tests {
     #[test]
     fn codes_are_unique_and_poll_codes_are_not_final() {
         for (i, a) in ALL.iter().enumerate() {
-            assert!(ALL[i + 1..].iter().all(|b| b.code != a.code), "{} twice", a.code);
+            assert!(
+                ALL[i + 1..].iter().all(|b| b.code != a.code),
+                "{} twice",
+                a.code
+            );
         }
         for poll in [100, 454, 458, 497, 502, 293, 1267, 3240] {
             assert_eq!(lookup(poll).map(|c| c.is_final), Some(false), "{poll}");

@@ -23,7 +23,12 @@ pub struct Order {
     pub account_id: Option<String>,
     #[serde(default, rename = "senderEmail")]
     pub sender_email: Option<String>,
-    #[serde(default, rename = "terminalId", alias = "terminalID", alias = "terminal")]
+    #[serde(
+        default,
+        rename = "terminalId",
+        alias = "terminalID",
+        alias = "terminal"
+    )]
     pub terminal_id: Option<String>,
     #[serde(default, rename = "backLink")]
     pub back_link: Option<String>,
@@ -139,6 +144,9 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let shown = format!("{side:?}");
-        assert!(!shown.contains("4405639704015096") && !shown.contains("815"), "{shown}");
+        assert!(
+            !shown.contains("4405639704015096") && !shown.contains("815"),
+            "{shown}"
+        );
     }
 }

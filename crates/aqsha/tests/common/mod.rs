@@ -106,6 +106,11 @@ impl Server {
         child.wait().unwrap()
     }
 
+    /// Waits for a process that was already sent SIGTERM.
+    pub fn stop_waiting(&mut self) -> std::process::ExitStatus {
+        self.child.take().expect("running").wait().unwrap()
+    }
+
     pub fn restart(&mut self) {
         if self.child.is_some() {
             self.stop();
@@ -255,7 +260,11 @@ impl Server {
             .arg(self.data_dir())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }

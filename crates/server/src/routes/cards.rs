@@ -21,8 +21,12 @@ pub async fn list(
         .await
         .map_err(|e| EpayError::internal("saved-card list failed", e))?;
     if cards.is_empty() {
-        return Err(EpayError::new(StatusCode::BAD_REQUEST, reason::NO_SAVED_CARDS, format!("account {account_id}"))
-            .with_order("", &account_id));
+        return Err(EpayError::new(
+            StatusCode::BAD_REQUEST,
+            reason::NO_SAVED_CARDS,
+            format!("account {account_id}"),
+        )
+        .with_order("", &account_id));
     }
     Ok(Json(
         cards
@@ -39,7 +43,9 @@ pub async fn list(
                 int_reference: c.int_reference,
                 token: String::new(),
                 terminal: c.terminal_id,
-                created_date: c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                created_date: c
+                    .created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 payment_available: c.active,
                 account_id: c.account_id,
             })

@@ -11,7 +11,7 @@ use crate::routes::read_body;
 use crate::AppState;
 use aqsha_core::card::{Cvc, Expiry, Pan};
 use aqsha_core::money::{Currency, Money};
-use aqsha_core::sandbox::{network_card, PreparedSeed};
+use aqsha_core::sandbox::{network_card, CardTerms, PreparedSeed};
 use aqsha_core::store::{LedgerReport, MerchantRecord, SandboxCardView};
 use aqsha_wire::codes::reason;
 use aqsha_wire::WireAmount;
@@ -25,9 +25,16 @@ use serde::{Deserialize, Serialize};
 
 async fn merchant(state: &AppState, headers: &HeaderMap) -> Result<MerchantRecord, Response> {
     let denied = || {
-        let mut r = EpayError::new(StatusCode::UNAUTHORIZED, reason::NOT_PERMITTED_TO_MERCHANT, "sandbox API needs HTTP Basic client_id:client_secret")
-            .into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"aqsha-sandbox\""));
+        let mut r = EpayError::new(
+            StatusCode::UNAUTHORIZED,
+            reason::NOT_PERMITTED_TO_MERCHANT,
+            "sandbox API needs HTTP Basic client_id:client_secret",
+        )
+        .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"aqsha-sandbox\""),
+        );
         r
     };
     let (id, secret) = basic_credentials(headers).ok_or_else(denied)?;
@@ -68,7 +75,9 @@ pub async fn list_cards(State(state): State<AppState>, headers: HeaderMap) -> Re
         return r;
     }
     match state.store.sandbox_cards().await {
-        Ok(cards) => Json(cards.into_iter().map(CardView::from).collect::<Vec<_>>()).into_response(),
+        Ok(cards) => {
+            Json(cards.into_iter().map(CardView::from).collect::<Vec<_>>()).into_response()
+        }
         Err(e) => EpayError::internal("sandbox card list failed", e).into_response(),
     }
 }
@@ -119,7 +128,11 @@ fn random_visa() -> String {
             let d = u32::from(d);
             if i % 2 == 0 {
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
             } else {
                 d
             }
@@ -142,19 +155,32 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
         if !pan.luhn_ok() {
             return Err(EpayError::input("pan fails the Luhn check"));
         }
-        let (m, y) = req.expire.split_once('/').ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
+        let (m, y) = req
+            .expire
+            .split_once('/')
+            .ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
         let expiry = Expiry::parse(m, y).ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
         let cvc = Cvc::parse(&req.cvc).map_err(|e| EpayError::input(format!("cvc {e}")))?;
         let balance = match req.balance {
             None => Money::ZERO,
             Some(b) if b.as_str() == "0" => Money::ZERO,
-            Some(b) => Money::parse_positive(b.as_str()).map_err(|e| EpayError::input(format!("balance: {e}")))?,
+            Some(b) => Money::parse_positive(b.as_str())
+                .map_err(|e| EpayError::input(format!("balance: {e}")))?,
         };
         let currency = match req.currency {
             None => Currency::Kzt,
-            Some(c) => Currency::parse(&c).ok_or_else(|| EpayError::input("currency must be KZT or USD"))?,
+            Some(c) => Currency::parse(&c)
+                .ok_or_else(|| EpayError::input("currency must be KZT or USD"))?,
         };
-        let card = network_card(&state.vault, &pan, expiry, &cvc, req.locked, true, balance, currency);
+        let terms = CardTerms {
+            expiry,
+            locked: req.locked,
+            // A card issued through the API is an ordinary card: it expires.
+            enforce_expiry: true,
+            balance,
+            currency,
+        };
+        let card = network_card(&state.vault, &pan, &cvc, terms);
         let view = SandboxCardView {
             id: card.card.id.clone(),
             mask: card.card.mask.clone(),
@@ -176,7 +202,14 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
             }
         })?;
         Ok::<_, EpayError>(
-            (StatusCode::CREATED, Json(IssuedCard { view: view.into(), pan: pan_text })).into_response(),
+            (
+                StatusCode::CREATED,
+                Json(IssuedCard {
+                    view: view.into(),
+                    pan: pan_text,
+                }),
+            )
+                .into_response(),
         )
     }
     .await;

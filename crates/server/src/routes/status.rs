@@ -49,7 +49,9 @@ pub async fn status(
 fn transaction(op: &OperationRecord) -> StatusTransaction {
     StatusTransaction {
         id: op.id.clone(),
-        created_date: op.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_date: op
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         invoice_id: op.invoice_id.clone(),
         amount: WireAmount::new(op.amount.to_string()),
         fee: WireAmount::new(op.fee.to_string()),

@@ -45,7 +45,11 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-            OAuthFailure::invalid_request(format!("malformed JSON body at line {} column {}: {e}", e.line(), e.column()))
+            OAuthFailure::invalid_request(format!(
+                "malformed JSON body at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ))
         })?;
         let obj = value
             .as_object()
@@ -71,14 +75,17 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
             match multipart.next_field().await {
                 Ok(Some(field)) => {
                     let name = field.name().unwrap_or("").to_string();
-                    let text = field
-                        .text()
-                        .await
-                        .map_err(|e| OAuthFailure::invalid_request(format!("multipart field {name}: {e}")))?;
+                    let text = field.text().await.map_err(|e| {
+                        OAuthFailure::invalid_request(format!("multipart field {name}: {e}"))
+                    })?;
                     fields.push((name, text));
                 }
                 Ok(None) => break,
-                Err(e) => return Err(OAuthFailure::invalid_request(format!("malformed multipart body: {e}"))),
+                Err(e) => {
+                    return Err(OAuthFailure::invalid_request(format!(
+                        "malformed multipart body: {e}"
+                    )))
+                }
             }
         }
         return Ok(TokenRequest::from_fields(fields));
@@ -89,7 +96,11 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
     Ok(TokenRequest::from_fields(fields))
 }
 
-async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, OAuthFailure> {
+async fn issue(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthFailure> {
     let body = read_body(body)
         .await
         .map_err(|e| OAuthFailure::new(e.status, "invalid_request", e.body.message))?;
@@ -113,13 +124,19 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
         None => return Err(OAuthFailure::invalid_request("grant_type is required")),
     }
     let (Some(client_id), Some(secret)) = (&req.client_id, &req.client_secret) else {
-        return Err(OAuthFailure::invalid_request("client_id and client_secret are required"));
+        return Err(OAuthFailure::invalid_request(
+            "client_id and client_secret are required",
+        ));
     };
     let merchant = check_client(state, client_id, secret)
         .await
         .map_err(|e| internal(&e))?
         .ok_or_else(|| {
-            OAuthFailure::new(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed")
+            OAuthFailure::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
         })?;
     let scope = req
         .scope
@@ -127,39 +144,58 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     if scope.is_empty() {
-        return Err(OAuthFailure::new(StatusCode::BAD_REQUEST, "invalid_scope", "scope is required (e.g. \"transfer\")"));
+        return Err(OAuthFailure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "scope is required (e.g. \"transfer\")",
+        ));
     }
     if let Some(bad) = scope.split(' ').find(|s| !KNOWN_SCOPES.contains(s)) {
-        return Err(OAuthFailure::new(StatusCode::BAD_REQUEST, "invalid_scope", format!("unknown scope {bad:?}")));
+        return Err(OAuthFailure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            format!("unknown scope {bad:?}"),
+        ));
     }
     if let Some(inv) = &req.invoice_id {
         if !valid_invoice(inv) {
-            return Err(OAuthFailure::invalid_request("invoiceID must be 6 to 16 digits"));
+            return Err(OAuthFailure::invalid_request(
+                "invoiceID must be 6 to 16 digits",
+            ));
         }
     }
     let amount = match &req.amount {
         Some(a) => Some(
-            Money::parse_positive(a).map_err(|e| OAuthFailure::invalid_request(format!("amount: {e}")))?,
+            Money::parse_positive(a)
+                .map_err(|e| OAuthFailure::invalid_request(format!("amount: {e}")))?,
         ),
         None => None,
     };
     let currency = match &req.currency {
-        Some(c) => Some(
-            Currency::parse(c)
-                .ok_or_else(|| OAuthFailure::invalid_request(format!("currency {c:?} is not supported (KZT, USD)")))?,
-        ),
+        Some(c) => Some(Currency::parse(c).ok_or_else(|| {
+            OAuthFailure::invalid_request(format!("currency {c:?} is not supported (KZT, USD)"))
+        })?),
         None => None,
     };
     if let Some(t) = &req.terminal {
         match state.store.terminal(t).await.map_err(|e| internal(&e))? {
             Some(term) if term.merchant_id == merchant.id => {}
-            _ => return Err(OAuthFailure::invalid_request("terminal is not one of this client's terminals")),
+            _ => {
+                return Err(OAuthFailure::invalid_request(
+                    "terminal is not one of this client's terminals",
+                ))
+            }
         }
     }
-    for (name, link) in [("postLink", &req.post_link), ("failurePostLink", &req.failure_post_link)] {
+    for (name, link) in [
+        ("postLink", &req.post_link),
+        ("failurePostLink", &req.failure_post_link),
+    ] {
         if let Some(l) = link {
             if !(l.starts_with("http://") || l.starts_with("https://")) {
-                return Err(OAuthFailure::invalid_request(format!("{name} must be an http or https URL")));
+                return Err(OAuthFailure::invalid_request(format!(
+                    "{name} must be an http or https URL"
+                )));
             }
         }
     }
@@ -201,5 +237,9 @@ async fn issue(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Resp
 
 fn internal(e: &dyn std::fmt::Display) -> OAuthFailure {
     tracing::error!(error = %e, "token endpoint failed");
-    OAuthFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
+    OAuthFailure::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "internal error",
+    )
 }

@@ -9,7 +9,9 @@ use crate::error::EpayError;
 use crate::routes::read_body;
 use crate::AppState;
 use aqsha_core::card::{Cvc, Expiry, Pan};
-use aqsha_core::transfer::{OrderInput, PanSide, Refusal, SideInput, TransferCommand, TransferOutcome};
+use aqsha_core::transfer::{
+    OrderInput, PanSide, Refusal, SideInput, TransferCommand, TransferOutcome,
+};
 use aqsha_wire::transfer::{CardSide, TransferRequest};
 use axum::body::Body;
 use axum::extract::State;
@@ -26,10 +28,11 @@ pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: B
 async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, EpayError> {
     let token = bearer(headers)?;
     let body = read_body(body).await?;
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        EpayError::input(format!("malformed JSON: {e}"))
-    })?;
-    if value.get("order").is_none() && (value.get("cardId").is_some() || value.get("paymentType").is_some()) {
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
+    if value.get("order").is_none()
+        && (value.get("cardId").is_some() || value.get("paymentType").is_some())
+    {
         return Err(EpayError::input(
             "payments by saved card are not supported yet; this endpoint takes P2P transfers (order + card)",
         ));
@@ -66,11 +69,10 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         sender,
         receiver,
     };
-    let outcome = state
-        .store
-        .transfer(cmd)
-        .await
-        .map_err(|e| EpayError::internal("transfer failed", e).with_order(&invoice, &account))?;
+    let outcome =
+        state.store.transfer(cmd).await.map_err(|e| {
+            EpayError::internal("transfer failed", e).with_order(&invoice, &account)
+        })?;
     Ok(match outcome {
         TransferOutcome::Done { response, .. } | TransferOutcome::Replay(response) => {
             let status = StatusCode::from_u16(response.http_status).unwrap_or(StatusCode::OK);
@@ -81,30 +83,42 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
             );
             resp
         }
-        TransferOutcome::Refused(Refusal::Token(why)) => {
-            EpayError::token(why).with_order(&invoice, &account).into_response()
-        }
-        TransferOutcome::Refused(Refusal::Input(why)) => {
-            EpayError::input(why).with_order(&invoice, &account).into_response()
-        }
+        TransferOutcome::Refused(Refusal::Token(why)) => EpayError::token(why)
+            .with_order(&invoice, &account)
+            .into_response(),
+        TransferOutcome::Refused(Refusal::Input(why)) => EpayError::input(why)
+            .with_order(&invoice, &account)
+            .into_response(),
     })
 }
 
 /// Parses one side. Card numbers and CVCs become fingerprints and check values here; the
 /// plain values go no further than this function.
-fn side(state: &AppState, s: &CardSide, path: &str, is_sender: bool) -> Result<SideInput, EpayError> {
+fn side(
+    state: &AppState,
+    s: &CardSide,
+    path: &str,
+    is_sender: bool,
+) -> Result<SideInput, EpayError> {
     let save = s.save.unwrap_or(false);
     match s.transfer_type.as_deref().map(str::trim).unwrap_or("") {
         "" | "TYPEPAN" => {}
         "TYPECARDID" => {
             let id = s.card_cred.trim();
             if id.is_empty() {
-                return Err(EpayError::input(format!("{path}.cardCred must hold a saved card id")));
+                return Err(EpayError::input(format!(
+                    "{path}.cardCred must hold a saved card id"
+                )));
             }
-            return Ok(SideInput::CardId { id: id.to_string(), save });
+            return Ok(SideInput::CardId {
+                id: id.to_string(),
+                save,
+            });
         }
         "TYPEPHONE" => {
-            return Err(EpayError::input(format!("{path}.transferType TYPEPHONE is not supported yet")));
+            return Err(EpayError::input(format!(
+                "{path}.transferType TYPEPHONE is not supported yet"
+            )));
         }
         _ => {
             return Err(EpayError::input(format!(
@@ -112,7 +126,8 @@ fn side(state: &AppState, s: &CardSide, path: &str, is_sender: bool) -> Result<S
             )))
         }
     }
-    let pan = Pan::parse(&s.card_cred).map_err(|e| EpayError::input(format!("{path}.cardCred {e}")))?;
+    let pan =
+        Pan::parse(&s.card_cred).map_err(|e| EpayError::input(format!("{path}.cardCred {e}")))?;
     let fingerprint = state.vault.fingerprint(&pan);
     let (cvc_check, expiry) = if is_sender {
         let cvc = s
@@ -125,9 +140,14 @@ fn side(state: &AppState, s: &CardSide, path: &str, is_sender: bool) -> Result<S
             .as_ref()
             .ok_or_else(|| EpayError::input(format!("{path}.expire is required for TYPEPAN")))?;
         let expiry = Expiry::parse(&e.month, &e.year).ok_or_else(|| {
-            EpayError::input(format!("{path}.expire must be {{\"month\":\"MM\",\"year\":\"YY\"}} with month 01-12"))
+            EpayError::input(format!(
+                "{path}.expire must be {{\"month\":\"MM\",\"year\":\"YY\"}} with month 01-12"
+            ))
         })?;
-        (Some(state.vault.cvc_check_value(&fingerprint, &cvc)), Some(expiry))
+        (
+            Some(state.vault.cvc_check_value(&fingerprint, &cvc)),
+            Some(expiry),
+        )
     } else {
         (None, None)
     };
