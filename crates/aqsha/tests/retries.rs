@@ -117,3 +117,29 @@ async fn fifty_concurrent_transfers_never_overdraw_one_card() {
     assert_eq!(s.balance(&mask).await, 100_000 - 5 * 19_500);
     s.assert_ledger_balanced().await;
 }
+
+#[tokio::test]
+async fn an_acknowledged_transfer_survives_a_crash() {
+    let mut s = Server::start();
+    let before = s.balance("440563...5096").await;
+    let mut acknowledged = Vec::new();
+    for _ in 0..5 {
+        let body = seed_like_body(&invoice(), json!(100));
+        let (st, r) = s.pay(&body).await;
+        assert_eq!(st, StatusCode::OK);
+        acknowledged.push((body, r));
+    }
+    s.crash();
+    s.restart();
+    assert_eq!(s.balance("440563...5096").await, before - 5 * 19_500);
+    let token = s.token(&[("terminal", TERMINAL_2)]).await;
+    for (body, r) in &acknowledged {
+        let inv = body["order"]["id"].as_str().unwrap();
+        let (_, st) = s
+            .get_json(&format!("/check-status/p2p/transaction/{inv}"), &token)
+            .await;
+        assert_eq!(st["resultCode"], "100");
+        assert_eq!(st["transaction"]["id"], r["id"]);
+    }
+    s.assert_ledger_balanced().await;
+}

@@ -26,6 +26,7 @@ use aqsha_core::store::{
 use aqsha_core::transfer::{self, TransferCommand, TransferOutcome};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -81,8 +82,16 @@ where
     }
 }
 
+/// How much grouping the writer achieved: commands carried, and commits that carried them.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub jobs: AtomicU64,
+    pub commits: AtomicU64,
+}
+
 pub struct SqliteStore {
     writer: mpsc::UnboundedSender<Box<dyn WriteJob>>,
+    stats: Arc<WriterStats>,
     readers: Arc<Mutex<Vec<Connection>>>,
     reader_slots: Arc<Semaphore>,
     path: PathBuf,
@@ -155,12 +164,15 @@ impl SqliteStore {
             readers.push(c);
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(WriterStats::default());
+        let writer_stats = stats.clone();
         std::thread::Builder::new()
             .name("aqsha-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx))
+            .spawn(move || writer_loop(writer, rx, &writer_stats))
             .map_err(db_err)?;
         Ok(SqliteStore {
             writer: tx,
+            stats,
             readers: Arc::new(Mutex::new(readers)),
             reader_slots: Arc::new(Semaphore::new(READERS)),
             path: path.to_path_buf(),
@@ -169,6 +181,14 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// (commands written, commits made) since start.
+    pub fn writer_stats(&self) -> (u64, u64) {
+        (
+            self.stats.jobs.load(Ordering::Relaxed),
+            self.stats.commits.load(Ordering::Relaxed),
+        )
     }
 
     async fn write<T, F>(&self, work: F) -> StoreResult<T>
@@ -217,7 +237,11 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Box<dyn WriteJob>>) {
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Box<dyn WriteJob>>,
+    stats: &WriterStats,
+) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -227,6 +251,8 @@ fn writer_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<Box<dyn WriteJo
             }
         }
         let committed = run_batch(&conn, &mut batch);
+        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats.commits.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = &committed {
             tracing::error!(error = %e, jobs = batch.len(), "batch commit failed");
         }

@@ -106,6 +106,13 @@ impl Server {
         child.wait().unwrap()
     }
 
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn crash(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Waits for a process that was already sent SIGTERM.
     pub fn stop_waiting(&mut self) -> std::process::ExitStatus {
         self.child.take().expect("running").wait().unwrap()
@@ -115,6 +122,7 @@ impl Server {
         if self.child.is_some() {
             self.stop();
         }
+        // The first line of the new run must be read, not the old one's.
         self.spawn();
     }
 
