@@ -53,6 +53,43 @@ struct StoreArgs {
     token_ttl: i64,
 }
 
+#[derive(Args, Clone)]
+struct CallbackArgs {
+    /// Gaps between callback delivery attempts; the last one repeats.
+    #[arg(
+        long,
+        env = "AQSHA_CALLBACK_RETRY_SCHEDULE",
+        default_value = "10s,1m,5m,15m,1h,3h"
+    )]
+    callback_retry_schedule: String,
+    /// Give up on a callback (mark it failed) once it is this old.
+    #[arg(long, env = "AQSHA_CALLBACK_MAX_AGE", default_value = "3d")]
+    callback_max_age: String,
+    /// A callback attempt without a complete answer within this time has failed.
+    #[arg(long, env = "AQSHA_CALLBACK_TIMEOUT", default_value = "10s")]
+    callback_timeout: String,
+    /// Which callback targets are allowed: `any`, or `public` to refuse loopback, private and
+    /// link-local addresses (also after DNS resolution). Use `public` in production.
+    #[arg(long, env = "AQSHA_CALLBACK_TARGETS", default_value = "any", value_parser = ["any", "public"])]
+    callback_targets: String,
+}
+
+impl CallbackArgs {
+    fn settings(&self) -> anyhow::Result<aqsha_server::callbacks::CallbackSettings> {
+        use aqsha_server::callbacks::{parse_duration, parse_schedule, CallbackSettings};
+        let bad = |flag: &str, e: String| anyhow::anyhow!("--{flag}: {e}");
+        Ok(CallbackSettings {
+            retry_schedule: parse_schedule(&self.callback_retry_schedule)
+                .map_err(|e| bad("callback-retry-schedule", e))?,
+            max_age: parse_duration(&self.callback_max_age)
+                .map_err(|e| bad("callback-max-age", e))?,
+            timeout: parse_duration(&self.callback_timeout)
+                .map_err(|e| bad("callback-timeout", e))?,
+            public_only: self.callback_targets == "public",
+        })
+    }
+}
+
 #[derive(Args)]
 struct ServeArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
@@ -60,6 +97,8 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    callbacks: CallbackArgs,
 }
 
 #[derive(Subcommand)]
@@ -86,6 +125,7 @@ impl StoreArgs {
             master_key: self.master_key.clone(),
             seed_sandbox: !self.no_seed,
             token_ttl_secs: self.token_ttl,
+            callbacks: Default::default(),
         }
     }
 }
@@ -126,7 +166,8 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
-            let config = args.store.config(args.listen);
+            let mut config = args.store.config(args.listen);
+            config.callbacks = args.callbacks.settings()?;
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }

@@ -158,6 +158,63 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// A callback to deliver, written in the same commit as the operation it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackEvent {
+    pub id: String,
+    pub merchant_id: String,
+    pub operation_id: String,
+    pub invoice_id: String,
+    pub url: String,
+    /// `success` (postLink) or `failure` (failurePostLink).
+    pub kind: String,
+    /// The exact JSON sent on every attempt.
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event claimed for one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct DueCallback {
+    pub event: CallbackEvent,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// The merchant's signing key.
+    pub secret: String,
+}
+
+/// One delivery attempt, as recorded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CallbackAttempt {
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    #[serde(rename = "httpStatus")]
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    #[serde(rename = "durationMs")]
+    pub duration_ms: u64,
+}
+
+/// What happens to an event after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    /// Out of retries (or never deliverable): stop.
+    Failed,
+}
+
+/// An event with its delivery history, for the sandbox API.
+#[derive(Debug, Clone)]
+pub struct CallbackView {
+    pub event: CallbackEvent,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub attempts: Vec<CallbackAttempt>,
+}
+
 /// A sandbox card as the sandbox API lists it.
 #[derive(Debug, Clone)]
 pub struct SandboxCardView {
@@ -235,6 +292,8 @@ pub trait Tx {
     fn insert_operation(&mut self, op: &OperationRecord) -> StoreResult<()>;
     /// A 12-digit retrieval reference number, unique in this database.
     fn next_reference(&mut self) -> StoreResult<String>;
+    /// Queues a callback; it becomes due at once.
+    fn insert_callback(&mut self, event: &CallbackEvent) -> StoreResult<()>;
 }
 
 /// Status of one invoice, as the status endpoint shows it.
@@ -268,4 +327,29 @@ pub trait Store: Send + Sync + 'static {
     /// `false` when that marker was installed before.
     async fn install(&self, seed: crate::sandbox::PreparedSeed) -> StoreResult<bool>;
     async fn ledger_report(&self) -> StoreResult<LedgerReport>;
+
+    /// Claims up to `limit` due callbacks for one attempt each. A claim is a lease: an event
+    /// whose deliverer died becomes due again when `lease` has passed.
+    async fn claim_callbacks(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<DueCallback>>;
+    /// Records an attempt and what follows it.
+    async fn finish_callback_attempt(
+        &self,
+        event_id: &str,
+        attempt: CallbackAttempt,
+        next: NextStep,
+    ) -> StoreResult<()>;
+    /// A merchant's events, newest first, optionally for one invoice.
+    async fn callbacks(
+        &self,
+        merchant_id: &str,
+        invoice_id: Option<&str>,
+    ) -> StoreResult<Vec<CallbackView>>;
+    /// Makes a merchant's event due again now; `false` if it has no such event.
+    async fn resend_callback(&self, merchant_id: &str, event_id: &str) -> StoreResult<bool>;
+    async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>>;
 }

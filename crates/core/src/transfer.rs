@@ -14,10 +14,11 @@
 use crate::card::{Brand, Expiry};
 use crate::money::{Currency, Money};
 use crate::store::{
-    NetworkCard, OperationRecord, Posting, SideRecord, StoreError, StoredResponse, TerminalRecord,
-    TokenRecord, Tx, VaultCard,
+    CallbackEvent, NetworkCard, OperationRecord, Posting, SideRecord, StoreError, StoredResponse,
+    TerminalRecord, TokenRecord, Tx, VaultCard,
 };
 use crate::vault::{ct_eq, SealedPan};
+use aqsha_wire::callback::CallbackBody;
 use aqsha_wire::codes::{reason, ReasonCode};
 use aqsha_wire::transfer::{ApiError, TransferResponse};
 use aqsha_wire::WireAmount;
@@ -531,6 +532,8 @@ struct Draft {
     terminal_id: String,
     sender: SideRecord,
     receiver: SideRecord,
+    /// The sender's name as given, for the callback.
+    payer_name: String,
 }
 
 impl Draft {
@@ -573,6 +576,10 @@ impl Draft {
             terminal_id: String::new(),
             sender: SideRecord::default(),
             receiver: SideRecord::default(),
+            payer_name: match &cmd.sender {
+                SideInput::Pan(p) => p.name.clone().unwrap_or_default(),
+                SideInput::CardId { .. } => String::new(),
+            },
         }
     }
 
@@ -588,10 +595,10 @@ impl Draft {
         self.finish();
         self.op.status = "FAILED".into();
         self.op.reason_code = d.code.code;
-        self.op.reason = d.detail.clone();
+        self.op.reason = format!("{}: {}", d.code.message, d.detail);
         let body = ApiError {
             code: d.code.code,
-            message: format!("{}: {}", d.code.message, d.detail),
+            message: self.op.reason.clone(),
             invoice_id: self.op.invoice_id.clone(),
             id: self.op.id.clone(),
             reference: String::new(),
@@ -604,6 +611,7 @@ impl Draft {
         self.op.http_status = response.http_status;
         self.op.response_body = response.body.clone();
         tx.insert_operation(&self.op)?;
+        self.queue_callback(tx, "")?;
         Ok(response)
     }
 
@@ -683,7 +691,61 @@ impl Draft {
         self.op.http_status = 200;
         self.op.response_body = response.body.clone();
         tx.insert_operation(&self.op)?;
+        let approval = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+        self.queue_callback(tx, &approval)?;
         Ok(response)
+    }
+
+    /// Queues the operation's callback (reference §7) in the same transaction, when the order
+    /// or the token named a URL for this outcome.
+    fn queue_callback(&self, tx: &mut dyn Tx, approval_code: &str) -> Result<(), StoreError> {
+        let op = &self.op;
+        let ok = op.status == "CHARGE";
+        let url = if ok {
+            &op.post_link
+        } else {
+            &op.failure_post_link
+        };
+        let Some(url) = url.clone().filter(|u| !u.is_empty()) else {
+            return Ok(());
+        };
+        let body = CallbackBody {
+            id: op.id.clone(),
+            date_time: op
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            invoice_id: op.invoice_id.clone(),
+            amount: WireAmount::new(op.amount.to_string()),
+            currency: op.currency.clone(),
+            terminal: op.terminal_id.clone(),
+            account_id: op.account_id.clone(),
+            description: op.description.clone(),
+            language: String::new(),
+            card_mask: op.sender.mask.clone(),
+            card_type: op.sender.brand.clone(),
+            issuer: String::new(),
+            reference: op.reference.clone(),
+            approval_code: approval_code.to_string(),
+            secure: "No".into(),
+            code: if ok { "ok" } else { "error" }.into(),
+            reason: op.reason.clone(),
+            reason_code: op.reason_code,
+            name: self.payer_name.clone(),
+            email: op.email.clone(),
+            phone: String::new(),
+            card_id: op.sender.card_id.clone(),
+            secret_hash: op.secret_hash.clone().unwrap_or_default(),
+        };
+        tx.insert_callback(&CallbackEvent {
+            id: uuid::Uuid::new_v4().to_string(),
+            merchant_id: op.merchant_id.clone(),
+            operation_id: op.id.clone(),
+            invoice_id: op.invoice_id.clone(),
+            url,
+            kind: if ok { "success" } else { "failure" }.into(),
+            body: serde_json::to_string(&body).map_err(|e| StoreError::Db(e.to_string()))?,
+            created_at: op.created_at,
+        })
     }
 }
 

@@ -21,6 +21,7 @@ pub struct Config {
     pub seed_sandbox: bool,
     /// Lifetime of issued tokens in seconds.
     pub token_ttl_secs: i64,
+    pub callbacks: crate::callbacks::CallbackSettings,
 }
 
 impl Config {
@@ -93,6 +94,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         store,
         vault,
         token_ttl_secs: config.token_ttl_secs,
+        callbacks_wake: Arc::new(tokio::sync::Notify::new()),
     })
 }
 
@@ -109,6 +111,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if addr.ip().is_unspecified() {
         tracing::warn!("listening on all interfaces");
     }
+    let dispatcher = crate::callbacks::Dispatcher::new(
+        state.store.clone(),
+        config.callbacks.clone(),
+        state.callbacks_wake.clone(),
+    )?;
+    // Deliveries in flight at shutdown are simply retried by the next start: each event's
+    // lease runs out and it becomes due again.
+    tokio::spawn(Arc::new(dispatcher).run());
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -5,6 +5,7 @@
 //! Aqsha by changing base URLs only (reference §1).
 
 pub mod auth;
+pub mod callbacks;
 pub mod config;
 pub mod error;
 mod routes;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// Lifetime of issued tokens; ePay's is 7200 seconds.
     pub token_ttl_secs: i64,
+    /// Wakes the callback dispatcher when an operation may have queued an event.
+    pub callbacks_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Largest request body accepted. ePay bodies are a few hundred bytes.
@@ -62,6 +65,15 @@ pub fn router(state: AppState) -> Router {
             get(routes::sandbox::list_cards).post(routes::sandbox::issue_card),
         )
         .route("/sandbox/ledger", get(routes::sandbox::ledger))
+        .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
+        .route(
+            "/sandbox/callbacks/{event_id}/resend",
+            post(routes::sandbox::resend_callback),
+        )
+        .route(
+            "/sandbox/callback-secret",
+            get(routes::sandbox::callback_secret),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(routes::sandbox::ready))
         .fallback(routes::not_found)

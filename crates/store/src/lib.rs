@@ -5,6 +5,7 @@
 //! transfer algorithm of `aqsha_core::transfer` inside its transactions.
 
 mod sqlite;
+mod sqlite_callbacks;
 mod sqlite_tx;
 
 pub use sqlite::{SqliteStore, MAX_BATCH};

@@ -11,6 +11,7 @@
 //! Reads (status, saved-card lists, token look-ups) use their own connections, which WAL lets
 //! run beside the writer.
 
+use crate::sqlite_callbacks;
 use crate::sqlite_tx::{
     merchant_from_row, operation_from_row, terminal_from_row, token_from_row, vault_card_from_row,
     SqliteTx, MERCHANT_COLUMNS, OPERATION_COLUMNS, TERMINAL_COLUMNS, TOKEN_COLUMNS,
@@ -20,8 +21,9 @@ use aqsha_core::card::{Brand, Expiry};
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    LedgerReport, MerchantRecord, NewToken, OperationRecord, SandboxCardView, Store, StoreError,
-    StoreResult, TerminalRecord, TokenRecord, Tx, VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NewToken, NextStep,
+    OperationRecord, SandboxCardView, Store, StoreError, StoreResult, TerminalRecord, TokenRecord,
+    Tx, VaultCard,
 };
 use aqsha_core::transfer::{self, TransferCommand, TransferOutcome};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -34,7 +36,10 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 pub const MAX_BATCH: usize = 256;
 const READERS: usize = 4;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_callbacks.sql")),
+];
 
 pub(crate) fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Db(e.to_string())
@@ -432,6 +437,56 @@ impl Store for SqliteStore {
 
     async fn install(&self, seed: PreparedSeed) -> StoreResult<bool> {
         self.write(move |tx| tx.install(&seed)).await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<DueCallback>> {
+        let lease_ms = lease.as_millis() as i64;
+        self.write(move |tx| sqlite_callbacks::claim(tx.conn, now, limit, lease_ms))
+            .await
+    }
+
+    async fn finish_callback_attempt(
+        &self,
+        event_id: &str,
+        attempt: CallbackAttempt,
+        next: NextStep,
+    ) -> StoreResult<()> {
+        let id = event_id.to_string();
+        self.write(move |tx| sqlite_callbacks::finish(tx.conn, &id, &attempt, next))
+            .await
+    }
+
+    async fn callbacks(
+        &self,
+        merchant_id: &str,
+        invoice_id: Option<&str>,
+    ) -> StoreResult<Vec<CallbackView>> {
+        let (m, i) = (merchant_id.to_string(), invoice_id.map(str::to_string));
+        self.read(move |c| sqlite_callbacks::list(c, &m, i.as_deref()))
+            .await
+    }
+
+    async fn resend_callback(&self, merchant_id: &str, event_id: &str) -> StoreResult<bool> {
+        let (m, id) = (merchant_id.to_string(), event_id.to_string());
+        self.write(move |tx| sqlite_callbacks::resend(tx.conn, &m, &id, chrono::Utc::now()))
+            .await
+    }
+
+    async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| {
+            c.prepare_cached("SELECT callback_secret FROM merchants WHERE id = ?1")
+                .map_err(db_err)?
+                .query_row([m], |r| r.get(0))
+                .optional()
+                .map_err(db_err)
+        })
+        .await
     }
 
     async fn ledger_report(&self) -> StoreResult<LedgerReport> {

@@ -6,8 +6,8 @@ use aqsha_core::fee::FeeSchedule;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    MerchantRecord, NetworkCard, NewToken, OperationRecord, Posting, SideRecord, StoreError,
-    StoreResult, StoredResponse, TerminalRecord, TokenRecord, Tx, VaultCard,
+    CallbackEvent, MerchantRecord, NetworkCard, NewToken, OperationRecord, Posting, SideRecord,
+    StoreError, StoreResult, StoredResponse, TerminalRecord, TokenRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::external_account;
 use aqsha_core::vault::SealedPan;
@@ -553,6 +553,20 @@ impl Tx for SqliteTx<'_> {
                 op.created_at.format("%Y-%m-%d").to_string(),
                 tail,
             ])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn insert_callback(&mut self, e: &CallbackEvent) -> StoreResult<()> {
+        let at = e.created_at.timestamp_millis();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO callback_events (id, merchant_id, operation_id, invoice_id, url, kind, body,
+                 status, attempts, created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8)",
+            )
+            .map_err(db_err)?
+            .execute(params![e.id, e.merchant_id, e.operation_id, e.invoice_id, e.url, e.kind, e.body, at])
             .map_err(db_err)?;
         Ok(())
     }

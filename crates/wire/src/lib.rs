@@ -10,7 +10,9 @@
 //! float, so the domain can parse it into integer minor units without losing precision.
 
 pub mod amount;
+pub mod callback;
 pub mod codes;
+pub mod signature;
 pub mod status;
 pub mod token;
 pub mod transfer;

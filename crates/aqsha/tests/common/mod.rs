@@ -2,6 +2,8 @@
 //! directory (a real SQLite file), and talks to it over HTTP.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod receiver;
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};

@@ -225,3 +225,94 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         }
     }
 }
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    #[serde(rename = "invoiceId")]
+    invoice_id: Option<String>,
+}
+
+/// `GET /sandbox/callbacks?invoiceId=…`: the merchant's callback events and every attempt.
+pub async fn callbacks(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
+) -> Response {
+    let m = match merchant(&state, &headers).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    match state.store.callbacks(&m.id, q.invoice_id.as_deref()).await {
+        Ok(views) => Json(
+            views
+                .into_iter()
+                .map(|v| {
+                    let body: serde_json::Value =
+                        serde_json::from_str(&v.event.body).unwrap_or(serde_json::Value::Null);
+                    serde_json::json!({
+                        "id": v.event.id,
+                        "invoiceId": v.event.invoice_id,
+                        "operationId": v.event.operation_id,
+                        "url": v.event.url,
+                        "kind": v.event.kind,
+                        "status": v.status,
+                        "createdAt": v.event.created_at,
+                        "nextAttemptAt": v.next_attempt_at,
+                        "deliveredAt": v.delivered_at,
+                        "attempts": v.attempts,
+                        "body": body,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => EpayError::internal("callback list failed", e).into_response(),
+    }
+}
+
+/// `POST /sandbox/callbacks/{id}/resend`: deliver an event again now, whatever its state.
+pub async fn resend_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(event_id): axum::extract::Path<String>,
+) -> Response {
+    let m = match merchant(&state, &headers).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    match state.store.resend_callback(&m.id, &event_id).await {
+        Ok(true) => {
+            state.callbacks_wake.notify_one();
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({"id": event_id, "status": "pending"})),
+            )
+                .into_response()
+        }
+        Ok(false) => EpayError::new(
+            StatusCode::NOT_FOUND,
+            reason::NOT_PERMITTED_TO_MERCHANT,
+            "no such callback event",
+        )
+        .into_response(),
+        Err(e) => EpayError::internal("callback resend failed", e).into_response(),
+    }
+}
+
+/// `GET /sandbox/callback-secret`: the key this merchant's callbacks are signed with.
+pub async fn callback_secret(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let m = match merchant(&state, &headers).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    match state.store.callback_secret(&m.id).await {
+        Ok(Some(secret)) => Json(serde_json::json!({"callbackSecret": secret})).into_response(),
+        Ok(None) => EpayError::new(
+            StatusCode::NOT_FOUND,
+            reason::INVALID_MERCHANT,
+            "no such merchant",
+        )
+        .into_response(),
+        Err(e) => EpayError::internal("callback secret look-up failed", e).into_response(),
+    }
+}

@@ -74,15 +74,11 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
             EpayError::internal("transfer failed", e).with_order(&invoice, &account)
         })?;
     Ok(match outcome {
-        TransferOutcome::Done { response, .. } | TransferOutcome::Replay(response) => {
-            let status = StatusCode::from_u16(response.http_status).unwrap_or(StatusCode::OK);
-            let mut resp = (status, response.body).into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            resp
+        TransferOutcome::Done { response, .. } => {
+            state.callbacks_wake.notify_one();
+            json_response(response)
         }
+        TransferOutcome::Replay(response) => json_response(response),
         TransferOutcome::Refused(Refusal::Token(why)) => EpayError::token(why)
             .with_order(&invoice, &account)
             .into_response(),
@@ -90,6 +86,17 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
             .with_order(&invoice, &account)
             .into_response(),
     })
+}
+
+/// A stored answer, sent byte for byte.
+fn json_response(response: aqsha_core::store::StoredResponse) -> Response {
+    let status = StatusCode::from_u16(response.http_status).unwrap_or(StatusCode::OK);
+    let mut resp = (status, response.body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// Parses one side. Card numbers and CVCs become fingerprints and check values here; the

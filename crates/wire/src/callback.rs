@@ -1,0 +1,52 @@
+//! The postLink / failurePostLink callback body (reference §7).
+
+use crate::WireAmount;
+use serde::{Deserialize, Serialize};
+
+/// What Aqsha POSTs to the merchant after a transfer: to `postLink` on success (`code: "ok"`,
+/// `reasonCode: 0`), to `failurePostLink` on failure (`code: "error"`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CallbackBody {
+    pub id: String,
+    #[serde(rename = "dateTime")]
+    pub date_time: String,
+    #[serde(rename = "invoiceId")]
+    pub invoice_id: String,
+    pub amount: WireAmount,
+    pub currency: String,
+    pub terminal: String,
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    pub description: String,
+    pub language: String,
+    #[serde(rename = "cardMask")]
+    pub card_mask: String,
+    #[serde(rename = "cardType")]
+    pub card_type: String,
+    pub issuer: String,
+    pub reference: String,
+    #[serde(rename = "approvalCode")]
+    pub approval_code: String,
+    pub secure: String,
+    /// `"ok"` or `"error"`.
+    pub code: String,
+    pub reason: String,
+    /// 0 on success, otherwise the decline's reason code.
+    #[serde(rename = "reasonCode")]
+    pub reason_code: u32,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    /// The saved card's id, when the transfer saved or used one.
+    #[serde(rename = "cardId")]
+    pub card_id: String,
+    /// Echoed exactly as the merchant gave it in the token request.
+    pub secret_hash: String,
+}
+
+/// Header carrying the event's stable id, the same on every attempt.
+pub const EVENT_ID_HEADER: &str = "X-Aqsha-Event-Id";
+/// Header carrying the attempt number, from 1.
+pub const ATTEMPT_HEADER: &str = "X-Aqsha-Attempt";
+/// Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">`.
+pub const SIGNATURE_HEADER: &str = "X-Aqsha-Signature";
