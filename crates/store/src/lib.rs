@@ -1,14 +1,18 @@
-//! Aqsha's stores: where operations, the ledger, the vault and tokens live.
+//! Aqsha's stores: where operations, the ledger, the vault, tokens and callbacks live.
 //!
-//! [`open`] picks the implementation from a database URL. Today that is SQLite
-//! (`sqlite://PATH`); every store implements [`aqsha_core::store::Store`] and runs the one
-//! transfer algorithm of `aqsha_core::transfer` inside its transactions.
+//! Every query is written once ([`sql`]), over a small [`sql::Driver`] per database; every
+//! backend shares the group-commit writer and the reader pool of [`group::GroupStore`], which
+//! implements [`aqsha_core::store::Store`] and runs the one transfer algorithm of
+//! `aqsha_core::transfer` inside its transactions. [`open`] picks the backend from a URL.
 
+mod conn;
+pub mod group;
+mod rows;
+mod sql;
 mod sqlite;
-mod sqlite_callbacks;
-mod sqlite_tx;
 
-pub use sqlite::{SqliteStore, MAX_BATCH};
+pub use group::MAX_BATCH;
+pub use sqlite::{open as open_sqlite, SqliteStore};
 
 use aqsha_core::store::{Store, StoreError};
 use std::path::PathBuf;
@@ -42,6 +46,6 @@ impl DatabaseUrl {
 
 pub fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
     match url {
-        DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::open(path)?)),
     }
 }

@@ -57,7 +57,7 @@ fn pan_side(vault: &Vault, pan: &str, cvc: &str) -> SideInput {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("aqsha.db")).unwrap());
+    let store = Arc::new(aqsha_store::open_sqlite(&dir.path().join("aqsha.db")).unwrap());
     let vault = Arc::new(Vault::new([9u8; 32]));
     let seed = sandbox::prepare(&vault).unwrap();
     let merchant_id = seed.merchants[0].record.id.clone();

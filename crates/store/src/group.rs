@@ -1,0 +1,335 @@
+//! Group commit, for every backend: one writer thread per process that takes every write
+//! waiting in its queue (up to [`MAX_BATCH`]), runs each inside its own savepoint of one
+//! transaction, commits once, and only then answers each caller.
+//!
+//! A durable commit costs an fsync (SQLite) or a WAL flush (PostgreSQL); sharing it among many
+//! transfers is what makes thousands of durable transfers a second possible. Isolation is
+//! kept: a command that fails rolls back to its savepoint and leaves the others untouched, and
+//! a failed commit fails them all — nobody hears "done" for work that is not durable. When the
+//! database reports a deadlock or serialization failure (several instances on PostgreSQL), the
+//! whole batch runs again from the start; commands are written to be re-runnable.
+//!
+//! Reads use a small pool of separate connections.
+
+use crate::conn::{BatchError, Conn, Connector};
+use aqsha_core::sandbox::PreparedSeed;
+use aqsha_core::store::{
+    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NewToken, NextStep,
+    OperationRecord, SandboxCardView, Store, StoreError, StoreResult, TerminalRecord, TokenRecord,
+    Tx, VaultCard,
+};
+use aqsha_core::transfer::{self, TransferCommand, TransferOutcome};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// The most commands one commit carries. Past this, a batch's latency grows with no gain.
+pub const MAX_BATCH: usize = 256;
+/// How often a batch that hit a deadlock is run again before its commands fail.
+const BATCH_RETRIES: usize = 8;
+
+trait WriteJob<C>: Send {
+    fn run(&mut self, conn: &mut C) -> StoreResult<()>;
+    fn complete(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct Job<T, F> {
+    work: F,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<C, T, F> WriteJob<C> for Job<T, F>
+where
+    T: Send,
+    F: Fn(&mut C) -> StoreResult<T> + Send,
+{
+    fn run(&mut self, conn: &mut C) -> StoreResult<()> {
+        let result = (self.work)(conn);
+        let failed = result.as_ref().err().map(|e| StoreError::Db(e.to_string()));
+        self.result = Some(result);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn complete(self: Box<Self>, committed: Result<(), String>) {
+        let answer = match (committed, self.result) {
+            (_, Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(StoreError::Db(format!("commit failed: {e}"))),
+            (Ok(()), Some(ok)) => ok,
+            (Ok(()), None) => Err(StoreError::Closed),
+        };
+        // The caller may have gone away (client disconnected); the work is committed anyway.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// How much grouping the writer achieved: commands carried, and commits that carried them.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub jobs: AtomicU64,
+    pub commits: AtomicU64,
+}
+
+pub struct GroupStore<K: Connector> {
+    writer: mpsc::UnboundedSender<Box<dyn WriteJob<K::C>>>,
+    stats: Arc<WriterStats>,
+    readers: Arc<Mutex<Vec<K::C>>>,
+    reader_slots: Arc<Semaphore>,
+    connector: Arc<K>,
+}
+
+impl<K: Connector> GroupStore<K> {
+    pub fn start(connector: K, readers: usize) -> StoreResult<GroupStore<K>> {
+        let connector = Arc::new(connector);
+        let writer = connector.writer()?;
+        let pool = (0..readers)
+            .map(|_| connector.reader())
+            .collect::<StoreResult<Vec<_>>>()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(WriterStats::default());
+        let (s, k) = (stats.clone(), connector.clone());
+        std::thread::Builder::new()
+            .name("aqsha-writer".into())
+            .spawn(move || writer_loop(writer, rx, &s, &*k))
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        Ok(GroupStore {
+            writer: tx,
+            stats,
+            readers: Arc::new(Mutex::new(pool)),
+            reader_slots: Arc::new(Semaphore::new(readers)),
+            connector,
+        })
+    }
+
+    /// (commands written, commits made) since start.
+    pub fn writer_stats(&self) -> (u64, u64) {
+        (
+            self.stats.jobs.load(Ordering::Relaxed),
+            self.stats.commits.load(Ordering::Relaxed),
+        )
+    }
+
+    async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            work,
+            result: None,
+            reply,
+        };
+        self.writer
+            .send(Box::new(job))
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut K::C) -> StoreResult<T> + Send + 'static,
+    {
+        let _slot = self
+            .reader_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let (readers, connector) = (self.readers.clone(), self.connector.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = readers
+                .lock()
+                .map_err(|_| StoreError::Closed)?
+                .pop()
+                .ok_or(StoreError::Closed)?;
+            let result = work(&mut conn);
+            // A reader whose connection broke is replaced rather than returned to the pool.
+            if conn.is_broken() {
+                if let Ok(fresh) = connector.reader() {
+                    conn = fresh;
+                }
+            }
+            if let Ok(mut pool) = readers.lock() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("reader task failed: {e}")))?
+    }
+}
+
+fn writer_loop<K: Connector>(
+    mut conn: K::C,
+    mut rx: mpsc::UnboundedReceiver<Box<dyn WriteJob<K::C>>>,
+    stats: &WriterStats,
+    connector: &K,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut committed = run_batch(&mut conn, &mut batch);
+        let mut tries = 1;
+        while let Err(e) = &committed {
+            if conn.is_broken() {
+                match connector.writer() {
+                    Ok(fresh) => conn = fresh,
+                    Err(re) => tracing::error!(error = %re, "reconnecting the writer failed"),
+                }
+            }
+            if !e.retryable || tries >= BATCH_RETRIES {
+                break;
+            }
+            tries += 1;
+            committed = run_batch(&mut conn, &mut batch);
+        }
+        let committed = committed.map_err(|e| e.message);
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, jobs = batch.len(), "batch commit failed");
+        }
+        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        for job in batch {
+            job.complete(committed.clone());
+        }
+    }
+}
+
+fn run_batch<C: Conn>(conn: &mut C, batch: &mut [Box<dyn WriteJob<C>>]) -> Result<(), BatchError> {
+    conn.begin()?;
+    for job in batch.iter_mut() {
+        let step = conn.savepoint().and_then(|()| {
+            if job.run(conn).is_err() {
+                conn.rollback_to_savepoint()?;
+            }
+            conn.release_savepoint()
+        });
+        if let Err(e) = step {
+            conn.rollback();
+            return Err(e);
+        }
+    }
+    if let Err(e) = conn.commit() {
+        conn.rollback();
+        return Err(e);
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl<K: Connector> Store for GroupStore<K> {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.ping()).await
+    }
+
+    async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<MerchantRecord>> {
+        let id = client_id.to_string();
+        self.read(move |c| c.merchant_by_client_id(&id)).await
+    }
+
+    async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>> {
+        let id = id.to_string();
+        self.read(move |c| c.read_terminal(&id)).await
+    }
+
+    async fn token(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let hash = hash.to_string();
+        self.read(move |c| c.read_token(&hash)).await
+    }
+
+    async fn issue_token(&self, token: NewToken) -> StoreResult<()> {
+        self.write(move |c| c.insert_token(&token)).await
+    }
+
+    async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome> {
+        self.write(move |c| transfer::execute(c as &mut dyn Tx, &cmd))
+            .await
+    }
+
+    async fn invoice_status(
+        &self,
+        merchant_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Option<OperationRecord>> {
+        let (m, i) = (merchant_id.to_string(), invoice_id.to_string());
+        self.read(move |c| c.invoice_status(&m, &i)).await
+    }
+
+    async fn saved_cards(
+        &self,
+        merchant_id: &str,
+        account_id: &str,
+    ) -> StoreResult<Vec<VaultCard>> {
+        let (m, a) = (merchant_id.to_string(), account_id.to_string());
+        self.read(move |c| c.saved_cards(&m, &a)).await
+    }
+
+    async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
+        let (m, id) = (merchant_id.to_string(), card_id.to_string());
+        self.write(move |c| c.deactivate_card(&m, &id)).await
+    }
+
+    async fn sandbox_cards(&self) -> StoreResult<Vec<SandboxCardView>> {
+        self.read(|c| c.sandbox_cards()).await
+    }
+
+    async fn install(&self, seed: PreparedSeed) -> StoreResult<bool> {
+        self.write(move |c| c.install(&seed)).await
+    }
+
+    async fn ledger_report(&self) -> StoreResult<LedgerReport> {
+        self.read(|c| c.ledger_report()).await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<DueCallback>> {
+        let lease_ms = lease.as_millis() as i64;
+        self.write(move |c| c.claim_callbacks(now, limit, lease_ms))
+            .await
+    }
+
+    async fn finish_callback_attempt(
+        &self,
+        event_id: &str,
+        attempt: CallbackAttempt,
+        next: NextStep,
+    ) -> StoreResult<()> {
+        let id = event_id.to_string();
+        self.write(move |c| c.finish_callback(&id, &attempt, next))
+            .await
+    }
+
+    async fn callbacks(
+        &self,
+        merchant_id: &str,
+        invoice_id: Option<&str>,
+    ) -> StoreResult<Vec<CallbackView>> {
+        let (m, i) = (merchant_id.to_string(), invoice_id.map(str::to_string));
+        self.read(move |c| c.callbacks(&m, i.as_deref())).await
+    }
+
+    async fn resend_callback(&self, merchant_id: &str, event_id: &str) -> StoreResult<bool> {
+        let (m, id) = (merchant_id.to_string(), event_id.to_string());
+        self.write(move |c| c.resend_callback(&m, &id, chrono::Utc::now()))
+            .await
+    }
+
+    async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.callback_secret(&m)).await
+    }
+}

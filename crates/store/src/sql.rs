@@ -1,0 +1,737 @@
+//! Every query Aqsha makes, written once. A backend supplies a [`Driver`] (how to run a
+//! statement, bind parameters and read columns, and its few dialect differences); [`SqlConn`]
+//! turns that into the transfer's [`Tx`] and the store's [`Conn`].
+//!
+//! Statements use PostgreSQL's `$1` placeholders; the SQLite driver rewrites them to `?1`.
+
+use crate::conn::{BatchError, Conn};
+use crate::rows::{self, Cols};
+use aqsha_core::money::{Currency, Money};
+use aqsha_core::sandbox::PreparedSeed;
+use aqsha_core::store::{
+    CallbackAttempt, CallbackEvent, CallbackView, DueCallback, LedgerReport, MerchantRecord,
+    NetworkCard, NewToken, NextStep, OperationRecord, Posting, SandboxCardView, StoreError,
+    StoreResult, StoredResponse, TerminalRecord, TokenRecord, Tx, VaultCard,
+};
+use aqsha_core::transfer::external_account;
+use chrono::{DateTime, Utc};
+
+/// A statement parameter.
+#[derive(Debug, Clone, Copy)]
+pub enum P<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+    OptInt(Option<i64>),
+    Bool(bool),
+    Blob(&'a [u8]),
+}
+
+/// One database driver.
+pub trait Driver: Send + 'static {
+    /// Appended to reads whose rows the transaction is about to change, so concurrent
+    /// transactions (other instances) wait for each other. Empty where the database has only
+    /// one writer anyway.
+    const FOR_UPDATE: &'static str;
+    /// Appended to the callback claim, so instances claim disjoint events.
+    const SKIP_LOCKED: &'static str;
+    /// How a group-commit transaction starts.
+    const BEGIN: &'static str;
+
+    /// Runs a statement; returns the number of rows changed.
+    fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64>;
+    /// Runs a query and hands each row to `each`.
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[P],
+        each: &mut dyn FnMut(&dyn Cols) -> StoreResult<()>,
+    ) -> StoreResult<()>;
+    /// Runs transaction control (`BEGIN`, `SAVEPOINT s`, `COMMIT`, …).
+    fn control(&mut self, sql: &str) -> Result<(), BatchError>;
+    /// Serialises transfers of one invoice across connections, until the transaction ends.
+    fn lock_invoice(&mut self, key: &str) -> StoreResult<()>;
+    fn is_broken(&self) -> bool;
+}
+
+pub struct SqlConn<D: Driver>(pub D);
+
+impl<D: Driver> SqlConn<D> {
+    fn one<T>(
+        &mut self,
+        sql: &str,
+        params: &[P],
+        map: fn(&dyn Cols) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut out = None;
+        self.0.query(sql, params, &mut |r| {
+            if out.is_none() {
+                out = Some(map(r)?);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn all<T>(
+        &mut self,
+        sql: &str,
+        params: &[P],
+        map: fn(&dyn Cols) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut out = Vec::new();
+        self.0.query(sql, params, &mut |r| {
+            out.push(map(r)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn count(&mut self, sql: &str) -> StoreResult<i64> {
+        Ok(self
+            .one(sql, &[], |r| Ok(r.opt_int(0)?.unwrap_or(0)))?
+            .unwrap_or(0))
+    }
+
+    fn ensure_account(&mut self, id: &str, kind: &str, currency: Currency) -> StoreResult<()> {
+        self.0.exec(
+            "INSERT INTO accounts (id, kind, currency, balance) VALUES ($1, $2, $3, 0)
+             ON CONFLICT (id) DO NOTHING",
+            &[P::Text(id), P::Text(kind), P::Text(currency.code())],
+        )?;
+        Ok(())
+    }
+}
+
+fn stored(r: &dyn Cols, at: usize) -> StoreResult<StoredResponse> {
+    Ok(StoredResponse {
+        http_status: u16::try_from(r.int(at)?).unwrap_or(500),
+        body: r.text(at + 1)?,
+    })
+}
+
+impl<D: Driver> Tx for SqlConn<D> {
+    fn token(&mut self, hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let sql = format!(
+            "SELECT {} FROM tokens WHERE hash = $1{}",
+            rows::TOKEN_COLUMNS,
+            D::FOR_UPDATE
+        );
+        self.one(&sql, &[P::Text(hash)], rows::token)
+    }
+
+    fn spend_token(&mut self, hash: &str, operation_id: &str) -> StoreResult<()> {
+        let n = self.0.exec(
+            "UPDATE tokens SET spent_by = $2 WHERE hash = $1 AND spent_by IS NULL",
+            &[P::Text(hash), P::Text(operation_id)],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Invariant("token was spent concurrently".into()));
+        }
+        Ok(())
+    }
+
+    fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
+        let sql = format!(
+            "SELECT {} FROM terminals WHERE id = $1",
+            rows::TERMINAL_COLUMNS
+        );
+        self.one(&sql, &[P::Text(id)], rows::terminal)
+    }
+
+    fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>> {
+        let sql = format!(
+            "SELECT {} FROM network_cards WHERE fingerprint = $1",
+            rows::NETWORK_CARD_COLUMNS
+        );
+        self.one(&sql, &[P::Text(fingerprint)], rows::network_card)
+    }
+
+    fn vault_card(&mut self, id: &str) -> StoreResult<Option<VaultCard>> {
+        let sql = format!(
+            "SELECT {} FROM vault_cards WHERE id = $1",
+            rows::VAULT_CARD_COLUMNS
+        );
+        self.one(&sql, &[P::Text(id)], rows::vault_card)
+    }
+
+    fn vault_card_for(
+        &mut self,
+        merchant_id: &str,
+        account_id: &str,
+        fingerprint: &str,
+    ) -> StoreResult<Option<VaultCard>> {
+        let sql = format!(
+            "SELECT {} FROM vault_cards WHERE merchant_id = $1 AND account_id = $2 AND fingerprint = $3",
+            rows::VAULT_CARD_COLUMNS
+        );
+        self.one(
+            &sql,
+            &[
+                P::Text(merchant_id),
+                P::Text(account_id),
+                P::Text(fingerprint),
+            ],
+            rows::vault_card,
+        )
+    }
+
+    fn put_vault_card(&mut self, c: &VaultCard) -> StoreResult<()> {
+        self.0.exec(
+            "INSERT INTO vault_cards (id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask,
+             brand, payer_name, active, created_at, transaction_id, reference, int_reference, terminal_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT (id) DO UPDATE SET active = excluded.active, payer_name = excluded.payer_name,
+             key_id = excluded.key_id, pan_sealed = excluded.pan_sealed,
+             transaction_id = excluded.transaction_id, reference = excluded.reference,
+             int_reference = excluded.int_reference, terminal_id = excluded.terminal_id",
+            &[
+                P::Text(&c.id),
+                P::Text(&c.merchant_id),
+                P::Text(&c.account_id),
+                P::Text(&c.fingerprint),
+                P::Text(&c.sealed.key_id),
+                P::Blob(&c.sealed.blob),
+                P::Text(&c.mask),
+                P::Text(c.brand.name()),
+                P::Text(&c.payer_name),
+                P::Bool(c.active),
+                P::Text(&rows::rfc3339(c.created_at)),
+                P::Text(&c.transaction_id),
+                P::Text(&c.reference),
+                P::Text(&c.int_reference),
+                P::Text(&c.terminal_id),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn operation_response(
+        &mut self,
+        operation_id: &str,
+    ) -> StoreResult<Option<(String, StoredResponse)>> {
+        self.one(
+            "SELECT request_digest, http_status, response_body FROM operations WHERE id = $1",
+            &[P::Text(operation_id)],
+            |r| Ok((r.text(0)?, stored(r, 1)?)),
+        )
+    }
+
+    fn charged_operation(
+        &mut self,
+        merchant_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Option<(String, String, StoredResponse)>> {
+        self.0
+            .lock_invoice(&format!("{merchant_id}/{invoice_id}"))?;
+        self.one(
+            "SELECT id, request_digest, http_status, response_body FROM operations
+             WHERE merchant_id = $1 AND invoice_id = $2 AND status = 'CHARGE'",
+            &[P::Text(merchant_id), P::Text(invoice_id)],
+            |r| Ok((r.text(0)?, r.text(1)?, stored(r, 2)?)),
+        )
+    }
+
+    fn invoice_tail_taken(
+        &mut self,
+        terminal_id: &str,
+        day: &str,
+        tail: &str,
+        invoice_id: &str,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .one(
+                "SELECT 1 FROM operations WHERE terminal_id = $1 AND day = $2 AND invoice_tail = $3
+                 AND status = 'CHARGE' AND invoice_id <> $4 LIMIT 1",
+                &[
+                    P::Text(terminal_id),
+                    P::Text(day),
+                    P::Text(tail),
+                    P::Text(invoice_id),
+                ],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
+    fn balance(&mut self, account_id: &str) -> StoreResult<Money> {
+        let sql = format!(
+            "SELECT balance FROM accounts WHERE id = $1{}",
+            D::FOR_UPDATE
+        );
+        self.one(&sql, &[P::Text(account_id)], |r| r.int(0))?
+            .map(Money::from_minor)
+            .ok_or_else(|| StoreError::Invariant(format!("no ledger account {account_id}")))
+    }
+
+    fn post(&mut self, operation_id: &str, postings: &[Posting]) -> StoreResult<()> {
+        let sum: i64 = postings.iter().map(|p| p.amount.minor()).sum();
+        if sum != 0 {
+            return Err(StoreError::Invariant(format!(
+                "postings of {operation_id} sum to {sum}, not zero"
+            )));
+        }
+        // Accounts are updated in one global order, so two transactions touching the same
+        // accounts cannot deadlock on them.
+        let mut ordered: Vec<&Posting> = postings.iter().collect();
+        ordered.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        for p in ordered {
+            let n = self.0.exec(
+                "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
+                &[P::Text(&p.account_id), P::Int(p.amount.minor())],
+            )?;
+            if n != 1 {
+                return Err(StoreError::Invariant(format!(
+                    "no ledger account {}",
+                    p.account_id
+                )));
+            }
+            self.0.exec(
+                "INSERT INTO postings (operation_id, account_id, amount) VALUES ($1, $2, $3)",
+                &[
+                    P::Text(operation_id),
+                    P::Text(&p.account_id),
+                    P::Int(p.amount.minor()),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn insert_operation(&mut self, op: &OperationRecord) -> StoreResult<()> {
+        let created = rows::rfc3339(op.created_at);
+        let day = op.created_at.format("%Y-%m-%d").to_string();
+        let sql = format!(
+            "INSERT INTO operations ({}, day, invoice_tail) VALUES
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+              $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
+            rows::OPERATION_COLUMNS
+        );
+        self.0.exec(
+            &sql,
+            &[
+                P::Text(&op.id),
+                P::Text(&op.merchant_id),
+                P::Text(&op.terminal_id),
+                P::Text(&op.invoice_id),
+                P::Text(&op.account_id),
+                P::Int(op.amount.minor()),
+                P::Int(op.fee.minor()),
+                P::Text(&op.currency),
+                P::Text(&op.description),
+                P::Text(&op.email),
+                P::Text(&op.status),
+                P::Int(i64::from(op.reason_code)),
+                P::Text(&op.reason),
+                P::Text(&op.reference),
+                P::Text(&op.int_reference),
+                P::Text(&op.sender.card_id),
+                P::Text(&op.sender.mask),
+                P::Text(&op.sender.brand),
+                P::Text(&op.sender.transfer_type),
+                P::Text(&op.receiver.card_id),
+                P::Text(&op.receiver.mask),
+                P::Text(&op.receiver.brand),
+                P::Text(&op.receiver.transfer_type),
+                P::Text(&op.token_hash),
+                P::Text(&op.request_digest),
+                P::Int(i64::from(op.http_status)),
+                P::Text(&op.response_body),
+                P::Text(&created),
+                P::OptText(op.post_link.as_deref()),
+                P::OptText(op.failure_post_link.as_deref()),
+                P::OptText(op.secret_hash.as_deref()),
+                P::Text(&day),
+                P::Text(rows::invoice_tail(&op.invoice_id)),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn next_reference(&mut self) -> StoreResult<String> {
+        let v = self
+            .one(
+                "UPDATE counters SET value = value + 1 WHERE name = 'reference' RETURNING value",
+                &[],
+                |r| r.int(0),
+            )?
+            .ok_or_else(|| StoreError::Invariant("no reference counter".into()))?;
+        Ok(format!("{v:012}"))
+    }
+
+    fn insert_callback(&mut self, e: &CallbackEvent) -> StoreResult<()> {
+        let at = e.created_at.timestamp_millis();
+        self.0.exec(
+            "INSERT INTO callback_events (id, merchant_id, operation_id, invoice_id, url, kind, body,
+             status, attempts, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)",
+            &[
+                P::Text(&e.id),
+                P::Text(&e.merchant_id),
+                P::Text(&e.operation_id),
+                P::Text(&e.invoice_id),
+                P::Text(&e.url),
+                P::Text(&e.kind),
+                P::Text(&e.body),
+                P::Int(at),
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+impl<D: Driver> Conn for SqlConn<D> {
+    fn begin(&mut self) -> Result<(), BatchError> {
+        self.0.control(D::BEGIN)
+    }
+    fn commit(&mut self) -> Result<(), BatchError> {
+        self.0.control("COMMIT")
+    }
+    fn rollback(&mut self) {
+        let _ = self.0.control("ROLLBACK");
+    }
+    fn savepoint(&mut self) -> Result<(), BatchError> {
+        self.0.control("SAVEPOINT job")
+    }
+    fn release_savepoint(&mut self) -> Result<(), BatchError> {
+        self.0.control("RELEASE SAVEPOINT job")
+    }
+    fn rollback_to_savepoint(&mut self) -> Result<(), BatchError> {
+        self.0.control("ROLLBACK TO SAVEPOINT job")
+    }
+    fn is_broken(&self) -> bool {
+        self.0.is_broken()
+    }
+
+    fn insert_token(&mut self, t: &NewToken) -> StoreResult<()> {
+        let r = &t.record;
+        self.0.exec(
+            "INSERT INTO tokens (hash, merchant_id, scope, invoice_id, amount, currency, terminal_id,
+             post_link, failure_post_link, secret_hash, expires_at, spent_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
+            &[
+                P::Text(&t.hash),
+                P::Text(&r.merchant_id),
+                P::Text(&r.scope),
+                P::OptText(r.invoice_id.as_deref()),
+                P::OptInt(r.amount.map(Money::minor)),
+                P::OptText(r.currency.map(Currency::code)),
+                P::OptText(r.terminal_id.as_deref()),
+                P::OptText(r.post_link.as_deref()),
+                P::OptText(r.failure_post_link.as_deref()),
+                P::OptText(r.secret_hash.as_deref()),
+                P::Int(r.expires_at.timestamp()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool> {
+        let now = rows::rfc3339(Utc::now());
+        if let Some(marker) = &seed.marker {
+            let inserted = self.0.exec(
+                "INSERT INTO seed_markers (marker, applied_at) VALUES ($1, $2) ON CONFLICT (marker) DO NOTHING",
+                &[P::Text(marker), P::Text(&now)],
+            )?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+        }
+        for c in [Currency::Kzt, Currency::Usd] {
+            self.ensure_account(&external_account(c), "external", c)?;
+            self.ensure_account(&rows::funding_account(c), "funding", c)?;
+        }
+        for m in &seed.merchants {
+            let r = &m.record;
+            self.0.exec(
+                "INSERT INTO merchants (id, client_id, secret_hash, name, cabinet_email,
+                 cabinet_password_hash, callback_secret, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    P::Text(&r.id),
+                    P::Text(&r.client_id),
+                    P::Text(&r.secret_hash),
+                    P::Text(&r.name),
+                    P::OptText(m.cabinet_email.as_deref()),
+                    P::OptText(m.cabinet_password_hash.as_deref()),
+                    P::Text(&m.callback_secret),
+                    P::Text(&now),
+                ],
+            )?;
+            for t in &m.terminals {
+                self.ensure_account(&t.fee_account, "fee", t.currency)?;
+                self.0.exec(
+                    "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        P::Text(&t.id),
+                        P::Text(&t.merchant_id),
+                        P::Text(t.currency.code()),
+                        P::Int(t.fee.percent_bps),
+                        P::Int(t.fee.min_fee.minor()),
+                        P::Text(&t.fee_account),
+                    ],
+                )?;
+            }
+        }
+        for n in &seed.cards {
+            let c = &n.card;
+            self.ensure_account(&c.account_id, "card", c.currency)?;
+            self.0.exec(
+                "INSERT INTO network_cards (id, fingerprint, key_id, pan_sealed, mask, brand, exp_month,
+                 exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    P::Text(&c.id),
+                    P::Text(&c.fingerprint),
+                    P::Text(&n.sealed.key_id),
+                    P::Blob(&n.sealed.blob),
+                    P::Text(&c.mask),
+                    P::Text(c.brand.name()),
+                    P::Int(i64::from(c.expiry.month)),
+                    P::Int(i64::from(c.expiry.year)),
+                    P::Text(&c.cvc_check),
+                    P::Bool(c.locked),
+                    P::Bool(c.enforce_expiry),
+                    P::Text(&c.account_id),
+                    P::Text(c.currency.code()),
+                    P::Text(&now),
+                ],
+            )?;
+            if n.opening_balance > Money::ZERO {
+                // Money enters the sandbox through the funding account, as a balanced operation.
+                let postings = [
+                    Posting {
+                        account_id: rows::funding_account(c.currency),
+                        amount: Money::from_minor(-n.opening_balance.minor()),
+                    },
+                    Posting {
+                        account_id: c.account_id.clone(),
+                        amount: n.opening_balance,
+                    },
+                ];
+                self.post(&format!("funding:{}", c.id), &postings)?;
+            }
+        }
+        for v in &seed.vault_cards {
+            self.put_vault_card(v)?;
+        }
+        Ok(true)
+    }
+
+    fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
+        let n = self.0.exec(
+            "UPDATE vault_cards SET active = $3 WHERE id = $1 AND merchant_id = $2 AND active = $4",
+            &[
+                P::Text(card_id),
+                P::Text(merchant_id),
+                P::Bool(false),
+                P::Bool(true),
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn claim_callbacks(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<DueCallback>> {
+        let now_ms = now.timestamp_millis();
+        let sql = format!(
+            "UPDATE callback_events SET lease_until = $2, attempts = attempts + 1
+             WHERE id IN (
+                SELECT id FROM callback_events
+                WHERE status = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1
+                ORDER BY next_attempt_at LIMIT $3{})
+             RETURNING {}, attempts,
+                (SELECT m.callback_secret FROM merchants m WHERE m.id = callback_events.merchant_id)",
+            D::SKIP_LOCKED,
+            rows::EVENT_COLUMNS
+        );
+        self.all(
+            &sql,
+            &[
+                P::Int(now_ms),
+                P::Int(now_ms + lease_ms),
+                P::Int(limit as i64),
+            ],
+            |r| {
+                Ok(DueCallback {
+                    event: rows::event(r)?,
+                    attempt: u32::try_from(r.int(8)?).unwrap_or(u32::MAX),
+                    secret: r.text(9)?,
+                })
+            },
+        )
+    }
+
+    fn finish_callback(
+        &mut self,
+        event_id: &str,
+        a: &CallbackAttempt,
+        next: NextStep,
+    ) -> StoreResult<()> {
+        self.0.exec(
+            "INSERT INTO callback_attempts (event_id, attempt, at, http_status, error, duration_ms)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, attempt) DO NOTHING",
+            &[
+                P::Text(event_id),
+                P::Int(i64::from(a.attempt)),
+                P::Int(a.at.timestamp_millis()),
+                P::OptInt(a.http_status.map(i64::from)),
+                P::OptText(a.error.as_deref()),
+                P::Int(i64::try_from(a.duration_ms).unwrap_or(i64::MAX)),
+            ],
+        )?;
+        let (status, next_at, delivered_at) = match next {
+            NextStep::Delivered => ("delivered", None, Some(a.at.timestamp_millis())),
+            NextStep::RetryAt(t) => ("pending", Some(t.timestamp_millis()), None),
+            NextStep::Failed => ("failed", None, None),
+        };
+        self.0.exec(
+            "UPDATE callback_events SET status = $2, lease_until = 0,
+             next_attempt_at = COALESCE($3, next_attempt_at), delivered_at = COALESCE($4, delivered_at)
+             WHERE id = $1",
+            &[P::Text(event_id), P::Text(status), P::OptInt(next_at), P::OptInt(delivered_at)],
+        )?;
+        Ok(())
+    }
+
+    fn resend_callback(
+        &mut self,
+        merchant_id: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let n = self.0.exec(
+            "UPDATE callback_events SET status = 'pending', next_attempt_at = $3, lease_until = 0
+             WHERE id = $1 AND merchant_id = $2",
+            &[
+                P::Text(event_id),
+                P::Text(merchant_id),
+                P::Int(now.timestamp_millis()),
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn ping(&mut self) -> StoreResult<()> {
+        self.one("SELECT 1", &[], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>> {
+        let sql = format!(
+            "SELECT {} FROM merchants WHERE client_id = $1",
+            rows::MERCHANT_COLUMNS
+        );
+        self.one(&sql, &[P::Text(client_id)], rows::merchant)
+    }
+
+    fn read_token(&mut self, hash: &str) -> StoreResult<Option<TokenRecord>> {
+        // Outside a write transaction: no row lock.
+        let sql = format!("SELECT {} FROM tokens WHERE hash = $1", rows::TOKEN_COLUMNS);
+        self.one(&sql, &[P::Text(hash)], rows::token)
+    }
+
+    fn invoice_status(
+        &mut self,
+        merchant_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Option<OperationRecord>> {
+        let sql = format!(
+            "SELECT {} FROM operations WHERE merchant_id = $1 AND invoice_id = $2
+             ORDER BY (status = 'CHARGE') DESC, created_at DESC LIMIT 1",
+            rows::OPERATION_COLUMNS
+        );
+        self.one(
+            &sql,
+            &[P::Text(merchant_id), P::Text(invoice_id)],
+            rows::operation,
+        )
+    }
+
+    fn saved_cards(&mut self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>> {
+        let sql = format!(
+            "SELECT {} FROM vault_cards WHERE merchant_id = $1 AND account_id = $2 AND active = $3
+             ORDER BY created_at",
+            rows::VAULT_CARD_COLUMNS
+        );
+        self.all(
+            &sql,
+            &[P::Text(merchant_id), P::Text(account_id), P::Bool(true)],
+            rows::vault_card,
+        )
+    }
+
+    fn sandbox_cards(&mut self) -> StoreResult<Vec<SandboxCardView>> {
+        self.all(rows::SANDBOX_CARD_SELECT, &[], rows::sandbox_card)
+    }
+
+    fn callbacks(
+        &mut self,
+        merchant_id: &str,
+        invoice_id: Option<&str>,
+    ) -> StoreResult<Vec<CallbackView>> {
+        let sql = format!(
+            "SELECT {}, status, next_attempt_at, delivered_at FROM callback_events
+             WHERE merchant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR invoice_id = $2)
+             ORDER BY created_at DESC, id LIMIT 500",
+            rows::EVENT_COLUMNS
+        );
+        let mut views = self.all(&sql, &[P::Text(merchant_id), P::OptText(invoice_id)], |r| {
+            let status = r.text(8)?;
+            let next = r.int(9)?;
+            Ok(CallbackView {
+                event: rows::event(r)?,
+                next_attempt_at: (status == "pending").then(|| rows::millis(next)),
+                status,
+                delivered_at: r.opt_int(10)?.map(rows::millis),
+                attempts: Vec::new(),
+            })
+        })?;
+        let sql = format!(
+            "SELECT {} FROM callback_attempts WHERE event_id = $1 ORDER BY attempt",
+            rows::ATTEMPT_COLUMNS
+        );
+        for v in views.iter_mut() {
+            v.attempts = self.all(&sql, &[P::Text(&v.event.id)], rows::attempt)?;
+        }
+        Ok(views)
+    }
+
+    fn callback_secret(&mut self, merchant_id: &str) -> StoreResult<Option<String>> {
+        self.one(
+            "SELECT callback_secret FROM merchants WHERE id = $1",
+            &[P::Text(merchant_id)],
+            |r| r.text(0),
+        )
+    }
+
+    fn ledger_report(&mut self) -> StoreResult<LedgerReport> {
+        let total_minor = self.count("SELECT CAST(SUM(balance) AS BIGINT) FROM accounts")?;
+        let unbalanced = self.count(
+            "SELECT COUNT(*) FROM (SELECT operation_id FROM postings GROUP BY operation_id
+             HAVING SUM(amount) <> 0) AS u",
+        )?;
+        let drifted = self.count(
+            "SELECT COUNT(*) FROM accounts a WHERE a.balance <>
+             (SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM postings p WHERE p.account_id = a.id)",
+        )?;
+        let negative =
+            self.count("SELECT COUNT(*) FROM accounts WHERE kind = 'card' AND balance < 0")?;
+        let accounts = self.count("SELECT COUNT(*) FROM accounts")?;
+        let postings = self.count("SELECT COUNT(*) FROM postings")?;
+        Ok(LedgerReport {
+            balanced: total_minor == 0 && unbalanced == 0 && drifted == 0 && negative == 0,
+            total_minor,
+            unbalanced_operations: unbalanced as u64,
+            drifted_accounts: drifted as u64,
+            negative_cards: negative as u64,
+            accounts: accounts as u64,
+            postings: postings as u64,
+        })
+    }
+}
