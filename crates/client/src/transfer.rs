@@ -1,0 +1,334 @@
+//! A P2P transfer: what to send, and the receipt that comes back.
+
+use crate::card::{AccountId, CardId, CardNumber, Cvc, Expiry, InvoiceId, TerminalId};
+use crate::money::{Amount, AmountError, Currency};
+use aqsha_wire::transfer::{Expire, TransferResponse};
+use serde::Serialize;
+
+/// Who pays: a card given by number (with its expiry and CVC), or a saved card by its id.
+#[derive(Debug, Clone)]
+pub enum Sender {
+    /// `TYPEPAN`. `save: true` asks ePay to save the card for the order's `accountID`; its id
+    /// comes back as the receipt's `senderCardID`.
+    Card {
+        number: CardNumber,
+        expiry: Expiry,
+        cvc: Cvc,
+        name: Option<String>,
+        save: bool,
+    },
+    /// `TYPECARDID`: a card saved earlier; no number, expiry or CVC is sent.
+    Saved(CardId),
+}
+
+impl Sender {
+    pub fn card(number: CardNumber, expiry: Expiry, cvc: Cvc) -> Sender {
+        Sender::Card {
+            number,
+            expiry,
+            cvc,
+            name: None,
+            save: false,
+        }
+    }
+}
+
+/// Who receives: a card by number, or a saved card by its id.
+#[derive(Debug, Clone)]
+pub enum Receiver {
+    /// `TYPEPAN`; `save: true` saves the receiving card.
+    Card { number: CardNumber, save: bool },
+    /// `TYPECARDID`.
+    Saved(CardId),
+}
+
+impl Receiver {
+    pub fn card(number: CardNumber) -> Receiver {
+        Receiver::Card {
+            number,
+            save: false,
+        }
+    }
+}
+
+/// One transfer order. Build it with [`P2pTransfer::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct P2pTransfer {
+    pub invoice_id: InvoiceId,
+    pub amount: Amount,
+    pub currency: Currency,
+    /// The terminal; the client's default terminal when `None`.
+    pub terminal: Option<TerminalId>,
+    pub description: Option<String>,
+    /// The shop's customer id; required when a card is to be saved.
+    pub account_id: Option<AccountId>,
+    pub sender_email: Option<String>,
+    pub back_link: Option<String>,
+    pub failure_back_link: Option<String>,
+    /// Callback URL after success.
+    pub post_link: Option<String>,
+    /// Callback URL after failure.
+    pub failure_post_link: Option<String>,
+    /// A string ePay echoes in the callback body, for the receiver to check.
+    pub secret_hash: Option<String>,
+    pub sender: Sender,
+    pub receiver: Receiver,
+}
+
+impl P2pTransfer {
+    /// A KZT transfer on the client's default terminal.
+    pub fn new(invoice_id: InvoiceId, amount: Amount, sender: Sender, receiver: Receiver) -> Self {
+        P2pTransfer {
+            invoice_id,
+            amount,
+            currency: Currency::Kzt,
+            terminal: None,
+            description: None,
+            account_id: None,
+            sender_email: None,
+            back_link: None,
+            failure_back_link: None,
+            post_link: None,
+            failure_post_link: None,
+            secret_hash: None,
+            sender,
+            receiver,
+        }
+    }
+
+    pub fn currency(mut self, c: Currency) -> Self {
+        self.currency = c;
+        self
+    }
+    pub fn terminal(mut self, t: TerminalId) -> Self {
+        self.terminal = Some(t);
+        self
+    }
+    pub fn description(mut self, d: impl Into<String>) -> Self {
+        self.description = Some(d.into());
+        self
+    }
+    pub fn account_id(mut self, a: AccountId) -> Self {
+        self.account_id = Some(a);
+        self
+    }
+    pub fn sender_email(mut self, e: impl Into<String>) -> Self {
+        self.sender_email = Some(e.into());
+        self
+    }
+    pub fn callbacks(mut self, post_link: impl Into<String>, failure: impl Into<String>) -> Self {
+        self.post_link = Some(post_link.into());
+        self.failure_post_link = Some(failure.into());
+        self
+    }
+    pub fn secret_hash(mut self, s: impl Into<String>) -> Self {
+        self.secret_hash = Some(s.into());
+        self
+    }
+
+    /// Whether any side asks to save its card.
+    pub fn saves_a_card(&self) -> bool {
+        matches!(self.sender, Sender::Card { save: true, .. })
+            || matches!(self.receiver, Receiver::Card { save: true, .. })
+    }
+
+    /// The JSON body, exactly as it goes on the wire. Building it twice for the same order
+    /// gives the same bytes, which lets a server recognise a repeated request.
+    pub(crate) fn body(&self, terminal: &str) -> WireBody<'_> {
+        let sender = match &self.sender {
+            Sender::Card {
+                number,
+                expiry,
+                cvc,
+                name,
+                save,
+            } => WireSide {
+                save: save.then_some(true),
+                transfer_type: "TYPEPAN",
+                cvc: Some(cvc.expose()),
+                expire: Some(expiry.to_wire()),
+                name: name.as_deref(),
+                card_cred: number.expose(),
+            },
+            Sender::Saved(id) => WireSide::card_id(id),
+        };
+        let receiver = match &self.receiver {
+            Receiver::Card { number, save } => WireSide {
+                save: save.then_some(true),
+                transfer_type: "TYPEPAN",
+                cvc: None,
+                expire: None,
+                name: None,
+                card_cred: number.expose(),
+            },
+            Receiver::Saved(id) => WireSide::card_id(id),
+        };
+        WireBody {
+            order: WireOrder {
+                amount: self.amount,
+                currency: self.currency.code(),
+                description: self.description.as_deref(),
+                id: self.invoice_id.as_str(),
+                account_id: self.account_id.as_ref().map(AccountId::as_str),
+                sender_email: self.sender_email.as_deref(),
+                terminal_id: terminal.to_string(),
+                back_link: self.back_link.as_deref(),
+                failure_back_link: self.failure_back_link.as_deref(),
+                post_link: self.post_link.as_deref(),
+                failure_post_link: self.failure_post_link.as_deref(),
+            },
+            card: WireCards { sender, receiver },
+        }
+    }
+}
+
+// The wire crate's `TransferRequest` is the server's parsing type (Deserialize only), so the
+// client carries its own serializing mirror of the same shape and keys.
+#[derive(Serialize)]
+pub(crate) struct WireBody<'a> {
+    order: WireOrder<'a>,
+    card: WireCards<'a>,
+}
+
+#[derive(Serialize)]
+struct WireOrder<'a> {
+    amount: Amount,
+    currency: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    id: &'a str,
+    #[serde(rename = "accountID", skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+    #[serde(rename = "senderEmail", skip_serializing_if = "Option::is_none")]
+    sender_email: Option<&'a str>,
+    #[serde(rename = "terminalId")]
+    terminal_id: String,
+    #[serde(rename = "backLink", skip_serializing_if = "Option::is_none")]
+    back_link: Option<&'a str>,
+    #[serde(rename = "failureBackLink", skip_serializing_if = "Option::is_none")]
+    failure_back_link: Option<&'a str>,
+    #[serde(rename = "postLink", skip_serializing_if = "Option::is_none")]
+    post_link: Option<&'a str>,
+    #[serde(rename = "failurePostLink", skip_serializing_if = "Option::is_none")]
+    failure_post_link: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct WireCards<'a> {
+    sender: WireSide<'a>,
+    receiver: WireSide<'a>,
+}
+
+#[derive(Serialize)]
+struct WireSide<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    save: Option<bool>,
+    #[serde(rename = "transferType")]
+    transfer_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cvc: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expire: Option<Expire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(rename = "cardCred")]
+    card_cred: &'a str,
+}
+
+impl<'a> WireSide<'a> {
+    fn card_id(id: &'a CardId) -> WireSide<'a> {
+        WireSide {
+            save: None,
+            transfer_type: "TYPECARDID",
+            cvc: None,
+            expire: None,
+            name: None,
+            card_cred: id.as_str(),
+        }
+    }
+}
+
+/// A successful transfer: the server's answer with its amounts read exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    pub amount: Amount,
+    pub fee: Amount,
+    /// The body as received (seed's "Response in an event of success").
+    pub response: TransferResponse,
+}
+
+impl Receipt {
+    pub(crate) fn from_response(response: TransferResponse) -> Result<Receipt, AmountError> {
+        Ok(Receipt {
+            amount: Amount::from_wire(&response.amount)?,
+            fee: Amount::from_wire(&response.fee)?,
+            response,
+        })
+    }
+
+    /// `CHARGE` on a one-step terminal; `AUTH` when funds are only held (two-step).
+    pub fn status(&self) -> &str {
+        &self.response.status
+    }
+
+    /// The saved sender card's id, if the sender card was saved or used by id.
+    pub fn sender_card_id(&self) -> Option<CardId> {
+        CardId::new(self.response.sender_card_id.clone()).ok()
+    }
+
+    pub fn receiver_card_id(&self) -> Option<CardId> {
+        CardId::new(self.response.receiver_card_id.clone()).ok()
+    }
+
+    /// What the sender paid in all: amount plus fee.
+    pub fn total(&self) -> Option<Amount> {
+        self.amount.checked_add(self.fee)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_matches_the_seed_shape() {
+        let t = P2pTransfer::new(
+            InvoiceId::new("8161284658529816").unwrap_or_else(|e| panic!("{e}")),
+            Amount::parse("100").unwrap_or_default(),
+            Sender::Card {
+                number: CardNumber::parse("4405639704015096").unwrap_or_else(|e| panic!("{e}")),
+                expiry: Expiry::parse("01/25").unwrap_or_else(|e| panic!("{e}")),
+                cvc: Cvc::parse("815").unwrap_or_else(|e| panic!("{e}")),
+                name: Some("Arman Ali".into()),
+                save: true,
+            },
+            Receiver::Saved(
+                CardId::new("fcf69516-f7e8-9b14-e053-1d1a000aef2f")
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ),
+        )
+        .account_id(AccountId::new("testUser1").unwrap_or_else(|e| panic!("{e}")))
+        .description("Test p2p payment");
+        let v = serde_json::to_value(t.body("40a348cb-68a3-45d5-9002-a4836d79c3b5"))
+            .unwrap_or_default();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "order": {
+                    "amount": 100, "currency": "KZT", "description": "Test p2p payment",
+                    "id": "8161284658529816", "accountID": "testUser1",
+                    "terminalId": "40a348cb-68a3-45d5-9002-a4836d79c3b5"
+                },
+                "card": {
+                    "sender": {"save": true, "transferType": "TYPEPAN", "cvc": "815",
+                               "expire": {"month": "01", "year": "25"}, "name": "Arman Ali",
+                               "cardCred": "4405639704015096"},
+                    "receiver": {"transferType": "TYPECARDID",
+                                 "cardCred": "fcf69516-f7e8-9b14-e053-1d1a000aef2f"}
+                }
+            })
+        );
+        let shown = format!("{t:?}");
+        assert!(!shown.contains("4405639704015096") && !shown.contains("815\""));
+    }
+}
