@@ -1,4 +1,8 @@
-//! `aqsha`: the one binary. `aqsha serve` runs the gateway; other subcommands administer it.
+//! `aqsha`: the one binary. `aqsha serve` runs the gateway; other subcommands administer it,
+//! and the client subcommands (`token`, `transfer`, `status`, `cards`, `listen`, `batch`, in
+//! `cli/`) talk to ePay or to an Aqsha server.
+
+mod cli;
 
 use anyhow::Context;
 use aqsha_core::fee::FeeSchedule;
@@ -31,6 +35,8 @@ enum Command {
     /// Manage merchants.
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    #[command(flatten)]
+    Client(Box<cli::ClientCommand>),
 }
 
 #[derive(Args, Clone)]
@@ -154,7 +160,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let command = match cli.command {
+        Command::Client(c) => return runtime.block_on(cli::run(*c)),
+        other => other,
+    };
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -165,6 +175,10 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Client(c) => match cli::run(*c).await {
+            code if code == ExitCode::SUCCESS => Ok(()),
+            _ => Err(anyhow::anyhow!("command failed")),
+        },
         Command::Serve(args) => {
             let mut config = args.store.config(args.listen);
             config.callbacks = args.callbacks.settings()?;

@@ -2,6 +2,7 @@
 //! directory (a real SQLite file), and talks to it over HTTP.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cli;
 pub mod receiver;
 
 use reqwest::StatusCode;
