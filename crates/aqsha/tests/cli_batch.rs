@@ -1,0 +1,231 @@
+//! `aqsha batch FILE.csv`: results, re-runs, and a 1,000-transfer batch killed midway (with
+//! transfers charged but unanswered at that moment) and resumed, with no invoice charged twice.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::cli::{cli, run, Mode, Proxy, Running};
+use common::*;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+fn read_results(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+fn journal_count(path: &Path, event: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&format!("\"event\":\"{event}\"")))
+        .count()
+}
+
+#[tokio::test]
+async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payouts.csv");
+    let explicit = invoice();
+    // Rows: card -> saved card (explicit invoice, saving the sender), card -> card, a wrong
+    // CVC, a bad amount, a saved card as sender, and a duplicate of the explicit invoice.
+    std::fs::write(
+        &file,
+        format!(
+            "invoice,amount,currency,from,expiry,cvc,name,to,save,account_id,description\n\
+             {explicit},100,KZT,{VISA},01/25,815,Arman Ali,{SAVED_RECEIVER},true,acct-batch,first\n\
+             ,12.22,KZT,{MASTERCARD},01/25,525,,{VISA},,,\n\
+             ,100,KZT,{MASTERCARD},01/25,999,,{VISA},,,\n\
+             ,1.234,KZT,{MASTERCARD},01/25,525,,{VISA},,,\n\
+             ,50,KZT,{SAVED_RECEIVER},,,,{MASTERCARD},,,\n\
+             {explicit},100,KZT,{VISA},01/25,815,,{MASTERCARD},,,\n"
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let out = run(&mut cli(&s), &["batch", f, "--json"]).await;
+    assert_eq!(
+        out.code, 1,
+        "declines and invalid rows make it fail: {out:?}"
+    );
+    let summary = out.json();
+    assert_eq!(summary["rows"], 6);
+    assert_eq!(summary["states"]["CHARGE"], 3, "{summary}");
+    assert_eq!(summary["states"]["DECLINED"], 1);
+    assert_eq!(summary["states"]["INVALID"], 2);
+    assert_eq!(summary["alreadyDone"], 0);
+    let results_path = dir.path().join("payouts.results.csv");
+    assert_eq!(summary["results"], results_path.to_str().unwrap());
+    let rows = read_results(&results_path);
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0]["invoice"], explicit);
+    assert_eq!(rows[0]["state"], "CHARGE");
+    assert_eq!(rows[0]["fee"], "95");
+    assert_eq!(rows[0]["from"], "440563...5096");
+    assert_eq!(rows[1]["state"], "CHARGE");
+    assert_eq!(rows[1]["amount"], "12.22");
+    assert_eq!(rows[2]["state"], "DECLINED");
+    assert_eq!(rows[2]["code"], "466");
+    assert_eq!(rows[2]["meaning"], "Declined by issuer");
+    assert_eq!(rows[2]["final"], "true");
+    assert_eq!(rows[3]["state"], "INVALID");
+    assert!(rows[3]["message"].contains("decimal places"));
+    assert_eq!(rows[4]["state"], "CHARGE");
+    assert_eq!(rows[4]["from"], SAVED_RECEIVER);
+    assert_eq!(rows[5]["state"], "INVALID");
+    assert!(rows[5]["message"].contains("earlier row"));
+    // Generated invoices are distinct, with distinct last six digits.
+    let tails: HashSet<String> = rows
+        .iter()
+        .filter(|r| r["state"] != "INVALID")
+        .map(|r| r["invoice"][r["invoice"].len() - 6..].to_string())
+        .collect();
+    assert_eq!(tails.len(), 4);
+    // The journal never holds a card number or a CVC.
+    let journal = std::fs::read_to_string(dir.path().join("payouts.csv.journal")).unwrap();
+    assert!(!journal.contains(VISA) && !journal.contains(MASTERCARD));
+    assert!(!journal.contains("\"815\"") && !journal.contains("cvc"));
+
+    // A re-run finds everything settled and moves no money.
+    let visa = s.balance("440563...5096").await;
+    let mc = s.balance("552204...6736").await;
+    let again = run(&mut cli(&s), &["batch", f, "--json"]).await;
+    let summary = again.json();
+    assert_eq!(summary["alreadyDone"], 6, "{summary}");
+    assert_eq!(read_results(&results_path), rows);
+    assert_eq!(s.balance("440563...5096").await, visa);
+    assert_eq!(s.balance("552204...6736").await, mc);
+
+    // A changed file is refused rather than guessed at.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("12.22", "13.22", 1)).unwrap();
+    let out = run(&mut cli(&s), &["batch", f]).await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("does not match its journal"), "{out:?}");
+}
+
+#[tokio::test]
+async fn a_thousand_transfers_interrupted_and_resumed_charge_each_invoice_once() {
+    const ROWS: usize = 1_000;
+    const BEFORE_KILL: usize = 400;
+    const CONCURRENCY: usize = 8;
+    let s = Server::start();
+    // Fresh cards: the sender can pay exactly 1,000 x (100 + 95 fee) plus a little.
+    let sender = s.issue_card("12/30", "123", "200000", false).await;
+    let receiver = s.issue_card("12/30", "321", "0", false).await;
+    let mask = |pan: &str| format!("{}...{}", &pan[..6], &pan[pan.len() - 4..]);
+    let sender_before = s.balance(&mask(&sender)).await;
+    assert_eq!(sender_before, 20_000_000);
+
+    // Half the rows name their invoice, half leave it to the tool.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.csv");
+    let journal = dir.path().join("big.journal");
+    let prefix = &invoice()[..6];
+    let mut csv = String::from("invoice,amount,from,to\n");
+    for i in 0..ROWS {
+        let inv = if i % 2 == 0 {
+            format!("{prefix}{i:06}")
+        } else {
+            String::new()
+        };
+        csv.push_str(&format!("{inv},100,{sender},{receiver}\n"));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let f = file.to_str().unwrap();
+    let j = journal.to_str().unwrap();
+    let conc = CONCURRENCY.to_string();
+    let common_args = [
+        "batch",
+        f,
+        "--journal",
+        j,
+        "--expiry",
+        "12/30",
+        "--cvc",
+        "123",
+        "--concurrency",
+        &conc,
+        "--json",
+    ];
+
+    // First run through a proxy that answers the first 400 transfers and then forwards the
+    // next ones to the server (which charges them) but never answers. The batch stalls with
+    // CONCURRENCY transfers charged and unanswered, and is killed there.
+    let proxy = Proxy::start(&s.url, Mode::HangAfter(BEFORE_KILL)).await;
+    let mut c = cli(&s);
+    c.env_remove("AQSHA_URL")
+        .env("AQSHA_TOKEN_URL", format!("{}/oauth2/token", s.url))
+        .env("AQSHA_API_URL", &proxy.url);
+    let mut first = Running::spawn(c, &common_args);
+    proxy
+        .wait_for_transfers(BEFORE_KILL + CONCURRENCY, 120)
+        .await;
+    // Every stalled transfer reached the server: its charge is committed before the proxy
+    // starts to withhold the answer. Wait until the server shows all of them.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let moved = sender_before - s.balance(&mask(&sender)).await;
+        if moved == ((BEFORE_KILL + CONCURRENCY) as i64) * 19_500 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "moved {moved}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    first.child.kill().await.unwrap();
+    assert_eq!(proxy.answered(), BEFORE_KILL);
+    assert_eq!(journal_count(&journal, "result"), BEFORE_KILL);
+    assert_eq!(
+        journal_count(&journal, "planned"),
+        BEFORE_KILL + CONCURRENCY
+    );
+    assert!(!dir.path().join("big.results.csv").exists());
+    drop(proxy);
+
+    // Resume against the server directly.
+    let out = run(&mut cli(&s), &common_args).await;
+    let summary = out.ok().json();
+    assert_eq!(summary["rows"], ROWS);
+    assert_eq!(summary["states"]["CHARGE"], ROWS, "{summary}");
+    assert_eq!(summary["alreadyDone"], BEFORE_KILL);
+    assert_eq!(
+        summary["resolvedByStatus"], CONCURRENCY,
+        "the charged-but-unanswered transfers were found by status, not sent again"
+    );
+    assert_eq!(summary["interrupted"], false);
+
+    // Every row charged once, each with its own invoice.
+    let rows = read_results(&dir.path().join("big.results.csv"));
+    assert_eq!(rows.len(), ROWS);
+    let invoices: HashSet<&str> = rows.iter().map(|r| r["invoice"].as_str()).collect();
+    assert_eq!(invoices.len(), ROWS);
+    let ops: HashSet<&str> = rows.iter().map(|r| r["operation_id"].as_str()).collect();
+    assert_eq!(ops.len(), ROWS, "one operation per row");
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["state"], "CHARGE", "row {i}: {r:?}");
+        if i % 2 == 0 {
+            assert_eq!(r["invoice"], format!("{prefix}{i:06}"));
+        }
+    }
+    // The money says the same: exactly 1,000 charges of 100 + 95.
+    assert_eq!(
+        sender_before - s.balance(&mask(&sender)).await,
+        (ROWS as i64) * 19_500
+    );
+    assert_eq!(s.balance(&mask(&receiver)).await, (ROWS as i64) * 10_000);
+    s.assert_ledger_balanced().await;
+
+    // A third run changes nothing.
+    let again = run(&mut cli(&s), &common_args).await;
+    assert_eq!(again.ok().json()["alreadyDone"], ROWS);
+    assert_eq!(s.balance(&mask(&receiver)).await, (ROWS as i64) * 10_000);
+}
