@@ -188,7 +188,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Migrate(store) => {
             let config = store.config(unused_addr());
             aqsha_server::config::validate(&config)?;
-            aqsha_store::open(&config.database_url()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+            aqsha_store::open(&config.database_url()?)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("migrations applied");
             Ok(())
         }

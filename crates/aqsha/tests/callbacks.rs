@@ -64,6 +64,18 @@ async fn wait_status(s: &Server, invoice: &str, status: &str, secs: u64) -> Valu
 
 #[tokio::test]
 async fn success_and_failure_callbacks_carry_the_full_body_signed() {
+    success_and_failure_callbacks_carry_the_full_body_signed_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn success_and_failure_callbacks_carry_the_full_body_signed_on_postgres() {
+    success_and_failure_callbacks_carry_the_full_body_signed_on(Backend::Postgres).await
+}
+
+async fn success_and_failure_callbacks_carry_the_full_body_signed_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start_with(FAST);
     let r = Receiver::start(&[]).await;
     let secret: Value = s.sandbox_get("/sandbox/callback-secret").await;
@@ -166,6 +178,18 @@ async fn success_and_failure_callbacks_carry_the_full_body_signed() {
 
 #[tokio::test]
 async fn callback_urls_from_the_token_are_used_when_the_order_has_none() {
+    callback_urls_from_the_token_are_used_when_the_order_has_none_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn callback_urls_from_the_token_are_used_when_the_order_has_none_on_postgres() {
+    callback_urls_from_the_token_are_used_when_the_order_has_none_on(Backend::Postgres).await
+}
+
+async fn callback_urls_from_the_token_are_used_when_the_order_has_none_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start_with(FAST);
     let r = Receiver::start(&[]).await;
     let body = seed_like_body(&invoice(), json!(5));
@@ -185,6 +209,18 @@ async fn callback_urls_from_the_token_are_used_when_the_order_has_none() {
 
 #[tokio::test]
 async fn failed_attempts_are_retried_until_accepted() {
+    failed_attempts_are_retried_until_accepted_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn failed_attempts_are_retried_until_accepted_on_postgres() {
+    failed_attempts_are_retried_until_accepted_on(Backend::Postgres).await
+}
+
+async fn failed_attempts_are_retried_until_accepted_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start_with(FAST);
     let r = Receiver::start(&[Answer::Status(500), Answer::Status(500)]).await;
     let inv = invoice();
@@ -227,6 +263,18 @@ async fn failed_attempts_are_retried_until_accepted() {
 
 #[tokio::test]
 async fn a_receiver_that_is_down_at_first_still_gets_the_event() {
+    a_receiver_that_is_down_at_first_still_gets_the_event_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_at_first_still_gets_the_event_on_postgres() {
+    a_receiver_that_is_down_at_first_still_gets_the_event_on(Backend::Postgres).await
+}
+
+async fn a_receiver_that_is_down_at_first_still_gets_the_event_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start_with(FAST);
     let addr = free_port();
     let inv = invoice();
@@ -254,6 +302,22 @@ async fn a_receiver_that_is_down_at_first_still_gets_the_event() {
 
 #[tokio::test]
 async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart() {
+    an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart_on(Backend::Sqlite)
+        .await
+}
+
+#[tokio::test]
+async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart_on_postgres() {
+    an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart_on(Backend::Postgres)
+        .await
+}
+
+async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart_on(
+    backend: Backend,
+) {
+    if !backend.select() {
+        return;
+    }
     let mut s = Server::start_with(FAST);
     // The first attempt hangs: the server is killed while it is in flight.
     let r = Receiver::start(&[Answer::Hang(Duration::from_secs(60))]).await;
@@ -275,6 +339,18 @@ async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart
 
 #[tokio::test]
 async fn a_slow_receiver_does_not_hold_back_another() {
+    a_slow_receiver_does_not_hold_back_another_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_slow_receiver_does_not_hold_back_another_on_postgres() {
+    a_slow_receiver_does_not_hold_back_another_on(Backend::Postgres).await
+}
+
+async fn a_slow_receiver_does_not_hold_back_another_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start_with(&[
         "--callback-retry-schedule",
         "1h",
@@ -314,6 +390,18 @@ async fn a_slow_receiver_does_not_hold_back_another() {
 
 #[tokio::test]
 async fn production_setting_refuses_private_targets_even_by_name() {
+    production_setting_refuses_private_targets_even_by_name_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn production_setting_refuses_private_targets_even_by_name_on_postgres() {
+    production_setting_refuses_private_targets_even_by_name_on(Backend::Postgres).await
+}
+
+async fn production_setting_refuses_private_targets_even_by_name_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start_with(&[
         "--callback-targets",
         "public",

@@ -51,6 +51,18 @@ async fn decline_case(s: &Server, body: Value, code: u64) -> Value {
 
 #[tokio::test]
 async fn issuer_declines_cards_with_the_fitting_codes() {
+    issuer_declines_cards_with_the_fitting_codes_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn issuer_declines_cards_with_the_fitting_codes_on_postgres() {
+    issuer_declines_cards_with_the_fitting_codes_on(Backend::Postgres).await
+}
+
+async fn issuer_declines_cards_with_the_fitting_codes_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     // Locked card (the seed's AMEX, "lock").
     let mut b = seed_like_body(&invoice(), json!(100));
@@ -95,6 +107,18 @@ async fn issuer_declines_cards_with_the_fitting_codes() {
 
 #[tokio::test]
 async fn expired_and_underfunded_cards_are_declined() {
+    expired_and_underfunded_cards_are_declined_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn expired_and_underfunded_cards_are_declined_on_postgres() {
+    expired_and_underfunded_cards_are_declined_on(Backend::Postgres).await
+}
+
+async fn expired_and_underfunded_cards_are_declined_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     // A card outside the documented set whose expiry has passed.
     let expired = s.issue_card("01/20", "123", "5000", false).await;
@@ -127,6 +151,18 @@ async fn expired_and_underfunded_cards_are_declined() {
 
 #[tokio::test]
 async fn invalid_amounts_are_declined_with_470() {
+    invalid_amounts_are_declined_with_470_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn invalid_amounts_are_declined_with_470_on_postgres() {
+    invalid_amounts_are_declined_with_470_on(Backend::Postgres).await
+}
+
+async fn invalid_amounts_are_declined_with_470_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     for amount in [json!(0), json!(-5), json!(1.005), json!("12.345")] {
         let b = seed_like_body(&invoice(), amount);
@@ -138,6 +174,18 @@ async fn invalid_amounts_are_declined_with_470() {
 
 #[tokio::test]
 async fn order_not_matching_its_token_is_declined_with_469() {
+    order_not_matching_its_token_is_declined_with_469_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn order_not_matching_its_token_is_declined_with_469_on_postgres() {
+    order_not_matching_its_token_is_declined_with_469_on(Backend::Postgres).await
+}
+
+async fn order_not_matching_its_token_is_declined_with_469_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let b = seed_like_body(&invoice(), json!(100));
     let o = &b["order"];
@@ -185,6 +233,18 @@ async fn order_not_matching_its_token_is_declined_with_469() {
 
 #[tokio::test]
 async fn terminals_and_saved_cards_of_other_merchants_are_refused() {
+    terminals_and_saved_cards_of_other_merchants_are_refused_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn terminals_and_saved_cards_of_other_merchants_are_refused_on_postgres() {
+    terminals_and_saved_cards_of_other_merchants_are_refused_on(Backend::Postgres).await
+}
+
+async fn terminals_and_saved_cards_of_other_merchants_are_refused_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let other = s.add_merchant("other-shop");
     let other_terminal = other["terminal"].as_str().unwrap();
@@ -241,6 +301,18 @@ async fn terminals_and_saved_cards_of_other_merchants_are_refused() {
 
 #[tokio::test]
 async fn deactivated_saved_card_can_no_longer_be_used() {
+    deactivated_saved_card_can_no_longer_be_used_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn deactivated_saved_card_can_no_longer_be_used_on_postgres() {
+    deactivated_saved_card_can_no_longer_be_used_on(Backend::Postgres).await
+}
+
+async fn deactivated_saved_card_can_no_longer_be_used_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let mut b = seed_like_body(&invoice(), json!(100));
     b["card"]["sender"]["save"] = json!(true);

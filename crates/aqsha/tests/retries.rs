@@ -10,6 +10,18 @@ use serde_json::json;
 
 #[tokio::test]
 async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing() {
+    a_retried_transfer_replays_its_stored_response_and_moves_nothing_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing_on_postgres() {
+    a_retried_transfer_replays_its_stored_response_and_moves_nothing_on(Backend::Postgres).await
+}
+
+async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let body = seed_like_body(&invoice(), json!(100));
     let token = s.token_for(&body["order"]).await;
@@ -51,6 +63,18 @@ async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing() {
 
 #[tokio::test]
 async fn invoice_tail_must_be_unique_on_a_terminal_per_day() {
+    invoice_tail_must_be_unique_on_a_terminal_per_day_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn invoice_tail_must_be_unique_on_a_terminal_per_day_on_postgres() {
+    invoice_tail_must_be_unique_on_a_terminal_per_day_on(Backend::Postgres).await
+}
+
+async fn invoice_tail_must_be_unique_on_a_terminal_per_day_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let (st, _) = s.pay(&seed_like_body("1000123456", json!(10))).await;
     assert_eq!(st, StatusCode::OK);
@@ -68,6 +92,18 @@ async fn invoice_tail_must_be_unique_on_a_terminal_per_day() {
 
 #[tokio::test]
 async fn identical_requests_racing_each_other_charge_once() {
+    identical_requests_racing_each_other_charge_once_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn identical_requests_racing_each_other_charge_once_on_postgres() {
+    identical_requests_racing_each_other_charge_once_on(Backend::Postgres).await
+}
+
+async fn identical_requests_racing_each_other_charge_once_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let before = s.balance("440563...5096").await;
     // Twenty copies under one token, and twenty under twenty tokens for the same invoice.
@@ -92,6 +128,18 @@ async fn identical_requests_racing_each_other_charge_once() {
 
 #[tokio::test]
 async fn fifty_concurrent_transfers_never_overdraw_one_card() {
+    fifty_concurrent_transfers_never_overdraw_one_card_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn fifty_concurrent_transfers_never_overdraw_one_card_on_postgres() {
+    fifty_concurrent_transfers_never_overdraw_one_card_on(Backend::Postgres).await
+}
+
+async fn fifty_concurrent_transfers_never_overdraw_one_card_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     // 1,000 KZT; each transfer costs 100 + 95 fee, so exactly five fit.
     let pan = s.issue_card("12/39", "555", "1000", false).await;
@@ -120,6 +168,18 @@ async fn fifty_concurrent_transfers_never_overdraw_one_card() {
 
 #[tokio::test]
 async fn an_acknowledged_transfer_survives_a_crash() {
+    an_acknowledged_transfer_survives_a_crash_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn an_acknowledged_transfer_survives_a_crash_on_postgres() {
+    an_acknowledged_transfer_survives_a_crash_on(Backend::Postgres).await
+}
+
+async fn an_acknowledged_transfer_survives_a_crash_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let mut s = Server::start();
     let before = s.balance("440563...5096").await;
     let mut acknowledged = Vec::new();

@@ -58,6 +58,18 @@ fn seed_token_form(invoice: &str, terminal: &str) -> reqwest::multipart::Form {
 
 #[tokio::test]
 async fn seed_token_request_succeeds_verbatim_on_both_paths() {
+    seed_token_request_succeeds_verbatim_on_both_paths_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn seed_token_request_succeeds_verbatim_on_both_paths_on_postgres() {
+    seed_token_request_succeeds_verbatim_on_both_paths_on(Backend::Postgres).await
+}
+
+async fn seed_token_request_succeeds_verbatim_on_both_paths_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     for path in ["/epay2/oauth2/token", "/oauth2/token"] {
         let resp = s
@@ -86,6 +98,18 @@ async fn seed_token_request_succeeds_verbatim_on_both_paths() {
 
 #[tokio::test]
 async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields() {
+    seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on_postgres() {
+    seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on(Backend::Postgres).await
+}
+
+async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let before_sender = s.balance("440563...5096").await;
     let before_receiver = s.balance("440563...7622").await;
@@ -180,6 +204,18 @@ async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields() {
 
 #[tokio::test]
 async fn seed_body_with_its_trailing_comma_is_refused_with_the_position() {
+    seed_body_with_its_trailing_comma_is_refused_with_the_position_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn seed_body_with_its_trailing_comma_is_refused_with_the_position_on_postgres() {
+    seed_body_with_its_trailing_comma_is_refused_with_the_position_on(Backend::Postgres).await
+}
+
+async fn seed_body_with_its_trailing_comma_is_refused_with_the_position_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let with_comma = SEED_BODY.replace(
         "\"transferType\": \"TYPECARDID\"\n}",
@@ -203,6 +239,18 @@ fn uuid_like(s: &str) -> bool {
 
 #[tokio::test]
 async fn all_four_pan_and_card_id_combinations_work_and_save_cards() {
+    all_four_pan_and_card_id_combinations_work_and_save_cards_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn all_four_pan_and_card_id_combinations_work_and_save_cards_on_postgres() {
+    all_four_pan_and_card_id_combinations_work_and_save_cards_on(Backend::Postgres).await
+}
+
+async fn all_four_pan_and_card_id_combinations_work_and_save_cards_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let account = "combo-user";
     // 1. PAN -> PAN, saving both cards.
@@ -266,6 +314,18 @@ async fn all_four_pan_and_card_id_combinations_work_and_save_cards() {
 
 #[tokio::test]
 async fn receiver_outside_the_sandbox_is_paid_through_the_external_network() {
+    receiver_outside_the_sandbox_is_paid_through_the_external_network_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn receiver_outside_the_sandbox_is_paid_through_the_external_network_on_postgres() {
+    receiver_outside_the_sandbox_is_paid_through_the_external_network_on(Backend::Postgres).await
+}
+
+async fn receiver_outside_the_sandbox_is_paid_through_the_external_network_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let before = s.balance("440563...5096").await;
     let mut body = seed_like_body(&invoice(), json!(500));

@@ -8,6 +8,18 @@ use serde_json::{json, Value};
 
 #[tokio::test]
 async fn token_accepts_json_urlencoded_and_bodies_without_content_type() {
+    token_accepts_json_urlencoded_and_bodies_without_content_type_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn token_accepts_json_urlencoded_and_bodies_without_content_type_on_postgres() {
+    token_accepts_json_urlencoded_and_bodies_without_content_type_on(Backend::Postgres).await
+}
+
+async fn token_accepts_json_urlencoded_and_bodies_without_content_type_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     // JSON with a numeric amount written as 100.0.
     let resp = s
@@ -47,6 +59,18 @@ async fn token_accepts_json_urlencoded_and_bodies_without_content_type() {
 
 #[tokio::test]
 async fn token_errors_follow_oauth2() {
+    token_errors_follow_oauth2_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn token_errors_follow_oauth2_on_postgres() {
+    token_errors_follow_oauth2_on(Backend::Postgres).await
+}
+
+async fn token_errors_follow_oauth2_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let (st, wrong) = s.token_raw(&[("client_secret", "not-the-secret")]).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
@@ -93,6 +117,18 @@ async fn token_errors_follow_oauth2() {
 
 #[tokio::test]
 async fn a_token_is_spent_by_one_transfer() {
+    a_token_is_spent_by_one_transfer_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_token_is_spent_by_one_transfer_on_postgres() {
+    a_token_is_spent_by_one_transfer_on(Backend::Postgres).await
+}
+
+async fn a_token_is_spent_by_one_transfer_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start();
     let body = seed_like_body(&invoice(), json!(100));
     let token = s.token_for(&body["order"]).await;
@@ -132,6 +168,18 @@ async fn a_token_is_spent_by_one_transfer() {
 
 #[tokio::test]
 async fn missing_unknown_and_expired_tokens_are_refused_with_401() {
+    missing_unknown_and_expired_tokens_are_refused_with_401_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn missing_unknown_and_expired_tokens_are_refused_with_401_on_postgres() {
+    missing_unknown_and_expired_tokens_are_refused_with_401_on(Backend::Postgres).await
+}
+
+async fn missing_unknown_and_expired_tokens_are_refused_with_401_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
     let s = Server::start_with(&["--token-ttl", "1"]);
     let body = seed_like_body(&invoice(), json!(100));
     let resp = s

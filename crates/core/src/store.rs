@@ -21,6 +21,10 @@ pub enum StoreError {
     Closed,
     #[error("ledger invariant violated: {0}")]
     Invariant(String),
+    /// A deadlock or serialization failure between concurrent transactions: running the same
+    /// work again will succeed.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

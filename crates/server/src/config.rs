@@ -79,7 +79,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
     let url = config.database_url()?;
     let key = load_master_key(config)?;
     let vault = Arc::new(Vault::new(key));
-    let store = aqsha_store::open(&url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = aqsha_store::open(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if config.seed_sandbox {
         let seed = aqsha_core::sandbox::prepare(&vault)?;
         if store

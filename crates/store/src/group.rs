@@ -29,7 +29,8 @@ pub const MAX_BATCH: usize = 256;
 const BATCH_RETRIES: usize = 8;
 
 trait WriteJob<C>: Send {
-    fn run(&mut self, conn: &mut C) -> StoreResult<()>;
+    /// Runs the work; `Err` carries the error's text and whether a re-run could succeed.
+    fn run(&mut self, conn: &mut C) -> Result<(), BatchError>;
     fn complete(self: Box<Self>, committed: Result<(), String>);
 }
 
@@ -44,9 +45,12 @@ where
     T: Send,
     F: Fn(&mut C) -> StoreResult<T> + Send,
 {
-    fn run(&mut self, conn: &mut C) -> StoreResult<()> {
+    fn run(&mut self, conn: &mut C) -> Result<(), BatchError> {
         let result = (self.work)(conn);
-        let failed = result.as_ref().err().map(|e| StoreError::Db(e.to_string()));
+        let failed = result.as_ref().err().map(|e| BatchError {
+            message: e.to_string(),
+            retryable: matches!(e, StoreError::Conflict(_)),
+        });
         self.result = Some(result);
         match failed {
             Some(e) => Err(e),
@@ -209,8 +213,11 @@ fn run_batch<C: Conn>(conn: &mut C, batch: &mut [Box<dyn WriteJob<C>>]) -> Resul
     conn.begin()?;
     for job in batch.iter_mut() {
         let step = conn.savepoint().and_then(|()| {
-            if job.run(conn).is_err() {
-                conn.rollback_to_savepoint()?;
+            match job.run(conn) {
+                Ok(()) => {}
+                // A deadlock victim: the whole batch runs again.
+                Err(e) if e.retryable => return Err(e),
+                Err(_) => conn.rollback_to_savepoint()?,
             }
             conn.release_savepoint()
         });

@@ -7,11 +7,13 @@
 
 mod conn;
 pub mod group;
+mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
 
 pub use group::MAX_BATCH;
+pub use postgres::PostgresStore;
 pub use sqlite::{open as open_sqlite, SqliteStore};
 
 use aqsha_core::store::{Store, StoreError};
@@ -22,6 +24,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(PathBuf),
+    Postgres(String),
 }
 
 impl DatabaseUrl {
@@ -35,17 +38,25 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err("PostgreSQL is not supported by this build yet; use sqlite://PATH".into());
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
         }
         Err(format!(
-            "unsupported database URL {:?}: expected sqlite://PATH",
+            "unsupported database URL {:?}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB",
             url.split(':').next().unwrap_or("")
         ))
     }
 }
 
-pub fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
-    match url {
-        DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::open(path)?)),
-    }
+/// Opens the store (creating and migrating the database as needed). Connecting blocks, so it
+/// runs on a blocking thread.
+pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    let url = url.clone();
+    tokio::task::spawn_blocking(move || -> Result<Arc<dyn Store>, StoreError> {
+        match url {
+            DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::open(&path)?)),
+            DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::open(&url)?)),
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Db(format!("opening the store failed: {e}")))?
 }

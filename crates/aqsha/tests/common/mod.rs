@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cli;
+pub mod pg;
 pub mod receiver;
 
 use reqwest::StatusCode;
@@ -27,8 +28,42 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_aqsha"))
 }
 
+/// Which database the test's server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+thread_local! {
+    static BACKEND: std::cell::Cell<Backend> = const { std::cell::Cell::new(Backend::Sqlite) };
+}
+
+impl Backend {
+    /// Makes this the backend of the servers this test starts. `false` means the test must be
+    /// skipped: no PostgreSQL binaries here (an error instead when AQSHA_REQUIRE_POSTGRES=1).
+    pub fn select(self) -> bool {
+        if self == Backend::Postgres && pg::binaries().is_none() {
+            assert!(
+                std::env::var("AQSHA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "AQSHA_REQUIRE_POSTGRES=1 but no PostgreSQL binaries (initdb, postgres) were found"
+            );
+            eprintln!("SKIPPED: no PostgreSQL binaries (initdb, postgres) on PATH or under /usr/lib/postgresql");
+            return false;
+        }
+        BACKEND.with(|b| b.set(self));
+        true
+    }
+
+    pub fn current() -> Backend {
+        BACKEND.with(|b| b.get())
+    }
+}
+
 pub struct Server {
     child: Option<Child>,
+    /// The PostgreSQL server behind this one, when the backend is PostgreSQL.
+    pub pg: Option<pg::PgServer>,
     pub url: String,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
@@ -42,15 +77,21 @@ impl Server {
 
     pub fn start_with(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let pg = (Backend::current() == Backend::Postgres).then(pg::PgServer::start);
+        let mut extra: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        if let Some(pg) = &pg {
+            extra.extend(["--database".to_string(), pg.url.clone()]);
+        }
         let mut s = Server {
             child: None,
+            pg,
             url: String::new(),
             dir,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            extra_args: args.iter().map(|s| s.to_string()).collect(),
+            extra_args: extra,
         };
         s.spawn();
         s
@@ -266,11 +307,13 @@ impl Server {
 
     /// Creates a second merchant through the CLI, against this server's database.
     pub fn add_merchant(&self, client_id: &str) -> Value {
-        let out = Command::new(bin())
-            .args(["merchant", "add", "--client-id", client_id, "--data-dir"])
-            .arg(self.data_dir())
-            .output()
-            .unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.args(["merchant", "add", "--client-id", client_id, "--data-dir"])
+            .arg(self.data_dir());
+        if let Some(pg) = &self.pg {
+            cmd.args(["--database", &pg.url]);
+        }
+        let out = cmd.output().unwrap();
         assert!(
             out.status.success(),
             "{}",

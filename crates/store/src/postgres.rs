@@ -1,0 +1,267 @@
+//! The PostgreSQL backend, for several `aqsha serve` instances sharing one database.
+//!
+//! Each instance group-commits through its own writer connection; instances meet in the
+//! database: `FOR UPDATE` on the token and the sender's account serialises transfers that
+//! touch them, an advisory lock serialises transfers of one invoice, callback claims use
+//! `FOR UPDATE SKIP LOCKED`, and a deadlock between instances re-runs the losing batch.
+//! Commits are durable with PostgreSQL's defaults (`synchronous_commit = on`).
+
+use crate::conn::{BatchError, Connector};
+use crate::group::GroupStore;
+use crate::rows::Cols;
+use crate::sql::{Driver, SqlConn, P};
+use aqsha_core::store::{StoreError, StoreResult};
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement};
+use std::collections::HashMap;
+
+const READERS: usize = 4;
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_callbacks.sql")),
+];
+
+/// An arbitrary constant: the advisory lock instances take while migrating.
+const MIGRATION_LOCK: i64 = 0x0061_7173_6861;
+
+pub type PostgresStore = GroupStore<PostgresConnector>;
+
+fn pg_err(e: postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            StoreError::Conflict(e.to_string())
+        }
+        // The database's own message, without the driver's wrapping.
+        _ => StoreError::Db(match e.as_db_error() {
+            Some(db) => db.message().to_string(),
+            None => e.to_string(),
+        }),
+    }
+}
+
+pub struct PostgresDriver {
+    /// Always `Some` until dropped.
+    client: Option<Client>,
+    /// Prepared once per connection: each statement then costs one round trip.
+    statements: HashMap<String, Statement>,
+}
+
+impl Drop for PostgresDriver {
+    fn drop(&mut self) {
+        // Closing a client blocks on the driver's own runtime, which panics inside an async
+        // task (where the last store handle is often dropped): close it on a thread of its own.
+        if let Some(client) = self.client.take() {
+            std::thread::spawn(move || drop(client));
+        }
+    }
+}
+
+impl PostgresDriver {
+    fn client(&mut self) -> StoreResult<&mut Client> {
+        self.client.as_mut().ok_or(StoreError::Closed)
+    }
+
+    fn statement(&mut self, sql: &str) -> StoreResult<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let st = self.client()?.prepare(sql).map_err(pg_err)?;
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
+
+fn bind<'a>(p: &'a P<'a>) -> Box<dyn ToSql + Sync + 'a> {
+    match p {
+        P::Text(s) => Box::new(*s),
+        P::OptText(s) => Box::new(*s),
+        P::Int(i) => Box::new(*i),
+        P::OptInt(i) => Box::new(*i),
+        P::Bool(b) => Box::new(*b),
+        P::Blob(b) => Box::new(*b),
+    }
+}
+
+struct PgRow<'a>(&'a Row);
+
+fn col<'a, T: postgres::types::FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
+    r.try_get(i).map_err(pg_err)
+}
+
+impl Cols for PgRow<'_> {
+    fn text(&self, i: usize) -> StoreResult<String> {
+        col(self.0, i)
+    }
+    fn opt_text(&self, i: usize) -> StoreResult<Option<String>> {
+        col(self.0, i)
+    }
+    fn int(&self, i: usize) -> StoreResult<i64> {
+        // `SELECT 1` and friends come back as INT4.
+        col::<i64>(self.0, i).or_else(|_| col::<i32>(self.0, i).map(i64::from))
+    }
+    fn opt_int(&self, i: usize) -> StoreResult<Option<i64>> {
+        col::<Option<i64>>(self.0, i)
+            .or_else(|_| col::<Option<i32>>(self.0, i).map(|v| v.map(i64::from)))
+    }
+    fn boolean(&self, i: usize) -> StoreResult<bool> {
+        col(self.0, i)
+    }
+    fn blob(&self, i: usize) -> StoreResult<Vec<u8>> {
+        col(self.0, i)
+    }
+}
+
+impl Driver for PostgresDriver {
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const BEGIN: &'static str = "BEGIN";
+
+    fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
+        let st = self.statement(sql)?;
+        let boxed: Vec<Box<dyn ToSql + Sync>> = params.iter().map(bind).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        self.client()?.execute(&st, &refs).map_err(pg_err)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[P],
+        each: &mut dyn FnMut(&dyn Cols) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let st = self.statement(sql)?;
+        let boxed: Vec<Box<dyn ToSql + Sync>> = params.iter().map(bind).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        for row in self.client()?.query(&st, &refs).map_err(pg_err)? {
+            each(&PgRow(&row))?;
+        }
+        Ok(())
+    }
+
+    fn control(&mut self, sql: &str) -> Result<(), BatchError> {
+        let client = self.client().map_err(|e| BatchError {
+            message: e.to_string(),
+            retryable: false,
+        })?;
+        client.batch_execute(sql).map_err(|e| {
+            let err = pg_err(e);
+            BatchError {
+                retryable: matches!(err, StoreError::Conflict(_)),
+                message: err.to_string(),
+            }
+        })
+    }
+
+    fn lock_invoice(&mut self, key: &str) -> StoreResult<()> {
+        self.query(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[P::Text(key)],
+            &mut |_| Ok(()),
+        )
+    }
+
+    fn is_broken(&self) -> bool {
+        self.client.as_ref().is_none_or(Client::is_closed)
+    }
+}
+
+fn migrate(client: &mut Client) -> StoreResult<()> {
+    // Instances starting together migrate one at a time.
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(pg_err)?;
+    let result = (|| {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT NOT NULL CONSTRAINT schema_migrations_pkey PRIMARY KEY,
+                    applied_at TEXT NOT NULL)",
+            )
+            .map_err(pg_err)?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = client.transaction().map_err(pg_err)?;
+            let done = tx
+                .query_opt(
+                    "SELECT version FROM schema_migrations WHERE version = $1",
+                    &[version],
+                )
+                .map_err(pg_err)?;
+            if done.is_none() {
+                tx.batch_execute(sql)
+                    .map_err(|e| StoreError::Db(format!("migration {version}: {}", pg_err(e))))?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    &[version, &chrono::Utc::now().to_rfc3339()],
+                )
+                .map_err(pg_err)?;
+                tracing::info!(version, "applied migration");
+            }
+            tx.commit().map_err(pg_err)?;
+        }
+        Ok(())
+    })();
+    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    result
+}
+
+pub struct PostgresConnector {
+    url: String,
+}
+
+impl PostgresConnector {
+    fn connect(&self) -> StoreResult<SqlConn<PostgresDriver>> {
+        // A server that is still starting up (or restarting) answers "cannot connect now" for
+        // a moment: wait for it rather than fail.
+        let mut tries = 0;
+        let client = loop {
+            match Client::connect(&self.url, NoTls) {
+                Ok(c) => break c,
+                Err(e) if e.code() == Some(&SqlState::CANNOT_CONNECT_NOW) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(StoreError::Db(format!(
+                        "cannot connect to PostgreSQL: {}",
+                        pg_err(e)
+                    )))
+                }
+            }
+        };
+        Ok(SqlConn(PostgresDriver {
+            client: Some(client),
+            statements: HashMap::new(),
+        }))
+    }
+}
+
+impl Connector for PostgresConnector {
+    type C = SqlConn<PostgresDriver>;
+
+    fn writer(&self) -> StoreResult<Self::C> {
+        let mut c = self.connect()?;
+        migrate(c.0.client()?)?;
+        Ok(c)
+    }
+
+    fn reader(&self) -> StoreResult<Self::C> {
+        self.connect()
+    }
+}
+
+/// Connects, applies migrations and starts the writer. The `postgres` driver runs its own
+/// small runtime, so this must not be called from inside an async task: use
+/// `spawn_blocking` (as [`crate::open`] callers do).
+pub fn open(url: &str) -> StoreResult<PostgresStore> {
+    GroupStore::start(
+        PostgresConnector {
+            url: url.to_string(),
+        },
+        READERS,
+    )
+}
