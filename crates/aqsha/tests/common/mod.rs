@@ -76,12 +76,29 @@ impl Server {
     }
 
     pub fn start_with(args: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
         let pg = (Backend::current() == Backend::Postgres).then(pg::PgServer::start);
         let mut extra: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         if let Some(pg) = &pg {
             extra.extend(["--database".to_string(), pg.url.clone()]);
         }
+        Server::launch(pg, extra)
+    }
+
+    /// Another instance on an existing database (several instances behind one balancer). All
+    /// instances must share the vault's master key.
+    pub fn start_instance(database_url: &str, master_key: &str, args: &[&str]) -> Server {
+        let mut extra: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        extra.extend([
+            "--database".to_string(),
+            database_url.to_string(),
+            "--master-key".to_string(),
+            master_key.to_string(),
+        ]);
+        Server::launch(None, extra)
+    }
+
+    fn launch(pg: Option<pg::PgServer>, extra: Vec<String>) -> Server {
+        let dir = tempfile::tempdir().unwrap();
         let mut s = Server {
             child: None,
             pg,
