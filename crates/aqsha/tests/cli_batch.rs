@@ -229,3 +229,57 @@ async fn a_thousand_transfers_interrupted_and_resumed_charge_each_invoice_once()
     assert_eq!(again.ok().json()["alreadyDone"], ROWS);
     assert_eq!(s.balance(&mask(&receiver)).await, (ROWS as i64) * 10_000);
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_starting_rows_finishes_those_in_flight_and_writes_results() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.csv");
+    let mut csv = String::from("amount,from,expiry,cvc,to\n");
+    for _ in 0..40 {
+        csv.push_str(&format!("100,{MASTERCARD},01/25,525,{VISA}\n"));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let f = file.to_str().unwrap();
+    let mc_before = s.balance("552204...6736").await;
+
+    // 10 transfers are answered; the next 3 are charged and their answers held back.
+    let proxy = Proxy::start(&s.url, Mode::HangAfter(10)).await;
+    let mut c = cli(&s);
+    c.env_remove("AQSHA_URL")
+        .env("AQSHA_TOKEN_URL", format!("{}/oauth2/token", s.url))
+        .env("AQSHA_API_URL", &proxy.url);
+    let mut batch = Running::spawn(c, &["batch", f, "--concurrency", "3"]);
+    proxy.wait_for_transfers(13, 60).await;
+    let pid = batch.child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    batch
+        .stderr_until("interrupted: no new transfer starts", 30)
+        .await;
+    // Now the three in flight get their answers; nothing new starts.
+    proxy.release();
+    assert_eq!(batch.wait(60).await, 130);
+    let out = batch.rest(30).await;
+    assert!(out.contains("40 rows: charged 13"), "{out}");
+    assert!(out.contains("NOT_RUN 27"), "{out}");
+    assert!(
+        out.contains("interrupted: run the same command again"),
+        "{out}"
+    );
+    assert_eq!(proxy.transfers(), 13, "no row started after the interrupt");
+    let rows = read_results(&dir.path().join("small.results.csv"));
+    assert_eq!(rows.iter().filter(|r| r["state"] == "CHARGE").count(), 13);
+    assert_eq!(rows.iter().filter(|r| r["state"] == "NOT_RUN").count(), 27);
+    drop(proxy);
+
+    // Finishing the batch: 27 more, 40 in all, each once.
+    let out = run(&mut cli(&s), &["batch", f, "--json"]).await;
+    let summary = out.ok().json();
+    assert_eq!(summary["states"]["CHARGE"], 40, "{summary}");
+    assert_eq!(summary["alreadyDone"], 13);
+    assert_eq!(mc_before - s.balance("552204...6736").await, 40 * 19_500);
+}

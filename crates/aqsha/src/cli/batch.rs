@@ -508,6 +508,7 @@ pub async fn run(a: BatchArgs) -> anyhow::Result<u8> {
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 ctx.stopping.store(true, Ordering::SeqCst);
+                note!("interrupted: no new transfer starts; finishing those in flight");
             }
         });
     }

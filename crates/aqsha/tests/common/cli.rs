@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout};
+use tokio::process::{Child, ChildStderr, ChildStdout};
 
 /// Environment variables the CLI reads; removed so the developer's own settings never leak in.
 const CLI_ENV: &[&str] = &[
@@ -98,6 +98,7 @@ pub async fn run(cmd: &mut tokio::process::Command, args: &[&str]) -> Output {
 pub struct Running {
     pub child: Child,
     lines: Lines<BufReader<ChildStdout>>,
+    err_lines: Lines<BufReader<ChildStderr>>,
 }
 
 impl Running {
@@ -110,9 +111,11 @@ impl Running {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
         Running {
             child,
             lines: BufReader::new(stdout).lines(),
+            err_lines: BufReader::new(stderr).lines(),
         }
     }
 
@@ -130,6 +133,21 @@ impl Running {
         serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))
     }
 
+    /// The rest of stdout, up to its end (the process has exited or will).
+    pub async fn rest(&mut self, secs: u64) -> String {
+        let mut out = String::new();
+        let read = async {
+            while let Ok(Some(l)) = self.lines.next_line().await {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(secs), read)
+            .await
+            .expect("stdout not closed in time");
+        out
+    }
+
     pub async fn wait(&mut self, secs: u64) -> i32 {
         let st = tokio::time::timeout(Duration::from_secs(secs), self.child.wait())
             .await
@@ -138,13 +156,19 @@ impl Running {
         st.code().unwrap_or(-1)
     }
 
-    pub async fn stderr(&mut self) -> String {
-        let mut s = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            use tokio::io::AsyncReadExt;
-            let _ = e.read_to_string(&mut s).await;
-        }
-        s
+    /// Waits for a stderr line containing `needle` (up to `secs`), skipping others.
+    pub async fn stderr_until(&mut self, needle: &str, secs: u64) -> String {
+        let find = async {
+            while let Ok(Some(l)) = self.err_lines.next_line().await {
+                if l.contains(needle) {
+                    return l;
+                }
+            }
+            panic!("stderr closed without {needle:?}");
+        };
+        tokio::time::timeout(Duration::from_secs(secs), find)
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} on stderr in time"))
     }
 }
 
@@ -175,6 +199,8 @@ struct ProxyState {
     mode: Arc<Mutex<Mode>>,
     transfers: Arc<AtomicUsize>,
     answered: Arc<AtomicUsize>,
+    /// Set to true to let withheld answers go.
+    release: tokio::sync::watch::Sender<bool>,
 }
 
 pub struct Proxy {
@@ -196,12 +222,19 @@ impl Proxy {
             mode: Arc::new(Mutex::new(mode)),
             transfers: Arc::new(AtomicUsize::new(0)),
             answered: Arc::new(AtomicUsize::new(0)),
+            release: tokio::sync::watch::channel(false).0,
         };
         let app = Router::new().fallback(proxy).with_state(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
         Proxy { url, state, task }
+    }
+
+    /// Lets every withheld answer (`HangAfterForward`, `HangAfter`) go out now, and answers
+    /// later ones at once.
+    pub fn release(&self) {
+        self.state.release.send_replace(true);
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -299,8 +332,9 @@ async fn proxy(
             (status, [("content-type", content_type)], bytes).into_response()
         }
         Mode::HangAfterForward => {
-            tokio::time::sleep(NEVER).await;
-            StatusCode::GATEWAY_TIMEOUT.into_response()
+            let mut rx = p.release.subscribe();
+            let _ = tokio::time::timeout(NEVER, rx.wait_for(|released| *released)).await;
+            (status, [("content-type", content_type)], bytes).into_response()
         }
         Mode::BadGateway => StatusCode::BAD_GATEWAY.into_response(),
         Mode::ServerError => json(
