@@ -143,7 +143,7 @@ async fn declines_show_code_meaning_finality_and_exit_non_zero() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr
-            .contains("error: declined: code 466 Declined by issuer (final: the operation is over and nothing moved"),
+            .contains("error: declined: code 466 Declined by issuer (final: nothing moved, and sending it again will not change that)"),
         "{out:?}"
     );
     assert!(out.stderr.contains("message: Declined by issuer"));
@@ -280,7 +280,11 @@ async fn cards_list_and_deactivate() {
     );
     let again = run(&mut cli(&s), &["cards", "deactivate", &id, "--json"]).await;
     assert_eq!(again.code, 1);
-    assert_eq!(again.json()["error"]["code"], 487);
+    let e = &again.json()["error"];
+    assert_eq!(e["code"], 487);
+    assert_eq!(e["kind"], "refused");
+    assert_eq!(e["meaning"], "Not permitted to merchant");
+    assert_eq!(e["final"], true);
 }
 
 #[tokio::test]

@@ -198,6 +198,7 @@ impl ClientCommand {
 /// Runs one client subcommand and turns its outcome into an exit code.
 pub async fn run(cmd: ClientCommand) -> ExitCode {
     let json = cmd.json();
+    let moves_money = matches!(cmd, ClientCommand::Transfer(_));
     let result = match cmd {
         ClientCommand::Token(a) => token(a).await,
         ClientCommand::Transfer(a) => transfer(a).await,
@@ -208,7 +209,7 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => ExitCode::from(report_error(&e, json)),
+        Err(e) => ExitCode::from(report_error(&e, json, moves_money)),
     }
 }
 
@@ -228,7 +229,7 @@ pub fn print_json(v: &Value) {
 
 /// The JSON description of an error: kind, message, and for coded errors the code, its
 /// meaning and whether it is final.
-pub fn error_json(e: &anyhow::Error) -> Value {
+pub fn error_json(e: &anyhow::Error, moves_money: bool) -> Value {
     let Some(ce) = e.downcast_ref::<Error>() else {
         return json!({"kind": "error", "message": format!("{e:#}"), "final": true});
     };
@@ -236,7 +237,8 @@ pub fn error_json(e: &anyhow::Error) -> Value {
         Error::InvalidInput(_) => "invalid_input",
         Error::Config(_) => "config",
         Error::OAuth { .. } => "token_refused",
-        Error::Api(_) => "declined",
+        Error::Api(_) if moves_money => "declined",
+        Error::Api(_) => "refused",
         Error::OutcomeUnknown { .. } => "outcome_unknown",
         Error::Status { .. } => "status_error",
         Error::StillPending { .. } => "still_pending",
@@ -280,8 +282,8 @@ fn meaning_of(e: &Error) -> String {
 }
 
 /// Prints an error (stderr as text; stdout as `{"error": ...}` with `--json`) and returns the
-/// exit code for it.
-pub fn report_error(e: &anyhow::Error, json: bool) -> u8 {
+/// exit code for it. `moves_money` words a coded refusal as a decline of a transfer.
+pub fn report_error(e: &anyhow::Error, json: bool, moves_money: bool) -> u8 {
     let ce = e.downcast_ref::<Error>();
     let code = if ce.is_some_and(Error::is_outcome_unknown) {
         EXIT_UNKNOWN
@@ -289,16 +291,17 @@ pub fn report_error(e: &anyhow::Error, json: bool) -> u8 {
         EXIT_FAILURE
     };
     if json {
-        print_json(&json!({"error": error_json(e)}));
+        print_json(&json!({"error": error_json(e, moves_money)}));
         return code;
     }
     match ce {
         Some(Error::Api(f)) => {
             note!(
-                "error: declined: code {} {} ({})",
+                "error: {}: code {} {} ({})",
+                if moves_money { "declined" } else { "refused" },
                 f.code(),
                 f.meaning(),
-                finality(f.is_final())
+                finality(f.is_final(), moves_money)
             );
             note!("  message: {}", f.message());
             if !f.body.invoice_id.is_empty() {
@@ -331,11 +334,11 @@ pub fn report_error(e: &anyhow::Error, json: bool) -> u8 {
     code
 }
 
-fn finality(is_final: bool) -> &'static str {
-    if is_final {
-        "final: the operation is over and nothing moved; sending it again will not change that"
-    } else {
-        "not final: query the status, do not resend"
+fn finality(is_final: bool, moves_money: bool) -> &'static str {
+    match (is_final, moves_money) {
+        (true, true) => "final: nothing moved, and sending it again will not change that",
+        (true, false) => "final: sending the same request again will not change that",
+        (false, _) => "not final: query the status, do not resend",
     }
 }
 
@@ -599,7 +602,7 @@ fn print_status(st: &TransactionStatus, json: bool, resolved: bool) {
             "DECLINED  invoice {}  code {code} {} ({})  [resultCode {} {}]",
             st.invoice_id,
             reason.map(|r| r.message).unwrap_or(message.as_str()),
-            finality(true),
+            finality(true, true),
             r.result_code,
             r.result_message
         ),
