@@ -36,8 +36,22 @@ async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("payouts.csv");
     let explicit = invoice();
+    // An invoice already charged, for another amount, by a transfer outside the batch.
+    let taken = invoice();
+    let mut args = vec![
+        "transfer",
+        "--invoice",
+        &taken,
+        "--amount",
+        "77",
+        "--to",
+        MASTERCARD,
+    ];
+    args.extend(["--from", VISA, "--expiry", "01/25", "--cvc", "815"]);
+    run(&mut cli(&s), &args).await.ok();
     // Rows: card -> saved card (explicit invoice, saving the sender), card -> card, a wrong
-    // CVC, a bad amount, a saved card as sender, and a duplicate of the explicit invoice.
+    // CVC, a bad amount, a saved card as sender, a duplicate of the explicit invoice, and the
+    // invoice taken above.
     std::fs::write(
         &file,
         format!(
@@ -47,7 +61,8 @@ async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
              ,100,KZT,{MASTERCARD},01/25,999,,{VISA},,,\n\
              ,1.234,KZT,{MASTERCARD},01/25,525,,{VISA},,,\n\
              ,50,KZT,{SAVED_RECEIVER},,,,{MASTERCARD},,,\n\
-             {explicit},100,KZT,{VISA},01/25,815,,{MASTERCARD},,,\n"
+             {explicit},100,KZT,{VISA},01/25,815,,{MASTERCARD},,,\n\
+             {taken},100,KZT,{MASTERCARD},01/25,525,,{VISA},,,\n"
         ),
     )
     .unwrap();
@@ -58,15 +73,16 @@ async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
         "declines and invalid rows make it fail: {out:?}"
     );
     let summary = out.json();
-    assert_eq!(summary["rows"], 6);
+    assert_eq!(summary["rows"], 7);
     assert_eq!(summary["states"]["CHARGE"], 3, "{summary}");
     assert_eq!(summary["states"]["DECLINED"], 1);
     assert_eq!(summary["states"]["INVALID"], 2);
+    assert_eq!(summary["states"]["CONFLICT"], 1);
     assert_eq!(summary["alreadyDone"], 0);
     let results_path = dir.path().join("payouts.results.csv");
     assert_eq!(summary["results"], results_path.to_str().unwrap());
     let rows = read_results(&results_path);
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 7);
     assert_eq!(rows[0]["invoice"], explicit);
     assert_eq!(rows[0]["state"], "CHARGE");
     assert_eq!(rows[0]["fee"], "95");
@@ -83,13 +99,19 @@ async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
     assert_eq!(rows[4]["from"], SAVED_RECEIVER);
     assert_eq!(rows[5]["state"], "INVALID");
     assert!(rows[5]["message"].contains("earlier row"));
+    assert_eq!(rows[6]["state"], "CONFLICT");
+    assert!(
+        rows[6]["message"].contains("already charged for another transfer (77 KZT)"),
+        "{:?}",
+        rows[6]
+    );
     // Generated invoices are distinct, with distinct last six digits.
     let tails: HashSet<String> = rows
         .iter()
         .filter(|r| r["state"] != "INVALID")
         .map(|r| r["invoice"][r["invoice"].len() - 6..].to_string())
         .collect();
-    assert_eq!(tails.len(), 4);
+    assert_eq!(tails.len(), 5);
     // The journal never holds a card number or a CVC.
     let journal = std::fs::read_to_string(dir.path().join("payouts.csv.journal")).unwrap();
     assert!(!journal.contains(VISA) && !journal.contains(MASTERCARD));
@@ -100,10 +122,33 @@ async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
     let mc = s.balance("552204...6736").await;
     let again = run(&mut cli(&s), &["batch", f, "--json"]).await;
     let summary = again.json();
-    assert_eq!(summary["alreadyDone"], 6, "{summary}");
+    // Settled rows are skipped; the invalid ones are read again (and are still invalid).
+    assert_eq!(summary["alreadyDone"], 5, "{summary}");
+    assert_eq!(summary["states"]["INVALID"], 2, "{summary}");
     assert_eq!(read_results(&results_path), rows);
     assert_eq!(s.balance("440563...5096").await, visa);
     assert_eq!(s.balance("552204...6736").await, mc);
+
+    // A journal whose last entry a crash cut short is repaired, and a run after that
+    // reads it fine.
+    let jpath = dir.path().join("payouts.csv.journal");
+    let mut j = std::fs::read(&jpath).unwrap();
+    j.extend_from_slice(b"{\"row\":2,\"invoice\":\"12");
+    std::fs::write(&jpath, j).unwrap();
+    for _ in 0..2 {
+        let out = run(&mut cli(&s), &["batch", f, "--json"]).await;
+        assert_eq!(out.json()["alreadyDone"], 5, "{out:?}");
+    }
+
+    // Fixing an invalid row is fine: it never sent anything, and now it runs.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen(",1.234,", ",1.23,", 1)).unwrap();
+    let fixed = run(&mut cli(&s), &["batch", f, "--json"]).await;
+    let summary = fixed.json();
+    assert_eq!(summary["alreadyDone"], 5, "{summary}");
+    assert_eq!(summary["states"]["CHARGE"], 4);
+    assert_eq!(read_results(&results_path)[3]["amount"], "1.23");
+    assert_eq!(mc - s.balance("552204...6736").await, 123 + 9_500);
 
     // A changed file is refused rather than guessed at.
     let text = std::fs::read_to_string(&file).unwrap();

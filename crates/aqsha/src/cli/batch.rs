@@ -150,6 +150,8 @@ struct JournalEntry {
 
 #[derive(Default)]
 struct JournalState {
+    /// A `planned` entry exists: the row's transfer may have been sent.
+    planned: bool,
     invoice: Option<String>,
     digest: String,
     result: Option<RowResult>,
@@ -195,19 +197,36 @@ fn load_journal(path: &Path) -> anyhow::Result<BTreeMap<usize, JournalState>> {
             Err(err) => bail!("journal {} line {}: {err}", path.display(), i + 1),
         };
         let st = out.entry(e.row).or_default();
-        if st.invoice.as_deref().is_some_and(|inv| inv != e.invoice) {
-            bail!(
+        let clash = |st: &JournalState, e: &JournalEntry| {
+            anyhow!(
                 "journal {}: row {} has two invoices ({} and {})",
                 path.display(),
                 e.row,
                 st.invoice.as_deref().unwrap_or_default(),
                 e.invoice
-            );
-        }
-        st.invoice = Some(e.invoice);
-        st.digest = e.digest;
-        if let Some(r) = e.result {
-            st.result = Some(r);
+            )
+        };
+        if e.event == "planned" {
+            if st.planned && st.invoice.as_deref() != Some(e.invoice.as_str()) {
+                return Err(clash(st, &e));
+            }
+            if !st.planned {
+                // Results before the plan (INVALID rows of an earlier file) never sent
+                // anything and do not count.
+                st.result = None;
+            }
+            st.planned = true;
+            st.invoice = Some(e.invoice);
+            st.digest = e.digest;
+        } else if st.planned {
+            if st.invoice.as_deref() != Some(e.invoice.as_str()) {
+                return Err(clash(st, &e));
+            }
+            st.result = e.result;
+        } else {
+            st.invoice = Some(e.invoice);
+            st.digest = e.digest;
+            st.result = e.result;
         }
     }
     Ok(out)
@@ -420,11 +439,13 @@ pub async fn run(a: BatchArgs) -> anyhow::Result<u8> {
     }
 
     // Match the journal against the file and choose each row's invoice.
-    let journal_state = load_journal(&journal_path)?;
+    let mut journal_state = load_journal(&journal_path)?;
+    // A row never planned never sent anything (the `planned` entry is durable before any
+    // send); its only entries are INVALID results, which a fixed file may now supersede.
+    journal_state.retain(|_, st| st.planned);
     for (n, st) in &journal_state {
         match rows.get(n.wrapping_sub(1)) {
             Some(Ok(r)) if r.digest == st.digest => {}
-            Some(Err(_)) if st.result.as_ref().is_some_and(|r| r.state == "INVALID") => {}
             _ => bail!(
                 "{} does not match its journal {} at row {n}: the file changed since the \
                  journal was written. Restore the file, or use a new --journal for a new batch",
@@ -446,7 +467,12 @@ pub async fn run(a: BatchArgs) -> anyhow::Result<u8> {
         }
     }
     let mut gen = InvoiceGen::new(used_tails);
-    let mut seen_invoices: HashSet<String> = HashSet::new();
+    // Invoices settled by an earlier run are taken, whatever row comes first now.
+    let mut seen_invoices: HashSet<String> = journal_state
+        .values()
+        .filter(|st| st.result.as_ref().is_some_and(RowResult::settled))
+        .filter_map(|st| st.invoice.clone())
+        .collect();
     let mut plans: Vec<Planned> = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let st = journal_state.get(&(i + 1));
@@ -476,7 +502,9 @@ pub async fn run(a: BatchArgs) -> anyhow::Result<u8> {
             },
         };
         let plan = match plan {
-            Planned::Run { invoice, .. } if !seen_invoices.insert(invoice.to_string()) => {
+            Planned::Run { invoice, journaled }
+                if !seen_invoices.insert(invoice.to_string()) && !journaled =>
+            {
                 Planned::Invalid(format!(
                     "invoice {invoice} appears on an earlier row of this file"
                 ))
@@ -491,6 +519,15 @@ pub async fn run(a: BatchArgs) -> anyhow::Result<u8> {
         .append(true)
         .open(&journal_path)
         .with_context(|| format!("cannot open the journal {}", journal_path.display()))?;
+    // A crash may have cut the last entry short (load_journal skipped it): drop it, so the
+    // next entry starts on a line of its own.
+    let bytes = std::fs::read(&journal_path).unwrap_or_default();
+    if bytes.last().is_some_and(|&c| c != b'\n') {
+        let keep = bytes.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+        journal_file
+            .set_len(keep as u64)
+            .context("repairing the journal")?;
+    }
     let ctx = Arc::new(Ctx {
         client,
         journal: Journal {
@@ -758,6 +795,25 @@ async fn run_row(
             TransferState::NotFound => None,
             // A decline recorded before this row was planned is someone else's attempt.
             TransferState::Declined { .. } if !journaled => None,
+            // An invoice charged for another amount is another transfer: never ours to
+            // report as done, and never to be sent again.
+            TransferState::Charged | TransferState::Authorized
+                if st.amount() != Some(row.amount)
+                    || st.transaction().map(|t| t.currency.as_str())
+                        != Some(row.currency.code()) =>
+            {
+                Some(RowResult::new(
+                    "CONFLICT",
+                    true,
+                    format!(
+                        "invoice {invoice} is already charged for another transfer ({} {})",
+                        st.amount().map(|a| a.to_string()).unwrap_or_default(),
+                        st.transaction()
+                            .map(|t| t.currency.as_str())
+                            .unwrap_or_default()
+                    ),
+                ))
+            }
             _ => Some(from_status(&st, true)),
         },
         Err(e) => Some(RowResult::new(
