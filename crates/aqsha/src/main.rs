@@ -2,11 +2,12 @@
 //! and the client subcommands (`token`, `transfer`, `status`, `cards`, `listen`, `batch`, in
 //! `cli/`) talk to ePay or to an Aqsha server.
 
+mod bench;
 mod cli;
 
 use anyhow::Context;
 use aqsha_core::fee::FeeSchedule;
-use aqsha_core::money::{Currency, Money};
+use aqsha_core::money::Currency;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ enum Command {
     /// Manage merchants.
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// Load-test a server with the complete P2P flow and print throughput and latency.
+    Bench(Box<bench::BenchArgs>),
     #[command(flatten)]
     Client(Box<cli::ClientCommand>),
 }
@@ -185,6 +188,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }
+        Command::Bench(args) => bench::run(*args).await,
         Command::Migrate(store) => {
             let config = store.config(unused_addr());
             aqsha_server::config::validate(&config)?;
@@ -209,10 +213,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 &client_id,
                 &secret,
                 &[(terminal.clone(), Currency::Kzt)],
-                FeeSchedule {
-                    percent_bps: 95,
-                    min_fee: Money::from_minor(9_500),
-                },
+                FeeSchedule::DEFAULT,
             );
             let seed = aqsha_core::sandbox::PreparedSeed {
                 merchants: vec![merchant],

@@ -12,6 +12,12 @@ pub struct FeeSchedule {
 }
 
 impl FeeSchedule {
+    /// The sandbox's schedule: 0.95 %, at least 95 KZT.
+    pub const DEFAULT: FeeSchedule = FeeSchedule {
+        percent_bps: 95,
+        min_fee: Money::from_minor(9_500),
+    };
+
     pub fn fee_for(&self, amount: Money) -> Option<Money> {
         let pct = amount
             .minor()

@@ -26,7 +26,7 @@ pub const MAX_MINOR: i64 = 1_000_000_000_000;
 impl Money {
     pub const ZERO: Money = Money(0);
 
-    pub fn from_minor(minor: i64) -> Money {
+    pub const fn from_minor(minor: i64) -> Money {
         Money(minor)
     }
     pub fn minor(self) -> i64 {

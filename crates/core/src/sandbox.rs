@@ -89,6 +89,8 @@ pub struct NewMerchant {
 pub struct PreparedSeed {
     pub marker: Option<String>,
     pub merchants: Vec<NewMerchant>,
+    /// Terminals for merchants that exist already.
+    pub terminals: Vec<TerminalRecord>,
     pub cards: Vec<NewNetworkCard>,
     pub vault_cards: Vec<VaultCard>,
 }

@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
             get(routes::sandbox::list_cards).post(routes::sandbox::issue_card),
         )
         .route("/sandbox/ledger", get(routes::sandbox::ledger))
+        .route("/sandbox/terminals", post(routes::sandbox::add_terminal))
         .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
         .route(
             "/sandbox/callbacks/{event_id}/resend",

@@ -19,6 +19,7 @@ use aqsha_core::store::{
     Tx, VaultCard,
 };
 use aqsha_core::transfer::{self, TransferCommand, TransferOutcome};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -77,7 +78,42 @@ pub struct WriterStats {
     pub commits: AtomicU64,
 }
 
+/// Merchants and terminals are read on every token request and change rarely: they are kept
+/// for a few seconds (a changed secret takes effect within that time).
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+struct TtlCache<V> {
+    map: Mutex<HashMap<String, (std::time::Instant, V)>>,
+}
+
+impl<V: Clone> TtlCache<V> {
+    fn new() -> Self {
+        TtlCache {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<V> {
+        let map = self.map.lock().ok()?;
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: &str, value: V) {
+        if let Ok(mut map) = self.map.lock() {
+            // Bounded: unknown keys (e.g. wrong client ids) cannot grow it without limit.
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(key.to_string(), (std::time::Instant::now(), value));
+        }
+    }
+}
+
 pub struct GroupStore<K: Connector> {
+    merchants: TtlCache<Option<MerchantRecord>>,
+    terminals: TtlCache<Option<TerminalRecord>>,
     writer: mpsc::UnboundedSender<Box<dyn WriteJob<K::C>>>,
     stats: Arc<WriterStats>,
     readers: Arc<Mutex<Vec<K::C>>>,
@@ -100,6 +136,8 @@ impl<K: Connector> GroupStore<K> {
             .spawn(move || writer_loop(writer, rx, &s, &*k))
             .map_err(|e| StoreError::Db(e.to_string()))?;
         Ok(GroupStore {
+            merchants: TtlCache::new(),
+            terminals: TtlCache::new(),
             writer: tx,
             stats,
             readers: Arc::new(Mutex::new(pool)),
@@ -174,7 +212,15 @@ fn writer_loop<K: Connector>(
     stats: &WriterStats,
     connector: &K,
 ) {
+    // Grouping figures, logged at debug level every few seconds for tuning.
+    let (mut window, mut w_jobs, mut w_commits, mut w_busy) = (
+        std::time::Instant::now(),
+        0u64,
+        0u64,
+        std::time::Duration::ZERO,
+    );
     while let Some(first) = rx.blocking_recv() {
+        let began = std::time::Instant::now();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -203,6 +249,20 @@ fn writer_loop<K: Connector>(
         }
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
         stats.commits.fetch_add(1, Ordering::Relaxed);
+        w_jobs += batch.len() as u64;
+        w_commits += 1;
+        w_busy += began.elapsed();
+        if window.elapsed() >= std::time::Duration::from_secs(5) {
+            tracing::debug!(
+                commits = w_commits,
+                jobs_per_commit = w_jobs as f64 / w_commits as f64,
+                busy_ms_per_commit = w_busy.as_secs_f64() * 1000.0 / w_commits as f64,
+                busy_share = w_busy.as_secs_f64() / window.elapsed().as_secs_f64(),
+                "writer"
+            );
+            (window, w_jobs, w_commits, w_busy) =
+                (std::time::Instant::now(), 0, 0, std::time::Duration::ZERO);
+        }
         for job in batch {
             job.complete(committed.clone());
         }
@@ -240,13 +300,23 @@ impl<K: Connector> Store for GroupStore<K> {
     }
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<MerchantRecord>> {
+        if let Some(m) = self.merchants.get(client_id) {
+            return Ok(m);
+        }
         let id = client_id.to_string();
-        self.read(move |c| c.merchant_by_client_id(&id)).await
+        let m = self.read(move |c| c.merchant_by_client_id(&id)).await?;
+        self.merchants.put(client_id, m.clone());
+        Ok(m)
     }
 
     async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>> {
-        let id = id.to_string();
-        self.read(move |c| c.read_terminal(&id)).await
+        if let Some(t) = self.terminals.get(id) {
+            return Ok(t);
+        }
+        let key = id.to_string();
+        let t = self.read(move |c| c.read_terminal(&key)).await?;
+        self.terminals.put(id, t.clone());
+        Ok(t)
     }
 
     async fn token(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {

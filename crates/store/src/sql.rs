@@ -458,21 +458,22 @@ impl<D: Driver> Conn for SqlConn<D> {
                     P::Text(&now),
                 ],
             )?;
-            for t in &m.terminals {
-                self.ensure_account(&t.fee_account, "fee", t.currency)?;
-                self.0.exec(
-                    "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        P::Text(&t.id),
-                        P::Text(&t.merchant_id),
-                        P::Text(t.currency.code()),
-                        P::Int(t.fee.percent_bps),
-                        P::Int(t.fee.min_fee.minor()),
-                        P::Text(&t.fee_account),
-                    ],
-                )?;
-            }
+        }
+        let terminals = seed.merchants.iter().flat_map(|m| m.terminals.iter());
+        for t in terminals.chain(seed.terminals.iter()) {
+            self.ensure_account(&t.fee_account, "fee", t.currency)?;
+            self.0.exec(
+                "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    P::Text(&t.id),
+                    P::Text(&t.merchant_id),
+                    P::Text(t.currency.code()),
+                    P::Int(t.fee.percent_bps),
+                    P::Int(t.fee.min_fee.minor()),
+                    P::Text(&t.fee_account),
+                ],
+            )?;
         }
         for n in &seed.cards {
             let c = &n.card;

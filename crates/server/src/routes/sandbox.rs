@@ -216,6 +216,65 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+#[derive(Deserialize, Default)]
+struct NewTerminal {
+    #[serde(default)]
+    currency: Option<String>,
+}
+
+/// `POST /sandbox/terminals`: a new terminal for the calling merchant, on the default fee
+/// schedule. Load tests use fresh terminals so their invoice numbers never meet earlier runs'.
+pub async fn add_terminal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let m = match merchant(&state, &headers).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let result = async {
+        let body = read_body(body).await?;
+        let req: NewTerminal = if body.is_empty() {
+            NewTerminal::default()
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| EpayError::input(format!("terminal request: {e}")))?
+        };
+        let currency = match req.currency {
+            None => Currency::Kzt,
+            Some(c) => Currency::parse(&c)
+                .ok_or_else(|| EpayError::input("currency must be KZT or USD"))?,
+        };
+        let terminal = aqsha_core::store::TerminalRecord {
+            id: aqsha_core::sandbox::random_uuid(),
+            merchant_id: m.id.clone(),
+            currency,
+            fee: aqsha_core::fee::FeeSchedule::DEFAULT,
+            fee_account: aqsha_core::sandbox::fee_account(&m.id),
+        };
+        let id = terminal.id.clone();
+        let seed = PreparedSeed {
+            terminals: vec![terminal],
+            ..Default::default()
+        };
+        state
+            .store
+            .install(seed)
+            .await
+            .map_err(|e| EpayError::internal("adding a terminal failed", e))?;
+        Ok::<_, EpayError>(
+            (
+                StatusCode::CREATED,
+                Json(serde_json::json!({"id": id, "currency": currency.code()})),
+            )
+                .into_response(),
+        )
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
