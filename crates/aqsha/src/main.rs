@@ -47,7 +47,8 @@ struct StoreArgs {
     /// Directory for the SQLite database and the generated vault key.
     #[arg(long, env = "AQSHA_DATA_DIR", default_value = "./aqsha-data")]
     data_dir: PathBuf,
-    /// Database URL; `sqlite://PATH`. Defaults to `sqlite://<data-dir>/aqsha.db`.
+    /// Database URL: `sqlite://PATH` (default `sqlite://<data-dir>/aqsha.db`) or
+    /// `postgres://USER@HOST:PORT/DB` (needs --master-key, shared by every instance).
     #[arg(long, env = "AQSHA_DATABASE")]
     database: Option<String>,
     /// Vault master key, 64 hex characters. When absent, read from (or generated into)
@@ -104,6 +105,10 @@ struct ServeArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     #[arg(long, env = "AQSHA_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve the /sandbox/* API (card network, test cards and terminals, callback history).
+    /// Turn it off in production: `--sandbox-api false`.
+    #[arg(long, env = "AQSHA_SANDBOX_API", default_value_t = true, action = clap::ArgAction::Set)]
+    sandbox_api: bool,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -133,6 +138,7 @@ impl StoreArgs {
             database: self.database.clone(),
             master_key: self.master_key.clone(),
             seed_sandbox: !self.no_seed,
+            sandbox_api: true,
             token_ttl_secs: self.token_ttl,
             callbacks: Default::default(),
         }
@@ -185,6 +191,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let mut config = args.store.config(args.listen);
             config.callbacks = args.callbacks.settings()?;
+            config.sandbox_api = args.sandbox_api;
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }
@@ -203,7 +210,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             terminal,
             store,
         }) => {
-            let config = store.config(unused_addr());
+            let mut config = store.config(unused_addr());
+            // Adding a merchant never installs the sandbox as a side effect.
+            config.seed_sandbox = false;
             aqsha_server::config::validate(&config)?;
             let state = aqsha_server::config::prepare(&config).await?;
             let secret = aqsha_core::sandbox::random_secret(36);

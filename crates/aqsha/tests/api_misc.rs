@@ -168,6 +168,30 @@ async fn bad_input_gets_a_clear_error_naming_the_problem_on(backend: Backend) {
     let msg = bad_input(&s, &b.to_string()).await;
     assert!(msg.contains("accountID"), "{msg}");
 
+    let mut b = good.clone();
+    b["order"]["postLink"] = json!("javascript:alert(1)");
+    let msg = bad_input(&s, &b.to_string()).await;
+    assert!(msg.contains("order.postLink"), "{msg}");
+
+    let mut b = good.clone();
+    b["card"]["sender"]["cvc"] = json!("81");
+    let msg = bad_input(&s, &b.to_string()).await;
+    assert!(
+        msg.contains("card.sender.cvc must be 3 or 4 digits"),
+        "{msg}"
+    );
+
+    // A wrong method: the error shape, not an empty body.
+    let resp = s
+        .http
+        .get(s.path("/payments/cards/auth"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let v: Value = resp.json().await.unwrap();
+    assert!(v["code"].is_u64() && v["message"].is_string());
+
     // Oversized body.
     let token = s.token(&[]).await;
     let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(200_000));
@@ -313,6 +337,22 @@ async fn sigterm_drains_an_in_flight_request_on(backend: Backend) {
     assert_eq!(st["resultCode"], "100");
 }
 
+#[tokio::test]
+async fn the_sandbox_api_can_be_turned_off() {
+    let s = Server::start_with(&["--sandbox-api", "false"]);
+    let r = s
+        .http
+        .get(s.path("/sandbox/cards"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The ePay API is unaffected.
+    let (st, _) = s.pay(&seed_like_body(&invoice(), json!(10))).await;
+    assert_eq!(st, StatusCode::OK);
+}
+
 #[test]
 fn bad_configuration_fails_fast_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
@@ -330,6 +370,7 @@ fn bad_configuration_fails_fast_with_a_clear_message() {
     assert!(run(&["--database", "mysql://x"]).contains("unsupported database URL"));
     assert!(run(&["--master-key", "abc"]).contains("64 hexadecimal"));
     assert!(run(&["--token-ttl", "0"]).contains("token-ttl"));
+    assert!(run(&["--database", "postgres://nobody@127.0.0.1:1/x"]).contains("--master-key"));
     let out = std::process::Command::new(bin())
         .args(["serve", "--listen", "not-an-address"])
         .output()

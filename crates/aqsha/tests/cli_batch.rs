@@ -60,7 +60,7 @@ async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
              ,12.22,KZT,{MASTERCARD},01/25,525,,{VISA},,,\n\
              ,100,KZT,{MASTERCARD},01/25,999,,{VISA},,,\n\
              ,1.234,KZT,{MASTERCARD},01/25,525,,{VISA},,,\n\
-             ,50,KZT,{SAVED_RECEIVER},,,,{MASTERCARD},,,\n\
+             ,50,KZT,{SAVED_RECEIVER},,,,{MASTERCARD},,testUser1,\n\
              {explicit},100,KZT,{VISA},01/25,815,,{MASTERCARD},,,\n\
              {taken},100,KZT,{MASTERCARD},01/25,525,,{VISA},,,\n"
         ),

@@ -112,6 +112,8 @@ async fn transfer_generates_an_invoice_and_status_reports_it_on_both_paths() {
             "12.22",
             "--invoice",
             &inv2,
+            "--account-id",
+            "testUser1",
             "--p2p-path",
         ],
     )

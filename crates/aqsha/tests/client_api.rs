@@ -197,7 +197,9 @@ async fn four_card_combinations_with_save_on_both_transfer_paths() {
         amount("100"),
         Sender::Saved(visa_id.clone()),
         Receiver::card(CardNumber::parse(MASTERCARD).unwrap()),
-    );
+    )
+    // A saved card pays only for the customer it was saved for.
+    .account_id(account.clone());
     let r3 = c.transfer(&t3).await.unwrap();
     assert_eq!(r3.response.sender_transfer_type, "TYPECARDID");
     assert_eq!(r3.response.sender_card_id, visa_id.as_str());
@@ -209,7 +211,8 @@ async fn four_card_combinations_with_save_on_both_transfer_paths() {
         amount("20000.50"),
         Sender::Saved(visa_id.clone()),
         Receiver::Saved(saved(SAVED_RECEIVER)),
-    );
+    )
+    .account_id(account.clone());
     let r4 = c_p2p.transfer(&t4).await.unwrap();
     assert_eq!(r4.amount, amount("20000.50"));
     // 0.95% of 20000.50 is 190.00475; the fee is whole tiyn.

@@ -360,6 +360,49 @@ async fn deactivated_saved_card_can_no_longer_be_used_on(backend: Backend) {
     assert_eq!(none["code"], 1373);
 
     let mut b = seed_like_body(&invoice(), json!(100));
+    b["order"]["accountID"] = json!("deact-user");
     b["card"]["sender"] = json!({"transferType": "TYPECARDID", "cardCred": card});
     decline_case(&s, b, 487).await;
+}
+
+#[tokio::test]
+async fn a_saved_card_pays_only_for_its_own_customer() {
+    a_saved_card_pays_only_for_its_own_customer_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn a_saved_card_pays_only_for_its_own_customer_on_postgres() {
+    a_saved_card_pays_only_for_its_own_customer_on(Backend::Postgres).await
+}
+
+async fn a_saved_card_pays_only_for_its_own_customer_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
+    let s = Server::start();
+    let mut b = seed_like_body(&invoice(), json!(100));
+    b["card"]["sender"]["save"] = json!(true);
+    b["order"]["accountID"] = json!("alice");
+    let (status, r) = s.pay(&b).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let alices = r["senderCardID"].as_str().unwrap().to_string();
+    // Another customer of the same merchant cannot pay with Alice's card (no CVC is asked).
+    let mut b = seed_like_body(&invoice(), json!(100));
+    b["order"]["accountID"] = json!("mallory");
+    b["card"]["sender"] = json!({"transferType": "TYPECARDID", "cardCred": alices});
+    decline_case(&s, b, 487).await;
+    // Alice can; and anyone may send *to* her saved card.
+    let mut b = seed_like_body(&invoice(), json!(100));
+    b["order"]["accountID"] = json!("alice");
+    b["card"]["sender"] = json!({"transferType": "TYPECARDID", "cardCred": alices});
+    b["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD});
+    let (status, r) = s.pay(&b).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let mut b = seed_like_body(&invoice(), json!(100));
+    b["order"]["accountID"] = json!("bob");
+    b["card"]["sender"]["cardCred"] = json!(MASTERCARD);
+    b["card"]["sender"]["cvc"] = json!("525");
+    b["card"]["receiver"] = json!({"transferType": "TYPECARDID", "cardCred": alices});
+    let (status, r) = s.pay(&b).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
 }

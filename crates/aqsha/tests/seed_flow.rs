@@ -283,6 +283,7 @@ async fn all_four_pan_and_card_id_combinations_work_and_save_cards_on(backend: B
 
     // 3. CARDID -> CARDID.
     let mut body = seed_like_body(&invoice(), json!(20000.55));
+    body["order"]["accountID"] = json!(account);
     body["card"]["sender"] = json!({"transferType": "TYPECARDID", "cardCred": mc_id});
     body["card"]["receiver"] = json!({"transferType": "TYPECARDID", "cardCred": visa_id});
     let (status, r) = s.pay(&body).await;

@@ -12,8 +12,8 @@ pub struct Pan(String);
 pub enum CardFormatError {
     #[error("must contain digits only (no spaces, dashes or letters)")]
     NotDigits,
-    #[error("must be 12 to 19 digits long")]
-    BadLength,
+    #[error("must be {0} digits long")]
+    BadLength(&'static str),
 }
 
 impl Pan {
@@ -24,7 +24,7 @@ impl Pan {
             return Err(CardFormatError::NotDigits);
         }
         if !(12..=19).contains(&text.len()) {
-            return Err(CardFormatError::BadLength);
+            return Err(CardFormatError::BadLength("12 to 19"));
         }
         Ok(Pan(text.to_string()))
     }
@@ -81,7 +81,7 @@ impl Cvc {
             return Err(CardFormatError::NotDigits);
         }
         if !(3..=4).contains(&text.len()) {
-            return Err(CardFormatError::BadLength);
+            return Err(CardFormatError::BadLength("3 or 4"));
         }
         Ok(Cvc(text.to_string()))
     }
@@ -210,7 +210,10 @@ mod tests {
             Pan::parse("44056397O4015096"),
             Err(CardFormatError::NotDigits)
         );
-        assert_eq!(Pan::parse("4405"), Err(CardFormatError::BadLength));
+        assert_eq!(
+            Pan::parse("4405"),
+            Err(CardFormatError::BadLength("12 to 19"))
+        );
         assert!(Cvc::parse("81a").is_err());
         assert!(!format!("{:?}", Cvc::parse("815")).contains("815"));
     }

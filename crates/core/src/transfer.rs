@@ -335,12 +335,13 @@ fn decide(
         }
     }
     let merchant = token.merchant_id.as_str();
-    let sender = match resolve(tx, &cmd.sender, true, merchant, cmd.now)? {
+    let account = o.account_id.as_deref().unwrap_or("");
+    let sender = match resolve(tx, &cmd.sender, true, merchant, account, cmd.now)? {
         Ok(s) => s,
         Err(d) => return Ok(Err(d)),
     };
     draft.sender = sender.record.clone();
-    let receiver = match resolve(tx, &cmd.receiver, false, merchant, cmd.now)? {
+    let receiver = match resolve(tx, &cmd.receiver, false, merchant, account, cmd.now)? {
         Ok(r) => r,
         Err(d) => return Ok(Err(d)),
     };
@@ -411,19 +412,34 @@ fn resolve(
     side: &SideInput,
     is_sender: bool,
     merchant_id: &str,
+    account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<Resolved, Decline>, StoreError> {
     let who = if is_sender { "sender" } else { "receiver" };
     match side {
         SideInput::CardId { id, .. } => {
             // Unknown, deactivated and another merchant's card all answer alike, so a card id
-            // reveals nothing about cards that are not the caller's.
+            // reveals nothing about cards that are not the caller's. A saved card pays (needing
+            // no CVC) only for the customer it was saved for: the order's accountID.
             let card = match tx.vault_card(id)? {
-                Some(c) if c.active && c.merchant_id == merchant_id => c,
+                Some(c)
+                    if c.active
+                        && c.merchant_id == merchant_id
+                        && (!is_sender || c.account_id == account_id) =>
+                {
+                    c
+                }
                 _ => {
                     return Ok(Err(decline(
                         reason::NOT_PERMITTED_TO_MERCHANT,
-                        format!("{who} card id is not an active saved card of this merchant"),
+                        format!(
+                            "{who} card id is not an active saved card of this merchant{}",
+                            if is_sender {
+                                " for this order's accountID"
+                            } else {
+                                ""
+                            }
+                        ),
                     )))
                 }
             };
@@ -478,7 +494,7 @@ fn resolve(
                         _ => {
                             return Ok(Err(decline(
                                 reason::DECLINED_BY_ISSUER_466,
-                                "declined by issuer: CVC check failed",
+                                "CVC check failed",
                             )))
                         }
                     }

@@ -22,6 +22,8 @@ pub struct Config {
     /// Lifetime of issued tokens in seconds.
     pub token_ttl_secs: i64,
     pub callbacks: crate::callbacks::CallbackSettings,
+    /// Serve the `/sandbox/*` API.
+    pub sandbox_api: bool,
 }
 
 impl Config {
@@ -121,7 +123,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Deliveries in flight at shutdown are simply retried by the next start: each event's
     // lease runs out and it becomes due again.
     tokio::spawn(Arc::new(dispatcher).run());
-    let app = router(state);
+    let app = router(state, config.sandbox_api);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -154,7 +156,13 @@ async fn shutdown_signal() {
 
 /// Refuses configuration that cannot work, before anything starts.
 pub fn validate(config: &Config) -> anyhow::Result<()> {
-    config.database_url()?;
+    let url = config.database_url()?;
+    if matches!(url, DatabaseUrl::Postgres(_)) && config.master_key.is_none() {
+        bail!(
+            "--master-key / AQSHA_MASTER_KEY is required with PostgreSQL: every instance on one \
+             database must seal and fingerprint cards with the same key"
+        );
+    }
     if !(1..=86_400).contains(&config.token_ttl_secs) {
         bail!("--token-ttl / AQSHA_TOKEN_TTL must be between 1 and 86400 seconds");
     }

@@ -37,7 +37,9 @@ pub struct AppState {
 /// Largest request body accepted. ePay bodies are a few hundred bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn router(state: AppState) -> Router {
+/// The routes. `sandbox_api` adds the `/sandbox/*` endpoints (card network inspection, test
+/// cards and terminals, callback history); production deployments turn them off.
+pub fn router(state: AppState, sandbox_api: bool) -> Router {
     let epay = Router::new()
         .route("/payments/cards/auth", post(routes::transfer::transfer))
         .route("/p2p/transfer", post(routes::transfer::transfer))
@@ -55,29 +57,33 @@ pub fn router(state: AppState) -> Router {
             post(routes::cards::deactivate),
         )
         .route("/public-profile", post(routes::cards::public_profile));
-    Router::new()
+    let mut app = Router::new()
         .route("/oauth2/token", post(routes::token::token))
         .route("/epay2/oauth2/token", post(routes::token::token))
         .merge(epay.clone())
-        .nest("/api", epay)
-        .route(
-            "/sandbox/cards",
-            get(routes::sandbox::list_cards).post(routes::sandbox::issue_card),
-        )
-        .route("/sandbox/ledger", get(routes::sandbox::ledger))
-        .route("/sandbox/terminals", post(routes::sandbox::add_terminal))
-        .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
-        .route(
-            "/sandbox/callbacks/{event_id}/resend",
-            post(routes::sandbox::resend_callback),
-        )
-        .route(
-            "/sandbox/callback-secret",
-            get(routes::sandbox::callback_secret),
-        )
-        .route("/healthz", get(|| async { "ok" }))
+        .nest("/api", epay);
+    if sandbox_api {
+        app = app
+            .route(
+                "/sandbox/cards",
+                get(routes::sandbox::list_cards).post(routes::sandbox::issue_card),
+            )
+            .route("/sandbox/ledger", get(routes::sandbox::ledger))
+            .route("/sandbox/terminals", post(routes::sandbox::add_terminal))
+            .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
+            .route(
+                "/sandbox/callbacks/{event_id}/resend",
+                post(routes::sandbox::resend_callback),
+            )
+            .route(
+                "/sandbox/callback-secret",
+                get(routes::sandbox::callback_secret),
+            );
+    }
+    app.route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(routes::sandbox::ready))
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(request_span))
         .with_state(state)

@@ -24,6 +24,10 @@ pub const VISA: &str = "4405639704015096";
 pub const MASTERCARD: &str = "5522042705066736";
 pub const AMEX_LOCKED: &str = "377514500004820";
 
+/// The vault key of test servers on PostgreSQL (which needs one given explicitly).
+pub const TEST_MASTER_KEY: &str =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_aqsha"))
 }
@@ -79,7 +83,12 @@ impl Server {
         let pg = (Backend::current() == Backend::Postgres).then(pg::PgServer::start);
         let mut extra: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         if let Some(pg) = &pg {
-            extra.extend(["--database".to_string(), pg.url.clone()]);
+            extra.extend([
+                "--database".to_string(),
+                pg.url.clone(),
+                "--master-key".to_string(),
+                TEST_MASTER_KEY.to_string(),
+            ]);
         }
         Server::launch(pg, extra)
     }
@@ -328,7 +337,7 @@ impl Server {
         cmd.args(["merchant", "add", "--client-id", client_id, "--data-dir"])
             .arg(self.data_dir());
         if let Some(pg) = &self.pg {
-            cmd.args(["--database", &pg.url]);
+            cmd.args(["--database", &pg.url, "--master-key", TEST_MASTER_KEY]);
         }
         let out = cmd.output().unwrap();
         assert!(

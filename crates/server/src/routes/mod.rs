@@ -21,6 +21,15 @@ pub async fn not_found() -> Response {
     .into_response()
 }
 
+pub async fn method_not_allowed() -> Response {
+    EpayError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        aqsha_wire::reason::INVALID_TRANSACTION,
+        "this endpoint does not take that HTTP method",
+    )
+    .into_response()
+}
+
 /// Reads a request body up to [`BODY_LIMIT`] bytes.
 pub async fn read_body(body: Body) -> Result<Bytes, EpayError> {
     axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {

@@ -46,6 +46,19 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
     let canonical = serde_json::to_vec(&value).unwrap_or_default();
     let invoice = req.order.id.clone();
     let account = req.order.account_id.clone().unwrap_or_default();
+    for (name, link) in [
+        ("order.postLink", &req.order.post_link),
+        ("order.failurePostLink", &req.order.failure_post_link),
+    ] {
+        if let Some(l) = link.as_deref().filter(|l| !l.is_empty()) {
+            if !(l.starts_with("http://") || l.starts_with("https://")) {
+                return Err(
+                    EpayError::input(format!("{name} must be an http or https URL"))
+                        .with_order(&invoice, &account),
+                );
+            }
+        }
+    }
     let sender = side(state, &req.card.sender, "card.sender", true)
         .map_err(|e| e.with_order(&invoice, &account))?;
     let receiver = side(state, &req.card.receiver, "card.receiver", false)
