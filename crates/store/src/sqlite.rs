@@ -31,15 +31,12 @@ pub struct SqliteDriver {
     rewritten: HashMap<String, String>,
 }
 
-impl SqliteDriver {
-    fn sql(&mut self, sql: &str) -> String {
-        if let Some(s) = self.rewritten.get(sql) {
-            return s.clone();
-        }
-        let s = sql.replace('$', "?");
-        self.rewritten.insert(sql.to_string(), s.clone());
-        s
+/// The statement in SQLite's placeholder style, rewritten once and then reused.
+fn rewritten<'a>(cache: &'a mut HashMap<String, String>, sql: &str) -> &'a str {
+    if !cache.contains_key(sql) {
+        cache.insert(sql.to_string(), sql.replace('$', "?"));
     }
+    cache.get(sql).map(String::as_str).unwrap_or("")
 }
 
 fn bind<'a>(p: &'a P<'a>) -> ToSqlOutput<'a> {
@@ -83,9 +80,9 @@ impl Driver for SqliteDriver {
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
-        let sql = self.sql(sql);
+        let sql = rewritten(&mut self.rewritten, sql);
         let values: Vec<ToSqlOutput> = params.iter().map(bind).collect();
-        let mut st = self.conn.prepare_cached(&sql).map_err(db_err)?;
+        let mut st = self.conn.prepare_cached(sql).map_err(db_err)?;
         let n = st
             .execute(rusqlite::params_from_iter(values.iter()))
             .map_err(db_err)?;
@@ -98,9 +95,9 @@ impl Driver for SqliteDriver {
         params: &[P],
         each: &mut dyn FnMut(&dyn Cols) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let sql = self.sql(sql);
+        let sql = rewritten(&mut self.rewritten, sql);
         let values: Vec<ToSqlOutput> = params.iter().map(bind).collect();
-        let mut st = self.conn.prepare_cached(&sql).map_err(db_err)?;
+        let mut st = self.conn.prepare_cached(sql).map_err(db_err)?;
         let mut rows = st
             .query(rusqlite::params_from_iter(values.iter()))
             .map_err(db_err)?;
@@ -111,10 +108,15 @@ impl Driver for SqliteDriver {
     }
 
     fn control(&mut self, sql: &str) -> Result<(), BatchError> {
-        self.conn.execute_batch(sql).map_err(|e| BatchError {
-            message: e.to_string(),
-            retryable: false,
-        })
+        // Prepared once like every other statement: these run several times per batch.
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(|_| ())
+            .map_err(|e| BatchError {
+                message: e.to_string(),
+                retryable: false,
+            })
     }
 
     fn lock_invoice(&mut self, _key: &str) -> StoreResult<()> {
@@ -133,6 +135,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(256);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Each command runs in a savepoint, whose undo pages live in a sub-journal: keep that in
+    // memory rather than in a temporary file.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
