@@ -176,27 +176,6 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     Ok(())
 }
 
-/// Checkpoints the WAL in the background, twice a second. PASSIVE never blocks the writer;
-/// the writer starts the WAL file over once a checkpoint has caught up with it.
-fn start_checkpointer(path: &Path) -> StoreResult<()> {
-    let conn = Connection::open(path).map_err(db_err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(db_err)?;
-    // Keeps the WAL file from staying large after a burst.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
-        .map_err(db_err)?;
-    std::thread::Builder::new()
-        .name("aqsha-checkpoint".into())
-        .spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-            }
-        })
-        .map_err(db_err)?;
-    Ok(())
-}
-
 pub struct SqliteConnector {
     path: PathBuf,
 }
@@ -209,11 +188,13 @@ impl Connector for SqliteConnector {
             .map_err(|e| StoreError::Db(format!("cannot open {}: {e}", self.path.display())))?;
         configure(&conn).map_err(db_err)?;
         migrate(&mut conn)?;
-        // Checkpoints (copying the WAL back into the database file, with its own fsync) run on
-        // a thread of their own, so a commit never waits for one.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
+        // The writer checkpoints after a commit once the WAL holds ~16 MB. It must be the
+        // writer: a checkpoint on another thread never catches up with a busy writer, so the
+        // WAL could never start over and would grow without bound.
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)
             .map_err(db_err)?;
-        start_checkpointer(&self.path)?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+            .map_err(db_err)?;
         Ok(SqlConn(SqliteDriver {
             conn,
             rewritten: HashMap::new(),
