@@ -129,12 +129,22 @@ impl<K: Connector> GroupStore<K> {
             .map(|_| connector.reader())
             .collect::<StoreResult<Vec<_>>>()?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let rx = Arc::new(Mutex::new(rx));
         let stats = Arc::new(WriterStats::default());
-        let (s, k) = (stats.clone(), connector.clone());
-        std::thread::Builder::new()
-            .name("aqsha-writer".into())
-            .spawn(move || writer_loop(writer, rx, &s, &*k))
-            .map_err(|e| StoreError::Db(e.to_string()))?;
+        // One writer for SQLite (it allows no more); several for PostgreSQL, where a command's
+        // time is mostly round trips and other connections can work meanwhile.
+        let mut first = Some(writer);
+        for n in 0..connector.writers().max(1) {
+            let conn = match first.take() {
+                Some(c) => c,
+                None => connector.writer()?,
+            };
+            let (s, k, rx) = (stats.clone(), connector.clone(), rx.clone());
+            std::thread::Builder::new()
+                .name(format!("aqsha-writer-{n}"))
+                .spawn(move || writer_loop(conn, &rx, &s, &*k))
+                .map_err(|e| StoreError::Db(e.to_string()))?;
+        }
         Ok(GroupStore {
             merchants: TtlCache::new(),
             terminals: TtlCache::new(),
@@ -206,9 +216,26 @@ impl<K: Connector> GroupStore<K> {
     }
 }
 
+type Queue<C> = Mutex<mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>>;
+
+/// Takes everything waiting (up to [`MAX_BATCH`]); `None` when the store is gone.
+fn next_batch<C>(queue: &Queue<C>) -> Option<Vec<Box<dyn WriteJob<C>>>> {
+    // Holding the lock while waiting is fine: the other writers would only wait for it.
+    let mut rx = queue.lock().ok()?;
+    let first = rx.blocking_recv()?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 fn writer_loop<K: Connector>(
     mut conn: K::C,
-    mut rx: mpsc::UnboundedReceiver<Box<dyn WriteJob<K::C>>>,
+    queue: &Queue<K::C>,
     stats: &WriterStats,
     connector: &K,
 ) {
@@ -219,15 +246,8 @@ fn writer_loop<K: Connector>(
         0u64,
         std::time::Duration::ZERO,
     );
-    while let Some(first) = rx.blocking_recv() {
+    while let Some(mut batch) = next_batch(queue) {
         let began = std::time::Instant::now();
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
         let mut committed = run_batch(&mut conn, &mut batch);
         let mut tries = 1;
         while let Err(e) = &committed {

@@ -21,6 +21,10 @@ const READERS: usize = 4;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_callbacks.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_reference_sequence.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.
@@ -120,6 +124,8 @@ impl Driver for PostgresDriver {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const BEGIN: &'static str = "BEGIN";
+    // A sequence takes no row lock, so concurrent transactions never wait for each other here.
+    const NEXT_REFERENCE: &'static str = "SELECT nextval('operation_reference')";
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
         let st = self.statement(sql)?;
@@ -233,7 +239,7 @@ impl PostgresConnector {
                 }
             }
         };
-        Ok(SqlConn(PostgresDriver {
+        Ok(SqlConn::new(PostgresDriver {
             client: Some(client),
             statements: HashMap::new(),
         }))

@@ -37,6 +37,8 @@ pub trait Driver: Send + 'static {
     const SKIP_LOCKED: &'static str;
     /// How a group-commit transaction starts.
     const BEGIN: &'static str;
+    /// Returns the next retrieval reference number, in one row and column.
+    const NEXT_REFERENCE: &'static str;
 
     /// Runs a statement; returns the number of rows changed.
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64>;
@@ -54,9 +56,47 @@ pub trait Driver: Send + 'static {
     fn is_broken(&self) -> bool;
 }
 
-pub struct SqlConn<D: Driver>(pub D);
+pub struct SqlConn<D: Driver>(pub D, Deferred);
+
+/// Balance changes of the shared accounts (a merchant's fee account, the settlement and
+/// funding accounts), applied once per transaction just before it commits. Nearly every
+/// transfer touches them; updating them row by row would make every concurrent transaction
+/// wait for the one holding their row lock. Card accounts are updated at once, under lock, as
+/// their balances decide approvals.
+#[derive(Default)]
+pub struct Deferred {
+    pending: std::collections::BTreeMap<String, i64>,
+    /// `pending` as it was at the current savepoint.
+    saved: std::collections::BTreeMap<String, i64>,
+}
+
+fn is_card_account(id: &str) -> bool {
+    id.starts_with("card:")
+}
 
 impl<D: Driver> SqlConn<D> {
+    pub fn new(driver: D) -> SqlConn<D> {
+        SqlConn(driver, Deferred::default())
+    }
+
+    /// Applies the deferred balance changes, in account order.
+    fn flush_deferred(&mut self) -> StoreResult<()> {
+        let pending = std::mem::take(&mut self.1.pending);
+        self.1.saved.clear();
+        for (account, delta) in pending.iter().filter(|(_, d)| **d != 0) {
+            let n = self.0.exec(
+                "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
+                &[P::Text(account), P::Int(*delta)],
+            )?;
+            if n != 1 {
+                return Err(StoreError::Invariant(format!(
+                    "no ledger account {account}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn one<T>(
         &mut self,
         sql: &str,
@@ -276,15 +316,19 @@ impl<D: Driver> Tx for SqlConn<D> {
         let mut ordered: Vec<&Posting> = postings.iter().collect();
         ordered.sort_by(|a, b| a.account_id.cmp(&b.account_id));
         for p in ordered {
-            let n = self.0.exec(
-                "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
-                &[P::Text(&p.account_id), P::Int(p.amount.minor())],
-            )?;
-            if n != 1 {
-                return Err(StoreError::Invariant(format!(
-                    "no ledger account {}",
-                    p.account_id
-                )));
+            if is_card_account(&p.account_id) {
+                let n = self.0.exec(
+                    "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
+                    &[P::Text(&p.account_id), P::Int(p.amount.minor())],
+                )?;
+                if n != 1 {
+                    return Err(StoreError::Invariant(format!(
+                        "no ledger account {}",
+                        p.account_id
+                    )));
+                }
+            } else {
+                *self.1.pending.entry(p.account_id.clone()).or_default() += p.amount.minor();
             }
             self.0.exec(
                 "INSERT INTO postings (operation_id, account_id, amount) VALUES ($1, $2, $3)",
@@ -350,11 +394,7 @@ impl<D: Driver> Tx for SqlConn<D> {
 
     fn next_reference(&mut self) -> StoreResult<String> {
         let v = self
-            .one(
-                "UPDATE counters SET value = value + 1 WHERE name = 'reference' RETURNING value",
-                &[],
-                |r| r.int(0),
-            )?
+            .one(D::NEXT_REFERENCE, &[], |r| r.int(0))?
             .ok_or_else(|| StoreError::Invariant("no reference counter".into()))?;
         Ok(format!("{v:012}"))
     }
@@ -382,21 +422,29 @@ impl<D: Driver> Tx for SqlConn<D> {
 
 impl<D: Driver> Conn for SqlConn<D> {
     fn begin(&mut self) -> Result<(), BatchError> {
+        self.1 = Deferred::default();
         self.0.control(D::BEGIN)
     }
     fn commit(&mut self) -> Result<(), BatchError> {
+        self.flush_deferred().map_err(|e| BatchError {
+            retryable: matches!(e, StoreError::Conflict(_)),
+            message: e.to_string(),
+        })?;
         self.0.control("COMMIT")
     }
     fn rollback(&mut self) {
+        self.1 = Deferred::default();
         let _ = self.0.control("ROLLBACK");
     }
     fn savepoint(&mut self) -> Result<(), BatchError> {
+        self.1.saved = self.1.pending.clone();
         self.0.control("SAVEPOINT job")
     }
     fn release_savepoint(&mut self) -> Result<(), BatchError> {
         self.0.control("RELEASE SAVEPOINT job")
     }
     fn rollback_to_savepoint(&mut self) -> Result<(), BatchError> {
+        self.1.pending = self.1.saved.clone();
         self.0.control("ROLLBACK TO SAVEPOINT job")
     }
     fn is_broken(&self) -> bool {

@@ -78,6 +78,8 @@ impl Driver for SqliteDriver {
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const NEXT_REFERENCE: &'static str =
+        "UPDATE counters SET value = value + 1 WHERE name = 'reference' RETURNING value";
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
         let sql = rewritten(&mut self.rewritten, sql);
@@ -195,7 +197,7 @@ impl Connector for SqliteConnector {
             .map_err(db_err)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(db_err)?;
-        Ok(SqlConn(SqliteDriver {
+        Ok(SqlConn::new(SqliteDriver {
             conn,
             rewritten: HashMap::new(),
         }))
@@ -210,7 +212,7 @@ impl Connector for SqliteConnector {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db_err)?;
         conn.set_prepared_statement_cache_capacity(256);
-        Ok(SqlConn(SqliteDriver {
+        Ok(SqlConn::new(SqliteDriver {
             conn,
             rewritten: HashMap::new(),
         }))
