@@ -130,6 +130,21 @@ async fn expired_and_underfunded_cards_are_declined_on(backend: Backend) {
     let mut b = seed_like_body(&invoice(), json!(100));
     b["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": expired});
     decline_case(&s, b, 478).await;
+    // The same number cannot be issued twice (a clear 400, on both databases).
+    let resp = s
+        .http
+        .post(s.path("/sandbox/cards"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .json(&json!({"pan": expired, "expire": "01/20", "cvc": "123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let e: Value = resp.json().await.unwrap();
+    assert!(
+        e["message"].as_str().unwrap().contains("already exists"),
+        "{e}"
+    );
     // Insufficient funds: 100 + 95 fee > 150.
     let poor = s.issue_card("12/39", "321", "150", false).await;
     let mut b = seed_like_body(&invoice(), json!(100));

@@ -195,7 +195,9 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
             ..Default::default()
         };
         state.store.install(seed).await.map_err(|e| {
-            if e.to_string().contains("UNIQUE") {
+            // SQLite and PostgreSQL word a unique-key violation differently.
+            let text = e.to_string();
+            if text.contains("UNIQUE") || text.contains("duplicate key") {
                 EpayError::input("a card with this number already exists in the sandbox")
             } else {
                 EpayError::internal("issuing a sandbox card failed", e)
