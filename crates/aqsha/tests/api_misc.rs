@@ -56,6 +56,15 @@ async fn status_answers_for_the_tokens_terminal_only_on(backend: Backend) {
         .get_json(&format!("/check-status/p2p/transaction/{inv}"), &bare)
         .await;
     assert_eq!(v["resultCode"], "104");
+    // A token whose scope allows no service calls.
+    let narrow = s
+        .token(&[("scope", "statistics"), ("terminal", TERMINAL_2)])
+        .await;
+    let (st, v) = s
+        .get_json(&format!("/check-status/p2p/transaction/{inv}"), &narrow)
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("scope"), "{v}");
     // Unknown invoice.
     let (_, v) = s
         .get_json("/check-status/p2p/transaction/999999999", &token)

@@ -38,6 +38,17 @@ pub async fn service_token(
     if record.expires_at <= chrono::Utc::now() {
         return Err(EpayError::token("token expired"));
     }
+    // Status and saved-card calls are service calls (reference §4, §5): a token for them
+    // carries `payment`, `transfer` or the service scope's `webapi`.
+    if !record
+        .scope
+        .split_whitespace()
+        .any(|s| matches!(s, "payment" | "transfer" | "webapi"))
+    {
+        return Err(EpayError::token(
+            "token scope allows no service calls (needs payment, transfer or webapi)",
+        ));
+    }
     Ok(record)
 }
 
