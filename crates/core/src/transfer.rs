@@ -174,7 +174,7 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
     let mut draft = Draft::new(&op_id, &token, cmd);
     // Until the terminal is checked, record the one the request names, so that status
     // queries on that terminal find the decline.
-    draft.terminal_id = o
+    draft.op.terminal_id = o
         .terminal_id
         .clone()
         .or_else(|| token.terminal_id.clone())
@@ -243,7 +243,7 @@ fn decide(
         Ok(a) => a,
         Err(e) => return Ok(Err(decline(reason::INVALID_AMOUNT, e.to_string()))),
     };
-    draft.amount = amount;
+    draft.op.amount = amount;
     let Some(currency) = Currency::parse(&o.currency) else {
         return Ok(Err(decline(
             reason::INVALID_TRANSACTION,
@@ -299,7 +299,7 @@ fn decide(
             )))
         }
     };
-    draft.terminal_id = terminal.id.clone();
+    draft.op.terminal_id = terminal.id.clone();
     if terminal.currency != currency {
         return Ok(Err(decline(
             reason::INVALID_TRANSACTION,
@@ -340,12 +340,12 @@ fn decide(
         Ok(s) => s,
         Err(d) => return Ok(Err(d)),
     };
-    draft.sender = sender.record.clone();
+    draft.op.sender = sender.record.clone();
     let receiver = match resolve(tx, &cmd.receiver, false, merchant, account, cmd.now)? {
         Ok(r) => r,
         Err(d) => return Ok(Err(d)),
     };
-    draft.receiver = receiver.record.clone();
+    draft.op.receiver = receiver.record.clone();
     if sender.fingerprint == receiver.fingerprint {
         return Ok(Err(decline(
             reason::INVALID_TRANSACTION,
@@ -372,7 +372,7 @@ fn decide(
     let Some(fee) = terminal.fee.fee_for(amount) else {
         return Ok(Err(decline(reason::INVALID_AMOUNT, "amount is too large")));
     };
-    draft.fee = fee;
+    draft.op.fee = fee;
     let Some(total) = amount.checked_add(fee) else {
         return Ok(Err(decline(reason::INVALID_AMOUNT, "amount is too large")));
     };
@@ -545,11 +545,6 @@ fn issuer_checks(card: &NetworkCard, who: &str, now: DateTime<Utc>) -> Result<()
 /// as much as is known.
 struct Draft {
     op: OperationRecord,
-    amount: Money,
-    fee: Money,
-    terminal_id: String,
-    sender: SideRecord,
-    receiver: SideRecord,
     /// The sender's name as given, for the callback.
     payer_name: String,
 }
@@ -589,11 +584,6 @@ impl Draft {
                     .or_else(|| token.failure_post_link.clone()),
                 secret_hash: token.secret_hash.clone(),
             },
-            amount: Money::ZERO,
-            fee: Money::ZERO,
-            terminal_id: String::new(),
-            sender: SideRecord::default(),
-            receiver: SideRecord::default(),
             payer_name: match &cmd.sender {
                 SideInput::Pan(p) => p.name.clone().unwrap_or_default(),
                 SideInput::CardId { .. } => String::new(),
@@ -601,16 +591,7 @@ impl Draft {
         }
     }
 
-    fn finish(&mut self) {
-        self.op.amount = self.amount;
-        self.op.fee = self.fee;
-        self.op.terminal_id = self.terminal_id.clone();
-        self.op.sender = self.sender.clone();
-        self.op.receiver = self.receiver.clone();
-    }
-
     fn record_decline(mut self, tx: &mut dyn Tx, d: Decline) -> Result<StoredResponse, StoreError> {
-        self.finish();
         self.op.status = "FAILED".into();
         self.op.reason_code = d.code.code;
         self.op.reason = format!("{}: {}", d.code.message, d.detail);
@@ -634,7 +615,6 @@ impl Draft {
     }
 
     fn commit_charge(mut self, tx: &mut dyn Tx, c: Charge) -> Result<StoredResponse, StoreError> {
-        self.finish();
         let reference = tx.next_reference()?;
         let int_reference = format!("{:016X}", rand::thread_rng().gen::<u64>());
         let total = c
