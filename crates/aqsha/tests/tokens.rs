@@ -205,3 +205,59 @@ async fn missing_unknown_and_expired_tokens_are_refused_with_401_on(backend: Bac
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(s.balance("440563...5096").await, before);
 }
+
+/// Tokens are sealed claims: the token text is never written anywhere, a changed character makes
+/// it unknown, and a server with another master key cannot read it. (Tokens never reach the
+/// store, so this holds on either backend; it runs on SQLite, whose files the test can read.)
+#[tokio::test]
+async fn tokens_are_sealed_never_stored_and_tamper_evident() {
+    let s = Server::start();
+    let other = Server::start_with(&["--master-key", &"ab".repeat(32)]);
+    let inv = invoice();
+    let token = s
+        .token(&[
+            ("invoiceID", inv.as_str()),
+            ("postLink", "https://sealed.example/ok"),
+            ("secret_hash", "sekret-value-42"),
+        ])
+        .await;
+    assert!(!token.to_lowercase().contains("sekret") && !token.contains("sealed"));
+    assert!(token
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+
+    let body = seed_like_body(&inv, json!(100));
+    // One character changed: unknown, and nothing is spent.
+    let mut forged: Vec<char> = token.chars().collect();
+    let i = forged.len() / 2;
+    forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    let (st, e) = s.transfer(&forged, &body).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        e["message"].as_str().unwrap().contains("unknown token"),
+        "{e}"
+    );
+    // Another master key: unknown there, for transfers and for service calls alike.
+    let (st, _) = other.transfer(&token, &body).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = other.get_json("/cards/testUser1", &token).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    // The genuine token works where it was issued, once.
+    let (st, v) = s.transfer(&token, &body).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "CHARGE");
+    let (st, _) = s
+        .transfer(&token, &seed_like_body(&invoice(), json!(100)))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    for f in files_under(&s.data_dir()) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token text is in {}",
+            f.display()
+        );
+    }
+}

@@ -61,15 +61,6 @@ pub struct TokenRecord {
     pub failure_post_link: Option<String>,
     pub secret_hash: Option<String>,
     pub expires_at: DateTime<Utc>,
-    /// The operation that spent this token, once one has.
-    pub spent_by: Option<String>,
-}
-
-/// A token to insert: its SHA-256 hash, never the token itself.
-#[derive(Debug, Clone)]
-pub struct NewToken {
-    pub hash: String,
-    pub record: TokenRecord,
 }
 
 /// A card issued by Aqsha's built-in card network, as its issuer sees it.
@@ -258,7 +249,9 @@ pub struct LedgerReport {
 /// The unit of work a transfer runs in. Every method reads or writes inside one database
 /// transaction; nothing is visible to others until the store commits.
 pub trait Tx {
-    fn token(&mut self, hash: &str) -> StoreResult<Option<TokenRecord>>;
+    /// The operation that spent the token with this hash, if one has.
+    fn token_spent_by(&mut self, hash: &str) -> StoreResult<Option<String>>;
+    /// Records that the token was spent; a second spend of one token fails.
     fn spend_token(&mut self, hash: &str, operation_id: &str) -> StoreResult<()>;
     fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>>;
     fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>>;
@@ -312,8 +305,6 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
     async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>>;
-    async fn token(&self, hash: &str) -> StoreResult<Option<TokenRecord>>;
-    async fn issue_token(&self, token: NewToken) -> StoreResult<()>;
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome>;
     /// The invoice's charged operation, or else its latest attempt.
     async fn invoice_status(

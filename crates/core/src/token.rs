@@ -1,35 +1,174 @@
-//! Access tokens: random, shown once, stored only as a hash.
+//! Access tokens: sealed claims, readable only with the master key.
+//!
+//! A token carries what it was issued for — merchant, scope, the invoice/amount/currency/terminal
+//! binding, callback URLs, `secret_hash` and expiry — encrypted and authenticated with the vault's
+//! token key (AES-256-GCM). Issuing one therefore needs no database write, and any instance
+//! holding the same master key can read it. What a database must know — that a token was spent,
+//! and on which operation — is written in the transfer's own commit, keyed by the token's
+//! SHA-256 ([`hash`]), so the token itself is never stored.
 
-use rand::Rng;
+use crate::money::{Currency, Money};
+use crate::store::TokenRecord;
+use crate::vault::Vault;
+use chrono::{DateTime, Utc};
 
 /// Token lifetime in seconds, as ePay issues them.
 pub const TOKEN_TTL_SECS: i64 = 7200;
 
-const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+/// Claims layout version, the first byte of the sealed plaintext.
+const VERSION: u8 = 1;
 
-/// A new token in ePay's style (upper-case letters, digits, underscores), 32 characters:
-/// about 166 bits of randomness.
-pub fn generate() -> String {
-    let mut rng = rand::thread_rng();
-    (0..32)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect()
+/// Longest token text read at all: anything longer is not one of ours, and is refused before
+/// any decoding work.
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Seals a token's claims into the token text: base32 without padding (`A–Z`, `2–7`), which
+/// keeps to the upper-case letters and digits of ePay's own tokens.
+pub fn issue(vault: &Vault, claims: &TokenRecord) -> String {
+    data_encoding::BASE32_NOPAD.encode(&vault.seal_token(&encode(claims)))
 }
 
-/// The form a token is stored and looked up in.
+/// The claims of a token issued by [`issue`] with the same master key; `None` for anything else:
+/// garbage, a tampered token, or one sealed under another key.
+pub fn open(vault: &Vault, token: &str) -> Option<TokenRecord> {
+    if token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    let blob = data_encoding::BASE32_NOPAD.decode(token.as_bytes()).ok()?;
+    decode(&vault.open_token(&blob)?)
+}
+
+/// The form a token is recorded in once spent.
 pub fn hash(token: &str) -> String {
     crate::vault::sha256_hex(token.as_bytes())
 }
 
+/// Fields in a fixed order, each as a 16-bit length and UTF-8 bytes; length 0xFFFF is "absent".
+fn encode(c: &TokenRecord) -> Vec<u8> {
+    let amount = c.amount.map(|a| a.minor().to_string());
+    let expires = c.expires_at.timestamp().to_string();
+    let fields: [Option<&str>; 10] = [
+        Some(&c.merchant_id),
+        Some(&c.scope),
+        c.invoice_id.as_deref(),
+        amount.as_deref(),
+        c.currency.map(|x| x.code()),
+        c.terminal_id.as_deref(),
+        c.post_link.as_deref(),
+        c.failure_post_link.as_deref(),
+        c.secret_hash.as_deref(),
+        Some(&expires),
+    ];
+    let mut out = vec![VERSION];
+    for f in fields {
+        match f {
+            // The token endpoint caps every field far below 0xFFFF bytes.
+            Some(s) => {
+                let len = u16::try_from(s.len()).unwrap_or(u16::MAX - 1);
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
+            }
+            None => out.extend_from_slice(&u16::MAX.to_be_bytes()),
+        }
+    }
+    out
+}
+
+fn decode(plain: &[u8]) -> Option<TokenRecord> {
+    let (&version, mut rest) = plain.split_first()?;
+    if version != VERSION {
+        return None;
+    }
+    let mut next = || -> Option<Option<String>> {
+        let (len, tail) = rest.split_at_checked(2)?;
+        let len = u16::from_be_bytes([len[0], len[1]]);
+        if len == u16::MAX {
+            rest = tail;
+            return Some(None);
+        }
+        let (text, tail) = tail.split_at_checked(usize::from(len))?;
+        rest = tail;
+        Some(Some(String::from_utf8(text.to_vec()).ok()?))
+    };
+    let merchant_id = next()??;
+    let scope = next()??;
+    let invoice_id = next()?;
+    let amount = match next()? {
+        Some(a) => Some(Money::from_minor(a.parse().ok()?)),
+        None => None,
+    };
+    let currency = match next()? {
+        Some(c) => Some(Currency::parse(&c)?),
+        None => None,
+    };
+    let terminal_id = next()?;
+    let post_link = next()?;
+    let failure_post_link = next()?;
+    let secret_hash = next()?;
+    let expires: i64 = next()??.parse().ok()?;
+    let expires_at: DateTime<Utc> = DateTime::from_timestamp(expires, 0)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    Some(TokenRecord {
+        merchant_id,
+        scope,
+        invoice_id,
+        amount,
+        currency,
+        terminal_id,
+        post_link,
+        failure_post_link,
+        secret_hash,
+        expires_at,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn claims() -> TokenRecord {
+        TokenRecord {
+            merchant_id: "m-1".into(),
+            scope: "webapi payment".into(),
+            invoice_id: Some("000001".into()),
+            amount: Some(Money::from_minor(12_345)),
+            currency: Some(Currency::Kzt),
+            terminal_id: None,
+            post_link: Some("https://example.com/ok".into()),
+            failure_post_link: None,
+            secret_hash: Some("s3cr3t".into()),
+            expires_at: DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
+        }
+    }
+
     #[test]
-    fn tokens_are_distinct_and_hash_stably() {
-        let a = super::generate();
-        let b = super::generate();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 32);
-        assert_eq!(super::hash(&a), super::hash(&a));
-        assert_ne!(super::hash(&a), a);
+    fn tokens_round_trip_and_differ_each_time() {
+        let v = Vault::new([3u8; 32]);
+        let a = issue(&v, &claims());
+        let b = issue(&v, &claims());
+        assert_ne!(a, b, "a fresh nonce per token");
+        let back = open(&v, &a).unwrap_or_else(|| panic!("token did not open"));
+        assert_eq!(format!("{back:?}"), format!("{:?}", claims()));
+        assert!(!a.contains("example.com") && !a.contains("s3cr3t"));
+        assert_ne!(hash(&a), hash(&b));
+    }
+
+    #[test]
+    fn foreign_tampered_and_garbage_tokens_do_not_open() {
+        let v = Vault::new([3u8; 32]);
+        let t = issue(&v, &claims());
+        assert!(
+            open(&Vault::new([4u8; 32]), &t).is_none(),
+            "other master key"
+        );
+        let mut bytes = t.clone().into_bytes();
+        let i = bytes.len() / 2;
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        assert!(open(&v, &String::from_utf8(bytes).unwrap_or_default()).is_none());
+        assert!(open(&v, "").is_none());
+        assert!(open(&v, "not a token!").is_none());
+        assert!(open(&v, &"A".repeat(MAX_TOKEN_LEN + 1)).is_none());
     }
 }

@@ -29,6 +29,8 @@ use rand::Rng;
 /// fingerprints, masks and sealed blobs. No plain card number or CVC is in here.
 #[derive(Debug, Clone)]
 pub struct TransferCommand {
+    /// The bearer token's claims, or `None` when it did not open (unknown, forged, other key).
+    pub token: Option<TokenRecord>,
     pub token_hash: String,
     /// Keyed digest of the canonical request body, to recognise a retry.
     pub request_digest: String,
@@ -128,13 +130,13 @@ pub fn external_account(currency: Currency) -> String {
 }
 
 pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome, StoreError> {
-    let Some(token) = tx.token(&cmd.token_hash)? else {
+    let Some(token) = &cmd.token else {
         return Ok(TransferOutcome::Refused(Refusal::Token(
             "unknown token".into(),
         )));
     };
-    if let Some(spent_by) = &token.spent_by {
-        return match tx.operation_response(spent_by)? {
+    if let Some(spent_by) = tx.token_spent_by(&cmd.token_hash)? {
+        return match tx.operation_response(&spent_by)? {
             Some((digest, stored)) if ct_eq(&digest, &cmd.request_digest) => {
                 Ok(TransferOutcome::Replay(stored))
             }
@@ -171,7 +173,7 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
     // Time-ordered ids keep each commit's new rows (and their postings) on a few B-tree pages
     // instead of scattering them, which is most of what a durable commit writes.
     let op_id = uuid::Uuid::now_v7().to_string();
-    let mut draft = Draft::new(&op_id, &token, cmd);
+    let mut draft = Draft::new(&op_id, token, cmd);
     // Until the terminal is checked, record the one the request names, so that status
     // queries on that terminal find the decline.
     draft.op.terminal_id = o
@@ -179,7 +181,7 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
         .clone()
         .or_else(|| token.terminal_id.clone())
         .unwrap_or_default();
-    match decide(tx, cmd, &token, &mut draft)? {
+    match decide(tx, cmd, token, &mut draft)? {
         Ok(charge) => {
             if let Some(existing) = charge.replay {
                 // The invoice was already charged by an identical request under another token:

@@ -7,7 +7,9 @@
 //!   without the number being recoverable from the fingerprint by brute force;
 //! - `cvc`: a keyed check value of (card, CVC), so the sandbox issuer can verify a CVC without
 //!   the CVC ever being stored — the way real issuers check CVV2 with their own keys;
-//! - `req`: digests of transfer requests, to recognise a retried request without keeping its body.
+//! - `req`: digests of transfer requests, to recognise a retried request without keeping its body;
+//! - `token`: AES-256-GCM over access-token claims, so a token carries its own binding and any
+//!   instance holding the master key can read it without a database look-up.
 //!
 //! Each sealed PAN carries the key id it was sealed with, so keys can rotate later.
 
@@ -49,7 +51,11 @@ pub struct Vault {
     fp_key: [u8; 32],
     cvc_key: [u8; 32],
     req_key: [u8; 32],
+    token: Aes256Gcm,
 }
+
+/// Associated data of sealed tokens: a token blob can never be mistaken for another kind.
+const TOKEN_AAD: &[u8] = b"aqsha-token-v1";
 
 fn derive(master: &[u8; 32], purpose: &str) -> [u8; 32] {
     let mut mac = <HmacSha256 as Mac>::new_from_slice(master).unwrap_or_else(|_| unreachable!());
@@ -78,6 +84,7 @@ impl Vault {
             fp_key: derive(&master, "fp"),
             cvc_key: derive(&master, "cvc"),
             req_key: derive(&master, "req"),
+            token: Aes256Gcm::new(&derive(&master, "token").into()),
         }
     }
 
@@ -109,6 +116,36 @@ impl Vault {
 
     pub fn request_digest(&self, canonical: &[u8]) -> String {
         hmac_hex(&self.req_key, &[canonical])
+    }
+
+    /// Encrypts access-token claims: nonce (12 bytes) followed by ciphertext and tag.
+    pub fn seal_token(&self, claims: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let payload = aes_gcm::aead::Payload {
+            msg: claims,
+            aad: TOKEN_AAD,
+        };
+        let ct = self
+            .token
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .unwrap_or_default();
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ct);
+        blob
+    }
+
+    /// The claims of a token this vault (this master key) sealed; `None` for anything else.
+    pub fn open_token(&self, blob: &[u8]) -> Option<Vec<u8>> {
+        if blob.len() < 12 + 16 {
+            return None;
+        }
+        let (nonce, ct) = blob.split_at(12);
+        let payload = aes_gcm::aead::Payload {
+            msg: ct,
+            aad: TOKEN_AAD,
+        };
+        self.token.decrypt(Nonce::from_slice(nonce), payload).ok()
     }
 
     pub fn seal(&self, pan: &Pan) -> SealedPan {

@@ -29,11 +29,7 @@ pub async fn service_token(
     headers: &HeaderMap,
 ) -> Result<TokenRecord, EpayError> {
     let token = bearer(headers)?;
-    let record = state
-        .store
-        .token(&aqsha_core::token::hash(token))
-        .await
-        .map_err(|e| EpayError::internal("token look-up failed", e))?
+    let record = aqsha_core::token::open(&state.vault, token)
         .ok_or_else(|| EpayError::token("unknown token"))?;
     if record.expires_at <= chrono::Utc::now() {
         return Err(EpayError::token("token expired"));

@@ -4,8 +4,8 @@
 
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NewToken, NextStep,
-    OperationRecord, SandboxCardView, StoreResult, TerminalRecord, TokenRecord, Tx, VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
+    OperationRecord, SandboxCardView, StoreResult, TerminalRecord, Tx, VaultCard,
 };
 use chrono::{DateTime, Utc};
 
@@ -31,7 +31,6 @@ pub trait Conn: Tx + Send + 'static {
     }
 
     // Writes besides the transfer's.
-    fn insert_token(&mut self, t: &NewToken) -> StoreResult<()>;
     fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool>;
     fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
     fn claim_callbacks(
@@ -58,9 +57,6 @@ pub trait Conn: Tx + Send + 'static {
     fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
     fn read_terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
         self.terminal(id)
-    }
-    fn read_token(&mut self, hash: &str) -> StoreResult<Option<TokenRecord>> {
-        self.token(hash)
     }
     fn invoice_status(
         &mut self,

@@ -14,9 +14,9 @@
 use crate::conn::{BatchError, Conn, Connector};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NewToken, NextStep,
-    OperationRecord, SandboxCardView, Store, StoreError, StoreResult, TerminalRecord, TokenRecord,
-    Tx, VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
+    OperationRecord, SandboxCardView, Store, StoreError, StoreResult, TerminalRecord, Tx,
+    VaultCard,
 };
 use aqsha_core::transfer::{self, TransferCommand, TransferOutcome};
 use std::collections::HashMap;
@@ -337,15 +337,6 @@ impl<K: Connector> Store for GroupStore<K> {
         let t = self.read(move |c| c.read_terminal(&key)).await?;
         self.terminals.put(id, t.clone());
         Ok(t)
-    }
-
-    async fn token(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
-        let hash = hash.to_string();
-        self.read(move |c| c.read_token(&hash)).await
-    }
-
-    async fn issue_token(&self, token: NewToken) -> StoreResult<()> {
-        self.write(move |c| c.insert_token(&token)).await
     }
 
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome> {

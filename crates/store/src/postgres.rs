@@ -1,9 +1,10 @@
 //! The PostgreSQL backend, for several `aqsha serve` instances sharing one database.
 //!
 //! Each instance group-commits through its own writer connection; instances meet in the
-//! database: `FOR UPDATE` on the token and the sender's account serialises transfers that
-//! touch them, an advisory lock serialises transfers of one invoice, callback claims use
-//! `FOR UPDATE SKIP LOCKED`, and a deadlock between instances re-runs the losing batch.
+//! database: `FOR UPDATE` on the sender's account serialises transfers that touch it, an
+//! advisory lock serialises transfers of one invoice, callback claims use
+//! `FOR UPDATE SKIP LOCKED`, and a deadlock between instances re-runs the losing batch, as does
+//! one token spent by two instances at once (the second then sees it spent).
 //! Commits are durable with PostgreSQL's defaults (`synchronous_commit = on`).
 
 use crate::conn::{BatchError, Connector};
@@ -25,6 +26,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_reference_sequence.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_sealed_tokens.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.
@@ -33,10 +38,16 @@ const MIGRATION_LOCK: i64 = 0x0061_7173_6861;
 pub type PostgresStore = GroupStore<PostgresConnector>;
 
 fn pg_err(e: postgres::Error) -> StoreError {
+    // Two instances spending one token race on its spent row: the loser re-runs its batch and
+    // then finds the token spent (a replay or a refusal, as on one instance).
+    let token_race = e
+        .as_db_error()
+        .is_some_and(|db| db.constraint() == Some("spent_tokens_pkey"));
     match e.code() {
         Some(c)
             if *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || token_race =>
         {
             StoreError::Conflict(e.to_string())
         }

@@ -6,7 +6,7 @@ use aqsha_core::fee::FeeSchedule;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::store::{
     CallbackAttempt, CallbackEvent, MerchantRecord, NetworkCard, OperationRecord, SandboxCardView,
-    SideRecord, StoreError, StoreResult, TerminalRecord, TokenRecord, VaultCard,
+    SideRecord, StoreError, StoreResult, TerminalRecord, VaultCard,
 };
 use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
@@ -23,7 +23,6 @@ pub trait Cols {
 
 pub const MERCHANT_COLUMNS: &str = "id, client_id, secret_hash, name";
 pub const TERMINAL_COLUMNS: &str = "id, merchant_id, currency, fee_bps, fee_min, fee_account";
-pub const TOKEN_COLUMNS: &str = "merchant_id, scope, invoice_id, amount, currency, terminal_id, post_link, failure_post_link, secret_hash, expires_at, spent_by";
 pub const NETWORK_CARD_COLUMNS: &str = "id, fingerprint, mask, brand, exp_month, exp_year, cvc_check, locked, enforce_expiry, account_id, currency";
 pub const VAULT_CARD_COLUMNS: &str = "id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask, brand, payer_name, active, created_at, transaction_id, reference, int_reference, terminal_id";
 pub const OPERATION_COLUMNS: &str = "id, merchant_id, terminal_id, invoice_id, account_id, amount, fee, currency, description, email, status, reason_code, reason, reference, int_reference, sender_card_id, sender_mask, sender_brand, sender_type, receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_hash, request_digest, http_status, response_body, created_at, post_link, failure_post_link, secret_hash";
@@ -76,22 +75,6 @@ pub fn terminal(r: &dyn Cols) -> StoreResult<TerminalRecord> {
             min_fee: Money::from_minor(r.int(4)?),
         },
         fee_account: r.text(5)?,
-    })
-}
-
-pub fn token(r: &dyn Cols) -> StoreResult<TokenRecord> {
-    Ok(TokenRecord {
-        merchant_id: r.text(0)?,
-        scope: r.text(1)?,
-        invoice_id: r.opt_text(2)?,
-        amount: r.opt_int(3)?.map(Money::from_minor),
-        currency: r.opt_text(4)?.map(currency).transpose()?,
-        terminal_id: r.opt_text(5)?,
-        post_link: r.opt_text(6)?,
-        failure_post_link: r.opt_text(7)?,
-        secret_hash: r.opt_text(8)?,
-        expires_at: DateTime::from_timestamp(r.int(9)?, 0).unwrap_or_default(),
-        spent_by: r.opt_text(10)?,
     })
 }
 

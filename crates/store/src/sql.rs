@@ -10,8 +10,8 @@ use aqsha_core::money::{Currency, Money};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
     CallbackAttempt, CallbackEvent, CallbackView, DueCallback, LedgerReport, MerchantRecord,
-    NetworkCard, NewToken, NextStep, OperationRecord, Posting, SandboxCardView, StoreError,
-    StoreResult, StoredResponse, TerminalRecord, TokenRecord, Tx, VaultCard,
+    NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, StoreError, StoreResult,
+    StoredResponse, TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::external_account;
 use chrono::{DateTime, Utc};
@@ -151,23 +151,19 @@ fn stored(r: &dyn Cols, at: usize) -> StoreResult<StoredResponse> {
 }
 
 impl<D: Driver> Tx for SqlConn<D> {
-    fn token(&mut self, hash: &str) -> StoreResult<Option<TokenRecord>> {
-        let sql = format!(
-            "SELECT {} FROM tokens WHERE hash = $1{}",
-            rows::TOKEN_COLUMNS,
-            D::FOR_UPDATE
-        );
-        self.one(&sql, &[P::Text(hash)], rows::token)
+    fn token_spent_by(&mut self, hash: &str) -> StoreResult<Option<String>> {
+        self.one(
+            "SELECT operation_id FROM spent_tokens WHERE hash = $1",
+            &[P::Text(hash)],
+            |r| r.text(0),
+        )
     }
 
     fn spend_token(&mut self, hash: &str, operation_id: &str) -> StoreResult<()> {
-        let n = self.0.exec(
-            "UPDATE tokens SET spent_by = $2 WHERE hash = $1 AND spent_by IS NULL",
+        self.0.exec(
+            "INSERT INTO spent_tokens (hash, operation_id) VALUES ($1, $2)",
             &[P::Text(hash), P::Text(operation_id)],
         )?;
-        if n != 1 {
-            return Err(StoreError::Invariant("token was spent concurrently".into()));
-        }
         Ok(())
     }
 
@@ -451,29 +447,6 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.0.is_broken()
     }
 
-    fn insert_token(&mut self, t: &NewToken) -> StoreResult<()> {
-        let r = &t.record;
-        self.0.exec(
-            "INSERT INTO tokens (hash, merchant_id, scope, invoice_id, amount, currency, terminal_id,
-             post_link, failure_post_link, secret_hash, expires_at, spent_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
-            &[
-                P::Text(&t.hash),
-                P::Text(&r.merchant_id),
-                P::Text(&r.scope),
-                P::OptText(r.invoice_id.as_deref()),
-                P::OptInt(r.amount.map(Money::minor)),
-                P::OptText(r.currency.map(Currency::code)),
-                P::OptText(r.terminal_id.as_deref()),
-                P::OptText(r.post_link.as_deref()),
-                P::OptText(r.failure_post_link.as_deref()),
-                P::OptText(r.secret_hash.as_deref()),
-                P::Int(r.expires_at.timestamp()),
-            ],
-        )?;
-        Ok(())
-    }
-
     fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool> {
         let now = rows::rfc3339(Utc::now());
         if let Some(marker) = &seed.marker {
@@ -677,12 +650,6 @@ impl<D: Driver> Conn for SqlConn<D> {
             rows::MERCHANT_COLUMNS
         );
         self.one(&sql, &[P::Text(client_id)], rows::merchant)
-    }
-
-    fn read_token(&mut self, hash: &str) -> StoreResult<Option<TokenRecord>> {
-        // Outside a write transaction: no row lock.
-        let sql = format!("SELECT {} FROM tokens WHERE hash = $1", rows::TOKEN_COLUMNS);
-        self.one(&sql, &[P::Text(hash)], rows::token)
     }
 
     fn invoice_status(

@@ -17,6 +17,10 @@ const READERS: usize = 4;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_callbacks.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_sealed_tokens.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

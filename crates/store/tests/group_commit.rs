@@ -4,36 +4,27 @@
 
 use aqsha_core::card::Pan;
 use aqsha_core::sandbox::{self, PreparedSeed};
-use aqsha_core::store::{NewToken, Store, TokenRecord};
+use aqsha_core::store::{Store, TokenRecord};
 use aqsha_core::transfer::{OrderInput, PanSide, SideInput, TransferCommand, TransferOutcome};
 use aqsha_core::vault::Vault;
-use aqsha_store::SqliteStore;
 use std::sync::Arc;
 
 const TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
 
-async fn token(store: &SqliteStore, merchant: &str, n: usize) -> String {
-    let hash = format!("token-{n}");
-    store
-        .issue_token(NewToken {
-            hash: hash.clone(),
-            record: TokenRecord {
-                merchant_id: merchant.into(),
-                scope: "transfer".into(),
-                invoice_id: None,
-                amount: None,
-                currency: None,
-                terminal_id: Some(TERMINAL.into()),
-                post_link: None,
-                failure_post_link: None,
-                secret_hash: None,
-                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
-                spent_by: None,
-            },
-        })
-        .await
-        .unwrap();
-    hash
+/// A token's claims; the store sees only these and the token's hash.
+fn claims(merchant: &str) -> TokenRecord {
+    TokenRecord {
+        merchant_id: merchant.into(),
+        scope: "transfer".into(),
+        invoice_id: None,
+        amount: None,
+        currency: None,
+        terminal_id: Some(TERMINAL.into()),
+        post_link: None,
+        failure_post_link: None,
+        secret_hash: None,
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    }
 }
 
 fn pan_side(vault: &Vault, pan: &str, cvc: &str) -> SideInput {
@@ -67,16 +58,15 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
     };
     assert!(store.install(seed).await.unwrap());
 
-    let mut tokens = Vec::new();
-    for n in 0..200 {
-        tokens.push(token(&store, &merchant_id, n).await);
-    }
+    let tokens: Vec<String> = (0..200).map(|n| format!("token-{n}")).collect();
     let (jobs_before, commits_before) = store.writer_stats();
     let mut tasks = Vec::new();
     for (n, t) in tokens.into_iter().enumerate() {
         let (store, vault) = (store.clone(), vault.clone());
+        let claims = claims(&merchant_id);
         tasks.push(tokio::spawn(async move {
             let cmd = TransferCommand {
+                token: Some(claims),
                 token_hash: t,
                 request_digest: format!("digest-{n}"),
                 now: chrono::Utc::now(),

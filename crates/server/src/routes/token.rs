@@ -8,7 +8,7 @@ use crate::error::OAuthFailure;
 use crate::routes::read_body;
 use crate::AppState;
 use aqsha_core::money::{Currency, Money};
-use aqsha_core::store::{NewToken, TokenRecord};
+use aqsha_core::store::TokenRecord;
 use aqsha_core::token;
 use aqsha_core::transfer::valid_invoice;
 use aqsha_wire::token::{TokenRequest, TokenResponse};
@@ -29,6 +29,10 @@ const KNOWN_SCOPES: &[&str] = &[
     "statement",
     "statistics",
 ];
+
+/// Callback URLs travel inside the token, so they are kept to what a URL reasonably needs.
+const MAX_LINK_LEN: usize = 2048;
+const MAX_SECRET_HASH_LEN: usize = 512;
 
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     match issue(&state, &headers, body).await {
@@ -197,10 +201,25 @@ async fn issue(
                     "{name} must be an http or https URL"
                 )));
             }
+            if l.len() > MAX_LINK_LEN {
+                return Err(OAuthFailure::invalid_request(format!(
+                    "{name} is longer than {MAX_LINK_LEN} characters"
+                )));
+            }
         }
     }
-    let access_token = token::generate();
-    let record = TokenRecord {
+    if req
+        .secret_hash
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_SECRET_HASH_LEN)
+    {
+        return Err(OAuthFailure::invalid_request(format!(
+            "secret_hash is longer than {MAX_SECRET_HASH_LEN} characters"
+        )));
+    }
+    // The token carries its claims sealed: issuing it writes nothing, and any instance with
+    // the same master key can read it (aqsha_core::token).
+    let claims = TokenRecord {
         merchant_id: merchant.id.clone(),
         scope: scope.clone(),
         invoice_id: req.invoice_id.clone(),
@@ -211,16 +230,8 @@ async fn issue(
         failure_post_link: req.failure_post_link.clone(),
         secret_hash: req.secret_hash.clone(),
         expires_at: chrono::Utc::now() + chrono::Duration::seconds(state.token_ttl_secs),
-        spent_by: None,
     };
-    state
-        .store
-        .issue_token(NewToken {
-            hash: token::hash(&access_token),
-            record,
-        })
-        .await
-        .map_err(|e| internal(&e))?;
+    let access_token = token::issue(&state.vault, &claims);
     let mut resp = Json(TokenResponse {
         access_token,
         expires_in: state.token_ttl_secs.to_string(),
