@@ -51,6 +51,8 @@ pub struct TerminalRecord {
 
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
+    /// Unique per token and time-ordered (UUID v7), so the spent-token index grows at its end.
+    pub id: String,
     pub merchant_id: String,
     pub scope: String,
     pub invoice_id: Option<String>,
@@ -128,7 +130,8 @@ pub struct OperationRecord {
     pub int_reference: String,
     pub sender: SideRecord,
     pub receiver: SideRecord,
-    pub token_hash: String,
+    /// The id of the token that carried the request.
+    pub token_id: String,
     pub request_digest: String,
     pub http_status: u16,
     pub response_body: String,
@@ -249,10 +252,10 @@ pub struct LedgerReport {
 /// The unit of work a transfer runs in. Every method reads or writes inside one database
 /// transaction; nothing is visible to others until the store commits.
 pub trait Tx {
-    /// The operation that spent the token with this hash, if one has.
-    fn token_spent_by(&mut self, hash: &str) -> StoreResult<Option<String>>;
+    /// The operation that spent the token with this id, if one has.
+    fn token_spent_by(&mut self, token_id: &str) -> StoreResult<Option<String>>;
     /// Records that the token was spent; a second spend of one token fails.
-    fn spend_token(&mut self, hash: &str, operation_id: &str) -> StoreResult<()>;
+    fn spend_token(&mut self, token_id: &str, operation_id: &str) -> StoreResult<()>;
     fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>>;
     fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>>;
     fn vault_card(&mut self, id: &str) -> StoreResult<Option<VaultCard>>;

@@ -31,7 +31,6 @@ use rand::Rng;
 pub struct TransferCommand {
     /// The bearer token's claims, or `None` when it did not open (unknown, forged, other key).
     pub token: Option<TokenRecord>,
-    pub token_hash: String,
     /// Keyed digest of the canonical request body, to recognise a retry.
     pub request_digest: String,
     pub now: DateTime<Utc>,
@@ -135,7 +134,7 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
             "unknown token".into(),
         )));
     };
-    if let Some(spent_by) = tx.token_spent_by(&cmd.token_hash)? {
+    if let Some(spent_by) = tx.token_spent_by(&token.id)? {
         return match tx.operation_response(&spent_by)? {
             Some((digest, stored)) if ct_eq(&digest, &cmd.request_digest) => {
                 Ok(TransferOutcome::Replay(stored))
@@ -186,11 +185,11 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
             if let Some(existing) = charge.replay {
                 // The invoice was already charged by an identical request under another token:
                 // answer as before, and this token is spent on that operation.
-                tx.spend_token(&cmd.token_hash, &existing.0)?;
+                tx.spend_token(&token.id, &existing.0)?;
                 return Ok(TransferOutcome::Replay(existing.1));
             }
             let response = draft.commit_charge(tx, charge)?;
-            tx.spend_token(&cmd.token_hash, &op_id)?;
+            tx.spend_token(&token.id, &op_id)?;
             Ok(TransferOutcome::Done {
                 response,
                 operation_id: op_id,
@@ -199,7 +198,7 @@ pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome
         }
         Err(d) => {
             let response = draft.record_decline(tx, d)?;
-            tx.spend_token(&cmd.token_hash, &op_id)?;
+            tx.spend_token(&token.id, &op_id)?;
             Ok(TransferOutcome::Done {
                 response,
                 operation_id: op_id,
@@ -573,7 +572,7 @@ impl Draft {
                 int_reference: String::new(),
                 sender: SideRecord::default(),
                 receiver: SideRecord::default(),
-                token_hash: cmd.token_hash.clone(),
+                token_id: token.id.clone(),
                 request_digest: cmd.request_digest.clone(),
                 http_status: 0,
                 response_body: String::new(),

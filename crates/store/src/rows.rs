@@ -25,7 +25,7 @@ pub const MERCHANT_COLUMNS: &str = "id, client_id, secret_hash, name";
 pub const TERMINAL_COLUMNS: &str = "id, merchant_id, currency, fee_bps, fee_min, fee_account";
 pub const NETWORK_CARD_COLUMNS: &str = "id, fingerprint, mask, brand, exp_month, exp_year, cvc_check, locked, enforce_expiry, account_id, currency";
 pub const VAULT_CARD_COLUMNS: &str = "id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask, brand, payer_name, active, created_at, transaction_id, reference, int_reference, terminal_id";
-pub const OPERATION_COLUMNS: &str = "id, merchant_id, terminal_id, invoice_id, account_id, amount, fee, currency, description, email, status, reason_code, reason, reference, int_reference, sender_card_id, sender_mask, sender_brand, sender_type, receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_hash, request_digest, http_status, response_body, created_at, post_link, failure_post_link, secret_hash";
+pub const OPERATION_COLUMNS: &str = "id, merchant_id, terminal_id, invoice_id, account_id, amount, fee, currency, description, email, status, reason_code, reason, reference, int_reference, sender_card_id, sender_mask, sender_brand, sender_type, receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_id, request_digest, http_status, response_body, created_at, post_link, failure_post_link, secret_hash";
 pub const EVENT_COLUMNS: &str =
     "id, merchant_id, operation_id, invoice_id, url, kind, body, created_at";
 pub const ATTEMPT_COLUMNS: &str = "attempt, at, http_status, error, duration_ms";
@@ -146,7 +146,7 @@ pub fn operation(r: &dyn Cols) -> StoreResult<OperationRecord> {
         int_reference: r.text(14)?,
         sender: side(r, 15)?,
         receiver: side(r, 19)?,
-        token_hash: r.text(23)?,
+        token_id: r.text(23)?,
         request_digest: r.text(24)?,
         http_status: small(r.int(25)?)?,
         response_body: r.text(26)?,

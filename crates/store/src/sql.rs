@@ -151,18 +151,18 @@ fn stored(r: &dyn Cols, at: usize) -> StoreResult<StoredResponse> {
 }
 
 impl<D: Driver> Tx for SqlConn<D> {
-    fn token_spent_by(&mut self, hash: &str) -> StoreResult<Option<String>> {
+    fn token_spent_by(&mut self, token_id: &str) -> StoreResult<Option<String>> {
         self.one(
-            "SELECT operation_id FROM spent_tokens WHERE hash = $1",
-            &[P::Text(hash)],
+            "SELECT operation_id FROM spent_tokens WHERE token_id = $1",
+            &[P::Text(token_id)],
             |r| r.text(0),
         )
     }
 
-    fn spend_token(&mut self, hash: &str, operation_id: &str) -> StoreResult<()> {
+    fn spend_token(&mut self, token_id: &str, operation_id: &str) -> StoreResult<()> {
         self.0.exec(
-            "INSERT INTO spent_tokens (hash, operation_id) VALUES ($1, $2)",
-            &[P::Text(hash), P::Text(operation_id)],
+            "INSERT INTO spent_tokens (token_id, operation_id) VALUES ($1, $2)",
+            &[P::Text(token_id), P::Text(operation_id)],
         )?;
         Ok(())
     }
@@ -373,7 +373,7 @@ impl<D: Driver> Tx for SqlConn<D> {
                 P::Text(&op.receiver.mask),
                 P::Text(&op.receiver.brand),
                 P::Text(&op.receiver.transfer_type),
-                P::Text(&op.token_hash),
+                P::Text(&op.token_id),
                 P::Text(&op.request_digest),
                 P::Int(i64::from(op.http_status)),
                 P::Text(&op.response_body),

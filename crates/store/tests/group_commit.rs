@@ -14,6 +14,7 @@ const TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
 /// A token's claims; the store sees only these and the token's hash.
 fn claims(merchant: &str) -> TokenRecord {
     TokenRecord {
+        id: aqsha_core::token::new_id(),
         merchant_id: merchant.into(),
         scope: "transfer".into(),
         invoice_id: None,
@@ -58,16 +59,14 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
     };
     assert!(store.install(seed).await.unwrap());
 
-    let tokens: Vec<String> = (0..200).map(|n| format!("token-{n}")).collect();
     let (jobs_before, commits_before) = store.writer_stats();
     let mut tasks = Vec::new();
-    for (n, t) in tokens.into_iter().enumerate() {
+    for n in 0..200 {
         let (store, vault) = (store.clone(), vault.clone());
         let claims = claims(&merchant_id);
         tasks.push(tokio::spawn(async move {
             let cmd = TransferCommand {
                 token: Some(claims),
-                token_hash: t,
                 request_digest: format!("digest-{n}"),
                 now: chrono::Utc::now(),
                 order: OrderInput {

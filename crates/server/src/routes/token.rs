@@ -220,6 +220,7 @@ async fn issue(
     // The token carries its claims sealed: issuing it writes nothing, and any instance with
     // the same master key can read it (aqsha_core::token).
     let claims = TokenRecord {
+        id: token::new_id(),
         merchant_id: merchant.id.clone(),
         scope: scope.clone(),
         invoice_id: req.invoice_id.clone(),

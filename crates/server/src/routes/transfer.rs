@@ -66,7 +66,6 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
     let o = req.order;
     let cmd = TransferCommand {
         token: aqsha_core::token::open(&state.vault, token),
-        token_hash: aqsha_core::token::hash(token),
         request_digest: state.vault.request_digest(&canonical),
         now: chrono::Utc::now(),
         order: OrderInput {
