@@ -1,11 +1,11 @@
 //! Group commit, for every backend: one writer thread per process that takes every write
-//! waiting in its queue (up to [`MAX_BATCH`]), runs each inside its own savepoint of one
-//! transaction, commits once, and only then answers each caller.
+//! waiting in its queue (up to [`MAX_BATCH`]), runs them in one transaction, commits once, and
+//! only then answers each caller.
 //!
 //! A durable commit costs an fsync (SQLite) or a WAL flush (PostgreSQL); sharing it among many
 //! transfers is what makes thousands of durable transfers a second possible. Isolation is
-//! kept: a command that fails rolls back to its savepoint and leaves the others untouched, and
-//! a failed commit fails them all — nobody hears "done" for work that is not durable. When the
+//! kept: a command that fails leaves the others untouched (the batch is run again with a
+//! savepoint per command, see [`run_batch`]), and a failed commit fails them all — nobody hears "done" for work that is not durable. When the
 //! database reports a deadlock or serialization failure (several instances on PostgreSQL), the
 //! whole batch runs again from the start; commands are written to be re-runnable.
 //!
@@ -289,7 +289,39 @@ fn writer_loop<K: Connector>(
     }
 }
 
+/// Runs a batch in one transaction. First optimistically, with no savepoints: a command that
+/// fails is rare (a decline is an answer, not a failure), and savepoints cost — SQLite copies
+/// every page a command first touches into a sub-journal, PostgreSQL spends two round trips.
+/// If a command does fail, the transaction is rolled back and the batch runs again with a
+/// savepoint per command, so the failure stays in its own savepoint and the others commit.
 fn run_batch<C: Conn>(conn: &mut C, batch: &mut [Box<dyn WriteJob<C>>]) -> Result<(), BatchError> {
+    conn.begin()?;
+    let mut failed = false;
+    for job in batch.iter_mut() {
+        match job.run(conn) {
+            Ok(()) => {}
+            Err(e) if e.retryable => {
+                conn.rollback();
+                return Err(e);
+            }
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    if failed {
+        conn.rollback();
+        return run_batch_isolated(conn, batch);
+    }
+    finish(conn)
+}
+
+/// The careful way: each command in its own savepoint.
+fn run_batch_isolated<C: Conn>(
+    conn: &mut C,
+    batch: &mut [Box<dyn WriteJob<C>>],
+) -> Result<(), BatchError> {
     conn.begin()?;
     for job in batch.iter_mut() {
         let step = conn.savepoint().and_then(|()| {
@@ -306,6 +338,10 @@ fn run_batch<C: Conn>(conn: &mut C, batch: &mut [Box<dyn WriteJob<C>>]) -> Resul
             return Err(e);
         }
     }
+    finish(conn)
+}
+
+fn finish<C: Conn>(conn: &mut C) -> Result<(), BatchError> {
     if let Err(e) = conn.commit() {
         conn.rollback();
         return Err(e);
