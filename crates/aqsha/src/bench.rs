@@ -8,6 +8,7 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
+use futures_util::StreamExt;
 use rand::Rng;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -37,8 +38,9 @@ pub struct BenchArgs {
     /// Seconds of unmeasured load first, to warm up connections and caches.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
-    /// Sandbox cards to create and spread the senders over.
-    #[arg(long, default_value_t = 64)]
+    /// Sandbox cards to create. Each flow picks a random sender and a different random
+    /// receiver among them, as a gateway's traffic spreads over many cardholders.
+    #[arg(long, default_value_t = 1024)]
     cards: usize,
     /// Opening balance of each card, in tenge.
     #[arg(long, default_value_t = 1_000_000_000)]
@@ -121,8 +123,8 @@ async fn setup(args: &BenchArgs, http: &reqwest::Client) -> anyhow::Result<Setup
         let v: Value = r.json().await?;
         terminals.push(v["id"].as_str().unwrap_or_default().to_string());
     }
-    let mut cards = Vec::new();
-    for _ in 0..args.cards.max(2) {
+    // Cards are issued 32 at a time, so their commits group.
+    let issue = |_| async {
         let r = http
             .post(format!("{}/sandbox/cards", args.url))
             .basic_auth(&args.client_id, Some(&args.client_secret))
@@ -137,11 +139,18 @@ async fn setup(args: &BenchArgs, http: &reqwest::Client) -> anyhow::Result<Setup
             );
         }
         let v: Value = r.json().await?;
-        cards.push((
+        Ok((
             v["pan"].as_str().unwrap_or_default().to_string(),
             "123".to_string(),
-        ));
-    }
+        ))
+    };
+    let cards: Vec<(String, String)> = futures_util::stream::iter(0..args.cards.max(2))
+        .map(issue)
+        .buffer_unordered(32)
+        .collect::<Vec<anyhow::Result<_>>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
     // Invoices are 15 digits: an 8-digit random run prefix, the terminal's index, and a 6-digit
     // counter per terminal, so the last six digits are unique per terminal.
     let prefix = rand::thread_rng().gen_range(10_000_000..100_000_000u64);
@@ -187,8 +196,13 @@ async fn flow(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let (sender, cvc) = &setup.cards[worker % setup.cards.len()];
-    let (receiver, _) = &setup.cards[(worker + 1) % setup.cards.len()];
+    let n = setup.cards.len();
+    let (s, r) = {
+        let mut rng = rand::thread_rng();
+        let s = rng.gen_range(0..n);
+        (s, (s + rng.gen_range(1..n)) % n)
+    };
+    let ((sender, cvc), (receiver, _)) = (&setup.cards[s], &setup.cards[r]);
     let body = json!({
         "order": {"amount": args.amount.parse::<u64>().unwrap_or(1), "currency": "KZT", "id": invoice,
             "terminalId": terminal, "description": "bench"},

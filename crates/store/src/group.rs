@@ -11,14 +11,14 @@
 //!
 //! Reads use a small pool of separate connections.
 
-use crate::conn::{BatchError, Conn, Connector};
+use crate::conn::{BatchError, Conn, Connector, LockSet};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
     CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
     OperationRecord, SandboxCardView, Store, StoreError, StoreResult, TerminalRecord, Tx,
     VaultCard,
 };
-use aqsha_core::transfer::{self, TransferCommand, TransferOutcome};
+use aqsha_core::transfer::{self, SideInput, TransferCommand, TransferOutcome};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,10 +33,13 @@ trait WriteJob<C>: Send {
     /// Runs the work; `Err` carries the error's text and whether a re-run could succeed.
     fn run(&mut self, conn: &mut C) -> Result<(), BatchError>;
     fn complete(self: Box<Self>, committed: Result<(), String>);
+    /// The card accounts the work will lock.
+    fn locks(&self) -> &LockSet;
 }
 
 struct Job<T, F> {
     work: F,
+    locks: LockSet,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -57,6 +60,10 @@ where
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    fn locks(&self) -> &LockSet {
+        &self.locks
     }
 
     fn complete(self: Box<Self>, committed: Result<(), String>) {
@@ -169,9 +176,18 @@ impl<K: Connector> GroupStore<K> {
         T: Send + 'static,
         F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
     {
+        self.write_locking(LockSet::default(), work).await
+    }
+
+    async fn write_locking<T, F>(&self, locks: LockSet, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             work,
+            locks,
             result: None,
             reply,
         };
@@ -295,7 +311,7 @@ fn writer_loop<K: Connector>(
 /// If a command does fail, the transaction is rolled back and the batch runs again with a
 /// savepoint per command, so the failure stays in its own savepoint and the others commit.
 fn run_batch<C: Conn>(conn: &mut C, batch: &mut [Box<dyn WriteJob<C>>]) -> Result<(), BatchError> {
-    conn.begin()?;
+    begin(conn, batch)?;
     let mut failed = false;
     for job in batch.iter_mut() {
         match job.run(conn) {
@@ -322,7 +338,7 @@ fn run_batch_isolated<C: Conn>(
     conn: &mut C,
     batch: &mut [Box<dyn WriteJob<C>>],
 ) -> Result<(), BatchError> {
-    conn.begin()?;
+    begin(conn, batch)?;
     for job in batch.iter_mut() {
         let step = conn.savepoint().and_then(|()| {
             match job.run(conn) {
@@ -339,6 +355,20 @@ fn run_batch_isolated<C: Conn>(
         }
     }
     finish(conn)
+}
+
+/// Begins the batch's transaction and takes its card locks, all at once and in order.
+fn begin<C: Conn>(conn: &mut C, batch: &[Box<dyn WriteJob<C>>]) -> Result<(), BatchError> {
+    conn.begin()?;
+    let mut locks = LockSet::default();
+    for job in batch {
+        locks.extend(job.locks());
+    }
+    if let Err(e) = conn.prelock(&locks) {
+        conn.rollback();
+        return Err(e);
+    }
+    Ok(())
 }
 
 fn finish<C: Conn>(conn: &mut C) -> Result<(), BatchError> {
@@ -376,7 +406,14 @@ impl<K: Connector> Store for GroupStore<K> {
     }
 
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome> {
-        self.write(move |c| transfer::execute(c as &mut dyn Tx, &cmd))
+        let mut locks = LockSet::default();
+        for side in [&cmd.sender, &cmd.receiver] {
+            match side {
+                SideInput::Pan(p) => locks.fingerprints.push(p.fingerprint.clone()),
+                SideInput::CardId { id, .. } => locks.saved_cards.push(id.clone()),
+            }
+        }
+        self.write_locking(locks, move |c| transfer::execute(c as &mut dyn Tx, &cmd))
             .await
     }
 

@@ -18,6 +18,7 @@ use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
 
 const READERS: usize = 4;
+const WRITERS: usize = 4;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -259,6 +260,13 @@ impl PostgresConnector {
 
 impl Connector for PostgresConnector {
     type C = SqlConn<PostgresDriver>;
+
+    fn writers(&self) -> usize {
+        std::env::var("AQSHA_PG_WRITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(WRITERS)
+    }
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut c = self.connect()?;

@@ -4,7 +4,7 @@
 //!
 //! Statements use PostgreSQL's `$1` placeholders; the SQLite driver rewrites them to `?1`.
 
-use crate::conn::{BatchError, Conn};
+use crate::conn::{BatchError, Conn, LockSet};
 use crate::rows::{self, Cols};
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::sandbox::PreparedSeed;
@@ -56,7 +56,7 @@ pub trait Driver: Send + 'static {
     fn is_broken(&self) -> bool;
 }
 
-pub struct SqlConn<D: Driver>(pub D, Deferred);
+pub struct SqlConn<D: Driver>(pub D, Deferred, TerminalCache);
 
 /// Balance changes of the shared accounts (a merchant's fee account, the settlement and
 /// funding accounts), applied once per transaction just before it commits. Nearly every
@@ -70,13 +70,21 @@ pub struct Deferred {
     saved: std::collections::BTreeMap<String, i64>,
 }
 
+/// Terminals as this connection last read them. Every transfer reads its terminal, terminals
+/// change rarely, and on PostgreSQL each read is a round trip; a change is seen within
+/// [`TERMINAL_TTL`], as at the token endpoint.
+#[derive(Default)]
+pub struct TerminalCache(std::collections::HashMap<String, (std::time::Instant, TerminalRecord)>);
+
+const TERMINAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn is_card_account(id: &str) -> bool {
     id.starts_with("card:")
 }
 
 impl<D: Driver> SqlConn<D> {
     pub fn new(driver: D) -> SqlConn<D> {
-        SqlConn(driver, Deferred::default())
+        SqlConn(driver, Deferred::default(), TerminalCache::default())
     }
 
     /// Applies the deferred balance changes, in account order.
@@ -150,6 +158,32 @@ fn stored(r: &dyn Cols, at: usize) -> StoreResult<StoredResponse> {
     })
 }
 
+/// `UPDATE` of `n` card balances in one statement: `$1, $2` is the first (account, delta).
+fn card_update_sql(n: usize) -> String {
+    let mut cases = String::new();
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let (id, delta) = (2 * i + 1, 2 * i + 2);
+        cases.push_str(&format!(" WHEN ${id} THEN CAST(${delta} AS BIGINT)"));
+        ids.push(format!("${id}"));
+    }
+    format!(
+        "UPDATE accounts SET balance = balance + CASE id{cases} END WHERE id IN ({})",
+        ids.join(", ")
+    )
+}
+
+/// `INSERT` of `n` postings of one operation (`$1`) in one statement.
+fn postings_insert_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+        .collect();
+    format!(
+        "INSERT INTO postings (operation_id, account_id, amount) VALUES {}",
+        rows.join(", ")
+    )
+}
+
 impl<D: Driver> Tx for SqlConn<D> {
     fn token_spent_by(&mut self, token_id: &str) -> StoreResult<Option<String>> {
         self.one(
@@ -168,11 +202,26 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
+        if let Some((at, t)) = self.2 .0.get(id) {
+            if at.elapsed() < TERMINAL_TTL {
+                return Ok(Some(t.clone()));
+            }
+        }
         let sql = format!(
             "SELECT {} FROM terminals WHERE id = $1",
             rows::TERMINAL_COLUMNS
         );
-        self.one(&sql, &[P::Text(id)], rows::terminal)
+        let found = self.one(&sql, &[P::Text(id)], rows::terminal)?;
+        if let Some(t) = &found {
+            // Bounded: only terminals that exist are kept, and merchants have few.
+            if self.2 .0.len() > 10_000 {
+                self.2 .0.clear();
+            }
+            self.2
+                 .0
+                .insert(id.to_string(), (std::time::Instant::now(), t.clone()));
+        }
+        Ok(found)
     }
 
     fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>> {
@@ -307,33 +356,36 @@ impl<D: Driver> Tx for SqlConn<D> {
                 "postings of {operation_id} sum to {sum}, not zero"
             )));
         }
-        // Accounts are updated in one global order, so two transactions touching the same
-        // accounts cannot deadlock on them.
-        let mut ordered: Vec<&Posting> = postings.iter().collect();
-        ordered.sort_by(|a, b| a.account_id.cmp(&b.account_id));
-        for p in ordered {
-            if is_card_account(&p.account_id) {
-                let n = self.0.exec(
-                    "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
-                    &[P::Text(&p.account_id), P::Int(p.amount.minor())],
-                )?;
-                if n != 1 {
-                    return Err(StoreError::Invariant(format!(
-                        "no ledger account {}",
-                        p.account_id
-                    )));
-                }
-            } else {
-                *self.1.pending.entry(p.account_id.clone()).or_default() += p.amount.minor();
+        // Card accounts change now, in one statement (their balances decide approvals and
+        // the database's CHECK guards them); shared accounts change at commit (`Deferred`).
+        // Every statement here is one round trip on PostgreSQL, so each kind is sent once.
+        let cards: Vec<&Posting> = postings
+            .iter()
+            .filter(|p| is_card_account(&p.account_id))
+            .collect();
+        for p in postings.iter().filter(|p| !is_card_account(&p.account_id)) {
+            *self.1.pending.entry(p.account_id.clone()).or_default() += p.amount.minor();
+        }
+        if !cards.is_empty() {
+            let mut params = Vec::with_capacity(cards.len() * 2);
+            for p in &cards {
+                params.push(P::Text(&p.account_id));
+                params.push(P::Int(p.amount.minor()));
             }
-            self.0.exec(
-                "INSERT INTO postings (operation_id, account_id, amount) VALUES ($1, $2, $3)",
-                &[
-                    P::Text(operation_id),
-                    P::Text(&p.account_id),
-                    P::Int(p.amount.minor()),
-                ],
-            )?;
+            let n = self.0.exec(&card_update_sql(cards.len()), &params)?;
+            if n != cards.len() as u64 {
+                return Err(StoreError::Invariant(format!(
+                    "postings of {operation_id} name a missing or repeated card account"
+                )));
+            }
+        }
+        if !postings.is_empty() {
+            let mut params = vec![P::Text(operation_id)];
+            for p in postings {
+                params.push(P::Text(&p.account_id));
+                params.push(P::Int(p.amount.minor()));
+            }
+            self.0.exec(&postings_insert_sql(postings.len()), &params)?;
         }
         Ok(())
     }
@@ -420,6 +472,36 @@ impl<D: Driver> Conn for SqlConn<D> {
     fn begin(&mut self) -> Result<(), BatchError> {
         self.1 = Deferred::default();
         self.0.control(D::BEGIN)
+    }
+    fn prelock(&mut self, locks: &LockSet) -> Result<(), BatchError> {
+        // With one writer (SQLite) there is nobody to wait for.
+        if D::FOR_UPDATE.is_empty() || locks.is_empty() {
+            return Ok(());
+        }
+        // Fingerprints are hex and card ids UUIDs: a comma never occurs in either. PostgreSQL
+        // locks rows as the sort emits them, so every batch locks in account-id order.
+        let (fingerprints, saved) = (locks.fingerprints.join(","), locks.saved_cards.join(","));
+        let sql = format!(
+            "SELECT a.id FROM accounts a WHERE a.id IN (
+               SELECT n.account_id FROM network_cards n
+               WHERE n.fingerprint = ANY(string_to_array($1, ','))
+               UNION
+               SELECT n.account_id FROM vault_cards v
+               JOIN network_cards n ON n.fingerprint = v.fingerprint
+               WHERE v.id = ANY(string_to_array($2, ',')))
+             ORDER BY a.id{}",
+            D::FOR_UPDATE
+        );
+        self.0
+            .query(
+                &sql,
+                &[P::Text(&fingerprints), P::Text(&saved)],
+                &mut |_| Ok(()),
+            )
+            .map_err(|e| BatchError {
+                retryable: matches!(e, StoreError::Conflict(_)),
+                message: e.to_string(),
+            })
     }
     fn commit(&mut self) -> Result<(), BatchError> {
         self.flush_deferred().map_err(|e| BatchError {
