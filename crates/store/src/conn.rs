@@ -17,9 +17,8 @@ pub struct BatchError {
     pub retryable: bool,
 }
 
-/// The card accounts a batch's transfers will lock, named before any of them runs. A backend
-/// with several writers locks them all at once, in one global order, so two batches can only
-/// ever wait for each other, never deadlock.
+/// The card accounts a command will lock, named before it runs, so that a backend with several
+/// writers can lock a whole batch's cards at once without waiting or deadlocking.
 #[derive(Debug, Default, Clone)]
 pub struct LockSet {
     /// Keyed fingerprints of card numbers given in full.
@@ -32,17 +31,15 @@ impl LockSet {
     pub fn is_empty(&self) -> bool {
         self.fingerprints.is_empty() && self.saved_cards.is_empty()
     }
-    pub fn extend(&mut self, other: &LockSet) {
-        self.fingerprints.extend(other.fingerprints.iter().cloned());
-        self.saved_cards.extend(other.saved_cards.iter().cloned());
-    }
 }
 
 pub trait Conn: Tx + Send + 'static {
     // Transaction control.
     fn begin(&mut self) -> Result<(), BatchError>;
-    /// Locks the card accounts of `locks` in account-id order, until the transaction ends.
-    fn prelock(&mut self, locks: &LockSet) -> Result<(), BatchError>;
+    /// Locks the card accounts each command of a batch will touch, until the transaction
+    /// ends, and says which commands may run now (`true`) and which must wait for a later
+    /// batch because another writer holds one of their cards.
+    fn prelock(&mut self, locks: &[&LockSet]) -> Result<Vec<bool>, BatchError>;
     fn commit(&mut self) -> Result<(), BatchError>;
     fn rollback(&mut self);
     fn savepoint(&mut self) -> Result<(), BatchError>;
@@ -102,8 +99,8 @@ pub trait Connector: Send + Sync + 'static {
     type C: Conn;
     /// How many writer connections group-commit side by side. More than one pays where a
     /// command's time is mostly round trips (PostgreSQL): other connections work meanwhile.
-    /// Batches lock their card accounts up front in one order ([`Conn::prelock`]), so a
-    /// batch waits for another that holds one of its cards, and they never deadlock.
+    /// Batches lock their card accounts up front ([`Conn::prelock`]); a command whose card
+    /// another batch holds is put off to a later batch instead of waiting.
     fn writers(&self) -> usize {
         1
     }

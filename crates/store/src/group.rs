@@ -235,11 +235,17 @@ impl<K: Connector> GroupStore<K> {
 type Queue<C> = Mutex<mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>>;
 
 /// Takes everything waiting (up to [`MAX_BATCH`]); `None` when the store is gone.
-fn next_batch<C>(queue: &Queue<C>) -> Option<Vec<Box<dyn WriteJob<C>>>> {
+/// `carried` (commands put off by the last batch) first; when there are none, waits for one.
+fn next_batch<C>(
+    queue: &Queue<C>,
+    carried: Vec<Box<dyn WriteJob<C>>>,
+) -> Option<Vec<Box<dyn WriteJob<C>>>> {
     // Holding the lock while waiting is fine: the other writers would only wait for it.
     let mut rx = queue.lock().ok()?;
-    let first = rx.blocking_recv()?;
-    let mut batch = vec![first];
+    let mut batch = carried;
+    if batch.is_empty() {
+        batch.push(rx.blocking_recv()?);
+    }
     while batch.len() < MAX_BATCH {
         match rx.try_recv() {
             Ok(job) => batch.push(job),
@@ -262,9 +268,10 @@ fn writer_loop<K: Connector>(
         0u64,
         std::time::Duration::ZERO,
     );
-    while let Some(mut batch) = next_batch(queue) {
+    let mut carried = Vec::new();
+    while let Some(mut batch) = next_batch(queue, std::mem::take(&mut carried)) {
         let began = std::time::Instant::now();
-        let mut committed = run_batch(&mut conn, &mut batch);
+        let mut committed = run_batch(&mut conn, &mut batch, &mut carried);
         let mut tries = 1;
         while let Err(e) = &committed {
             if conn.is_broken() {
@@ -277,7 +284,7 @@ fn writer_loop<K: Connector>(
                 break;
             }
             tries += 1;
-            committed = run_batch(&mut conn, &mut batch);
+            committed = run_batch(&mut conn, &mut batch, &mut carried);
         }
         let committed = committed.map_err(|e| e.message);
         if let Err(e) = &committed {
@@ -310,8 +317,15 @@ fn writer_loop<K: Connector>(
 /// every page a command first touches into a sub-journal, PostgreSQL spends two round trips.
 /// If a command does fail, the transaction is rolled back and the batch runs again with a
 /// savepoint per command, so the failure stays in its own savepoint and the others commit.
-fn run_batch<C: Conn>(conn: &mut C, batch: &mut [Box<dyn WriteJob<C>>]) -> Result<(), BatchError> {
-    begin(conn, batch)?;
+///
+/// Commands whose card accounts another writer holds are moved from `batch` to `put_off`, to
+/// run in this writer's next batch.
+fn run_batch<C: Conn>(
+    conn: &mut C,
+    batch: &mut Vec<Box<dyn WriteJob<C>>>,
+    put_off: &mut Vec<Box<dyn WriteJob<C>>>,
+) -> Result<(), BatchError> {
+    begin(conn, batch, put_off)?;
     let mut failed = false;
     for job in batch.iter_mut() {
         match job.run(conn) {
@@ -328,7 +342,7 @@ fn run_batch<C: Conn>(conn: &mut C, batch: &mut [Box<dyn WriteJob<C>>]) -> Resul
     }
     if failed {
         conn.rollback();
-        return run_batch_isolated(conn, batch);
+        return run_batch_isolated(conn, batch, put_off);
     }
     finish(conn)
 }
@@ -336,9 +350,10 @@ fn run_batch<C: Conn>(conn: &mut C, batch: &mut [Box<dyn WriteJob<C>>]) -> Resul
 /// The careful way: each command in its own savepoint.
 fn run_batch_isolated<C: Conn>(
     conn: &mut C,
-    batch: &mut [Box<dyn WriteJob<C>>],
+    batch: &mut Vec<Box<dyn WriteJob<C>>>,
+    put_off: &mut Vec<Box<dyn WriteJob<C>>>,
 ) -> Result<(), BatchError> {
-    begin(conn, batch)?;
+    begin(conn, batch, put_off)?;
     for job in batch.iter_mut() {
         let step = conn.savepoint().and_then(|()| {
             match job.run(conn) {
@@ -357,16 +372,28 @@ fn run_batch_isolated<C: Conn>(
     finish(conn)
 }
 
-/// Begins the batch's transaction and takes its card locks, all at once and in order.
-fn begin<C: Conn>(conn: &mut C, batch: &[Box<dyn WriteJob<C>>]) -> Result<(), BatchError> {
+/// Begins the batch's transaction and takes its card locks ([`Conn::prelock`]); commands
+/// whose cards another writer holds move to `put_off`.
+fn begin<C: Conn>(
+    conn: &mut C,
+    batch: &mut Vec<Box<dyn WriteJob<C>>>,
+    put_off: &mut Vec<Box<dyn WriteJob<C>>>,
+) -> Result<(), BatchError> {
     conn.begin()?;
-    let mut locks = LockSet::default();
-    for job in batch {
-        locks.extend(job.locks());
-    }
-    if let Err(e) = conn.prelock(&locks) {
-        conn.rollback();
-        return Err(e);
+    let sets: Vec<&LockSet> = batch.iter().map(|j| j.locks()).collect();
+    let ready = match conn.prelock(&sets) {
+        Ok(r) => r,
+        Err(e) => {
+            conn.rollback();
+            return Err(e);
+        }
+    };
+    for (n, job) in std::mem::take(batch).into_iter().enumerate() {
+        if ready.get(n).copied().unwrap_or(true) {
+            batch.push(job);
+        } else {
+            put_off.push(job);
+        }
     }
     Ok(())
 }

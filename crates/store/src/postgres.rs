@@ -18,7 +18,10 @@ use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
 
 const READERS: usize = 4;
-const WRITERS: usize = 4;
+/// Writer connections per instance. A transfer is about a dozen round trips; while one
+/// connection waits for its answers, others work. Measured with `aqsha bench` on the 2-core
+/// machine: 1 writer ~250 transfers/s, 4 ~350, 8 ~750, 16 ~700 (see BENCHMARKS.md).
+const WRITERS: usize = 8;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -251,6 +254,14 @@ impl PostgresConnector {
                 }
             }
         };
+        let mut client = client;
+        // Every statement is prepared once and run thousands of times with different values;
+        // by default PostgreSQL plans the first five runs afresh, and keeps re-planning those
+        // whose generic plan looks costlier. Aqsha's statements are all index look-ups whose
+        // plan does not depend on the values.
+        client
+            .batch_execute("SET plan_cache_mode = force_generic_plan")
+            .map_err(pg_err)?;
         Ok(SqlConn::new(PostgresDriver {
             client: Some(client),
             statements: HashMap::new(),
@@ -262,10 +273,7 @@ impl Connector for PostgresConnector {
     type C = SqlConn<PostgresDriver>;
 
     fn writers(&self) -> usize {
-        std::env::var("AQSHA_PG_WRITERS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(WRITERS)
+        WRITERS
     }
 
     fn writer(&self) -> StoreResult<Self::C> {

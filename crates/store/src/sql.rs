@@ -87,6 +87,74 @@ impl<D: Driver> SqlConn<D> {
         SqlConn(driver, Deferred::default(), TerminalCache::default())
     }
 
+    /// See [`Conn::prelock`]. Locks whatever card accounts are free (`SKIP LOCKED`), so no
+    /// batch ever waits for another while holding cards; a command runs now if all its cards
+    /// were locked. When none can run, it starts over and waits instead, locking the batch's
+    /// accounts in id order (so waiting batches cannot deadlock), rather than spin.
+    fn lock_cards(&mut self, locks: &[&LockSet]) -> StoreResult<Vec<bool>> {
+        // Fingerprints are hex, card ids UUIDs and account ids `card:<uuid>`: no commas.
+        let fingerprints: Vec<&str> = locks
+            .iter()
+            .flat_map(|l| l.fingerprints.iter().map(String::as_str))
+            .collect();
+        let saved: Vec<&str> = locks
+            .iter()
+            .flat_map(|l| l.saved_cards.iter().map(String::as_str))
+            .collect();
+        let mut account_of = std::collections::HashMap::new();
+        self.0.query(
+            "SELECT n.fingerprint, n.account_id FROM network_cards n
+             WHERE n.fingerprint = ANY(string_to_array($1, ','))
+             UNION ALL
+             SELECT v.id, n.account_id FROM vault_cards v
+             JOIN network_cards n ON n.fingerprint = v.fingerprint
+             WHERE v.id = ANY(string_to_array($2, ','))",
+            &[P::Text(&fingerprints.join(",")), P::Text(&saved.join(","))],
+            &mut |r| {
+                account_of.insert(r.text(0)?, r.text(1)?);
+                Ok(())
+            },
+        )?;
+        let mut accounts: Vec<&str> = account_of.values().map(String::as_str).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let wanted = accounts.join(",");
+        let mut locked = std::collections::HashSet::new();
+        let sql = format!(
+            "SELECT id FROM accounts WHERE id = ANY(string_to_array($1, ',')) ORDER BY id{} SKIP LOCKED",
+            D::FOR_UPDATE
+        );
+        self.0.query(&sql, &[P::Text(&wanted)], &mut |r| {
+            locked.insert(r.text(0)?);
+            Ok(())
+        })?;
+        let ready: Vec<bool> = locks
+            .iter()
+            .map(|l| {
+                l.fingerprints
+                    .iter()
+                    .chain(&l.saved_cards)
+                    .filter_map(|k| account_of.get(k))
+                    .all(|a| locked.contains(a))
+            })
+            .collect();
+        if ready.iter().any(|r| *r) {
+            return Ok(ready);
+        }
+        // Let go of what was taken before waiting, so a waiting batch holds only accounts
+        // below the one it waits for.
+        self.0
+            .control("ROLLBACK")
+            .and_then(|()| self.0.control(D::BEGIN))
+            .map_err(|e| StoreError::Db(e.message))?;
+        let sql = format!(
+            "SELECT id FROM accounts WHERE id = ANY(string_to_array($1, ',')) ORDER BY id{}",
+            D::FOR_UPDATE
+        );
+        self.0.query(&sql, &[P::Text(&wanted)], &mut |_| Ok(()))?;
+        Ok(vec![true; locks.len()])
+    }
+
     /// Applies the deferred balance changes, in account order.
     fn flush_deferred(&mut self) -> StoreResult<()> {
         let pending = std::mem::take(&mut self.1.pending);
@@ -473,35 +541,15 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.1 = Deferred::default();
         self.0.control(D::BEGIN)
     }
-    fn prelock(&mut self, locks: &LockSet) -> Result<(), BatchError> {
+    fn prelock(&mut self, locks: &[&LockSet]) -> Result<Vec<bool>, BatchError> {
         // With one writer (SQLite) there is nobody to wait for.
-        if D::FOR_UPDATE.is_empty() || locks.is_empty() {
-            return Ok(());
+        if D::FOR_UPDATE.is_empty() || locks.iter().all(|l| l.is_empty()) {
+            return Ok(vec![true; locks.len()]);
         }
-        // Fingerprints are hex and card ids UUIDs: a comma never occurs in either. PostgreSQL
-        // locks rows as the sort emits them, so every batch locks in account-id order.
-        let (fingerprints, saved) = (locks.fingerprints.join(","), locks.saved_cards.join(","));
-        let sql = format!(
-            "SELECT a.id FROM accounts a WHERE a.id IN (
-               SELECT n.account_id FROM network_cards n
-               WHERE n.fingerprint = ANY(string_to_array($1, ','))
-               UNION
-               SELECT n.account_id FROM vault_cards v
-               JOIN network_cards n ON n.fingerprint = v.fingerprint
-               WHERE v.id = ANY(string_to_array($2, ',')))
-             ORDER BY a.id{}",
-            D::FOR_UPDATE
-        );
-        self.0
-            .query(
-                &sql,
-                &[P::Text(&fingerprints), P::Text(&saved)],
-                &mut |_| Ok(()),
-            )
-            .map_err(|e| BatchError {
-                retryable: matches!(e, StoreError::Conflict(_)),
-                message: e.to_string(),
-            })
+        self.lock_cards(locks).map_err(|e| BatchError {
+            retryable: matches!(e, StoreError::Conflict(_)),
+            message: e.to_string(),
+        })
     }
     fn commit(&mut self) -> Result<(), BatchError> {
         self.flush_deferred().map_err(|e| BatchError {
