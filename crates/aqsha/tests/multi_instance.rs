@@ -103,3 +103,60 @@ async fn two_instances_share_tokens_balances_and_callbacks() {
         .count();
     assert!(delivered >= 60, "{delivered}");
 }
+
+/// One token sent to both instances at the same moment is spent once: with the same body, both
+/// answers are the one charge; with two bodies (two invoices, two sender cards, so nothing
+/// else serialises them), one is charged and the other refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_raced_on_two_instances_is_spent_once() {
+    if !Backend::Postgres.select() {
+        return;
+    }
+    let pg = PgServer::start();
+    let a = Server::start_instance(&pg.url, KEY, &[]);
+    let b = Server::start_instance(&pg.url, KEY, &[]);
+    let first = a.issue_card("12/39", "111", "1000000", false).await;
+    let second = a.issue_card("12/39", "222", "1000000", false).await;
+    let with_sender = |pan: &str, cvc: &str| {
+        let mut body = seed_like_body(&invoice(), json!(100));
+        body["card"]["sender"] = json!({"transferType": "TYPEPAN", "cardCred": pan, "cvc": cvc,
+            "expire": {"month": "12", "year": "39"}});
+        body
+    };
+
+    // The same request under one token, to both instances at once.
+    for _ in 0..10 {
+        let body = with_sender(&first, "111");
+        let token = a.token(&[]).await;
+        let (ra, rb) = tokio::join!(a.transfer(&token, &body), b.transfer(&token, &body));
+        assert_eq!(
+            (ra.0, rb.0),
+            (StatusCode::OK, StatusCode::OK),
+            "{ra:?} {rb:?}"
+        );
+        assert_eq!(
+            ra.1["reference"], rb.1["reference"],
+            "one charge, answered twice"
+        );
+    }
+    // Two requests under one token, one to each instance.
+    for _ in 0..10 {
+        let token = a.token(&[]).await;
+        let (one, two) = (with_sender(&first, "111"), with_sender(&second, "222"));
+        let (ra, rb) = tokio::join!(a.transfer(&token, &one), b.transfer(&token, &two));
+        let statuses = [ra.0, rb.0];
+        assert!(
+            statuses.contains(&StatusCode::OK) && statuses.contains(&StatusCode::UNAUTHORIZED),
+            "{ra:?} {rb:?}"
+        );
+    }
+    let spent = (1_000_000 * 100 - a.balance(&mask(&first)).await)
+        + (1_000_000 * 100 - a.balance(&mask(&second)).await);
+    // Twenty tokens, twenty charges of 100 + 95 fee.
+    assert_eq!(spent, 20 * 19_500, "each token charged once");
+    b.assert_ledger_balanced().await;
+}
+
+fn mask(pan: &str) -> String {
+    format!("{}...{}", &pan[..6], &pan[pan.len() - 4..])
+}

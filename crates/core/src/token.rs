@@ -44,7 +44,16 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-/// Fields in a fixed order, each as a 16-bit length and UTF-8 bytes; length 0xFFFF is "absent".
+/// How one field is packed. Tokens travel in headers and merchants' databases, so the common
+/// shapes are packed tightly: UUIDs as 16 bytes, plain numbers as 8. A shape is used only when
+/// the text comes back from it byte for byte; anything else is kept as text.
+const ABSENT: u8 = 0;
+const TEXT: u8 = 1;
+const UUID_HYPHENATED: u8 = 2;
+const UUID_SIMPLE: u8 = 3;
+const NUMBER: u8 = 4;
+
+/// Fields in a fixed order, each a shape byte and its bytes (text: a 16-bit length first).
 fn encode(c: &TokenRecord) -> Vec<u8> {
     let amount = c.amount.map(|a| a.minor().to_string());
     let expires = c.expires_at.timestamp().to_string();
@@ -63,54 +72,100 @@ fn encode(c: &TokenRecord) -> Vec<u8> {
     ];
     let mut out = vec![VERSION];
     for f in fields {
-        match f {
-            // The token endpoint caps every field far below 0xFFFF bytes.
-            Some(s) => {
-                let len = u16::try_from(s.len()).unwrap_or(u16::MAX - 1);
-                out.extend_from_slice(&len.to_be_bytes());
-                out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
-            }
-            None => out.extend_from_slice(&u16::MAX.to_be_bytes()),
-        }
+        put(&mut out, f);
     }
     out
 }
 
+fn put(out: &mut Vec<u8>, field: Option<&str>) {
+    let Some(s) = field else {
+        out.push(ABSENT);
+        return;
+    };
+    if let Ok(u) = uuid::Uuid::parse_str(s) {
+        if u.hyphenated().to_string() == s {
+            out.push(UUID_HYPHENATED);
+            out.extend_from_slice(u.as_bytes());
+            return;
+        }
+        if u.simple().to_string() == s {
+            out.push(UUID_SIMPLE);
+            out.extend_from_slice(u.as_bytes());
+            return;
+        }
+    }
+    if let Ok(n) = s.parse::<u64>() {
+        if n.to_string() == s {
+            out.push(NUMBER);
+            out.extend_from_slice(&n.to_be_bytes());
+            return;
+        }
+    }
+    // The token endpoint caps every field far below 0xFFFF bytes.
+    let len = u16::try_from(s.len()).unwrap_or(u16::MAX);
+    out.push(TEXT);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
+}
+
+/// Reads fields back in order; `None` on anything malformed.
+struct Fields<'a>(&'a [u8]);
+
+impl Fields<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let (head, tail) = self.0.split_at_checked(n)?;
+        self.0 = tail;
+        Some(head)
+    }
+
+    fn next(&mut self) -> Option<Option<String>> {
+        let shape = *self.take(1)?.first()?;
+        Some(Some(match shape {
+            ABSENT => return Some(None),
+            TEXT => {
+                let len = self.take(2)?;
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                String::from_utf8(self.take(len)?.to_vec()).ok()?
+            }
+            UUID_HYPHENATED | UUID_SIMPLE => {
+                let u = uuid::Uuid::from_slice(self.take(16)?).ok()?;
+                if shape == UUID_SIMPLE {
+                    u.simple().to_string()
+                } else {
+                    u.hyphenated().to_string()
+                }
+            }
+            NUMBER => u64::from_be_bytes(self.take(8)?.try_into().ok()?).to_string(),
+            _ => return None,
+        }))
+    }
+}
+
 fn decode(plain: &[u8]) -> Option<TokenRecord> {
-    let (&version, mut rest) = plain.split_first()?;
+    let (&version, rest) = plain.split_first()?;
     if version != VERSION {
         return None;
     }
-    let mut next = || -> Option<Option<String>> {
-        let (len, tail) = rest.split_at_checked(2)?;
-        let len = u16::from_be_bytes([len[0], len[1]]);
-        if len == u16::MAX {
-            rest = tail;
-            return Some(None);
-        }
-        let (text, tail) = tail.split_at_checked(usize::from(len))?;
-        rest = tail;
-        Some(Some(String::from_utf8(text.to_vec()).ok()?))
-    };
-    let id = next()??;
-    let merchant_id = next()??;
-    let scope = next()??;
-    let invoice_id = next()?;
-    let amount = match next()? {
+    let mut f = Fields(rest);
+    let id = f.next()??;
+    let merchant_id = f.next()??;
+    let scope = f.next()??;
+    let invoice_id = f.next()?;
+    let amount = match f.next()? {
         Some(a) => Some(Money::from_minor(a.parse().ok()?)),
         None => None,
     };
-    let currency = match next()? {
+    let currency = match f.next()? {
         Some(c) => Some(Currency::parse(&c)?),
         None => None,
     };
-    let terminal_id = next()?;
-    let post_link = next()?;
-    let failure_post_link = next()?;
-    let secret_hash = next()?;
-    let expires: i64 = next()??.parse().ok()?;
+    let terminal_id = f.next()?;
+    let post_link = f.next()?;
+    let failure_post_link = f.next()?;
+    let secret_hash = f.next()?;
+    let expires: i64 = f.next()??.parse().ok()?;
     let expires_at: DateTime<Utc> = DateTime::from_timestamp(expires, 0)?;
-    if !rest.is_empty() {
+    if !f.0.is_empty() {
         return None;
     }
     Some(TokenRecord {
@@ -137,10 +192,12 @@ mod tests {
             id: new_id(),
             merchant_id: "m-1".into(),
             scope: "webapi payment".into(),
+            // Leading zeros: must stay text, not become the number 1.
             invoice_id: Some("000001".into()),
             amount: Some(Money::from_minor(12_345)),
             currency: Some(Currency::Kzt),
-            terminal_id: None,
+            // Upper-case UUID: kept as text, so it comes back exactly as given.
+            terminal_id: Some("67E34D63-102F-4BD1-898E-370781D0074D".into()),
             post_link: Some("https://example.com/ok".into()),
             failure_post_link: None,
             secret_hash: Some("s3cr3t".into()),
@@ -158,6 +215,30 @@ mod tests {
         let back = open(&v, &a).unwrap_or_else(|| panic!("token did not open"));
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
         assert!(!a.contains("example.com") && !a.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn ids_and_numbers_are_packed_and_come_back_exactly() {
+        let v = Vault::new([3u8; 32]);
+        let c = TokenRecord {
+            id: new_id(),
+            merchant_id: "0c6b7a52-7d0e-4c43-9d51-0f0b8e3a9c11".into(),
+            scope: "transfer".into(),
+            invoice_id: Some("000000001".into()),
+            amount: Some(Money::from_minor(10_000)),
+            currency: Some(Currency::Kzt),
+            terminal_id: Some("c36b282f-6819-4d4f-85df-a4bdc8a8f703".into()),
+            post_link: None,
+            failure_post_link: None,
+            secret_hash: None,
+            expires_at: DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
+        };
+        let t = issue(&v, &c);
+        // 12 nonce + 16 tag + 1 version + 3×17 ids + 2×9 numbers + 11 scope + 12 invoice + 6
+        // currency + 3 absent = 130 bytes = 208 base32 characters.
+        assert_eq!(t.len(), 208, "{t}");
+        let back = open(&v, &t).unwrap_or_else(|| panic!("token did not open"));
+        assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }
 
     #[test]

@@ -862,9 +862,12 @@ impl<D: Driver> Conn for SqlConn<D> {
             "SELECT COUNT(*) FROM (SELECT operation_id FROM postings GROUP BY operation_id
              HAVING SUM(amount) <> 0) AS u",
         )?;
+        // One pass over the postings: a per-account sub-query would scan them once per account.
         let drifted = self.count(
-            "SELECT COUNT(*) FROM accounts a WHERE a.balance <>
-             (SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM postings p WHERE p.account_id = a.id)",
+            "SELECT COUNT(*) FROM accounts a LEFT JOIN
+               (SELECT account_id, CAST(SUM(amount) AS BIGINT) AS total FROM postings
+                GROUP BY account_id) p ON p.account_id = a.id
+             WHERE a.balance <> COALESCE(p.total, 0)",
         )?;
         let negative =
             self.count("SELECT COUNT(*) FROM accounts WHERE kind = 'card' AND balance < 0")?;
