@@ -18,6 +18,7 @@ use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
 
 const READERS: usize = 4;
+const REFERENCE_BLOCK: usize = 64;
 /// Writer connections per instance. A transfer is about a dozen round trips; while one
 /// connection waits for its answers, others work. Measured with `aqsha bench` on the 2-core
 /// machine: 1 writer ~250 transfers/s, 4 ~350, 8 ~750, 16 ~700 (see BENCHMARKS.md).
@@ -33,6 +34,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         4,
         include_str!("../migrations/postgres/0004_sealed_tokens.sql"),
+    ),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_tail_index.sql"),
     ),
 ];
 
@@ -68,6 +73,8 @@ pub struct PostgresDriver {
     client: Option<Client>,
     /// Prepared once per connection: each statement then costs one round trip.
     statements: HashMap<String, Statement>,
+    /// Retrieval references taken from the sequence and not yet used.
+    references: std::collections::VecDeque<i64>,
 }
 
 impl Drop for PostgresDriver {
@@ -140,7 +147,6 @@ impl Driver for PostgresDriver {
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const BEGIN: &'static str = "BEGIN";
     // A sequence takes no row lock, so concurrent transactions never wait for each other here.
-    const NEXT_REFERENCE: &'static str = "SELECT nextval('operation_reference')";
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
         let st = self.statement(sql)?;
@@ -176,6 +182,25 @@ impl Driver for PostgresDriver {
                 message: err.to_string(),
             }
         })
+    }
+
+    fn next_reference(&mut self) -> StoreResult<i64> {
+        // Taken from the sequence 64 at a time: one round trip instead of one per transfer.
+        // A sequence never rolls back anyway, so references could already skip numbers.
+        if self.references.is_empty() {
+            let mut fresh = Vec::with_capacity(REFERENCE_BLOCK);
+            let sql = format!(
+                "SELECT nextval('operation_reference') FROM generate_series(1, {REFERENCE_BLOCK})"
+            );
+            self.query(&sql, &[], &mut |r| {
+                fresh.push(r.int(0)?);
+                Ok(())
+            })?;
+            self.references.extend(fresh);
+        }
+        self.references
+            .pop_front()
+            .ok_or_else(|| StoreError::Invariant("no reference from the sequence".into()))
     }
 
     fn lock_invoice(&mut self, key: &str) -> StoreResult<()> {
@@ -254,17 +279,10 @@ impl PostgresConnector {
                 }
             }
         };
-        let mut client = client;
-        // Every statement is prepared once and run thousands of times with different values;
-        // by default PostgreSQL plans the first five runs afresh, and keeps re-planning those
-        // whose generic plan looks costlier. Aqsha's statements are all index look-ups whose
-        // plan does not depend on the values.
-        client
-            .batch_execute("SET plan_cache_mode = force_generic_plan")
-            .map_err(pg_err)?;
         Ok(SqlConn::new(PostgresDriver {
             client: Some(client),
             statements: HashMap::new(),
+            references: std::collections::VecDeque::new(),
         }))
     }
 }

@@ -37,8 +37,6 @@ pub trait Driver: Send + 'static {
     const SKIP_LOCKED: &'static str;
     /// How a group-commit transaction starts.
     const BEGIN: &'static str;
-    /// Returns the next retrieval reference number, in one row and column.
-    const NEXT_REFERENCE: &'static str;
 
     /// Runs a statement; returns the number of rows changed.
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64>;
@@ -51,12 +49,20 @@ pub trait Driver: Send + 'static {
     ) -> StoreResult<()>;
     /// Runs transaction control (`BEGIN`, `SAVEPOINT s`, `COMMIT`, …).
     fn control(&mut self, sql: &str) -> Result<(), BatchError>;
+    /// The next retrieval reference number.
+    fn next_reference(&mut self) -> StoreResult<i64>;
     /// Serialises transfers of one invoice across connections, until the transaction ends.
     fn lock_invoice(&mut self, key: &str) -> StoreResult<()>;
     fn is_broken(&self) -> bool;
 }
 
-pub struct SqlConn<D: Driver>(pub D, Deferred, TerminalCache);
+pub struct SqlConn<D: Driver>(pub D, Deferred, TerminalCache, BatchCards);
+
+/// Network cards read by [`Conn::prelock`] for the current transaction, by fingerprint, so a
+/// transfer does not read its cards again (a round trip each on PostgreSQL). Card rows do not
+/// change once issued.
+#[derive(Default)]
+pub struct BatchCards(std::collections::HashMap<String, NetworkCard>);
 
 /// Balance changes of the shared accounts (a merchant's fee account, the settlement and
 /// funding accounts), applied once per transaction just before it commits. Nearly every
@@ -84,7 +90,12 @@ fn is_card_account(id: &str) -> bool {
 
 impl<D: Driver> SqlConn<D> {
     pub fn new(driver: D) -> SqlConn<D> {
-        SqlConn(driver, Deferred::default(), TerminalCache::default())
+        SqlConn(
+            driver,
+            Deferred::default(),
+            TerminalCache::default(),
+            BatchCards::default(),
+        )
     }
 
     /// See [`Conn::prelock`]. Locks whatever card accounts are free (`SKIP LOCKED`), so no
@@ -102,19 +113,32 @@ impl<D: Driver> SqlConn<D> {
             .flat_map(|l| l.saved_cards.iter().map(String::as_str))
             .collect();
         let mut account_of = std::collections::HashMap::new();
-        self.0.query(
-            "SELECT n.fingerprint, n.account_id FROM network_cards n
-             WHERE n.fingerprint = ANY(string_to_array($1, ','))
-             UNION ALL
-             SELECT v.id, n.account_id FROM vault_cards v
-             JOIN network_cards n ON n.fingerprint = v.fingerprint
-             WHERE v.id = ANY(string_to_array($2, ','))",
-            &[P::Text(&fingerprints.join(",")), P::Text(&saved.join(","))],
-            &mut |r| {
-                account_of.insert(r.text(0)?, r.text(1)?);
-                Ok(())
-            },
-        )?;
+        if !fingerprints.is_empty() {
+            let sql = format!(
+                "SELECT {} FROM network_cards WHERE fingerprint = ANY(string_to_array($1, ','))",
+                rows::NETWORK_CARD_COLUMNS
+            );
+            for card in self.all(
+                &sql,
+                &[P::Text(&fingerprints.join(","))],
+                rows::network_card,
+            )? {
+                account_of.insert(card.fingerprint.clone(), card.account_id.clone());
+                self.3 .0.insert(card.fingerprint.clone(), card);
+            }
+        }
+        if !saved.is_empty() {
+            self.0.query(
+                "SELECT v.id, n.account_id FROM vault_cards v
+                 JOIN network_cards n ON n.fingerprint = v.fingerprint
+                 WHERE v.id = ANY(string_to_array($1, ','))",
+                &[P::Text(&saved.join(","))],
+                &mut |r| {
+                    account_of.insert(r.text(0)?, r.text(1)?);
+                    Ok(())
+                },
+            )?;
+        }
         let mut accounts: Vec<&str> = account_of.values().map(String::as_str).collect();
         accounts.sort_unstable();
         accounts.dedup();
@@ -293,6 +317,9 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>> {
+        if let Some(card) = self.3 .0.get(fingerprint) {
+            return Ok(Some(card.clone()));
+        }
         let sql = format!(
             "SELECT {} FROM network_cards WHERE fingerprint = $1",
             rows::NETWORK_CARD_COLUMNS
@@ -509,10 +536,7 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn next_reference(&mut self) -> StoreResult<String> {
-        let v = self
-            .one(D::NEXT_REFERENCE, &[], |r| r.int(0))?
-            .ok_or_else(|| StoreError::Invariant("no reference counter".into()))?;
-        Ok(format!("{v:012}"))
+        Ok(format!("{:012}", self.0.next_reference()?))
     }
 
     fn insert_callback(&mut self, e: &CallbackEvent) -> StoreResult<()> {
@@ -539,6 +563,7 @@ impl<D: Driver> Tx for SqlConn<D> {
 impl<D: Driver> Conn for SqlConn<D> {
     fn begin(&mut self) -> Result<(), BatchError> {
         self.1 = Deferred::default();
+        self.3 .0.clear();
         self.0.control(D::BEGIN)
     }
     fn prelock(&mut self, locks: &[&LockSet]) -> Result<Vec<bool>, BatchError> {
@@ -556,10 +581,12 @@ impl<D: Driver> Conn for SqlConn<D> {
             retryable: matches!(e, StoreError::Conflict(_)),
             message: e.to_string(),
         })?;
+        self.3 .0.clear();
         self.0.control("COMMIT")
     }
     fn rollback(&mut self) {
         self.1 = Deferred::default();
+        self.3 .0.clear();
         let _ = self.0.control("ROLLBACK");
     }
     fn savepoint(&mut self) -> Result<(), BatchError> {

@@ -82,8 +82,6 @@ impl Driver for SqliteDriver {
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
-    const NEXT_REFERENCE: &'static str =
-        "UPDATE counters SET value = value + 1 WHERE name = 'reference' RETURNING value";
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
         let sql = rewritten(&mut self.rewritten, sql);
@@ -123,6 +121,20 @@ impl Driver for SqliteDriver {
                 message: e.to_string(),
                 retryable: false,
             })
+    }
+
+    fn next_reference(&mut self) -> StoreResult<i64> {
+        // A counter row, in the transaction: references never skip on SQLite.
+        let mut value = None;
+        self.query(
+            "UPDATE counters SET value = value + 1 WHERE name = 'reference' RETURNING value",
+            &[],
+            &mut |r| {
+                value = Some(r.int(0)?);
+                Ok(())
+            },
+        )?;
+        value.ok_or_else(|| StoreError::Invariant("no reference counter".into()))
     }
 
     fn lock_invoice(&mut self, _key: &str) -> StoreResult<()> {
