@@ -419,19 +419,21 @@ impl<D: Driver> Tx for SqlConn<D> {
         tail: &str,
         invoice_id: &str,
     ) -> StoreResult<bool> {
-        Ok(self
-            .one(
-                "SELECT 1 FROM operations WHERE terminal_id = $1 AND day = $2 AND invoice_tail = $3
-                 AND status = 'CHARGE' AND invoice_id <> $4 LIMIT 1",
-                &[
-                    P::Text(terminal_id),
-                    P::Text(day),
-                    P::Text(tail),
-                    P::Text(invoice_id),
-                ],
-                |_| Ok(()),
-            )?
-            .is_some())
+        // The status is checked here rather than in SQL: with `status = 'CHARGE'` in the
+        // query, PostgreSQL may plan it on the partial one-charge-per-invoice index (a full
+        // scan of it) instead of the tail index, and keep that plan.
+        let statuses = self.all(
+            "SELECT status FROM operations WHERE terminal_id = $1 AND day = $2 AND invoice_tail = $3
+             AND invoice_id <> $4",
+            &[
+                P::Text(terminal_id),
+                P::Text(day),
+                P::Text(tail),
+                P::Text(invoice_id),
+            ],
+            |r| r.text(0),
+        )?;
+        Ok(statuses.iter().any(|s| s == "CHARGE"))
     }
 
     fn balance(&mut self, account_id: &str) -> StoreResult<Money> {
