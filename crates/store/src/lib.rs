@@ -60,3 +60,30 @@ pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
     .await
     .map_err(|e| StoreError::Db(format!("opening the store failed: {e}")))?
 }
+
+/// Every file in `dir` (under this crate) is in `list`, in order, with its own text: a file
+/// left out of a backend's list would silently never run.
+#[cfg(test)]
+pub(crate) fn assert_migrations_listed(dir: &str, list: &[(i64, &str)]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), list.len(), "{files:?}");
+    for ((version, sql), file) in list.iter().zip(&files) {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        assert!(name.starts_with(&format!("{version:04}_")), "{name}");
+        assert_eq!(
+            std::fs::read_to_string(file).ok().as_deref(),
+            Some(*sql),
+            "{name}"
+        );
+    }
+}

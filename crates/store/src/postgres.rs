@@ -319,30 +319,8 @@ pub fn open(url: &str) -> StoreResult<PostgresStore> {
 
 #[cfg(test)]
 mod migration_list {
-    /// Every file in `migrations/postgres` is in [`super::MIGRATIONS`], in order, with its own text:
-    /// a file left out would silently never run.
     #[test]
     fn every_migration_file_is_listed_in_order() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        assert_eq!(files.len(), super::MIGRATIONS.len(), "{files:?}");
-        for ((version, sql), file) in super::MIGRATIONS.iter().zip(&files) {
-            let name = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            assert!(name.starts_with(&format!("{version:04}_")), "{name}");
-            assert_eq!(
-                std::fs::read_to_string(file).ok().as_deref(),
-                Some(*sql),
-                "{name}"
-            );
-        }
+        crate::assert_migrations_listed("migrations/postgres", super::MIGRATIONS);
     }
 }
