@@ -207,6 +207,18 @@ async fn bad_input_gets_a_clear_error_naming_the_problem_on(backend: Backend) {
     let (st, v) = s.transfer_text(&token, &huge).await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(v["code"], 477);
+    // The rest of that body was never read: the server closes the connection and says so,
+    // so the client does not send its next request down it.
+    let resp = s
+        .http
+        .post(s.path("/payments/cards/auth"))
+        .bearer_auth(&token)
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.headers()["connection"], "close");
     // Unknown endpoint: JSON error, not an empty 404.
     let resp = s.http.get(s.path("/nope")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);

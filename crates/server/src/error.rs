@@ -74,7 +74,7 @@ impl IntoResponse for EpayError {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(ch));
         }
-        resp
+        close_if_unread(self.status, resp)
     }
 }
 
@@ -112,6 +112,16 @@ impl IntoResponse for OAuthFailure {
                 HeaderValue::from_static("Basic realm=\"aqsha\""),
             );
         }
-        resp
+        close_if_unread(self.status, resp)
     }
+}
+
+/// A 413 is sent before the rest of the body was read, so the connection cannot carry another
+/// request: say so, or a client may reuse it and have its next request cut off.
+fn close_if_unread(status: StatusCode, mut resp: Response) -> Response {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
