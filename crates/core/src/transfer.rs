@@ -29,8 +29,8 @@ use rand::Rng;
 /// fingerprints, masks and sealed blobs. No plain card number or CVC is in here.
 #[derive(Debug, Clone)]
 pub struct TransferCommand {
-    /// The bearer token's claims, or `None` when it did not open (unknown, forged, other key).
-    pub token: Option<TokenRecord>,
+    /// The bearer token's claims; the handler refuses a token that does not open.
+    pub token: TokenRecord,
     /// Keyed digest of the canonical request body, to recognise a retry.
     pub request_digest: String,
     pub now: DateTime<Utc>,
@@ -89,7 +89,7 @@ pub enum TransferOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// Missing, unknown, expired or already-spent token: HTTP 401.
+    /// An expired or already-spent token, or one without transfer scope: HTTP 401.
     Token(String),
     /// The request is malformed in a way the domain sees (format error 477): HTTP 400.
     Input(String),
@@ -129,11 +129,7 @@ pub fn external_account(currency: Currency) -> String {
 }
 
 pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome, StoreError> {
-    let Some(token) = &cmd.token else {
-        return Ok(TransferOutcome::Refused(Refusal::Token(
-            "unknown token".into(),
-        )));
-    };
+    let token = &cmd.token;
     if let Some(spent_by) = tx.token_spent_by(&token.id)? {
         return match tx.operation_response(&spent_by)? {
             Some((digest, stored)) if ct_eq(&digest, &cmd.request_digest) => {

@@ -66,7 +66,7 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
         let claims = claims(&merchant_id);
         tasks.push(tokio::spawn(async move {
             let cmd = TransferCommand {
-                token: Some(claims),
+                token: claims,
                 request_digest: format!("digest-{n}"),
                 now: chrono::Utc::now(),
                 order: OrderInput {

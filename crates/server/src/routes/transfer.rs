@@ -63,9 +63,14 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         .map_err(|e| e.with_order(&invoice, &account))?;
     let receiver = side(state, &req.card.receiver, "card.receiver", false)
         .map_err(|e| e.with_order(&invoice, &account))?;
+    // A token that does not open (unknown, forged, sealed under another key) is refused here,
+    // at the point the store would have refused it, without queueing work for the writer.
+    let Some(claims) = aqsha_core::token::open(&state.vault, token) else {
+        return Err(EpayError::token("unknown token").with_order(&invoice, &account));
+    };
     let o = req.order;
     let cmd = TransferCommand {
-        token: aqsha_core::token::open(&state.vault, token),
+        token: claims,
         request_digest: state.vault.request_digest(&canonical),
         now: chrono::Utc::now(),
         order: OrderInput {
