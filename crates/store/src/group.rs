@@ -14,6 +14,7 @@
 //!
 //! Reads use a small pool of separate connections.
 
+use crate::cache::TtlCache;
 use crate::conn::{BatchError, Conn, Connector, LockSet};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
@@ -22,7 +23,6 @@ use aqsha_core::store::{
     VaultCard,
 };
 use aqsha_core::transfer::{self, SideInput, TransferCommand, TransferOutcome};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -86,39 +86,6 @@ where
 pub struct WriterStats {
     pub jobs: AtomicU64,
     pub commits: AtomicU64,
-}
-
-/// Merchants and terminals are read on every token request and change rarely: they are kept
-/// for a few seconds (a changed secret takes effect within that time).
-const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-
-struct TtlCache<V> {
-    map: Mutex<HashMap<String, (std::time::Instant, V)>>,
-}
-
-impl<V: Clone> TtlCache<V> {
-    fn new() -> Self {
-        TtlCache {
-            map: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<V> {
-        let map = self.map.lock().ok()?;
-        map.get(key)
-            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn put(&self, key: &str, value: V) {
-        if let Ok(mut map) = self.map.lock() {
-            // Bounded: unknown keys (e.g. wrong client ids) cannot grow it without limit.
-            if map.len() > 10_000 {
-                map.clear();
-            }
-            map.insert(key.to_string(), (std::time::Instant::now(), value));
-        }
-    }
 }
 
 pub struct GroupStore<K: Connector> {

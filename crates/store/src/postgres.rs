@@ -296,7 +296,7 @@ impl Connector for PostgresConnector {
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut c = self.connect()?;
-        migrate(c.0.client()?)?;
+        migrate(c.driver.client()?)?;
         Ok(c)
     }
 

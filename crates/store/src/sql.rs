@@ -4,6 +4,7 @@
 //!
 //! Statements use PostgreSQL's `$1` placeholders; the SQLite driver rewrites them to `?1`.
 
+use crate::cache::TtlCache;
 use crate::conn::{BatchError, Conn, LockSet};
 use crate::rows::{self, Cols};
 use aqsha_core::money::{Currency, Money};
@@ -56,13 +57,16 @@ pub trait Driver: Send + 'static {
     fn is_broken(&self) -> bool;
 }
 
-pub struct SqlConn<D: Driver>(pub D, Deferred, TerminalCache, BatchCards);
-
-/// Network cards read by [`Conn::prelock`] for the current transaction, by fingerprint, so a
-/// transfer does not read its cards again (a round trip each on PostgreSQL). Card rows do not
-/// change once issued.
-#[derive(Default)]
-pub struct BatchCards(std::collections::HashMap<String, NetworkCard>);
+pub struct SqlConn<D: Driver> {
+    pub driver: D,
+    deferred: Deferred,
+    /// Every transfer reads its terminal, and on PostgreSQL each read is a round trip.
+    terminals: TtlCache<TerminalRecord>,
+    /// Network cards read by [`Conn::prelock`] for the current transaction, by fingerprint, so
+    /// a transfer does not read its cards again (a round trip each on PostgreSQL). Card rows
+    /// do not change once issued.
+    batch_cards: std::collections::HashMap<String, NetworkCard>,
+}
 
 /// Balance changes of the shared accounts (a merchant's fee account, the settlement and
 /// funding accounts), applied once per transaction just before it commits. Nearly every
@@ -76,26 +80,18 @@ pub struct Deferred {
     saved: std::collections::BTreeMap<String, i64>,
 }
 
-/// Terminals as this connection last read them. Every transfer reads its terminal, terminals
-/// change rarely, and on PostgreSQL each read is a round trip; a change is seen within
-/// [`TERMINAL_TTL`], as at the token endpoint.
-#[derive(Default)]
-pub struct TerminalCache(std::collections::HashMap<String, (std::time::Instant, TerminalRecord)>);
-
-const TERMINAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-
 fn is_card_account(id: &str) -> bool {
     id.starts_with("card:")
 }
 
 impl<D: Driver> SqlConn<D> {
     pub fn new(driver: D) -> SqlConn<D> {
-        SqlConn(
+        SqlConn {
             driver,
-            Deferred::default(),
-            TerminalCache::default(),
-            BatchCards::default(),
-        )
+            deferred: Deferred::default(),
+            terminals: TtlCache::new(),
+            batch_cards: std::collections::HashMap::new(),
+        }
     }
 
     /// See [`Conn::prelock`]. Locks whatever card accounts are free (`SKIP LOCKED`), so no
@@ -124,11 +120,11 @@ impl<D: Driver> SqlConn<D> {
                 rows::network_card,
             )? {
                 account_of.insert(card.fingerprint.clone(), card.account_id.clone());
-                self.3 .0.insert(card.fingerprint.clone(), card);
+                self.batch_cards.insert(card.fingerprint.clone(), card);
             }
         }
         if !saved.is_empty() {
-            self.0.query(
+            self.driver.query(
                 "SELECT v.id, n.account_id FROM vault_cards v
                  JOIN network_cards n ON n.fingerprint = v.fingerprint
                  WHERE v.id = ANY(string_to_array($1, ','))",
@@ -148,7 +144,7 @@ impl<D: Driver> SqlConn<D> {
             "SELECT id FROM accounts WHERE id = ANY(string_to_array($1, ',')) ORDER BY id{} SKIP LOCKED",
             D::FOR_UPDATE
         );
-        self.0.query(&sql, &[P::Text(&wanted)], &mut |r| {
+        self.driver.query(&sql, &[P::Text(&wanted)], &mut |r| {
             locked.insert(r.text(0)?);
             Ok(())
         })?;
@@ -167,24 +163,25 @@ impl<D: Driver> SqlConn<D> {
         }
         // Let go of what was taken before waiting, so a waiting batch holds only accounts
         // below the one it waits for.
-        self.0
+        self.driver
             .control("ROLLBACK")
-            .and_then(|()| self.0.control(D::BEGIN))
+            .and_then(|()| self.driver.control(D::BEGIN))
             .map_err(|e| StoreError::Db(e.message))?;
         let sql = format!(
             "SELECT id FROM accounts WHERE id = ANY(string_to_array($1, ',')) ORDER BY id{}",
             D::FOR_UPDATE
         );
-        self.0.query(&sql, &[P::Text(&wanted)], &mut |_| Ok(()))?;
+        self.driver
+            .query(&sql, &[P::Text(&wanted)], &mut |_| Ok(()))?;
         Ok(vec![true; locks.len()])
     }
 
     /// Applies the deferred balance changes, in account order.
     fn flush_deferred(&mut self) -> StoreResult<()> {
-        let pending = std::mem::take(&mut self.1.pending);
-        self.1.saved.clear();
+        let pending = std::mem::take(&mut self.deferred.pending);
+        self.deferred.saved.clear();
         for (account, delta) in pending.iter().filter(|(_, d)| **d != 0) {
-            let n = self.0.exec(
+            let n = self.driver.exec(
                 "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
                 &[P::Text(account), P::Int(*delta)],
             )?;
@@ -204,7 +201,7 @@ impl<D: Driver> SqlConn<D> {
         map: fn(&dyn Cols) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
         let mut out = None;
-        self.0.query(sql, params, &mut |r| {
+        self.driver.query(sql, params, &mut |r| {
             if out.is_none() {
                 out = Some(map(r)?);
             }
@@ -220,7 +217,7 @@ impl<D: Driver> SqlConn<D> {
         map: fn(&dyn Cols) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
         let mut out = Vec::new();
-        self.0.query(sql, params, &mut |r| {
+        self.driver.query(sql, params, &mut |r| {
             out.push(map(r)?);
             Ok(())
         })?;
@@ -234,7 +231,7 @@ impl<D: Driver> SqlConn<D> {
     }
 
     fn ensure_account(&mut self, id: &str, kind: &str, currency: Currency) -> StoreResult<()> {
-        self.0.exec(
+        self.driver.exec(
             "INSERT INTO accounts (id, kind, currency, balance) VALUES ($1, $2, $3, 0)
              ON CONFLICT (id) DO NOTHING",
             &[P::Text(id), P::Text(kind), P::Text(currency.code())],
@@ -286,7 +283,7 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn spend_token(&mut self, token_id: &str, operation_id: &str) -> StoreResult<()> {
-        self.0.exec(
+        self.driver.exec(
             "INSERT INTO spent_tokens (token_id, operation_id) VALUES ($1, $2)",
             &[P::Text(token_id), P::Text(operation_id)],
         )?;
@@ -294,10 +291,8 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
-        if let Some((at, t)) = self.2 .0.get(id) {
-            if at.elapsed() < TERMINAL_TTL {
-                return Ok(Some(t.clone()));
-            }
+        if let Some(t) = self.terminals.get(id) {
+            return Ok(Some(t));
         }
         let sql = format!(
             "SELECT {} FROM terminals WHERE id = $1",
@@ -305,19 +300,13 @@ impl<D: Driver> Tx for SqlConn<D> {
         );
         let found = self.one(&sql, &[P::Text(id)], rows::terminal)?;
         if let Some(t) = &found {
-            // Bounded: only terminals that exist are kept, and merchants have few.
-            if self.2 .0.len() > 10_000 {
-                self.2 .0.clear();
-            }
-            self.2
-                 .0
-                .insert(id.to_string(), (std::time::Instant::now(), t.clone()));
+            self.terminals.put(id, t.clone());
         }
         Ok(found)
     }
 
     fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>> {
-        if let Some(card) = self.3 .0.get(fingerprint) {
+        if let Some(card) = self.batch_cards.get(fingerprint) {
             return Ok(Some(card.clone()));
         }
         let sql = format!(
@@ -357,7 +346,7 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn put_vault_card(&mut self, c: &VaultCard) -> StoreResult<()> {
-        self.0.exec(
+        self.driver.exec(
             "INSERT INTO vault_cards (id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask,
              brand, payer_name, active, created_at, transaction_id, reference, int_reference, terminal_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
@@ -402,7 +391,7 @@ impl<D: Driver> Tx for SqlConn<D> {
         merchant_id: &str,
         invoice_id: &str,
     ) -> StoreResult<Option<(String, String, StoredResponse)>> {
-        self.0
+        self.driver
             .lock_invoice(&format!("{merchant_id}/{invoice_id}"))?;
         self.one(
             "SELECT id, request_digest, http_status, response_body FROM operations
@@ -461,7 +450,11 @@ impl<D: Driver> Tx for SqlConn<D> {
             .filter(|p| is_card_account(&p.account_id))
             .collect();
         for p in postings.iter().filter(|p| !is_card_account(&p.account_id)) {
-            *self.1.pending.entry(p.account_id.clone()).or_default() += p.amount.minor();
+            *self
+                .deferred
+                .pending
+                .entry(p.account_id.clone())
+                .or_default() += p.amount.minor();
         }
         if !cards.is_empty() {
             let mut params = Vec::with_capacity(cards.len() * 2);
@@ -469,7 +462,7 @@ impl<D: Driver> Tx for SqlConn<D> {
                 params.push(P::Text(&p.account_id));
                 params.push(P::Int(p.amount.minor()));
             }
-            let n = self.0.exec(&card_update_sql(cards.len()), &params)?;
+            let n = self.driver.exec(&card_update_sql(cards.len()), &params)?;
             if n != cards.len() as u64 {
                 return Err(StoreError::Invariant(format!(
                     "postings of {operation_id} name a missing or repeated card account"
@@ -482,7 +475,8 @@ impl<D: Driver> Tx for SqlConn<D> {
                 params.push(P::Text(&p.account_id));
                 params.push(P::Int(p.amount.minor()));
             }
-            self.0.exec(&postings_insert_sql(postings.len()), &params)?;
+            self.driver
+                .exec(&postings_insert_sql(postings.len()), &params)?;
         }
         Ok(())
     }
@@ -496,7 +490,7 @@ impl<D: Driver> Tx for SqlConn<D> {
               $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
             rows::OPERATION_COLUMNS
         );
-        self.0.exec(
+        self.driver.exec(
             &sql,
             &[
                 P::Text(&op.id),
@@ -538,12 +532,12 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn next_reference(&mut self) -> StoreResult<String> {
-        Ok(format!("{:012}", self.0.next_reference()?))
+        Ok(format!("{:012}", self.driver.next_reference()?))
     }
 
     fn insert_callback(&mut self, e: &CallbackEvent) -> StoreResult<()> {
         let at = e.created_at.timestamp_millis();
-        self.0.exec(
+        self.driver.exec(
             "INSERT INTO callback_events (id, merchant_id, operation_id, invoice_id, url, kind, body,
              status, attempts, created_at, next_attempt_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)",
@@ -564,9 +558,9 @@ impl<D: Driver> Tx for SqlConn<D> {
 
 impl<D: Driver> Conn for SqlConn<D> {
     fn begin(&mut self) -> Result<(), BatchError> {
-        self.1 = Deferred::default();
-        self.3 .0.clear();
-        self.0.control(D::BEGIN)
+        self.deferred = Deferred::default();
+        self.batch_cards.clear();
+        self.driver.control(D::BEGIN)
     }
     fn prelock(&mut self, locks: &[&LockSet]) -> Result<Vec<bool>, BatchError> {
         // With one writer (SQLite) there is nobody to wait for.
@@ -583,33 +577,33 @@ impl<D: Driver> Conn for SqlConn<D> {
             retryable: matches!(e, StoreError::Conflict(_)),
             message: e.to_string(),
         })?;
-        self.3 .0.clear();
-        self.0.control("COMMIT")
+        self.batch_cards.clear();
+        self.driver.control("COMMIT")
     }
     fn rollback(&mut self) {
-        self.1 = Deferred::default();
-        self.3 .0.clear();
-        let _ = self.0.control("ROLLBACK");
+        self.deferred = Deferred::default();
+        self.batch_cards.clear();
+        let _ = self.driver.control("ROLLBACK");
     }
     fn savepoint(&mut self) -> Result<(), BatchError> {
-        self.1.saved = self.1.pending.clone();
-        self.0.control("SAVEPOINT job")
+        self.deferred.saved = self.deferred.pending.clone();
+        self.driver.control("SAVEPOINT job")
     }
     fn release_savepoint(&mut self) -> Result<(), BatchError> {
-        self.0.control("RELEASE SAVEPOINT job")
+        self.driver.control("RELEASE SAVEPOINT job")
     }
     fn rollback_to_savepoint(&mut self) -> Result<(), BatchError> {
-        self.1.pending = self.1.saved.clone();
-        self.0.control("ROLLBACK TO SAVEPOINT job")
+        self.deferred.pending = self.deferred.saved.clone();
+        self.driver.control("ROLLBACK TO SAVEPOINT job")
     }
     fn is_broken(&self) -> bool {
-        self.0.is_broken()
+        self.driver.is_broken()
     }
 
     fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool> {
         let now = rows::rfc3339(Utc::now());
         if let Some(marker) = &seed.marker {
-            let inserted = self.0.exec(
+            let inserted = self.driver.exec(
                 "INSERT INTO seed_markers (marker, applied_at) VALUES ($1, $2) ON CONFLICT (marker) DO NOTHING",
                 &[P::Text(marker), P::Text(&now)],
             )?;
@@ -623,7 +617,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         }
         for m in &seed.merchants {
             let r = &m.record;
-            self.0.exec(
+            self.driver.exec(
                 "INSERT INTO merchants (id, client_id, secret_hash, name, cabinet_email,
                  cabinet_password_hash, callback_secret, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -642,7 +636,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         let terminals = seed.merchants.iter().flat_map(|m| m.terminals.iter());
         for t in terminals.chain(seed.terminals.iter()) {
             self.ensure_account(&t.fee_account, "fee", t.currency)?;
-            self.0.exec(
+            self.driver.exec(
                 "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account)
                  VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
@@ -658,7 +652,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         for n in &seed.cards {
             let c = &n.card;
             self.ensure_account(&c.account_id, "card", c.currency)?;
-            self.0.exec(
+            self.driver.exec(
                 "INSERT INTO network_cards (id, fingerprint, key_id, pan_sealed, mask, brand, exp_month,
                  exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
@@ -701,7 +695,7 @@ impl<D: Driver> Conn for SqlConn<D> {
     }
 
     fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
-        let n = self.0.exec(
+        let n = self.driver.exec(
             "UPDATE vault_cards SET active = $3 WHERE id = $1 AND merchant_id = $2 AND active = $4",
             &[
                 P::Text(card_id),
@@ -754,7 +748,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         a: &CallbackAttempt,
         next: NextStep,
     ) -> StoreResult<()> {
-        self.0.exec(
+        self.driver.exec(
             "INSERT INTO callback_attempts (event_id, attempt, at, http_status, error, duration_ms)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, attempt) DO NOTHING",
             &[
@@ -771,7 +765,7 @@ impl<D: Driver> Conn for SqlConn<D> {
             NextStep::RetryAt(t) => ("pending", Some(t.timestamp_millis()), None),
             NextStep::Failed => ("failed", None, None),
         };
-        self.0.exec(
+        self.driver.exec(
             "UPDATE callback_events SET status = $2, lease_until = 0,
              next_attempt_at = COALESCE($3, next_attempt_at), delivered_at = COALESCE($4, delivered_at)
              WHERE id = $1",
@@ -786,7 +780,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = self.0.exec(
+        let n = self.driver.exec(
             "UPDATE callback_events SET status = 'pending', next_attempt_at = $3, lease_until = 0
              WHERE id = $1 AND merchant_id = $2",
             &[
