@@ -322,8 +322,7 @@ fn decide(
             "this invoice has already been paid; use a new invoiceID",
         )));
     }
-    if o.invoice_id.len() > 6 {
-        let tail = &o.invoice_id[o.invoice_id.len() - 6..];
+    if let Some(tail) = invoice_tail(&o.invoice_id) {
         if tx.invoice_tail_taken(&terminal.id, &day_of(cmd.now), tail, &o.invoice_id)? {
             return Ok(Err(decline(
                 reason::INVALID_TRANSACTION,
@@ -399,8 +398,17 @@ fn empty_side() -> Resolved {
     }
 }
 
-fn day_of(now: DateTime<Utc>) -> String {
+/// The calendar day (UTC) the invoice-tail rule counts in.
+pub fn day_of(now: DateTime<Utc>) -> String {
     now.format("%Y-%m-%d").to_string()
+}
+
+/// The last six digits of an invoice longer than six, which must be unique per terminal and
+/// day (reference §2); `None` for a six-digit invoice, which is its own tail.
+pub fn invoice_tail(invoice_id: &str) -> Option<&str> {
+    (invoice_id.len() > 6)
+        .then(|| invoice_id.get(invoice_id.len() - 6..))
+        .flatten()
 }
 
 /// Finds the card behind one side and asks its issuer, when the sandbox is the issuer.

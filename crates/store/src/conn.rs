@@ -17,29 +17,45 @@ pub struct BatchError {
     pub retryable: bool,
 }
 
-/// The card accounts a command will lock, named before it runs, so that a backend with several
-/// writers can lock a whole batch's cards at once without waiting or deadlocking.
+/// What a command will lock and read, named before it runs, so that a batch can lock all of
+/// its card accounts at once (several writers, without waiting or deadlocking) and read what
+/// its commands need in one query per table instead of one per command
+/// ([`Conn::prepare`]). A key left out costs only speed: the command reads it itself.
 #[derive(Debug, Default, Clone)]
-pub struct LockSet {
+pub struct Keys {
     /// Keyed fingerprints of card numbers given in full.
     pub fingerprints: Vec<String>,
     /// Saved-card ids.
     pub saved_cards: Vec<String>,
+    /// The id of the token the command spends.
+    pub token: Option<String>,
+    /// (merchant, invoice) whose charge the command looks for.
+    pub invoice: Option<(String, String)>,
+    /// (terminal, day, last six digits of the invoice) for the invoice-tail rule.
+    pub tail: Option<(String, String, String)>,
 }
 
-impl LockSet {
+impl Keys {
     pub fn is_empty(&self) -> bool {
-        self.fingerprints.is_empty() && self.saved_cards.is_empty()
+        self.fingerprints.is_empty()
+            && self.saved_cards.is_empty()
+            && self.token.is_none()
+            && self.invoice.is_none()
+            && self.tail.is_none()
     }
 }
 
 pub trait Conn: Tx + Send + 'static {
     // Transaction control.
     fn begin(&mut self) -> Result<(), BatchError>;
-    /// Locks the card accounts each command of a batch will touch, until the transaction
-    /// ends, and says which commands may run now (`true`) and which must wait for a later
-    /// batch because another writer holds one of their cards.
-    fn prelock(&mut self, locks: &[&LockSet]) -> Result<Vec<bool>, BatchError>;
+    /// Prepares a batch's commands: locks the card accounts each will touch, until the
+    /// transaction ends, and reads in bulk what they will read. Says which commands may run
+    /// now (`true`) and which must wait for a later batch because another writer holds one
+    /// of their cards.
+    fn prepare(&mut self, keys: &[&Keys]) -> Result<Vec<bool>, BatchError>;
+    /// Writes what the commands so far left pending (they write at the end, several rows per
+    /// statement). A failure here is the failure of the commands since the last flush.
+    fn flush(&mut self) -> Result<(), BatchError>;
     fn commit(&mut self) -> Result<(), BatchError>;
     fn rollback(&mut self);
     fn savepoint(&mut self) -> Result<(), BatchError>;
@@ -99,7 +115,7 @@ pub trait Connector: Send + Sync + 'static {
     type C: Conn;
     /// How many writer connections group-commit side by side. More than one pays where a
     /// command's time is mostly round trips (PostgreSQL): other connections work meanwhile.
-    /// Batches lock their card accounts up front ([`Conn::prelock`]); a command whose card
+    /// Batches lock their card accounts up front ([`Conn::prepare`]); a command whose card
     /// another batch holds is put off to a later batch instead of waiting.
     fn writers(&self) -> usize {
         1

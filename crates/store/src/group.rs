@@ -9,13 +9,13 @@
 //! hears "done" for work that is not durable. When the database reports a deadlock or
 //! serialization failure (several instances on PostgreSQL), the whole batch runs again from
 //! the start; commands are written to be re-runnable. With several writers, a batch first
-//! locks the card accounts its transfers name ([`Conn::prelock`]) and puts off, to its next
+//! locks the card accounts its transfers name ([`Conn::prepare`]) and puts off, to its next
 //! batch, any transfer whose card another writer holds.
 //!
 //! Reads use a small pool of separate connections.
 
 use crate::cache::TtlCache;
-use crate::conn::{BatchError, Conn, Connector, LockSet};
+use crate::conn::{BatchError, Conn, Connector, Keys};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
     CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
@@ -36,13 +36,15 @@ trait WriteJob<C>: Send {
     /// Runs the work; `Err` carries the error's text and whether a re-run could succeed.
     fn run(&mut self, conn: &mut C) -> Result<(), BatchError>;
     fn complete(self: Box<Self>, committed: Result<(), String>);
-    /// The card accounts the work will lock.
-    fn locks(&self) -> &LockSet;
+    /// Marks work that ran but whose pending writes failed.
+    fn fail(&mut self, message: String);
+    /// What the work will lock and read.
+    fn keys(&self) -> &Keys;
 }
 
 struct Job<T, F> {
     work: F,
-    locks: LockSet,
+    keys: Keys,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -65,8 +67,14 @@ where
         }
     }
 
-    fn locks(&self) -> &LockSet {
-        &self.locks
+    fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    fn fail(&mut self, message: String) {
+        if !matches!(self.result, Some(Err(_))) {
+            self.result = Some(Err(StoreError::Db(message)));
+        }
     }
 
     fn complete(self: Box<Self>, committed: Result<(), String>) {
@@ -146,10 +154,10 @@ impl<K: Connector> GroupStore<K> {
         T: Send + 'static,
         F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
     {
-        self.write_locking(LockSet::default(), work).await
+        self.write_keyed(Keys::default(), work).await
     }
 
-    async fn write_locking<T, F>(&self, locks: LockSet, work: F) -> StoreResult<T>
+    async fn write_keyed<T, F>(&self, keys: Keys, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
@@ -157,7 +165,7 @@ impl<K: Connector> GroupStore<K> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             work,
-            locks,
+            keys,
             result: None,
             reply,
         };
@@ -285,8 +293,10 @@ fn writer_loop<K: Connector>(
 /// Runs a batch in one transaction. First optimistically, with no savepoints: a command that
 /// fails is rare (a decline is an answer, not a failure), and savepoints cost — SQLite copies
 /// every page a command first touches into a sub-journal, PostgreSQL spends two round trips.
-/// If a command does fail, the transaction is rolled back and the batch runs again with a
-/// savepoint per command, so the failure stays in its own savepoint and the others commit.
+/// Commands leave most of their writes pending, and the batch writes them together at the end
+/// ([`Conn::flush`]). If a command or that flush fails, the transaction is rolled back and the
+/// batch runs again with a savepoint per command, each flushed on its own, so the failure
+/// stays in its own savepoint and the others commit.
 ///
 /// Commands whose card accounts another writer holds are moved from `batch` to `put_off`, to
 /// run in this writer's next batch.
@@ -310,14 +320,21 @@ fn run_batch<C: Conn>(
             }
         }
     }
-    if failed {
-        conn.rollback();
-        return run_batch_isolated(conn, batch, put_off);
+    if !failed {
+        match conn.flush() {
+            Ok(()) => return finish(conn),
+            Err(e) if e.retryable => {
+                conn.rollback();
+                return Err(e);
+            }
+            Err(_) => {}
+        }
     }
-    finish(conn)
+    conn.rollback();
+    run_batch_isolated(conn, batch, put_off)
 }
 
-/// The careful way: each command in its own savepoint.
+/// The careful way: each command in its own savepoint, its pending writes flushed inside it.
 fn run_batch_isolated<C: Conn>(
     conn: &mut C,
     batch: &mut Vec<Box<dyn WriteJob<C>>>,
@@ -326,11 +343,14 @@ fn run_batch_isolated<C: Conn>(
     begin(conn, batch, put_off)?;
     for job in batch.iter_mut() {
         let step = conn.savepoint().and_then(|()| {
-            match job.run(conn) {
+            match job.run(conn).and_then(|()| conn.flush()) {
                 Ok(()) => {}
                 // A deadlock victim: the whole batch runs again.
                 Err(e) if e.retryable => return Err(e),
-                Err(_) => conn.rollback_to_savepoint()?,
+                Err(e) => {
+                    job.fail(e.message);
+                    conn.rollback_to_savepoint()?;
+                }
             }
             conn.release_savepoint()
         });
@@ -342,7 +362,7 @@ fn run_batch_isolated<C: Conn>(
     finish(conn)
 }
 
-/// Begins the batch's transaction and takes its card locks ([`Conn::prelock`]); commands
+/// Begins the batch's transaction and prepares its commands ([`Conn::prepare`]); commands
 /// whose cards another writer holds move to `put_off`.
 fn begin<C: Conn>(
     conn: &mut C,
@@ -350,8 +370,8 @@ fn begin<C: Conn>(
     put_off: &mut Vec<Box<dyn WriteJob<C>>>,
 ) -> Result<(), BatchError> {
     conn.begin()?;
-    let sets: Vec<&LockSet> = batch.iter().map(|j| j.locks()).collect();
-    let ready = match conn.prelock(&sets) {
+    let keys: Vec<&Keys> = batch.iter().map(|j| j.keys()).collect();
+    let ready = match conn.prepare(&keys) {
         Ok(r) => r,
         Err(e) => {
             conn.rollback();
@@ -403,14 +423,27 @@ impl<K: Connector> Store for GroupStore<K> {
     }
 
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome> {
-        let mut locks = LockSet::default();
+        let mut keys = Keys::default();
         for side in [&cmd.sender, &cmd.receiver] {
             match side {
-                SideInput::Pan(p) => locks.fingerprints.push(p.fingerprint.clone()),
-                SideInput::CardId { id, .. } => locks.saved_cards.push(id.clone()),
+                SideInput::Pan(p) => keys.fingerprints.push(p.fingerprint.clone()),
+                SideInput::CardId { id, .. } => keys.saved_cards.push(id.clone()),
             }
         }
-        self.write_locking(locks, move |c| transfer::execute(c as &mut dyn Tx, &cmd))
+        let (token, order) = (&cmd.token, &cmd.order);
+        keys.token = Some(token.id.clone());
+        keys.invoice = Some((token.merchant_id.clone(), order.invoice_id.clone()));
+        if let (Some(terminal), Some(tail)) = (
+            order.terminal_id.as_ref().or(token.terminal_id.as_ref()),
+            transfer::invoice_tail(&order.invoice_id),
+        ) {
+            keys.tail = Some((
+                terminal.clone(),
+                transfer::day_of(cmd.now),
+                tail.to_string(),
+            ));
+        }
+        self.write_keyed(keys, move |c| transfer::execute(c as &mut dyn Tx, &cmd))
             .await
     }
 

@@ -22,7 +22,7 @@ const REFERENCE_BLOCK: usize = 64;
 /// Writer connections per instance. A transfer is about a dozen round trips; while one
 /// connection waits for its answers, others work. Measured with `aqsha bench` on the 2-core
 /// machine: 1 writer ~250 transfers/s, 4 ~350, 8 ~750, 16 ~700 (see BENCHMARKS.md).
-const WRITERS: usize = 8;
+const WRITERS: usize = 2;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -38,6 +38,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/postgres/0005_tail_index.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_batch_lookup_indexes.sql"),
     ),
 ];
 
@@ -73,8 +77,6 @@ pub struct PostgresDriver {
     client: Option<Client>,
     /// Prepared once per connection: each statement then costs one round trip.
     statements: HashMap<String, Statement>,
-    /// Retrieval references taken from the sequence and not yet used.
-    references: std::collections::VecDeque<i64>,
 }
 
 impl Drop for PostgresDriver {
@@ -110,7 +112,62 @@ fn bind<'a>(p: &'a P<'a>) -> Box<dyn ToSql + Sync + 'a> {
         P::OptInt(i) => Box::new(*i),
         P::Bool(b) => Box::new(*b),
         P::Blob(b) => Box::new(*b),
+        P::List(l) => Box::new(*l),
     }
+}
+
+/// One column of a multi-row insert, as a typed array for `unnest`.
+fn column<'a>(
+    rows: &'a [Vec<P<'a>>],
+    i: usize,
+) -> StoreResult<(Box<dyn ToSql + Sync + 'a>, &'static str)> {
+    let mismatch = || StoreError::Invariant(format!("rows differ in the kind of column {i}"));
+    let first = rows.first().and_then(|r| r.get(i)).ok_or_else(mismatch)?;
+    Ok(match first {
+        P::Text(_) | P::OptText(_) => {
+            let v = rows
+                .iter()
+                .map(|r| match r.get(i) {
+                    Some(P::Text(s)) => Ok(Some(*s)),
+                    Some(P::OptText(s)) => Ok(*s),
+                    _ => Err(mismatch()),
+                })
+                .collect::<StoreResult<Vec<Option<&str>>>>()?;
+            (Box::new(v), "text[]")
+        }
+        P::Int(_) | P::OptInt(_) => {
+            let v = rows
+                .iter()
+                .map(|r| match r.get(i) {
+                    Some(P::Int(n)) => Ok(Some(*n)),
+                    Some(P::OptInt(n)) => Ok(*n),
+                    _ => Err(mismatch()),
+                })
+                .collect::<StoreResult<Vec<Option<i64>>>>()?;
+            (Box::new(v), "int8[]")
+        }
+        P::Bool(_) => {
+            let v = rows
+                .iter()
+                .map(|r| match r.get(i) {
+                    Some(P::Bool(b)) => Ok(*b),
+                    _ => Err(mismatch()),
+                })
+                .collect::<StoreResult<Vec<bool>>>()?;
+            (Box::new(v), "bool[]")
+        }
+        P::Blob(_) => {
+            let v = rows
+                .iter()
+                .map(|r| match r.get(i) {
+                    Some(P::Blob(b)) => Ok(*b),
+                    _ => Err(mismatch()),
+                })
+                .collect::<StoreResult<Vec<&[u8]>>>()?;
+            (Box::new(v), "bytea[]")
+        }
+        P::List(_) => return Err(mismatch()),
+    })
 }
 
 struct PgRow<'a>(&'a Row);
@@ -184,29 +241,65 @@ impl Driver for PostgresDriver {
         })
     }
 
-    fn next_reference(&mut self) -> StoreResult<i64> {
-        // Taken from the sequence 64 at a time: one round trip instead of one per transfer.
-        // A sequence never rolls back anyway, so references could already skip numbers.
-        if self.references.is_empty() {
-            let mut fresh = Vec::with_capacity(REFERENCE_BLOCK);
-            let sql = format!(
-                "SELECT nextval('operation_reference') FROM generate_series(1, {REFERENCE_BLOCK})"
-            );
-            self.query(&sql, &[], &mut |r| {
-                fresh.push(r.int(0)?);
-                Ok(())
-            })?;
-            self.references.extend(fresh);
+    fn insert_rows(&mut self, table: &str, columns: &[&str], rows: &[Vec<P>]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
         }
-        self.references
-            .pop_front()
-            .ok_or_else(|| StoreError::Invariant("no reference from the sequence".into()))
+        // One statement whatever the number of rows: each column goes as one array.
+        let arrays = (0..columns.len())
+            .map(|i| column(rows, i))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let casts: Vec<String> = arrays
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| format!("${}::{ty}", i + 1))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT * FROM unnest({})",
+            columns.join(", "),
+            casts.join(", ")
+        );
+        let st = self.statement(&sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|(b, _)| b.as_ref()).collect();
+        self.client()?.execute(&st, &refs).map_err(pg_err)?;
+        Ok(())
     }
 
-    fn lock_invoice(&mut self, key: &str) -> StoreResult<()> {
+    fn add_to_balances(&mut self, deltas: &[(&str, i64)]) -> StoreResult<u64> {
+        if deltas.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<&str> = deltas.iter().map(|d| d.0).collect();
+        let amounts: Vec<i64> = deltas.iter().map(|d| d.1).collect();
+        let st = self.statement(
+            "UPDATE accounts AS a SET balance = a.balance + v.delta
+             FROM unnest($1::text[], $2::int8[]) AS v(id, delta) WHERE a.id = v.id",
+        )?;
+        self.client()?
+            .execute(&st, &[&ids, &amounts])
+            .map_err(pg_err)
+    }
+
+    fn reference_block(&mut self) -> StoreResult<Vec<i64>> {
+        let mut fresh = Vec::with_capacity(REFERENCE_BLOCK);
+        let sql = format!(
+            "SELECT nextval('operation_reference') FROM generate_series(1, {REFERENCE_BLOCK})"
+        );
+        self.query(&sql, &[], &mut |r| {
+            fresh.push(r.int(0)?);
+            Ok(())
+        })?;
+        Ok(fresh)
+    }
+
+    // A sequence never rolls back: references may skip numbers, never repeat.
+    const REFERENCES_ROLL_BACK: bool = false;
+
+    fn lock_invoices(&mut self, keys: &[&str]) -> StoreResult<()> {
+        // In the order given (the caller sorts), so two batches cannot deadlock on them.
         self.query(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[P::Text(key)],
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k",
+            &[P::List(keys)],
             &mut |_| Ok(()),
         )
     }
@@ -282,7 +375,6 @@ impl PostgresConnector {
         Ok(SqlConn::new(PostgresDriver {
             client: Some(client),
             statements: HashMap::new(),
-            references: std::collections::VecDeque::new(),
         }))
     }
 }
@@ -296,7 +388,16 @@ impl Connector for PostgresConnector {
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut c = self.connect()?;
-        migrate(c.driver.client()?)?;
+        let client = c.driver.client()?;
+        migrate(client)?;
+        // Every statement a writer runs finds rows by key. On a table that grew from empty (a
+        // new database, before autovacuum's first ANALYZE), the planner's estimates call the
+        // table tiny and a sequential scan cheapest, and a prepared statement keeps that plan:
+        // measured, batches then read every spent token and every account each time. With
+        // sequential scans priced out, writers always use the indexes.
+        client
+            .batch_execute("SET enable_seqscan = off")
+            .map_err(pg_err)?;
         Ok(c)
     }
 

@@ -4,8 +4,9 @@
 //!
 //! Statements use PostgreSQL's `$1` placeholders; the SQLite driver rewrites them to `?1`.
 
+use crate::batch::{Known, Pending, TailKey};
 use crate::cache::TtlCache;
-use crate::conn::{BatchError, Conn, LockSet};
+use crate::conn::{BatchError, Conn, Keys};
 use crate::rows::{self, Cols};
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::sandbox::PreparedSeed;
@@ -26,6 +27,8 @@ pub enum P<'a> {
     OptInt(Option<i64>),
     Bool(bool),
     Blob(&'a [u8]),
+    /// A list of texts, for `column = ANY($n)` (rewritten to `IN (…)` on SQLite).
+    List(&'a [&'a str]),
 }
 
 /// One database driver.
@@ -50,147 +53,357 @@ pub trait Driver: Send + 'static {
     ) -> StoreResult<()>;
     /// Runs transaction control (`BEGIN`, `SAVEPOINT s`, `COMMIT`, …).
     fn control(&mut self, sql: &str) -> Result<(), BatchError>;
-    /// The next retrieval reference number.
-    fn next_reference(&mut self) -> StoreResult<i64>;
-    /// Serialises transfers of one invoice across connections, until the transaction ends.
-    fn lock_invoice(&mut self, key: &str) -> StoreResult<()>;
+    /// Inserts rows into `table`: each row has one parameter per column, and every row has
+    /// the same kinds of parameter. PostgreSQL sends them in one statement.
+    fn insert_rows(&mut self, table: &str, columns: &[&str], rows: &[Vec<P>]) -> StoreResult<()>;
+    /// Adds each delta to its account's balance (each account once); returns how many
+    /// accounts changed.
+    fn add_to_balances(&mut self, deltas: &[(&str, i64)]) -> StoreResult<u64>;
+    /// Fresh retrieval reference numbers, a block at a time.
+    fn reference_block(&mut self) -> StoreResult<Vec<i64>>;
+    /// Whether rolling back a transaction takes back the references it took (a counter row
+    /// does; a sequence does not).
+    const REFERENCES_ROLL_BACK: bool;
+    /// Serialises transfers of these invoices across connections, until the transaction ends.
+    fn lock_invoices(&mut self, keys: &[&str]) -> StoreResult<()>;
     fn is_broken(&self) -> bool;
 }
 
 pub struct SqlConn<D: Driver> {
     pub driver: D,
-    deferred: Deferred,
     /// Every transfer reads its terminal, and on PostgreSQL each read is a round trip.
     terminals: TtlCache<TerminalRecord>,
-    /// Network cards read by [`Conn::prelock`] for the current transaction, by fingerprint, so
-    /// a transfer does not read its cards again (a round trip each on PostgreSQL). Card rows
-    /// do not change once issued.
-    batch_cards: std::collections::HashMap<String, NetworkCard>,
-}
-
-/// Balance changes of the shared accounts (a merchant's fee account, the settlement and
-/// funding accounts), applied once per transaction just before it commits. Nearly every
-/// transfer touches them; updating them row by row would make every concurrent transaction
-/// wait for the one holding their row lock. Card accounts are updated at once, under lock, as
-/// their balances decide approvals.
-#[derive(Default)]
-pub struct Deferred {
-    pending: std::collections::BTreeMap<String, i64>,
-    /// `pending` as it was at the current savepoint.
-    saved: std::collections::BTreeMap<String, i64>,
+    /// What the current transaction has read ([`Conn::prepare`]), kept current as it writes.
+    known: Known,
+    /// What the current transaction's commands wrote and [`Conn::flush`] has yet to send.
+    pending: Pending,
+    /// Retrieval references taken and not yet used.
+    references: std::collections::VecDeque<i64>,
 }
 
 fn is_card_account(id: &str) -> bool {
     id.starts_with("card:")
 }
 
+fn batch_err(e: StoreError) -> BatchError {
+    BatchError {
+        retryable: matches!(e, StoreError::Conflict(_)),
+        message: e.to_string(),
+    }
+}
+
+const OPERATION_INSERT_COLUMNS: &[&str] = &[
+    "id",
+    "merchant_id",
+    "terminal_id",
+    "invoice_id",
+    "account_id",
+    "amount",
+    "fee",
+    "currency",
+    "description",
+    "email",
+    "status",
+    "reason_code",
+    "reason",
+    "reference",
+    "int_reference",
+    "sender_card_id",
+    "sender_mask",
+    "sender_brand",
+    "sender_type",
+    "receiver_card_id",
+    "receiver_mask",
+    "receiver_brand",
+    "receiver_type",
+    "token_id",
+    "request_digest",
+    "http_status",
+    "response_body",
+    "created_at",
+    "post_link",
+    "failure_post_link",
+    "secret_hash",
+    "day",
+    "invoice_tail",
+];
+
+const CALLBACK_INSERT_COLUMNS: &[&str] = &[
+    "id",
+    "merchant_id",
+    "operation_id",
+    "invoice_id",
+    "url",
+    "kind",
+    "body",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+];
+
 impl<D: Driver> SqlConn<D> {
     pub fn new(driver: D) -> SqlConn<D> {
         SqlConn {
             driver,
-            deferred: Deferred::default(),
             terminals: TtlCache::new(),
-            batch_cards: std::collections::HashMap::new(),
+            known: Known::default(),
+            pending: Pending::default(),
+            references: std::collections::VecDeque::new(),
         }
     }
 
-    /// See [`Conn::prelock`]. Locks whatever card accounts are free (`SKIP LOCKED`), so no
+    /// Forgets the transaction's state, when it ends either way.
+    fn reset(&mut self, rolled_back: bool) {
+        self.known = Known::default();
+        self.pending.clear();
+        if rolled_back && D::REFERENCES_ROLL_BACK {
+            self.references.clear();
+        }
+    }
+
+    /// See [`Conn::prepare`]. Locks whatever card accounts are free (`SKIP LOCKED`), so no
     /// batch ever waits for another while holding cards; a command runs now if all its cards
     /// were locked. When none can run, it starts over and waits instead, locking the batch's
-    /// accounts in id order (so waiting batches cannot deadlock), rather than spin.
-    fn lock_cards(&mut self, locks: &[&LockSet]) -> StoreResult<Vec<bool>> {
-        // Fingerprints are hex, card ids UUIDs and account ids `card:<uuid>`: no commas.
-        let fingerprints: Vec<&str> = locks
+    /// accounts in id order (so waiting batches cannot deadlock), rather than spin. The
+    /// locked accounts' balances, and the network cards, become known.
+    fn lock_cards(&mut self, keys: &[&Keys]) -> StoreResult<Vec<bool>> {
+        let fingerprints: Vec<&str> = keys
             .iter()
-            .flat_map(|l| l.fingerprints.iter().map(String::as_str))
+            .flat_map(|k| k.fingerprints.iter().map(String::as_str))
             .collect();
-        let saved: Vec<&str> = locks
+        let saved: Vec<&str> = keys
             .iter()
-            .flat_map(|l| l.saved_cards.iter().map(String::as_str))
+            .flat_map(|k| k.saved_cards.iter().map(String::as_str))
             .collect();
         let mut account_of = std::collections::HashMap::new();
         if !fingerprints.is_empty() {
             let sql = format!(
-                "SELECT {} FROM network_cards WHERE fingerprint = ANY(string_to_array($1, ','))",
+                "SELECT {} FROM network_cards WHERE fingerprint = ANY($1)",
                 rows::NETWORK_CARD_COLUMNS
             );
-            for card in self.all(
-                &sql,
-                &[P::Text(&fingerprints.join(","))],
-                rows::network_card,
-            )? {
+            for card in self.all(&sql, &[P::List(&fingerprints)], rows::network_card)? {
                 account_of.insert(card.fingerprint.clone(), card.account_id.clone());
-                self.batch_cards.insert(card.fingerprint.clone(), card);
+                self.known.cards.insert(card.fingerprint.clone(), card);
             }
         }
         if !saved.is_empty() {
             self.driver.query(
                 "SELECT v.id, n.account_id FROM vault_cards v
                  JOIN network_cards n ON n.fingerprint = v.fingerprint
-                 WHERE v.id = ANY(string_to_array($1, ','))",
-                &[P::Text(&saved.join(","))],
+                 WHERE v.id = ANY($1)",
+                &[P::List(&saved)],
                 &mut |r| {
                     account_of.insert(r.text(0)?, r.text(1)?);
                     Ok(())
                 },
             )?;
         }
+        if account_of.is_empty() {
+            return Ok(vec![true; keys.len()]);
+        }
         let mut accounts: Vec<&str> = account_of.values().map(String::as_str).collect();
         accounts.sort_unstable();
         accounts.dedup();
-        let wanted = accounts.join(",");
-        let mut locked = std::collections::HashSet::new();
+        let mut balances = std::collections::HashMap::new();
         let sql = format!(
-            "SELECT id FROM accounts WHERE id = ANY(string_to_array($1, ',')) ORDER BY id{} SKIP LOCKED",
-            D::FOR_UPDATE
+            "SELECT id, balance FROM accounts WHERE id = ANY($1) ORDER BY id{}",
+            D::SKIP_LOCKED
         );
-        self.driver.query(&sql, &[P::Text(&wanted)], &mut |r| {
-            locked.insert(r.text(0)?);
+        self.driver.query(&sql, &[P::List(&accounts)], &mut |r| {
+            balances.insert(r.text(0)?, r.int(1)?);
             Ok(())
         })?;
-        let ready: Vec<bool> = locks
+        let ready: Vec<bool> = keys
             .iter()
-            .map(|l| {
-                l.fingerprints
+            .map(|k| {
+                k.fingerprints
                     .iter()
-                    .chain(&l.saved_cards)
-                    .filter_map(|k| account_of.get(k))
-                    .all(|a| locked.contains(a))
+                    .chain(&k.saved_cards)
+                    .filter_map(|c| account_of.get(c))
+                    .all(|a| balances.contains_key(a))
             })
             .collect();
-        if ready.iter().any(|r| *r) {
-            return Ok(ready);
+        if !ready.iter().any(|r| *r) {
+            // Let go of what was taken before waiting, so a waiting batch holds only
+            // accounts below the one it waits for.
+            self.driver
+                .control("ROLLBACK")
+                .and_then(|()| self.driver.control(D::BEGIN))
+                .map_err(|e| StoreError::Db(e.message))?;
+            let sql = format!(
+                "SELECT id, balance FROM accounts WHERE id = ANY($1) ORDER BY id{}",
+                D::FOR_UPDATE
+            );
+            self.driver.query(&sql, &[P::List(&accounts)], &mut |r| {
+                balances.insert(r.text(0)?, r.int(1)?);
+                Ok(())
+            })?;
+            self.known.balances.extend(balances);
+            return Ok(vec![true; keys.len()]);
         }
-        // Let go of what was taken before waiting, so a waiting batch holds only accounts
-        // below the one it waits for.
-        self.driver
-            .control("ROLLBACK")
-            .and_then(|()| self.driver.control(D::BEGIN))
-            .map_err(|e| StoreError::Db(e.message))?;
-        let sql = format!(
-            "SELECT id FROM accounts WHERE id = ANY(string_to_array($1, ',')) ORDER BY id{}",
-            D::FOR_UPDATE
-        );
-        self.driver
-            .query(&sql, &[P::Text(&wanted)], &mut |_| Ok(()))?;
-        Ok(vec![true; locks.len()])
+        self.known.balances.extend(balances);
+        Ok(ready)
     }
 
-    /// Applies the deferred balance changes, in account order.
-    fn flush_deferred(&mut self) -> StoreResult<()> {
-        let pending = std::mem::take(&mut self.deferred.pending);
-        self.deferred.saved.clear();
-        for (account, delta) in pending.iter().filter(|(_, d)| **d != 0) {
-            let n = self.driver.exec(
-                "UPDATE accounts SET balance = balance + $2 WHERE id = $1",
-                &[P::Text(account), P::Int(*delta)],
+    /// Reads, in one query each, the spent tokens, charged invoices and invoice tails the
+    /// ready commands will look for (locking their invoices first), into `known`.
+    fn read_ahead(&mut self, keys: &[&Keys]) -> StoreResult<()> {
+        let tokens: Vec<&str> = keys.iter().filter_map(|k| k.token.as_deref()).collect();
+        if !tokens.is_empty() {
+            let mut spent = std::collections::HashMap::new();
+            self.driver.query(
+                "SELECT token_id, operation_id FROM spent_tokens WHERE token_id = ANY($1)",
+                &[P::List(&tokens)],
+                &mut |r| {
+                    spent.insert(r.text(0)?, r.text(1)?);
+                    Ok(())
+                },
             )?;
-            if n != 1 {
-                return Err(StoreError::Invariant(format!(
-                    "no ledger account {account}"
-                )));
+            for t in tokens {
+                let by = spent.get(t).cloned();
+                self.known.spent.insert(t.to_string(), by);
             }
         }
+        let invoices: Vec<&(String, String)> =
+            keys.iter().filter_map(|k| k.invoice.as_ref()).collect();
+        if !invoices.is_empty() {
+            let mut locks: Vec<String> = invoices.iter().map(|(m, i)| invoice_lock(m, i)).collect();
+            locks.sort_unstable();
+            locks.dedup();
+            let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
+            self.driver.lock_invoices(&locks)?;
+            let merchants: Vec<&str> = invoices.iter().map(|k| k.0.as_str()).collect();
+            let numbers: Vec<&str> = invoices.iter().map(|k| k.1.as_str()).collect();
+            let mut charged = std::collections::HashMap::new();
+            self.driver.query(
+                "SELECT merchant_id, invoice_id, id, request_digest, http_status, response_body
+                 FROM operations WHERE merchant_id = ANY($1) AND invoice_id = ANY($2)
+                 AND status = 'CHARGE'",
+                &[P::List(&merchants), P::List(&numbers)],
+                &mut |r| {
+                    charged.insert(
+                        (r.text(0)?, r.text(1)?),
+                        (r.text(2)?, r.text(3)?, stored(r, 4)?),
+                    );
+                    Ok(())
+                },
+            )?;
+            for k in invoices {
+                let found = charged.get(k).cloned();
+                self.known.charged.insert(k.clone(), found);
+            }
+        }
+        let tails: Vec<&TailKey> = keys.iter().filter_map(|k| k.tail.as_ref()).collect();
+        if !tails.is_empty() {
+            let terminals: Vec<&str> = tails.iter().map(|k| k.0.as_str()).collect();
+            let days: Vec<&str> = tails.iter().map(|k| k.1.as_str()).collect();
+            let digits: Vec<&str> = tails.iter().map(|k| k.2.as_str()).collect();
+            let mut found: std::collections::HashMap<TailKey, Vec<(String, bool)>> =
+                tails.iter().map(|k| ((*k).clone(), Vec::new())).collect();
+            // Status is filtered in code, for the reason given in `invoice_tail_taken`.
+            self.driver.query(
+                "SELECT terminal_id, day, invoice_tail, invoice_id, status FROM operations
+                 WHERE terminal_id = ANY($1) AND day = ANY($2) AND invoice_tail = ANY($3)",
+                &[P::List(&terminals), P::List(&days), P::List(&digits)],
+                &mut |r| {
+                    let key = (r.text(0)?, r.text(1)?, r.text(2)?);
+                    if let Some(rows) = found.get_mut(&key) {
+                        rows.push((r.text(3)?, r.text(4)? == "CHARGE"));
+                    }
+                    Ok(())
+                },
+            )?;
+            self.known.tails.extend(found);
+        }
+        Ok(())
+    }
+
+    /// Sends the pending writes, each table in one go; then they are part of what is known.
+    fn write_pending(&mut self) -> StoreResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let p = &self.pending;
+        let dates: Vec<(String, String)> = p
+            .operations
+            .iter()
+            .map(|o| {
+                (
+                    rows::rfc3339(o.created_at),
+                    o.created_at.format("%Y-%m-%d").to_string(),
+                )
+            })
+            .collect();
+        let ops: Vec<Vec<P>> = p
+            .operations
+            .iter()
+            .zip(&dates)
+            .map(|(o, (created, day))| operation_params(o, created, day))
+            .collect();
+        self.driver
+            .insert_rows("operations", OPERATION_INSERT_COLUMNS, &ops)?;
+        let postings: Vec<Vec<P>> = p
+            .postings
+            .iter()
+            .map(|(op, posting)| {
+                vec![
+                    P::Text(op),
+                    P::Text(&posting.account_id),
+                    P::Int(posting.amount.minor()),
+                ]
+            })
+            .collect();
+        self.driver.insert_rows(
+            "postings",
+            &["operation_id", "account_id", "amount"],
+            &postings,
+        )?;
+        let spent: Vec<Vec<P>> = p
+            .spent
+            .iter()
+            .map(|(token, op)| vec![P::Text(token), P::Text(op)])
+            .collect();
+        self.driver
+            .insert_rows("spent_tokens", &["token_id", "operation_id"], &spent)?;
+        let events: Vec<Vec<P>> = p
+            .callbacks
+            .iter()
+            .map(|e| {
+                let at = e.created_at.timestamp_millis();
+                vec![
+                    P::Text(&e.id),
+                    P::Text(&e.merchant_id),
+                    P::Text(&e.operation_id),
+                    P::Text(&e.invoice_id),
+                    P::Text(&e.url),
+                    P::Text(&e.kind),
+                    P::Text(&e.body),
+                    P::Text("pending"),
+                    P::Int(0),
+                    P::Int(at),
+                    P::Int(at),
+                ]
+            })
+            .collect();
+        self.driver
+            .insert_rows("callback_events", CALLBACK_INSERT_COLUMNS, &events)?;
+        // Last, so the shared accounts (fees, settlement) stay locked for as short a time as
+        // possible; in account order.
+        let deltas: Vec<(&str, i64)> = p
+            .deltas
+            .iter()
+            .filter(|(_, d)| **d != 0)
+            .map(|(a, d)| (a.as_str(), *d))
+            .collect();
+        let changed = self.driver.add_to_balances(&deltas)?;
+        if changed != deltas.len() as u64 {
+            return Err(StoreError::Invariant(
+                "postings name a ledger account that does not exist".into(),
+            ));
+        }
+        self.pending.apply_to(&mut self.known);
+        self.pending.clear();
         Ok(())
     }
 
@@ -247,34 +460,60 @@ fn stored(r: &dyn Cols, at: usize) -> StoreResult<StoredResponse> {
     })
 }
 
-/// `UPDATE` of `n` card balances in one statement: `$1, $2` is the first (account, delta).
-fn card_update_sql(n: usize) -> String {
-    let mut cases = String::new();
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let (id, delta) = (2 * i + 1, 2 * i + 2);
-        cases.push_str(&format!(" WHEN ${id} THEN CAST(${delta} AS BIGINT)"));
-        ids.push(format!("${id}"));
-    }
-    format!(
-        "UPDATE accounts SET balance = balance + CASE id{cases} END WHERE id IN ({})",
-        ids.join(", ")
-    )
+fn invoice_lock(merchant_id: &str, invoice_id: &str) -> String {
+    format!("{merchant_id}/{invoice_id}")
 }
 
-/// `INSERT` of `n` postings of one operation (`$1`) in one statement.
-fn postings_insert_sql(n: usize) -> String {
-    let rows: Vec<String> = (0..n)
-        .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
-        .collect();
-    format!(
-        "INSERT INTO postings (operation_id, account_id, amount) VALUES {}",
-        rows.join(", ")
-    )
+/// An operation's row, in [`OPERATION_INSERT_COLUMNS`] order.
+fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str) -> Vec<P<'a>> {
+    vec![
+        P::Text(&op.id),
+        P::Text(&op.merchant_id),
+        P::Text(&op.terminal_id),
+        P::Text(&op.invoice_id),
+        P::Text(&op.account_id),
+        P::Int(op.amount.minor()),
+        P::Int(op.fee.minor()),
+        P::Text(&op.currency),
+        P::Text(&op.description),
+        P::Text(&op.email),
+        P::Text(&op.status),
+        P::Int(i64::from(op.reason_code)),
+        P::Text(&op.reason),
+        P::Text(&op.reference),
+        P::Text(&op.int_reference),
+        P::Text(&op.sender.card_id),
+        P::Text(&op.sender.mask),
+        P::Text(&op.sender.brand),
+        P::Text(&op.sender.transfer_type),
+        P::Text(&op.receiver.card_id),
+        P::Text(&op.receiver.mask),
+        P::Text(&op.receiver.brand),
+        P::Text(&op.receiver.transfer_type),
+        P::Text(&op.token_id),
+        P::Text(&op.request_digest),
+        P::Int(i64::from(op.http_status)),
+        P::Text(&op.response_body),
+        P::Text(created),
+        P::OptText(op.post_link.as_deref()),
+        P::OptText(op.failure_post_link.as_deref()),
+        P::OptText(op.secret_hash.as_deref()),
+        P::Text(day),
+        P::Text(rows::invoice_tail(&op.invoice_id)),
+    ]
 }
 
+/// The transfer's reads look at the pending writes first, then at what the transaction
+/// knows, and only then at the database; its writes (besides saved cards) stay pending until
+/// [`Conn::flush`]. See [`crate::batch`].
 impl<D: Driver> Tx for SqlConn<D> {
     fn token_spent_by(&mut self, token_id: &str) -> StoreResult<Option<String>> {
+        if let Some(op) = self.pending.spent_by(token_id) {
+            return Ok(Some(op.clone()));
+        }
+        if let Some(known) = self.known.spent.get(token_id) {
+            return Ok(known.clone());
+        }
         self.one(
             "SELECT operation_id FROM spent_tokens WHERE token_id = $1",
             &[P::Text(token_id)],
@@ -283,10 +522,7 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn spend_token(&mut self, token_id: &str, operation_id: &str) -> StoreResult<()> {
-        self.driver.exec(
-            "INSERT INTO spent_tokens (token_id, operation_id) VALUES ($1, $2)",
-            &[P::Text(token_id), P::Text(operation_id)],
-        )?;
+        self.pending.spend(token_id, operation_id);
         Ok(())
     }
 
@@ -306,7 +542,7 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>> {
-        if let Some(card) = self.batch_cards.get(fingerprint) {
+        if let Some(card) = self.known.cards.get(fingerprint) {
             return Ok(Some(card.clone()));
         }
         let sql = format!(
@@ -345,6 +581,7 @@ impl<D: Driver> Tx for SqlConn<D> {
         )
     }
 
+    // Written at once: saved cards are rare, and later commands read them from the database.
     fn put_vault_card(&mut self, c: &VaultCard) -> StoreResult<()> {
         self.driver.exec(
             "INSERT INTO vault_cards (id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask,
@@ -379,6 +616,9 @@ impl<D: Driver> Tx for SqlConn<D> {
         &mut self,
         operation_id: &str,
     ) -> StoreResult<Option<(String, StoredResponse)>> {
+        if let Some(found) = self.pending.response(operation_id) {
+            return Ok(Some(found));
+        }
         self.one(
             "SELECT request_digest, http_status, response_body FROM operations WHERE id = $1",
             &[P::Text(operation_id)],
@@ -391,14 +631,23 @@ impl<D: Driver> Tx for SqlConn<D> {
         merchant_id: &str,
         invoice_id: &str,
     ) -> StoreResult<Option<(String, String, StoredResponse)>> {
+        if let Some(found) = self.pending.charged(merchant_id, invoice_id) {
+            return Ok(Some(found));
+        }
+        let key = (merchant_id.to_string(), invoice_id.to_string());
+        if let Some(known) = self.known.charged.get(&key) {
+            return Ok(known.clone());
+        }
         self.driver
-            .lock_invoice(&format!("{merchant_id}/{invoice_id}"))?;
-        self.one(
+            .lock_invoices(&[&invoice_lock(merchant_id, invoice_id)])?;
+        let found = self.one(
             "SELECT id, request_digest, http_status, response_body FROM operations
              WHERE merchant_id = $1 AND invoice_id = $2 AND status = 'CHARGE'",
             &[P::Text(merchant_id), P::Text(invoice_id)],
             |r| Ok((r.text(0)?, r.text(1)?, stored(r, 2)?)),
-        )
+        )?;
+        self.known.charged.insert(key, found.clone());
+        Ok(found)
     }
 
     fn invoice_tail_taken(
@@ -408,6 +657,15 @@ impl<D: Driver> Tx for SqlConn<D> {
         tail: &str,
         invoice_id: &str,
     ) -> StoreResult<bool> {
+        let key = (terminal_id.to_string(), day.to_string(), tail.to_string());
+        if self.pending.tail_taken(&key, invoice_id) {
+            return Ok(true);
+        }
+        if let Some(rows) = self.known.tails.get(&key) {
+            return Ok(rows
+                .iter()
+                .any(|(inv, charged)| *charged && inv != invoice_id));
+        }
         // The status is checked here rather than in SQL: with `status = 'CHARGE'` in the
         // query, PostgreSQL may plan it on the partial one-charge-per-invoice index (a full
         // scan of it) instead of the tail index, and keep that plan.
@@ -426,13 +684,23 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn balance(&mut self, account_id: &str) -> StoreResult<Money> {
-        let sql = format!(
-            "SELECT balance FROM accounts WHERE id = $1{}",
-            D::FOR_UPDATE
-        );
-        self.one(&sql, &[P::Text(account_id)], |r| r.int(0))?
-            .map(Money::from_minor)
-            .ok_or_else(|| StoreError::Invariant(format!("no ledger account {account_id}")))
+        let base = match self.known.balances.get(account_id) {
+            Some(b) => *b,
+            None => {
+                let sql = format!(
+                    "SELECT balance FROM accounts WHERE id = $1{}",
+                    D::FOR_UPDATE
+                );
+                let b = self
+                    .one(&sql, &[P::Text(account_id)], |r| r.int(0))?
+                    .ok_or_else(|| {
+                        StoreError::Invariant(format!("no ledger account {account_id}"))
+                    })?;
+                self.known.balances.insert(account_id.to_string(), b);
+                b
+            }
+        };
+        Ok(Money::from_minor(base + self.pending.delta(account_id)))
     }
 
     fn post(&mut self, operation_id: &str, postings: &[Posting]) -> StoreResult<()> {
@@ -442,158 +710,92 @@ impl<D: Driver> Tx for SqlConn<D> {
                 "postings of {operation_id} sum to {sum}, not zero"
             )));
         }
-        // Card accounts change now, in one statement (their balances decide approvals and
-        // the database's CHECK guards them); shared accounts change at commit (`Deferred`).
-        // Every statement here is one round trip on PostgreSQL, so each kind is sent once.
-        let cards: Vec<&Posting> = postings
-            .iter()
-            .filter(|p| is_card_account(&p.account_id))
-            .collect();
-        for p in postings.iter().filter(|p| !is_card_account(&p.account_id)) {
-            *self
-                .deferred
-                .pending
-                .entry(p.account_id.clone())
-                .or_default() += p.amount.minor();
+        // A card account is never overdrawn; its balance is locked and known. (The database's
+        // CHECK guards it again when the balances are written.)
+        let mut cards = std::collections::BTreeMap::new();
+        for p in postings.iter().filter(|p| is_card_account(&p.account_id)) {
+            *cards.entry(p.account_id.as_str()).or_insert(0) += p.amount.minor();
         }
-        if !cards.is_empty() {
-            let mut params = Vec::with_capacity(cards.len() * 2);
-            for p in &cards {
-                params.push(P::Text(&p.account_id));
-                params.push(P::Int(p.amount.minor()));
-            }
-            let n = self.driver.exec(&card_update_sql(cards.len()), &params)?;
-            if n != cards.len() as u64 {
+        for (account, delta) in cards {
+            if self.balance(account)?.minor() + delta < 0 {
                 return Err(StoreError::Invariant(format!(
-                    "postings of {operation_id} name a missing or repeated card account"
+                    "postings of {operation_id} would overdraw {account}"
                 )));
             }
         }
-        if !postings.is_empty() {
-            let mut params = vec![P::Text(operation_id)];
-            for p in postings {
-                params.push(P::Text(&p.account_id));
-                params.push(P::Int(p.amount.minor()));
-            }
-            self.driver
-                .exec(&postings_insert_sql(postings.len()), &params)?;
+        for p in postings {
+            *self.pending.deltas.entry(p.account_id.clone()).or_default() += p.amount.minor();
+            self.pending
+                .postings
+                .push((operation_id.to_string(), p.clone()));
         }
         Ok(())
     }
 
     fn insert_operation(&mut self, op: &OperationRecord) -> StoreResult<()> {
-        let created = rows::rfc3339(op.created_at);
-        let day = op.created_at.format("%Y-%m-%d").to_string();
-        let sql = format!(
-            "INSERT INTO operations ({}, day, invoice_tail) VALUES
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-              $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
-            rows::OPERATION_COLUMNS
-        );
-        self.driver.exec(
-            &sql,
-            &[
-                P::Text(&op.id),
-                P::Text(&op.merchant_id),
-                P::Text(&op.terminal_id),
-                P::Text(&op.invoice_id),
-                P::Text(&op.account_id),
-                P::Int(op.amount.minor()),
-                P::Int(op.fee.minor()),
-                P::Text(&op.currency),
-                P::Text(&op.description),
-                P::Text(&op.email),
-                P::Text(&op.status),
-                P::Int(i64::from(op.reason_code)),
-                P::Text(&op.reason),
-                P::Text(&op.reference),
-                P::Text(&op.int_reference),
-                P::Text(&op.sender.card_id),
-                P::Text(&op.sender.mask),
-                P::Text(&op.sender.brand),
-                P::Text(&op.sender.transfer_type),
-                P::Text(&op.receiver.card_id),
-                P::Text(&op.receiver.mask),
-                P::Text(&op.receiver.brand),
-                P::Text(&op.receiver.transfer_type),
-                P::Text(&op.token_id),
-                P::Text(&op.request_digest),
-                P::Int(i64::from(op.http_status)),
-                P::Text(&op.response_body),
-                P::Text(&created),
-                P::OptText(op.post_link.as_deref()),
-                P::OptText(op.failure_post_link.as_deref()),
-                P::OptText(op.secret_hash.as_deref()),
-                P::Text(&day),
-                P::Text(rows::invoice_tail(&op.invoice_id)),
-            ],
-        )?;
+        self.pending.add_operation(op);
         Ok(())
     }
 
     fn next_reference(&mut self) -> StoreResult<String> {
-        Ok(format!("{:012}", self.driver.next_reference()?))
+        if self.references.is_empty() {
+            let block = self.driver.reference_block()?;
+            self.references.extend(block);
+        }
+        let n = self
+            .references
+            .pop_front()
+            .ok_or_else(|| StoreError::Invariant("no reference numbers".into()))?;
+        Ok(format!("{n:012}"))
     }
 
     fn insert_callback(&mut self, e: &CallbackEvent) -> StoreResult<()> {
-        let at = e.created_at.timestamp_millis();
-        self.driver.exec(
-            "INSERT INTO callback_events (id, merchant_id, operation_id, invoice_id, url, kind, body,
-             status, attempts, created_at, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)",
-            &[
-                P::Text(&e.id),
-                P::Text(&e.merchant_id),
-                P::Text(&e.operation_id),
-                P::Text(&e.invoice_id),
-                P::Text(&e.url),
-                P::Text(&e.kind),
-                P::Text(&e.body),
-                P::Int(at),
-            ],
-        )?;
+        self.pending.callbacks.push(e.clone());
         Ok(())
     }
 }
 
 impl<D: Driver> Conn for SqlConn<D> {
     fn begin(&mut self) -> Result<(), BatchError> {
-        self.deferred = Deferred::default();
-        self.batch_cards.clear();
+        self.reset(false);
         self.driver.control(D::BEGIN)
     }
-    fn prelock(&mut self, locks: &[&LockSet]) -> Result<Vec<bool>, BatchError> {
-        // With one writer (SQLite) there is nobody to wait for.
-        if D::FOR_UPDATE.is_empty() || locks.iter().all(|l| l.is_empty()) {
-            return Ok(vec![true; locks.len()]);
-        }
-        self.lock_cards(locks).map_err(|e| BatchError {
-            retryable: matches!(e, StoreError::Conflict(_)),
-            message: e.to_string(),
-        })
+    fn prepare(&mut self, keys: &[&Keys]) -> Result<Vec<bool>, BatchError> {
+        let ready = self.lock_cards(keys).map_err(batch_err)?;
+        let now: Vec<&Keys> = keys
+            .iter()
+            .zip(&ready)
+            .filter(|(_, r)| **r)
+            .map(|(k, _)| *k)
+            .collect();
+        self.read_ahead(&now).map_err(batch_err)?;
+        Ok(ready)
+    }
+    fn flush(&mut self) -> Result<(), BatchError> {
+        self.write_pending().map_err(batch_err)
     }
     fn commit(&mut self) -> Result<(), BatchError> {
-        self.flush_deferred().map_err(|e| BatchError {
-            retryable: matches!(e, StoreError::Conflict(_)),
-            message: e.to_string(),
-        })?;
-        self.batch_cards.clear();
+        self.flush()?;
+        self.reset(false);
         self.driver.control("COMMIT")
     }
     fn rollback(&mut self) {
-        self.deferred = Deferred::default();
-        self.batch_cards.clear();
+        self.reset(true);
         let _ = self.driver.control("ROLLBACK");
     }
+    // Commands run in savepoints only in the careful path, each flushed before its savepoint
+    // is released; so nothing is pending at a savepoint.
     fn savepoint(&mut self) -> Result<(), BatchError> {
-        self.deferred.saved = self.deferred.pending.clone();
         self.driver.control("SAVEPOINT job")
     }
     fn release_savepoint(&mut self) -> Result<(), BatchError> {
         self.driver.control("RELEASE SAVEPOINT job")
     }
     fn rollback_to_savepoint(&mut self) -> Result<(), BatchError> {
-        self.deferred.pending = self.deferred.saved.clone();
+        self.pending.clear();
+        if D::REFERENCES_ROLL_BACK {
+            self.references.clear();
+        }
         self.driver.control("ROLLBACK TO SAVEPOINT job")
     }
     fn is_broken(&self) -> bool {
