@@ -162,7 +162,20 @@ fn init_logs(format: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(&cli.log_format);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The load generator runs on as few threads as it is told (one by default): on a small
+    // machine it shares the cores with the server it measures, and one thread does the work
+    // of 64 clients with the least overhead.
+    let runtime = match &cli.command {
+        Command::Bench(args) if args.threads <= 1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Command::Bench(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing() {
@@ -88,6 +88,85 @@ async fn invoice_tail_must_be_unique_on_a_terminal_per_day_on(backend: Backend) 
     b["order"]["terminalId"] = json!(TERMINAL_3);
     let (st, _) = s.pay(&b).await;
     assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn racing_invoices_with_one_tail_charge_once() {
+    racing_invoices_with_one_tail_charge_once_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn racing_invoices_with_one_tail_charge_once_on_postgres() {
+    racing_invoices_with_one_tail_charge_once_on(Backend::Postgres).await
+}
+
+/// Transfers of one batch see each other's charges before anything is written: twenty
+/// invoices with the same last six digits, sent at once, charge once.
+async fn racing_invoices_with_one_tail_charge_once_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
+    let s = Server::start();
+    let tail = &invoice()[9..];
+    let mut bodies = Vec::new();
+    for n in 0..20 {
+        let body = seed_like_body(&format!("{:04}{tail}", 1000 + n), json!(10));
+        let token = s.token_for(&body["order"]).await;
+        bodies.push((token, body));
+    }
+    let before = s.balance("440563...5096").await;
+    let results = join_all(bodies.iter().map(|(t, b)| s.transfer(t, b))).await;
+    let charged = results
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::OK)
+        .count();
+    assert_eq!(charged, 1, "{results:?}");
+    for (st, r) in results.iter().filter(|(st, _)| *st != StatusCode::OK) {
+        assert_eq!(*st, StatusCode::BAD_REQUEST);
+        assert_eq!(r["code"], 469, "{r}");
+        assert!(
+            r["message"].as_str().unwrap().contains("last 6 digits"),
+            "{r}"
+        );
+    }
+    // 10 plus the minimum fee of 95, once.
+    assert_eq!(s.balance("440563...5096").await, before - 10_500);
+    s.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn one_token_raced_with_different_bodies_is_spent_once() {
+    one_token_raced_with_different_bodies_is_spent_once_on(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn one_token_raced_with_different_bodies_is_spent_once_on_postgres() {
+    one_token_raced_with_different_bodies_is_spent_once_on(Backend::Postgres).await
+}
+
+/// One unbound token and twenty different requests at once: one is charged, the others are
+/// refused as a used token, and nothing else moves.
+async fn one_token_raced_with_different_bodies_is_spent_once_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
+    let s = Server::start();
+    let token = s.token(&[("scope", "transfer")]).await;
+    let bodies: Vec<Value> = (0..20)
+        .map(|_| seed_like_body(&invoice(), json!(10)))
+        .collect();
+    let before = s.balance("440563...5096").await;
+    let results = join_all(bodies.iter().map(|b| s.transfer(&token, b))).await;
+    let charged = results
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::OK)
+        .count();
+    assert_eq!(charged, 1, "{results:?}");
+    for (st, r) in results.iter().filter(|(st, _)| *st != StatusCode::OK) {
+        assert_eq!(*st, StatusCode::UNAUTHORIZED, "{r}");
+    }
+    assert_eq!(s.balance("440563...5096").await, before - 10_500);
+    s.assert_ledger_balanced().await;
 }
 
 #[tokio::test]

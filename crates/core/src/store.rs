@@ -1,10 +1,10 @@
 //! What the domain needs from a database: records, the unit of work ([`Tx`]) that a transfer
 //! runs inside, and the [`Store`] that the server talks to.
 //!
-//! The transfer algorithm ([`crate::transfer::execute`]) is written once, against [`Tx`]. Each
-//! store runs it inside its own transaction — the SQLite store batches many commands into one
-//! commit (group commit), each inside a savepoint so that one command's failure never touches
-//! the others.
+//! The transfer algorithm ([`crate::transfer::execute`]) is written once, against [`Tx`]. The
+//! store runs it inside its own transaction, many commands to one commit (group commit); a
+//! command's reads see the commands before it in the batch, and one command's failure never
+//! touches the others.
 
 use crate::card::{Brand, Expiry};
 use crate::fee::FeeSchedule;

@@ -7,7 +7,7 @@
 //! per transfer into about a dozen per batch. Reads look at `Pending` first, then `Known`, and
 //! only then at the database, so every command sees the commands before it in its batch.
 
-use aqsha_core::store::{CallbackEvent, NetworkCard, OperationRecord, Posting, StoredResponse};
+use aqsha_core::store::{CallbackEvent, OperationRecord, Posting, StoredResponse};
 use std::collections::{BTreeMap, HashMap};
 
 /// A charged operation of an invoice: (operation id, request digest, stored response).
@@ -23,8 +23,6 @@ pub type TailKey = (String, String, String);
 /// collides on the primary key at flush, and the batch runs again.
 #[derive(Default)]
 pub struct Known {
-    /// Network cards by fingerprint.
-    pub cards: HashMap<String, NetworkCard>,
     /// Balances of accounts read in this transaction (card accounts are locked).
     pub balances: HashMap<String, i64>,
     /// Token id → the operation that spent it, if one did.

@@ -1,16 +1,18 @@
-//! Group commit, for every backend: writer threads (one for SQLite, several for PostgreSQL)
-//! that each take every write waiting in the queue (up to [`MAX_BATCH`]), run them in one
-//! transaction, commit once, and only then answer each caller.
+//! Group commit, for every backend: a writer thread (PostgreSQL may have more) takes every
+//! write waiting in the queue (up to [`MAX_BATCH`]), runs them in one transaction, commits
+//! once, and only then answers each caller.
 //!
 //! A durable commit costs an fsync (SQLite) or a WAL flush (PostgreSQL); sharing it among many
-//! transfers is what makes thousands of durable transfers a second possible. Isolation is
-//! kept: a command that fails leaves the others untouched (the batch runs again with a
-//! savepoint per command, see [`run_batch`]), and a failed commit fails them all — nobody
-//! hears "done" for work that is not durable. When the database reports a deadlock or
-//! serialization failure (several instances on PostgreSQL), the whole batch runs again from
-//! the start; commands are written to be re-runnable. With several writers, a batch first
-//! locks the card accounts its transfers name ([`Conn::prepare`]) and puts off, to its next
-//! batch, any transfer whose card another writer holds.
+//! transfers is what makes thousands of durable transfers a second possible. A batch's reads
+//! and writes are set-based too: it reads what its commands need in one query per table and
+//! writes each table in one statement ([`crate::batch`]). Isolation is kept: a command that
+//! fails leaves the others untouched (the batch runs again with a savepoint per command, see
+//! [`run_batch`]), and a failed commit fails them all — nobody hears "done" for work that is
+//! not durable. When the database reports a deadlock or serialization failure (several
+//! instances on PostgreSQL), the whole batch runs again from the start; commands are written
+//! to be re-runnable. A batch first locks the card accounts its transfers name
+//! ([`Conn::prepare`]) and puts off, to its next batch, any transfer whose card another writer
+//! holds.
 //!
 //! Reads use a small pool of separate connections.
 

@@ -1,16 +1,17 @@
 //! The PostgreSQL backend, for several `aqsha serve` instances sharing one database.
 //!
 //! Each instance group-commits through its own writer connection; instances meet in the
-//! database: `FOR UPDATE` on the sender's account serialises transfers that touch it, an
-//! advisory lock serialises transfers of one invoice, callback claims use
-//! `FOR UPDATE SKIP LOCKED`, and a deadlock between instances re-runs the losing batch, as does
-//! one token spent by two instances at once (the second then sees it spent).
-//! Commits are durable with PostgreSQL's defaults (`synchronous_commit = on`).
+//! database: a batch locks its card accounts (`FOR UPDATE SKIP LOCKED`, putting off a
+//! transfer whose card another instance holds), an advisory lock serialises transfers of one
+//! invoice, callback claims use `FOR UPDATE SKIP LOCKED`, shared accounts' balances change in
+//! per-connection shard rows (no lock to wait for), and a deadlock between instances re-runs
+//! the losing batch, as does one token spent by two instances at once (the second then sees it
+//! spent). Commits are durable with PostgreSQL's defaults (`synchronous_commit = on`).
 
 use crate::conn::{BatchError, Connector};
 use crate::group::GroupStore;
 use crate::rows::Cols;
-use crate::sql::{Driver, SqlConn, P};
+use crate::sql::{Balances, Driver, Rows, SqlConn, P};
 use aqsha_core::store::{StoreError, StoreResult};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -19,10 +20,12 @@ use std::collections::HashMap;
 
 const READERS: usize = 4;
 const REFERENCE_BLOCK: usize = 64;
-/// Writer connections per instance. A transfer is about a dozen round trips; while one
-/// connection waits for its answers, others work. Measured with `aqsha bench` on the 2-core
-/// machine: 1 writer ~250 transfers/s, 4 ~350, 8 ~750, 16 ~700 (see BENCHMARKS.md).
-const WRITERS: usize = 2;
+/// Writer connections per instance. A batch costs about six round trips whatever its size
+/// (see `crate::batch`), so one writer with big batches beats several with small ones:
+/// measured with `aqsha bench` on the 2-core machine, 1 writer 2,400–2,800 transfers/s,
+/// 2 writers 2,200–2,500, 3 about 2,000, 4 about 1,800 (BENCHMARKS.md). Instances still run
+/// side by side, each with its own writer, meeting in the database's locks.
+const WRITERS: usize = 1;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -42,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         6,
         include_str!("../migrations/postgres/0006_batch_lookup_indexes.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_balance_shards.sql"),
     ),
 ];
 
@@ -241,43 +248,65 @@ impl Driver for PostgresDriver {
         })
     }
 
-    fn insert_rows(&mut self, table: &str, columns: &[&str], rows: &[Vec<P>]) -> StoreResult<()> {
-        if rows.is_empty() {
-            return Ok(());
+    fn write<'a>(&mut self, inserts: &[Rows<'a>], balances: &Balances<'a>) -> StoreResult<u64> {
+        // One statement, one round trip: each table's rows go as one array per column, each
+        // insert in a data-modifying `WITH` (all of which run, in one snapshot), and the
+        // balance changes last.
+        let mut params: Vec<Box<dyn ToSql + Sync + '_>> = Vec::new();
+        let mut parts = Vec::new();
+        for t in inserts.iter().filter(|t| !t.rows.is_empty()) {
+            let mut casts = Vec::with_capacity(t.columns.len());
+            for i in 0..t.columns.len() {
+                let (array, ty) = column(&t.rows, i)?;
+                params.push(array);
+                casts.push(format!("${}::{ty}", params.len()));
+            }
+            parts.push(format!(
+                "w{} AS (INSERT INTO {} ({}) SELECT * FROM unnest({}))",
+                parts.len(),
+                t.table,
+                t.columns.join(", "),
+                casts.join(", ")
+            ));
         }
-        // One statement whatever the number of rows: each column goes as one array.
-        let arrays = (0..columns.len())
-            .map(|i| column(rows, i))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let casts: Vec<String> = arrays
-            .iter()
-            .enumerate()
-            .map(|(i, (_, ty))| format!("${}::{ty}", i + 1))
-            .collect();
+        let split = |ds: &[(&'a str, i64)]| -> (Vec<&'a str>, Vec<i64>) {
+            (
+                ds.iter().map(|d| d.0).collect(),
+                ds.iter().map(|d| d.1).collect(),
+            )
+        };
+        let (ids, amounts) = split(&balances.cards);
+        params.push(Box::new(ids));
+        params.push(Box::new(amounts));
+        parts.push(format!(
+            "u AS (UPDATE accounts AS a SET balance = a.balance + v.delta
+             FROM unnest(${}::text[], ${}::int8[]) AS v(id, delta) WHERE a.id = v.id RETURNING 1)",
+            params.len() - 1,
+            params.len()
+        ));
+        let (ids, amounts) = split(&balances.shared);
+        params.push(Box::new(ids));
+        params.push(Box::new(amounts));
+        params.push(Box::new(balances.shard));
+        parts.push(format!(
+            "s AS (INSERT INTO balance_shards (account_id, shard, balance)
+             SELECT a.id, ${}::int8, v.delta FROM unnest(${}::text[], ${}::int8[]) AS v(id, delta)
+             JOIN accounts a ON a.id = v.id
+             ON CONFLICT (account_id, shard)
+             DO UPDATE SET balance = balance_shards.balance + excluded.balance RETURNING 1)",
+            params.len(),
+            params.len() - 2,
+            params.len() - 1
+        ));
         let sql = format!(
-            "INSERT INTO {table} ({}) SELECT * FROM unnest({})",
-            columns.join(", "),
-            casts.join(", ")
+            "WITH {} SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM s)",
+            parts.join(", ")
         );
         let st = self.statement(&sql)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|(b, _)| b.as_ref()).collect();
-        self.client()?.execute(&st, &refs).map_err(pg_err)?;
-        Ok(())
-    }
-
-    fn add_to_balances(&mut self, deltas: &[(&str, i64)]) -> StoreResult<u64> {
-        if deltas.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<&str> = deltas.iter().map(|d| d.0).collect();
-        let amounts: Vec<i64> = deltas.iter().map(|d| d.1).collect();
-        let st = self.statement(
-            "UPDATE accounts AS a SET balance = a.balance + v.delta
-             FROM unnest($1::text[], $2::int8[]) AS v(id, delta) WHERE a.id = v.id",
-        )?;
-        self.client()?
-            .execute(&st, &[&ids, &amounts])
-            .map_err(pg_err)
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref()).collect();
+        let row = self.client()?.query_one(&st, &refs).map_err(pg_err)?;
+        let changed: i64 = row.try_get(0).map_err(pg_err)?;
+        Ok(changed as u64)
     }
 
     fn reference_block(&mut self) -> StoreResult<Vec<i64>> {

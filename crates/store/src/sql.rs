@@ -53,12 +53,9 @@ pub trait Driver: Send + 'static {
     ) -> StoreResult<()>;
     /// Runs transaction control (`BEGIN`, `SAVEPOINT s`, `COMMIT`, …).
     fn control(&mut self, sql: &str) -> Result<(), BatchError>;
-    /// Inserts rows into `table`: each row has one parameter per column, and every row has
-    /// the same kinds of parameter. PostgreSQL sends them in one statement.
-    fn insert_rows(&mut self, table: &str, columns: &[&str], rows: &[Vec<P>]) -> StoreResult<()>;
-    /// Adds each delta to its account's balance (each account once); returns how many
-    /// accounts changed.
-    fn add_to_balances(&mut self, deltas: &[(&str, i64)]) -> StoreResult<u64>;
+    /// Writes a batch: inserts the rows, then applies the balance changes; returns how many
+    /// accounts changed. PostgreSQL sends it all as one statement.
+    fn write<'a>(&mut self, inserts: &[Rows<'a>], balances: &Balances<'a>) -> StoreResult<u64>;
     /// Fresh retrieval reference numbers, a block at a time.
     fn reference_block(&mut self) -> StoreResult<Vec<i64>>;
     /// Whether rolling back a transaction takes back the references it took (a counter row
@@ -69,16 +66,48 @@ pub trait Driver: Send + 'static {
     fn is_broken(&self) -> bool;
 }
 
+/// Rows for one table: each row has one parameter per column, every row of the same kinds.
+pub struct Rows<'a> {
+    pub table: &'a str,
+    pub columns: &'a [&'a str],
+    pub rows: Vec<Vec<P<'a>>>,
+}
+
+/// A batch's balance changes, each account once.
+pub struct Balances<'a> {
+    /// Card accounts: changed in place (the batch holds their locks).
+    pub cards: Vec<(&'a str, i64)>,
+    /// Shared accounts: added to this connection's shard row (migration "balance_shards").
+    pub shared: Vec<(&'a str, i64)>,
+    pub shard: i64,
+}
+
+/// How many shard rows a shared account's changes spread over.
+const SHARDS: i64 = 16;
+
+/// Each connection writes to its own shard, so an instance's writers never share one (and
+/// another instance, numbering from its own process id, rarely does).
+fn next_shard() -> i64 {
+    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (i64::from(std::process::id()) + n).rem_euclid(SHARDS)
+}
+
 pub struct SqlConn<D: Driver> {
     pub driver: D,
     /// Every transfer reads its terminal, and on PostgreSQL each read is a round trip.
     terminals: TtlCache<TerminalRecord>,
+    /// Network cards by fingerprint. Card rows never change once issued, and a batch needs
+    /// its cards' accounts before it can lock them: a cached card saves that round trip.
+    cards: TtlCache<NetworkCard>,
     /// What the current transaction has read ([`Conn::prepare`]), kept current as it writes.
     known: Known,
     /// What the current transaction's commands wrote and [`Conn::flush`] has yet to send.
     pending: Pending,
     /// Retrieval references taken and not yet used.
     references: std::collections::VecDeque<i64>,
+    /// This connection's shard of the shared accounts' balances.
+    shard: i64,
 }
 
 fn is_card_account(id: &str) -> bool {
@@ -147,9 +176,11 @@ impl<D: Driver> SqlConn<D> {
         SqlConn {
             driver,
             terminals: TtlCache::new(),
+            cards: TtlCache::new(),
             known: Known::default(),
             pending: Pending::default(),
             references: std::collections::VecDeque::new(),
+            shard: next_shard(),
         }
     }
 
@@ -177,14 +208,23 @@ impl<D: Driver> SqlConn<D> {
             .flat_map(|k| k.saved_cards.iter().map(String::as_str))
             .collect();
         let mut account_of = std::collections::HashMap::new();
-        if !fingerprints.is_empty() {
+        let mut missing = Vec::new();
+        for f in fingerprints {
+            match self.cards.get(f) {
+                Some(card) => {
+                    account_of.insert(f.to_string(), card.account_id);
+                }
+                None => missing.push(f),
+            }
+        }
+        if !missing.is_empty() {
             let sql = format!(
                 "SELECT {} FROM network_cards WHERE fingerprint = ANY($1)",
                 rows::NETWORK_CARD_COLUMNS
             );
-            for card in self.all(&sql, &[P::List(&fingerprints)], rows::network_card)? {
+            for card in self.all(&sql, &[P::List(&missing)], rows::network_card)? {
                 account_of.insert(card.fingerprint.clone(), card.account_id.clone());
-                self.known.cards.insert(card.fingerprint.clone(), card);
+                self.cards.put(&card.fingerprint.clone(), card);
             }
         }
         if !saved.is_empty() {
@@ -246,77 +286,84 @@ impl<D: Driver> SqlConn<D> {
         Ok(ready)
     }
 
-    /// Reads, in one query each, the spent tokens, charged invoices and invoice tails the
-    /// ready commands will look for (locking their invoices first), into `known`.
+    /// Reads, in one query, the spent tokens, charged invoices and invoice tails the ready
+    /// commands will look for (locking their invoices first), into `known`.
     fn read_ahead(&mut self, keys: &[&Keys]) -> StoreResult<()> {
         let tokens: Vec<&str> = keys.iter().filter_map(|k| k.token.as_deref()).collect();
-        if !tokens.is_empty() {
-            let mut spent = std::collections::HashMap::new();
-            self.driver.query(
-                "SELECT token_id, operation_id FROM spent_tokens WHERE token_id = ANY($1)",
-                &[P::List(&tokens)],
-                &mut |r| {
-                    spent.insert(r.text(0)?, r.text(1)?);
-                    Ok(())
-                },
-            )?;
-            for t in tokens {
-                let by = spent.get(t).cloned();
-                self.known.spent.insert(t.to_string(), by);
-            }
-        }
         let invoices: Vec<&(String, String)> =
             keys.iter().filter_map(|k| k.invoice.as_ref()).collect();
+        let tails: Vec<&TailKey> = keys.iter().filter_map(|k| k.tail.as_ref()).collect();
+        if tokens.is_empty() && invoices.is_empty() && tails.is_empty() {
+            return Ok(());
+        }
         if !invoices.is_empty() {
+            // Before the read, in a statement of its own: the read must see whatever the
+            // lock's previous holder committed.
             let mut locks: Vec<String> = invoices.iter().map(|(m, i)| invoice_lock(m, i)).collect();
             locks.sort_unstable();
             locks.dedup();
             let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
             self.driver.lock_invoices(&locks)?;
-            let merchants: Vec<&str> = invoices.iter().map(|k| k.0.as_str()).collect();
-            let numbers: Vec<&str> = invoices.iter().map(|k| k.1.as_str()).collect();
-            let mut charged = std::collections::HashMap::new();
-            self.driver.query(
-                "SELECT merchant_id, invoice_id, id, request_digest, http_status, response_body
-                 FROM operations WHERE merchant_id = ANY($1) AND invoice_id = ANY($2)
-                 AND status = 'CHARGE'",
-                &[P::List(&merchants), P::List(&numbers)],
-                &mut |r| {
-                    charged.insert(
-                        (r.text(0)?, r.text(1)?),
-                        (r.text(2)?, r.text(3)?, stored(r, 4)?),
-                    );
-                    Ok(())
-                },
-            )?;
-            for k in invoices {
-                let found = charged.get(k).cloned();
-                self.known.charged.insert(k.clone(), found);
-            }
         }
-        let tails: Vec<&TailKey> = keys.iter().filter_map(|k| k.tail.as_ref()).collect();
-        if !tails.is_empty() {
-            let terminals: Vec<&str> = tails.iter().map(|k| k.0.as_str()).collect();
-            let days: Vec<&str> = tails.iter().map(|k| k.1.as_str()).collect();
-            let digits: Vec<&str> = tails.iter().map(|k| k.2.as_str()).collect();
-            let mut found: std::collections::HashMap<TailKey, Vec<(String, bool)>> =
-                tails.iter().map(|k| ((*k).clone(), Vec::new())).collect();
-            // Status is filtered in code, for the reason given in `invoice_tail_taken`.
-            self.driver.query(
-                "SELECT terminal_id, day, invoice_tail, invoice_id, status FROM operations
-                 WHERE terminal_id = ANY($1) AND day = ANY($2) AND invoice_tail = ANY($3)",
-                &[P::List(&terminals), P::List(&days), P::List(&digits)],
-                &mut |r| {
-                    let key = (r.text(0)?, r.text(1)?, r.text(2)?);
-                    if let Some(rows) = found.get_mut(&key) {
-                        rows.push((r.text(3)?, r.text(4)? == "CHARGE"));
+        for t in &tokens {
+            self.known.spent.insert(t.to_string(), None);
+        }
+        for k in &invoices {
+            self.known.charged.insert((*k).clone(), None);
+        }
+        for k in &tails {
+            self.known.tails.insert((*k).clone(), Vec::new());
+        }
+        let merchants: Vec<&str> = invoices.iter().map(|k| k.0.as_str()).collect();
+        let numbers: Vec<&str> = invoices.iter().map(|k| k.1.as_str()).collect();
+        let terminals: Vec<&str> = tails.iter().map(|k| k.0.as_str()).collect();
+        let days: Vec<&str> = tails.iter().map(|k| k.1.as_str()).collect();
+        let digits: Vec<&str> = tails.iter().map(|k| k.2.as_str()).collect();
+        let known = &mut self.known;
+        // Three lookups in one round trip; the first column says which. Each part finds its
+        // rows through its own index (lists are matched on an index's first column). The
+        // tails' status is filtered in code, for the reason given in `invoice_tail_taken`.
+        self.driver.query(
+            "SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
+             WHERE token_id = ANY($1)
+             UNION ALL
+             SELECT 'c', merchant_id, invoice_id, id, request_digest, http_status, response_body
+             FROM operations WHERE invoice_id = ANY($3) AND merchant_id = ANY($2)
+             AND status = 'CHARGE'
+             UNION ALL
+             SELECT 't', terminal_id, day, invoice_tail, invoice_id, 0, status FROM operations
+             WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)",
+            &[
+                P::List(&tokens),
+                P::List(&merchants),
+                P::List(&numbers),
+                P::List(&terminals),
+                P::List(&days),
+                P::List(&digits),
+            ],
+            &mut |r| {
+                let (a, b) = (r.text(1)?, r.text(2)?);
+                match r.text(0)?.as_str() {
+                    "s" => {
+                        if let Some(slot) = known.spent.get_mut(&a) {
+                            *slot = Some(b);
+                        }
                     }
-                    Ok(())
-                },
-            )?;
-            self.known.tails.extend(found);
-        }
-        Ok(())
+                    "c" => {
+                        if let Some(slot) = known.charged.get_mut(&(a, b)) {
+                            *slot = Some((r.text(3)?, r.text(4)?, stored(r, 5)?));
+                        }
+                    }
+                    _ => {
+                        let key = (a, b, r.text(3)?);
+                        if let Some(rows) = known.tails.get_mut(&key) {
+                            rows.push((r.text(4)?, r.text(6)? == "CHARGE"));
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Sends the pending writes, each table in one go; then they are part of what is known.
@@ -341,8 +388,6 @@ impl<D: Driver> SqlConn<D> {
             .zip(&dates)
             .map(|(o, (created, day))| operation_params(o, created, day))
             .collect();
-        self.driver
-            .insert_rows("operations", OPERATION_INSERT_COLUMNS, &ops)?;
         let postings: Vec<Vec<P>> = p
             .postings
             .iter()
@@ -354,18 +399,11 @@ impl<D: Driver> SqlConn<D> {
                 ]
             })
             .collect();
-        self.driver.insert_rows(
-            "postings",
-            &["operation_id", "account_id", "amount"],
-            &postings,
-        )?;
         let spent: Vec<Vec<P>> = p
             .spent
             .iter()
             .map(|(token, op)| vec![P::Text(token), P::Text(op)])
             .collect();
-        self.driver
-            .insert_rows("spent_tokens", &["token_id", "operation_id"], &spent)?;
         let events: Vec<Vec<P>> = p
             .callbacks
             .iter()
@@ -386,18 +424,43 @@ impl<D: Driver> SqlConn<D> {
                 ]
             })
             .collect();
-        self.driver
-            .insert_rows("callback_events", CALLBACK_INSERT_COLUMNS, &events)?;
-        // Last, so the shared accounts (fees, settlement) stay locked for as short a time as
-        // possible; in account order.
-        let deltas: Vec<(&str, i64)> = p
-            .deltas
-            .iter()
-            .filter(|(_, d)| **d != 0)
-            .map(|(a, d)| (a.as_str(), *d))
-            .collect();
-        let changed = self.driver.add_to_balances(&deltas)?;
-        if changed != deltas.len() as u64 {
+        let inserts = [
+            Rows {
+                table: "operations",
+                columns: OPERATION_INSERT_COLUMNS,
+                rows: ops,
+            },
+            Rows {
+                table: "postings",
+                columns: &["operation_id", "account_id", "amount"],
+                rows: postings,
+            },
+            Rows {
+                table: "spent_tokens",
+                columns: &["token_id", "operation_id"],
+                rows: spent,
+            },
+            Rows {
+                table: "callback_events",
+                columns: CALLBACK_INSERT_COLUMNS,
+                rows: events,
+            },
+        ];
+        let mut balances = Balances {
+            cards: Vec::new(),
+            shared: Vec::new(),
+            shard: self.shard,
+        };
+        for (account, delta) in p.deltas.iter().filter(|(_, d)| **d != 0) {
+            let side = match is_card_account(account) {
+                true => &mut balances.cards,
+                false => &mut balances.shared,
+            };
+            side.push((account.as_str(), *delta));
+        }
+        let expected = (balances.cards.len() + balances.shared.len()) as u64;
+        let changed = self.driver.write(&inserts, &balances)?;
+        if changed != expected {
             return Err(StoreError::Invariant(
                 "postings name a ledger account that does not exist".into(),
             ));
@@ -542,14 +605,18 @@ impl<D: Driver> Tx for SqlConn<D> {
     }
 
     fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>> {
-        if let Some(card) = self.known.cards.get(fingerprint) {
-            return Ok(Some(card.clone()));
+        if let Some(card) = self.cards.get(fingerprint) {
+            return Ok(Some(card));
         }
         let sql = format!(
             "SELECT {} FROM network_cards WHERE fingerprint = $1",
             rows::NETWORK_CARD_COLUMNS
         );
-        self.one(&sql, &[P::Text(fingerprint)], rows::network_card)
+        let found = self.one(&sql, &[P::Text(fingerprint)], rows::network_card)?;
+        if let Some(card) = &found {
+            self.cards.put(fingerprint, card.clone());
+        }
+        Ok(found)
     }
 
     fn vault_card(&mut self, id: &str) -> StoreResult<Option<VaultCard>> {
@@ -688,7 +755,8 @@ impl<D: Driver> Tx for SqlConn<D> {
             Some(b) => *b,
             None => {
                 let sql = format!(
-                    "SELECT balance FROM accounts WHERE id = $1{}",
+                    "SELECT CAST(a.balance + COALESCE((SELECT SUM(s.balance) FROM balance_shards s
+                     WHERE s.account_id = a.id), 0) AS BIGINT) FROM accounts a WHERE a.id = $1{}",
                     D::FOR_UPDATE
                 );
                 let b = self
@@ -1082,17 +1150,23 @@ impl<D: Driver> Conn for SqlConn<D> {
     }
 
     fn ledger_report(&mut self) -> StoreResult<LedgerReport> {
-        let total_minor = self.count("SELECT CAST(SUM(balance) AS BIGINT) FROM accounts")?;
+        // A shared account's balance is its own column plus its shard rows.
+        let total_minor = self.count(
+            "SELECT CAST(SUM(b) AS BIGINT) FROM (SELECT balance AS b FROM accounts
+             UNION ALL SELECT balance FROM balance_shards) AS t",
+        )?;
         let unbalanced = self.count(
             "SELECT COUNT(*) FROM (SELECT operation_id FROM postings GROUP BY operation_id
              HAVING SUM(amount) <> 0) AS u",
         )?;
         // One pass over the postings: a per-account sub-query would scan them once per account.
         let drifted = self.count(
-            "SELECT COUNT(*) FROM accounts a LEFT JOIN
-               (SELECT account_id, CAST(SUM(amount) AS BIGINT) AS total FROM postings
+            "SELECT COUNT(*) FROM accounts a
+             LEFT JOIN (SELECT account_id, CAST(SUM(amount) AS BIGINT) AS total FROM postings
                 GROUP BY account_id) p ON p.account_id = a.id
-             WHERE a.balance <> COALESCE(p.total, 0)",
+             LEFT JOIN (SELECT account_id, CAST(SUM(balance) AS BIGINT) AS total
+                FROM balance_shards GROUP BY account_id) s ON s.account_id = a.id
+             WHERE a.balance + COALESCE(s.total, 0) <> COALESCE(p.total, 0)",
         )?;
         let negative =
             self.count("SELECT COUNT(*) FROM accounts WHERE kind = 'card' AND balance < 0")?;

@@ -5,7 +5,7 @@
 use crate::conn::{BatchError, Connector};
 use crate::group::GroupStore;
 use crate::rows::Cols;
-use crate::sql::{Driver, SqlConn, P};
+use crate::sql::{Balances, Driver, Rows, SqlConn, P};
 use aqsha_core::store::{StoreError, StoreResult};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -27,6 +27,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/sqlite/0005_batch_lookup_indexes.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_balance_shards.sql"),
     ),
 ];
 
@@ -146,31 +150,43 @@ impl Driver for SqliteDriver {
             })
     }
 
-    fn insert_rows(&mut self, table: &str, columns: &[&str], rows: &[Vec<P>]) -> StoreResult<()> {
-        // No round trips to save: one prepared single-row statement, run per row.
-        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES ({})",
-            columns.join(", "),
-            marks.join(", ")
-        );
-        let mut st = self.conn.prepare_cached(&sql).map_err(db_err)?;
-        for row in rows {
-            let values: Vec<ToSqlOutput> = row.iter().map(bind).collect();
-            st.execute(rusqlite::params_from_iter(values.iter()))
-                .map_err(db_err)?;
+    fn write<'a>(&mut self, inserts: &[Rows<'a>], balances: &Balances<'a>) -> StoreResult<u64> {
+        // No round trips to save: one prepared single-row statement per table, run per row.
+        for t in inserts.iter().filter(|t| !t.rows.is_empty()) {
+            let marks: Vec<String> = (1..=t.columns.len()).map(|i| format!("?{i}")).collect();
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                t.table,
+                t.columns.join(", "),
+                marks.join(", ")
+            );
+            let mut st = self.conn.prepare_cached(&sql).map_err(db_err)?;
+            for row in &t.rows {
+                let values: Vec<ToSqlOutput> = row.iter().map(bind).collect();
+                st.execute(rusqlite::params_from_iter(values.iter()))
+                    .map_err(db_err)?;
+            }
         }
-        Ok(())
-    }
-
-    fn add_to_balances(&mut self, deltas: &[(&str, i64)]) -> StoreResult<u64> {
+        let mut changed = 0;
         let mut st = self
             .conn
             .prepare_cached("UPDATE accounts SET balance = balance + ?2 WHERE id = ?1")
             .map_err(db_err)?;
-        let mut changed = 0;
-        for (id, delta) in deltas {
+        for (id, delta) in &balances.cards {
             changed += st.execute(params![id, delta]).map_err(db_err)? as u64;
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO balance_shards (account_id, shard, balance)
+                 SELECT id, ?2, ?3 FROM accounts WHERE id = ?1
+                 ON CONFLICT (account_id, shard) DO UPDATE SET balance = balance + excluded.balance",
+            )
+            .map_err(db_err)?;
+        for (id, delta) in &balances.shared {
+            changed += st
+                .execute(params![id, balances.shard, delta])
+                .map_err(db_err)? as u64;
         }
         Ok(changed)
     }
