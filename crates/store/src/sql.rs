@@ -245,15 +245,7 @@ impl<D: Driver> SqlConn<D> {
         let mut accounts: Vec<&str> = account_of.values().map(String::as_str).collect();
         accounts.sort_unstable();
         accounts.dedup();
-        let mut balances = std::collections::HashMap::new();
-        let sql = format!(
-            "SELECT id, balance FROM accounts WHERE id = ANY($1) ORDER BY id{}",
-            D::SKIP_LOCKED
-        );
-        self.driver.query(&sql, &[P::List(&accounts)], &mut |r| {
-            balances.insert(r.text(0)?, r.int(1)?);
-            Ok(())
-        })?;
+        let balances = self.lock_accounts(&accounts, D::SKIP_LOCKED)?;
         let ready: Vec<bool> = keys
             .iter()
             .map(|k| {
@@ -271,19 +263,29 @@ impl<D: Driver> SqlConn<D> {
                 .control("ROLLBACK")
                 .and_then(|()| self.driver.control(D::BEGIN))
                 .map_err(|e| StoreError::Db(e.message))?;
-            let sql = format!(
-                "SELECT id, balance FROM accounts WHERE id = ANY($1) ORDER BY id{}",
-                D::FOR_UPDATE
-            );
-            self.driver.query(&sql, &[P::List(&accounts)], &mut |r| {
-                balances.insert(r.text(0)?, r.int(1)?);
-                Ok(())
-            })?;
+            let balances = self.lock_accounts(&accounts, D::FOR_UPDATE)?;
             self.known.balances.extend(balances);
             return Ok(vec![true; keys.len()]);
         }
         self.known.balances.extend(balances);
         Ok(ready)
+    }
+
+    /// Locks these accounts, in id order, and reads their balances. `lock` is the driver's
+    /// `FOR UPDATE` (wait) or `SKIP LOCKED` (take what is free): accounts another transaction
+    /// holds are then missing from the answer.
+    fn lock_accounts(
+        &mut self,
+        accounts: &[&str],
+        lock: &str,
+    ) -> StoreResult<std::collections::HashMap<String, i64>> {
+        let mut balances = std::collections::HashMap::new();
+        let sql = format!("SELECT id, balance FROM accounts WHERE id = ANY($1) ORDER BY id{lock}");
+        self.driver.query(&sql, &[P::List(accounts)], &mut |r| {
+            balances.insert(r.text(0)?, r.int(1)?);
+            Ok(())
+        })?;
+        Ok(balances)
     }
 
     /// Reads, in one query, the spent tokens, charged invoices and invoice tails the ready
