@@ -217,11 +217,9 @@ type Queue<C> = Mutex<mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>>;
 /// Takes everything waiting (up to [`MAX_BATCH`]); `None` when the store is gone.
 /// `carried` (commands put off by the last batch) first; when there are none, waits for one.
 fn next_batch<C>(
-    queue: &Queue<C>,
+    rx: &mut mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>,
     carried: Vec<Box<dyn WriteJob<C>>>,
 ) -> Option<Vec<Box<dyn WriteJob<C>>>> {
-    // Holding the lock while waiting is fine: the other writers would only wait for it.
-    let mut rx = queue.lock().ok()?;
     let mut batch = carried;
     if batch.is_empty() {
         batch.push(rx.blocking_recv()?);
@@ -233,6 +231,22 @@ fn next_batch<C>(
         }
     }
     Some(batch)
+}
+
+/// Runs a batch while holding the queue (so batches are assembled and run one at a time, and
+/// each takes everything that arrived meanwhile), then commits without it: with several
+/// writers, one runs the next batch while another waits for its commit to be durable.
+fn run_turn<C: Conn>(
+    conn: &mut C,
+    queue: &Queue<C>,
+    batch: &mut Vec<Box<dyn WriteJob<C>>>,
+    carried: &mut Vec<Box<dyn WriteJob<C>>>,
+) -> Result<(), BatchError> {
+    let ran = {
+        let _turn = queue.lock();
+        run_batch(conn, batch, carried)
+    };
+    ran.and_then(|()| finish(conn))
 }
 
 fn writer_loop<K: Connector>(
@@ -249,9 +263,15 @@ fn writer_loop<K: Connector>(
         std::time::Duration::ZERO,
     );
     let mut carried = Vec::new();
-    while let Some(mut batch) = next_batch(queue, std::mem::take(&mut carried)) {
+    loop {
+        let Ok(mut rx) = queue.lock() else { break };
+        let Some(mut batch) = next_batch(&mut rx, std::mem::take(&mut carried)) else {
+            break;
+        };
         let began = std::time::Instant::now();
-        let mut committed = run_batch(&mut conn, &mut batch, &mut carried);
+        let ran = run_batch(&mut conn, &mut batch, &mut carried);
+        drop(rx);
+        let mut committed = ran.and_then(|()| finish(&mut conn));
         let mut tries = 1;
         while let Err(e) = &committed {
             if conn.is_broken() {
@@ -264,7 +284,7 @@ fn writer_loop<K: Connector>(
                 break;
             }
             tries += 1;
-            committed = run_batch(&mut conn, &mut batch, &mut carried);
+            committed = run_turn(&mut conn, queue, &mut batch, &mut carried);
         }
         let committed = committed.map_err(|e| e.message);
         if let Err(e) = &committed {
@@ -292,7 +312,7 @@ fn writer_loop<K: Connector>(
     }
 }
 
-/// Runs a batch in one transaction. First optimistically, with no savepoints: a command that
+/// Runs a batch in one transaction, up to its commit ([`finish`]). First optimistically, with no savepoints: a command that
 /// fails is rare (a decline is an answer, not a failure), and savepoints cost — SQLite copies
 /// every page a command first touches into a sub-journal, PostgreSQL spends two round trips.
 /// Commands leave most of their writes pending, and the batch writes them together at the end
@@ -324,7 +344,7 @@ fn run_batch<C: Conn>(
     }
     if !failed {
         match conn.flush() {
-            Ok(()) => return finish(conn),
+            Ok(()) => return Ok(()),
             Err(e) if e.retryable => {
                 conn.rollback();
                 return Err(e);
@@ -361,7 +381,7 @@ fn run_batch_isolated<C: Conn>(
             return Err(e);
         }
     }
-    finish(conn)
+    Ok(())
 }
 
 /// Begins the batch's transaction and prepares its commands ([`Conn::prepare`]); commands

@@ -61,7 +61,8 @@ pub trait Driver: Send + 'static {
     /// Whether rolling back a transaction takes back the references it took (a counter row
     /// does; a sequence does not).
     const REFERENCES_ROLL_BACK: bool;
-    /// Serialises transfers of these invoices across connections, until the transaction ends.
+    /// Serialises transfers of these invoices (and invoice tails) across connections, until
+    /// the transaction ends.
     fn lock_invoices(&mut self, keys: &[&str]) -> StoreResult<()>;
     fn is_broken(&self) -> bool;
 }
@@ -298,10 +299,16 @@ impl<D: Driver> SqlConn<D> {
         if tokens.is_empty() && invoices.is_empty() && tails.is_empty() {
             return Ok(());
         }
-        if !invoices.is_empty() {
-            // Before the read, in a statement of its own: the read must see whatever the
+        if !invoices.is_empty() || !tails.is_empty() {
+            // Invoices and tails are locked (so that another writer or instance charging the
+            // same invoice, or another invoice with the same tail, waits for this commit),
+            // before the read and in a statement of its own: the read must see whatever the
             // lock's previous holder committed.
-            let mut locks: Vec<String> = invoices.iter().map(|(m, i)| invoice_lock(m, i)).collect();
+            let mut locks: Vec<String> = invoices
+                .iter()
+                .map(|(m, i)| invoice_lock(m, i))
+                .chain(tails.iter().map(|k| tail_lock(k)))
+                .collect();
             locks.sort_unstable();
             locks.dedup();
             let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
@@ -529,6 +536,10 @@ fn invoice_lock(merchant_id: &str, invoice_id: &str) -> String {
     format!("{merchant_id}/{invoice_id}")
 }
 
+fn tail_lock((terminal, day, tail): &TailKey) -> String {
+    format!("tail/{terminal}/{day}/{tail}")
+}
+
 /// An operation's row, in [`OPERATION_INSERT_COLUMNS`] order.
 fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str) -> Vec<P<'a>> {
     vec![
@@ -735,6 +746,7 @@ impl<D: Driver> Tx for SqlConn<D> {
                 .iter()
                 .any(|(inv, charged)| *charged && inv != invoice_id));
         }
+        self.driver.lock_invoices(&[&tail_lock(&key)])?;
         // The status is checked here rather than in SQL: with `status = 'CHARGE'` in the
         // query, PostgreSQL may plan it on the partial one-charge-per-invoice index (a full
         // scan of it) instead of the tail index, and keep that plan.
