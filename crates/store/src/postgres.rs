@@ -20,14 +20,14 @@ use std::collections::HashMap;
 
 const READERS: usize = 4;
 const REFERENCE_BLOCK: usize = 64;
-/// Writer connections per instance. They take turns (see `group::run_turn`): one assembles
-/// and runs a batch while the other waits for its commit to be flushed, so batches stay as big
-/// as with one writer, and a slow WAL flush no longer stalls the queue. A batch costs about
-/// six round trips whatever its size (see `crate::batch`), so writers that each took their
-/// own batches at once did worse: free-running, 8 writers gave 1,408 transfers/s and 1 writer
-/// 1,983–2,813 on the 2-core machine. Taking turns, 2 writers and 1 writer measured the same
-/// there (2,268–3,267/s against 2,187–3,211/s, four runs each; BENCHMARKS.md).
-const WRITERS: usize = 2;
+/// Writer connections per instance. A batch costs about six round trips whatever its size
+/// (see `crate::batch`), so one writer with big batches does best on the 2-core machine:
+/// free-running, 8 writers gave 1,408 transfers/s and 1 writer 1,983–2,813. Writers take
+/// turns (see `group::run_turn`: one runs a batch while another waits for its commit), and
+/// even so 2 writers measured 2,008–3,267/s (mean 2,384) against 2,180–3,211 (mean 2,548) for
+/// 1, ten runs each (BENCHMARKS.md). Instances still run side by side, each with its own
+/// writer, and meet in the database's locks.
+const WRITERS: usize = 1;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
