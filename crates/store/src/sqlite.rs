@@ -225,8 +225,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(256);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    // Each command runs in a savepoint, whose undo pages live in a sub-journal: keep that in
-    // memory rather than in a temporary file.
+    // A batch that re-runs after a failure puts each command in a savepoint, whose undo pages
+    // live in a sub-journal: keep that (and the batch reads' temporary lists) in memory rather
+    // than in a temporary file.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
