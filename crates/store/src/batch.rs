@@ -8,6 +8,7 @@
 //! only then at the database, so every command sees the commands before it in its batch.
 
 use aqsha_core::store::{CallbackEvent, OperationRecord, Posting, StoredResponse};
+use aqsha_core::transfer::{day_of, invoice_tail};
 use std::collections::{BTreeMap, HashMap};
 
 /// A charged operation of an invoice: (operation id, request digest, stored response).
@@ -46,14 +47,6 @@ pub struct Pending {
     pub callbacks: Vec<CallbackEvent>,
     by_id: HashMap<String, usize>,
     spent_by: HashMap<String, String>,
-}
-
-pub fn tail_key(op: &OperationRecord, tail: &str) -> TailKey {
-    (
-        op.terminal_id.clone(),
-        op.created_at.format("%Y-%m-%d").to_string(),
-        tail.to_string(),
-    )
 }
 
 impl Pending {
@@ -100,9 +93,9 @@ impl Pending {
         self.operations.iter().any(|o| {
             o.status == "CHARGE"
                 && o.invoice_id != invoice_id
-                && aqsha_core::transfer::invoice_tail(&o.invoice_id) == Some(key.2.as_str())
+                && invoice_tail(&o.invoice_id) == Some(key.2.as_str())
                 && o.terminal_id == key.0
-                && tail_key(o, &key.2).1 == key.1
+                && day_of(o.created_at) == key.1
         })
     }
 
@@ -127,8 +120,13 @@ impl Pending {
                     Some((o.id.clone(), o.request_digest.clone(), stored(o))),
                 );
             }
-            if let Some(tail) = aqsha_core::transfer::invoice_tail(&o.invoice_id) {
-                if let Some(rows) = known.tails.get_mut(&tail_key(o, tail)) {
+            if let Some(tail) = invoice_tail(&o.invoice_id) {
+                let key = (
+                    o.terminal_id.clone(),
+                    day_of(o.created_at),
+                    tail.to_string(),
+                );
+                if let Some(rows) = known.tails.get_mut(&key) {
                     rows.push((o.invoice_id.clone(), charged));
                 }
             }

@@ -18,7 +18,7 @@ pub struct BatchError {
 }
 
 /// What a command will lock and read, named before it runs, so that a batch can lock all of
-/// its card accounts at once (several writers, without waiting or deadlocking) and read what
+/// its card accounts at once (several instances, without waiting or deadlocking) and read what
 /// its commands need in one query per table instead of one per command
 /// ([`Conn::prepare`]). A key left out costs only speed: the command reads it itself.
 #[derive(Debug, Default, Clone)]
@@ -50,7 +50,7 @@ pub trait Conn: Tx + Send + 'static {
     fn begin(&mut self) -> Result<(), BatchError>;
     /// Prepares a batch's commands: locks the card accounts each will touch, until the
     /// transaction ends, and reads in bulk what they will read. Says which commands may run
-    /// now (`true`) and which must wait for a later batch because another writer holds one
+    /// now (`true`) and which must wait for a later batch because another instance holds one
     /// of their cards.
     fn prepare(&mut self, keys: &[&Keys]) -> Result<Vec<bool>, BatchError>;
     /// Writes what the commands so far left pending (they write at the end, several rows per
@@ -113,13 +113,6 @@ pub trait Conn: Tx + Send + 'static {
 /// Opens more connections of one backend: readers, and a writer again after a broken one.
 pub trait Connector: Send + Sync + 'static {
     type C: Conn;
-    /// How many writer connections group-commit side by side. More than one pays where a
-    /// command's time is mostly round trips (PostgreSQL): other connections work meanwhile.
-    /// Batches lock their card accounts up front ([`Conn::prepare`]); a command whose card
-    /// another batch holds is put off to a later batch instead of waiting.
-    fn writers(&self) -> usize {
-        1
-    }
     fn writer(&self) -> StoreResult<Self::C>;
     fn reader(&self) -> StoreResult<Self::C>;
 }

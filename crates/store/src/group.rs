@@ -1,6 +1,6 @@
-//! Group commit, for every backend: a writer thread (PostgreSQL may have more) takes every
-//! write waiting in the queue (up to [`MAX_BATCH`]), runs them in one transaction, commits
-//! once, and only then answers each caller.
+//! Group commit, for every backend: a writer thread takes every write waiting in the queue
+//! (up to [`MAX_BATCH`]), runs them in one transaction, commits once, and only then answers
+//! each caller.
 //!
 //! A durable commit costs an fsync (SQLite) or a WAL flush (PostgreSQL); sharing it among many
 //! transfers is what makes thousands of durable transfers a second possible. A batch's reads
@@ -11,7 +11,7 @@
 //! not durable. When the database reports a deadlock or serialization failure (several
 //! instances on PostgreSQL), the whole batch runs again from the start; commands are written
 //! to be re-runnable. A batch first locks the card accounts its transfers name
-//! ([`Conn::prepare`]) and puts off, to its next batch, any transfer whose card another writer
+//! ([`Conn::prepare`]) and puts off, to its next batch, any transfer whose card another instance
 //! holds.
 //!
 //! Reads use a small pool of separate connections.
@@ -116,22 +116,18 @@ impl<K: Connector> GroupStore<K> {
             .map(|_| connector.reader())
             .collect::<StoreResult<Vec<_>>>()?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let rx = Arc::new(Mutex::new(rx));
         let stats = Arc::new(WriterStats::default());
-        // One writer for SQLite (it allows no more); several for PostgreSQL, where a command's
-        // time is mostly round trips and other connections can work meanwhile.
-        let mut first = Some(writer);
-        for n in 0..connector.writers().max(1) {
-            let conn = match first.take() {
-                Some(c) => c,
-                None => connector.writer()?,
-            };
-            let (s, k, rx) = (stats.clone(), connector.clone(), rx.clone());
-            std::thread::Builder::new()
-                .name(format!("aqsha-writer-{n}"))
-                .spawn(move || writer_loop(conn, &rx, &s, &*k))
-                .map_err(|e| StoreError::Db(e.to_string()))?;
-        }
+        // One writer per store. A batch costs about the same few statements whatever its size
+        // (`crate::batch`), so one writer with big batches beat several with small ones on
+        // PostgreSQL too: measured on the 2-core machine, 8 free-running writers 1,408
+        // transfers/s, 1 writer 1,983–2,813; even taking turns (one running a batch while
+        // another committed), 2 writers averaged 2,384/s against 2,548/s for one
+        // (BENCHMARKS.md). Instances still run side by side and meet in the database's locks.
+        let (s, k) = (stats.clone(), connector.clone());
+        std::thread::Builder::new()
+            .name("aqsha-writer".into())
+            .spawn(move || writer_loop(writer, rx, &s, &*k))
+            .map_err(|e| StoreError::Db(e.to_string()))?;
         Ok(GroupStore {
             merchants: TtlCache::new(),
             terminals: TtlCache::new(),
@@ -212,12 +208,12 @@ impl<K: Connector> GroupStore<K> {
     }
 }
 
-type Queue<C> = Mutex<mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>>;
+type Queue<C> = mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>;
 
 /// Takes everything waiting (up to [`MAX_BATCH`]); `None` when the store is gone.
 /// `carried` (commands put off by the last batch) first; when there are none, waits for one.
 fn next_batch<C>(
-    rx: &mut mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>,
+    rx: &mut Queue<C>,
     carried: Vec<Box<dyn WriteJob<C>>>,
 ) -> Option<Vec<Box<dyn WriteJob<C>>>> {
     let mut batch = carried;
@@ -233,25 +229,9 @@ fn next_batch<C>(
     Some(batch)
 }
 
-/// Runs a batch while holding the queue (so batches are assembled and run one at a time, and
-/// each takes everything that arrived meanwhile), then commits without it: with several
-/// writers, one runs the next batch while another waits for its commit to be durable.
-fn run_turn<C: Conn>(
-    conn: &mut C,
-    queue: &Queue<C>,
-    batch: &mut Vec<Box<dyn WriteJob<C>>>,
-    carried: &mut Vec<Box<dyn WriteJob<C>>>,
-) -> Result<(), BatchError> {
-    let ran = {
-        let _turn = queue.lock();
-        run_batch(conn, batch, carried)
-    };
-    ran.and_then(|()| finish(conn))
-}
-
 fn writer_loop<K: Connector>(
     mut conn: K::C,
-    queue: &Queue<K::C>,
+    mut queue: Queue<K::C>,
     stats: &WriterStats,
     connector: &K,
 ) {
@@ -263,15 +243,9 @@ fn writer_loop<K: Connector>(
         std::time::Duration::ZERO,
     );
     let mut carried = Vec::new();
-    loop {
-        let Ok(mut rx) = queue.lock() else { break };
-        let Some(mut batch) = next_batch(&mut rx, std::mem::take(&mut carried)) else {
-            break;
-        };
+    while let Some(mut batch) = next_batch(&mut queue, std::mem::take(&mut carried)) {
         let began = std::time::Instant::now();
-        let ran = run_batch(&mut conn, &mut batch, &mut carried);
-        drop(rx);
-        let mut committed = ran.and_then(|()| finish(&mut conn));
+        let mut committed = run_batch(&mut conn, &mut batch, &mut carried);
         let mut tries = 1;
         while let Err(e) = &committed {
             if conn.is_broken() {
@@ -284,7 +258,7 @@ fn writer_loop<K: Connector>(
                 break;
             }
             tries += 1;
-            committed = run_turn(&mut conn, queue, &mut batch, &mut carried);
+            committed = run_batch(&mut conn, &mut batch, &mut carried);
         }
         let committed = committed.map_err(|e| e.message);
         if let Err(e) = &committed {
@@ -312,15 +286,15 @@ fn writer_loop<K: Connector>(
     }
 }
 
-/// Runs a batch in one transaction, up to its commit ([`finish`]). First optimistically, with no savepoints: a command that
-/// fails is rare (a decline is an answer, not a failure), and savepoints cost — SQLite copies
-/// every page a command first touches into a sub-journal, PostgreSQL spends two round trips.
-/// Commands leave most of their writes pending, and the batch writes them together at the end
-/// ([`Conn::flush`]). If a command or that flush fails, the transaction is rolled back and the
-/// batch runs again with a savepoint per command, each flushed on its own, so the failure
-/// stays in its own savepoint and the others commit.
+/// Runs a batch in one transaction and commits it. First optimistically, with no savepoints:
+/// a command that fails is rare (a decline is an answer, not a failure), and savepoints cost
+/// — SQLite copies every page a command first touches into a sub-journal, PostgreSQL spends
+/// two round trips. Commands leave most of their writes pending, and the batch writes them
+/// together at the end ([`Conn::flush`]). If a command or that flush fails, the transaction is
+/// rolled back and the batch runs again with a savepoint per command, each flushed on its
+/// own, so the failure stays in its own savepoint and the others commit.
 ///
-/// Commands whose card accounts another writer holds are moved from `batch` to `put_off`, to
+/// Commands whose card accounts another instance holds are moved from `batch` to `put_off`, to
 /// run in this writer's next batch.
 fn run_batch<C: Conn>(
     conn: &mut C,
@@ -328,32 +302,21 @@ fn run_batch<C: Conn>(
     put_off: &mut Vec<Box<dyn WriteJob<C>>>,
 ) -> Result<(), BatchError> {
     begin(conn, batch, put_off)?;
-    let mut failed = false;
-    for job in batch.iter_mut() {
-        match job.run(conn) {
-            Ok(()) => {}
-            Err(e) if e.retryable => {
-                conn.rollback();
-                return Err(e);
-            }
-            Err(_) => {
-                failed = true;
-                break;
-            }
+    let ran = batch
+        .iter_mut()
+        .try_for_each(|job| job.run(conn))
+        .and_then(|()| conn.flush());
+    match ran {
+        Ok(()) => finish(conn),
+        Err(e) if e.retryable => {
+            conn.rollback();
+            Err(e)
+        }
+        Err(_) => {
+            conn.rollback();
+            run_batch_isolated(conn, batch, put_off)
         }
     }
-    if !failed {
-        match conn.flush() {
-            Ok(()) => return Ok(()),
-            Err(e) if e.retryable => {
-                conn.rollback();
-                return Err(e);
-            }
-            Err(_) => {}
-        }
-    }
-    conn.rollback();
-    run_batch_isolated(conn, batch, put_off)
 }
 
 /// The careful way: each command in its own savepoint, its pending writes flushed inside it.
@@ -381,11 +344,11 @@ fn run_batch_isolated<C: Conn>(
             return Err(e);
         }
     }
-    Ok(())
+    finish(conn)
 }
 
 /// Begins the batch's transaction and prepares its commands ([`Conn::prepare`]); commands
-/// whose cards another writer holds move to `put_off`.
+/// whose cards another instance holds move to `put_off`.
 fn begin<C: Conn>(
     conn: &mut C,
     batch: &mut Vec<Box<dyn WriteJob<C>>>,

@@ -20,14 +20,6 @@ use std::collections::HashMap;
 
 const READERS: usize = 4;
 const REFERENCE_BLOCK: usize = 64;
-/// Writer connections per instance. A batch costs about six round trips whatever its size
-/// (see `crate::batch`), so one writer with big batches does best on the 2-core machine:
-/// free-running, 8 writers gave 1,408 transfers/s and 1 writer 1,983–2,813. Writers take
-/// turns (see `group::run_turn`: one runs a batch while another waits for its commit), and
-/// even so 2 writers measured 2,008–3,267/s (mean 2,384) against 2,180–3,211 (mean 2,548) for
-/// 1, ten runs each (BENCHMARKS.md). Instances still run side by side, each with its own
-/// writer, and meet in the database's locks.
-const WRITERS: usize = 1;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -125,57 +117,58 @@ fn bind<'a>(p: &'a P<'a>) -> Box<dyn ToSql + Sync + 'a> {
     }
 }
 
-/// One column of a multi-row insert, as a typed array for `unnest`.
+/// One column of a multi-row insert, as a typed array for `unnest`, with its cast.
 fn column<'a>(
     rows: &'a [Vec<P<'a>>],
     i: usize,
 ) -> StoreResult<(Box<dyn ToSql + Sync + 'a>, &'static str)> {
-    let mismatch = || StoreError::Invariant(format!("rows differ in the kind of column {i}"));
-    let first = rows.first().and_then(|r| r.get(i)).ok_or_else(mismatch)?;
-    Ok(match first {
-        P::Text(_) | P::OptText(_) => {
-            let v = rows
-                .iter()
-                .map(|r| match r.get(i) {
-                    Some(P::Text(s)) => Ok(Some(*s)),
-                    Some(P::OptText(s)) => Ok(*s),
-                    _ => Err(mismatch()),
-                })
-                .collect::<StoreResult<Vec<Option<&str>>>>()?;
-            (Box::new(v), "text[]")
+    /// The column's values, each taken by `pick`, which answers `None` for another kind.
+    fn array<'a, T: ToSql + Sync + 'a>(
+        rows: &'a [Vec<P<'a>>],
+        i: usize,
+        pick: fn(&P<'a>) -> Option<T>,
+    ) -> StoreResult<Box<dyn ToSql + Sync + 'a>> {
+        let values = rows
+            .iter()
+            .map(|r| r.get(i).and_then(pick))
+            .collect::<Option<Vec<T>>>()
+            .ok_or_else(|| StoreError::Invariant(format!("rows differ in column {i}")))?;
+        Ok(Box::new(values))
+    }
+    Ok(match rows.first().and_then(|r| r.get(i)) {
+        Some(P::Text(_) | P::OptText(_)) => (
+            array(rows, i, |p| match *p {
+                P::Text(s) => Some(Some(s)),
+                P::OptText(s) => Some(s),
+                _ => None,
+            })?,
+            "text[]",
+        ),
+        Some(P::Int(_) | P::OptInt(_)) => (
+            array(rows, i, |p| match *p {
+                P::Int(n) => Some(Some(n)),
+                P::OptInt(n) => Some(n),
+                _ => None,
+            })?,
+            "int8[]",
+        ),
+        Some(P::Bool(_)) => (
+            array(rows, i, |p| match *p {
+                P::Bool(b) => Some(b),
+                _ => None,
+            })?,
+            "bool[]",
+        ),
+        Some(P::Blob(_)) => (
+            array(rows, i, |p| match *p {
+                P::Blob(b) => Some(b),
+                _ => None,
+            })?,
+            "bytea[]",
+        ),
+        Some(P::List(_)) | None => {
+            return Err(StoreError::Invariant(format!("no array for column {i}")))
         }
-        P::Int(_) | P::OptInt(_) => {
-            let v = rows
-                .iter()
-                .map(|r| match r.get(i) {
-                    Some(P::Int(n)) => Ok(Some(*n)),
-                    Some(P::OptInt(n)) => Ok(*n),
-                    _ => Err(mismatch()),
-                })
-                .collect::<StoreResult<Vec<Option<i64>>>>()?;
-            (Box::new(v), "int8[]")
-        }
-        P::Bool(_) => {
-            let v = rows
-                .iter()
-                .map(|r| match r.get(i) {
-                    Some(P::Bool(b)) => Ok(*b),
-                    _ => Err(mismatch()),
-                })
-                .collect::<StoreResult<Vec<bool>>>()?;
-            (Box::new(v), "bool[]")
-        }
-        P::Blob(_) => {
-            let v = rows
-                .iter()
-                .map(|r| match r.get(i) {
-                    Some(P::Blob(b)) => Ok(*b),
-                    _ => Err(mismatch()),
-                })
-                .collect::<StoreResult<Vec<&[u8]>>>()?;
-            (Box::new(v), "bytea[]")
-        }
-        P::List(_) => return Err(mismatch()),
     })
 }
 
@@ -326,7 +319,7 @@ impl Driver for PostgresDriver {
     // A sequence never rolls back: references may skip numbers, never repeat.
     const REFERENCES_ROLL_BACK: bool = false;
 
-    fn lock_invoices(&mut self, keys: &[&str]) -> StoreResult<()> {
+    fn lock_keys(&mut self, keys: &[&str]) -> StoreResult<()> {
         // In the order given (the caller sorts), so two batches cannot deadlock on them.
         self.query(
             "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k",
@@ -412,10 +405,6 @@ impl PostgresConnector {
 
 impl Connector for PostgresConnector {
     type C = SqlConn<PostgresDriver>;
-
-    fn writers(&self) -> usize {
-        WRITERS
-    }
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut c = self.connect()?;

@@ -61,9 +61,9 @@ pub trait Driver: Send + 'static {
     /// Whether rolling back a transaction takes back the references it took (a counter row
     /// does; a sequence does not).
     const REFERENCES_ROLL_BACK: bool;
-    /// Serialises transfers of these invoices (and invoice tails) across connections, until
-    /// the transaction ends.
-    fn lock_invoices(&mut self, keys: &[&str]) -> StoreResult<()>;
+    /// Takes these advisory locks (invoices, invoice tails) until the transaction ends, so
+    /// transfers naming the same key on other connections wait for this one.
+    fn lock_keys(&mut self, keys: &[&str]) -> StoreResult<()>;
     fn is_broken(&self) -> bool;
 }
 
@@ -86,8 +86,8 @@ pub struct Balances<'a> {
 /// How many shard rows a shared account's changes spread over.
 const SHARDS: i64 = 16;
 
-/// Each connection writes to its own shard, so an instance's writers never share one (and
-/// another instance, numbering from its own process id, rarely does).
+/// Each connection takes the next shard, numbered from the process id, so instances sharing
+/// a database rarely write to the same shard row (and if they do, one only waits).
 fn next_shard() -> i64 {
     static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -300,7 +300,7 @@ impl<D: Driver> SqlConn<D> {
             return Ok(());
         }
         if !invoices.is_empty() || !tails.is_empty() {
-            // Invoices and tails are locked (so that another writer or instance charging the
+            // Invoices and tails are locked (so that another instance charging the
             // same invoice, or another invoice with the same tail, waits for this commit),
             // before the read and in a statement of its own: the read must see whatever the
             // lock's previous holder committed.
@@ -312,7 +312,7 @@ impl<D: Driver> SqlConn<D> {
             locks.sort_unstable();
             locks.dedup();
             let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
-            self.driver.lock_invoices(&locks)?;
+            self.driver.lock_keys(&locks)?;
         }
         for t in &tokens {
             self.known.spent.insert(t.to_string(), None);
@@ -387,7 +387,7 @@ impl<D: Driver> SqlConn<D> {
             .map(|o| {
                 (
                     rows::rfc3339(o.created_at),
-                    o.created_at.format("%Y-%m-%d").to_string(),
+                    aqsha_core::transfer::day_of(o.created_at),
                 )
             })
             .collect();
@@ -719,7 +719,7 @@ impl<D: Driver> Tx for SqlConn<D> {
             return Ok(known.clone());
         }
         self.driver
-            .lock_invoices(&[&invoice_lock(merchant_id, invoice_id)])?;
+            .lock_keys(&[&invoice_lock(merchant_id, invoice_id)])?;
         let found = self.one(
             "SELECT id, request_digest, http_status, response_body FROM operations
              WHERE merchant_id = $1 AND invoice_id = $2 AND status = 'CHARGE'",
@@ -746,7 +746,7 @@ impl<D: Driver> Tx for SqlConn<D> {
                 .iter()
                 .any(|(inv, charged)| *charged && inv != invoice_id));
         }
-        self.driver.lock_invoices(&[&tail_lock(&key)])?;
+        self.driver.lock_keys(&[&tail_lock(&key)])?;
         // The status is checked here rather than in SQL: with `status = 'CHARGE'` in the
         // query, PostgreSQL may plan it on the partial one-charge-per-invoice index (a full
         // scan of it) instead of the tail index, and keep that plan.

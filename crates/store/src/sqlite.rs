@@ -208,7 +208,7 @@ impl Driver for SqliteDriver {
 
     const REFERENCES_ROLL_BACK: bool = true;
 
-    fn lock_invoices(&mut self, _keys: &[&str]) -> StoreResult<()> {
+    fn lock_keys(&mut self, _keys: &[&str]) -> StoreResult<()> {
         // One writer: nothing to serialise with.
         Ok(())
     }
