@@ -12,6 +12,12 @@ use futures_util::StreamExt;
 use rand::Rng;
 use serde::Serialize;
 use serde_json::{json, Value};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -164,69 +170,204 @@ async fn setup(args: &BenchArgs, http: &reqwest::Client) -> anyhow::Result<Setup
     })
 }
 
+/// Where the bench sends its requests: the socket address and the `Host` header.
+struct Target {
+    addr: String,
+    host: HeaderValue,
+}
+
+impl Target {
+    fn parse(url: &str) -> anyhow::Result<Target> {
+        let url = reqwest::Url::parse(url).with_context(|| format!("bad --url {url:?}"))?;
+        if url.scheme() != "http" {
+            bail!("the bench speaks plain http:// (the load generator stays on the server's network)");
+        }
+        let host = url.host_str().context("--url has no host")?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addr = format!("{host}:{port}");
+        Ok(Target {
+            host: HeaderValue::from_str(&addr)?,
+            addr,
+        })
+    }
+}
+
+/// One bench client's keep-alive HTTP/1.1 connection. The load generator shares the machine
+/// with the server, so it talks through hyper's connection API directly: no pool, no URL
+/// parsing or redirect policy per request. A failed exchange drops the connection, and the
+/// next request opens a new one.
+struct Conn {
+    target: Arc<Target>,
+    send: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Conn {
+    fn new(target: Arc<Target>) -> Conn {
+        Conn { target, send: None }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        let stream = tokio::net::TcpStream::connect(&self.target.addr)
+            .await
+            .map_err(|e| format!("connect {}: {e}", self.target.addr))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        Ok(send)
+    }
+
+    /// Sends one request and reads the whole answer.
+    async fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(HeaderName, &str)],
+        body: Bytes,
+    ) -> Result<(StatusCode, Bytes), String> {
+        let mut send = match self.send.take() {
+            Some(s) if !s.is_closed() => s,
+            _ => self.connect().await?,
+        };
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, self.target.host.clone());
+        for (name, value) in headers {
+            req = req.header(name, *value);
+        }
+        let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
+        send.ready().await.map_err(|e| e.to_string())?;
+        let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        self.send = Some(send);
+        Ok((status, body))
+    }
+}
+
+/// What one flow needs, encoded once at setup: the token request's fixed fields, and each
+/// card's and terminal's JSON.
+struct Requests {
+    token_form: String,
+    amount: String,
+    senders: Vec<String>,
+    receivers: Vec<String>,
+    terminals: Vec<String>,
+    terminal_forms: Vec<String>,
+}
+
+impl Requests {
+    fn new(args: &BenchArgs, setup: &Setup) -> anyhow::Result<Requests> {
+        let token_form = serde_urlencoded::to_string([
+            ("grant_type", "client_credentials"),
+            ("scope", "transfer"),
+            ("client_id", &args.client_id),
+            ("client_secret", &args.client_secret),
+            ("amount", &args.amount),
+            ("currency", "KZT"),
+        ])?;
+        let amount: u64 = args
+            .amount
+            .parse()
+            .with_context(|| format!("--amount {:?} must be whole tenge", args.amount))?;
+        let senders = setup
+            .cards
+            .iter()
+            .map(|(pan, cvc)| {
+                json!({"transferType": "TYPEPAN", "cardCred": pan, "cvc": cvc,
+                    "expire": {"month": "12", "year": "39"}})
+                .to_string()
+            })
+            .collect();
+        let receivers = setup
+            .cards
+            .iter()
+            .map(|(pan, _)| json!({"transferType": "TYPEPAN", "cardCred": pan}).to_string())
+            .collect();
+        let terminals = setup
+            .terminals
+            .iter()
+            .map(|t| Value::from(t.as_str()).to_string())
+            .collect();
+        let terminal_forms = setup
+            .terminals
+            .iter()
+            .map(|t| serde_urlencoded::to_string([("", t)]).map(|s| s[1..].to_string()))
+            .collect::<Result<_, _>>()?;
+        Ok(Requests {
+            token_form,
+            amount: amount.to_string(),
+            senders,
+            receivers,
+            terminals,
+            terminal_forms,
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IssuedToken {
+    access_token: String,
+}
+
 /// One token + transfer. `Err` says which step failed and how.
 async fn flow(
-    args: &BenchArgs,
-    http: &reqwest::Client,
+    conn: &mut Conn,
     setup: &Setup,
+    requests: &Requests,
     worker: usize,
     counters: &[AtomicU64],
 ) -> Result<(), (&'static str, String)> {
     let t = worker % setup.terminals.len();
     let seq = counters[t].fetch_add(1, Ordering::Relaxed) % 1_000_000;
     let invoice = format!("{:08}{}{:06}", setup.prefix, t % 10, seq);
-    let terminal = &setup.terminals[t];
-    let resp = http
-        .post(format!("{}/oauth2/token", args.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "transfer"),
-            ("client_id", &args.client_id),
-            ("client_secret", &args.client_secret),
-            ("invoiceID", &invoice),
-            ("amount", &args.amount),
-            ("currency", "KZT"),
-            ("terminal", terminal),
-        ])
-        .send()
+    let form = format!(
+        "{}&invoiceID={invoice}&terminal={}",
+        requests.token_form, requests.terminal_forms[t]
+    );
+    let (status, body) = conn
+        .exchange(
+            Method::POST,
+            "/oauth2/token",
+            &[(CONTENT_TYPE, "application/x-www-form-urlencoded")],
+            Bytes::from(form),
+        )
         .await
-        .map_err(|e| ("network", e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(("token", resp.text().await.unwrap_or_default()));
+        .map_err(|e| ("network", e))?;
+    if !status.is_success() {
+        return Err(("token", String::from_utf8_lossy(&body).into_owned()));
     }
-    let token: Value = resp.json().await.map_err(|e| ("token", e.to_string()))?;
-    let token = token["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let token: IssuedToken = serde_json::from_slice(&body).map_err(|e| ("token", e.to_string()))?;
     let n = setup.cards.len();
     let (s, r) = {
         let mut rng = rand::thread_rng();
         let s = rng.gen_range(0..n);
         (s, (s + rng.gen_range(1..n)) % n)
     };
-    let ((sender, cvc), (receiver, _)) = (&setup.cards[s], &setup.cards[r]);
-    let body = json!({
-        "order": {"amount": args.amount.parse::<u64>().unwrap_or(1), "currency": "KZT", "id": invoice,
-            "terminalId": terminal, "description": "bench"},
-        "card": {
-            "sender": {"transferType": "TYPEPAN", "cardCred": sender, "cvc": cvc,
-                "expire": {"month": "12", "year": "39"}},
-            "receiver": {"transferType": "TYPEPAN", "cardCred": receiver}
-        }
-    });
-    let resp = http
-        .post(format!("{}/payments/cards/auth", args.url))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
+    let transfer = format!(
+        r#"{{"order":{{"amount":{},"currency":"KZT","id":"{invoice}","terminalId":{},"description":"bench"}},"card":{{"sender":{},"receiver":{}}}}}"#,
+        requests.amount, requests.terminals[t], requests.senders[s], requests.receivers[r]
+    );
+    let bearer = format!("Bearer {}", token.access_token);
+    let (status, body) = conn
+        .exchange(
+            Method::POST,
+            "/payments/cards/auth",
+            &[(CONTENT_TYPE, "application/json"), (AUTHORIZATION, &bearer)],
+            Bytes::from(transfer),
+        )
         .await
-        .map_err(|e| ("network", e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(("transfer", resp.text().await.unwrap_or_default()));
+        .map_err(|e| ("network", e))?;
+    if !status.is_success() {
+        return Err(("transfer", String::from_utf8_lossy(&body).into_owned()));
     }
-    // Read the body: the flow is complete when the answer is.
-    resp.bytes().await.map_err(|e| ("network", e.to_string()))?;
     Ok(())
 }
 
@@ -275,11 +416,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup);
     let end = measure_from + Duration::from_secs(args.duration);
-    let args = Arc::new(args);
+    let target = Arc::new(Target::parse(&args.url)?);
+    let requests = Arc::new(Requests::new(&args, &setup)?);
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
-        let (args, http, setup, counters) =
-            (args.clone(), http.clone(), setup.clone(), counters.clone());
+        let (setup, requests, counters) = (setup.clone(), requests.clone(), counters.clone());
+        let mut conn = Conn::new(target.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = Errors::default();
@@ -288,7 +430,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 if began >= end {
                     break;
                 }
-                let result = flow(&args, &http, &setup, worker, &counters).await;
+                let result = flow(&mut conn, &setup, &requests, worker, &counters).await;
                 let measured = began >= measure_from;
                 match result {
                     Ok(()) if measured => {
@@ -336,7 +478,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let baseline = if args.no_baseline {
         None
     } else {
-        Some(baseline(&args, &http).await)
+        Some(baseline(&args, &target).await)
     };
     let report = Report {
         url: args.url.clone(),
@@ -362,19 +504,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn baseline(args: &BenchArgs, http: &reqwest::Client) -> f64 {
+async fn baseline(args: &BenchArgs, target: &Arc<Target>) -> f64 {
     let end = Instant::now() + Duration::from_secs(args.duration);
     let count = Arc::new(AtomicU64::new(0));
-    let url = format!("{}/healthz", args.url);
     let tasks: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (http, url, count) = (http.clone(), url.clone(), count.clone());
+            let (mut conn, count) = (Conn::new(target.clone()), count.clone());
             tokio::spawn(async move {
                 while Instant::now() < end {
-                    if let Ok(r) = http.get(&url).send().await {
-                        if r.status().is_success() && r.bytes().await.is_ok() {
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
+                    let answer = conn
+                        .exchange(Method::GET, "/healthz", &[], Bytes::new())
+                        .await;
+                    if answer.is_ok_and(|(status, _)| status.is_success()) {
+                        count.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             })

@@ -13,6 +13,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Every request allocates and frees many small buffers on one thread and the writer on
+/// another; mimalloc's per-thread heaps do that with less CPU than glibc's arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "aqsha",
