@@ -52,7 +52,7 @@ impl EpayError {
     /// Something failed on our side. The outcome may be unknown to the caller, so the code is
     /// 100, a "poll" code: ask for the status, do not resend.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> EpayError {
-        tracing::error!(error = %err, "{context}");
+        tracing::error!(request = %crate::request_id(), error = %err, "{context}");
         EpayError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             reason::SYSTEM_ERROR,

@@ -248,7 +248,7 @@ async fn issue(
 }
 
 fn internal(e: &dyn std::fmt::Display) -> OAuthFailure {
-    tracing::error!(error = %e, "token endpoint failed");
+    tracing::error!(request = %crate::request_id(), error = %e, "token endpoint failed");
     OAuthFailure::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "server_error",
