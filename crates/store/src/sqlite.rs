@@ -229,9 +229,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // live in a sub-journal: keep that (and the batch reads' temporary lists) in memory rather
     // than in a temporary file.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // 16 MiB of page cache per connection (the default is 2 MiB): the pages a batch touches
-    // (card accounts, the top of every index) stay in memory instead of being read again.
-    conn.pragma_update(None, "cache_size", -16384)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
