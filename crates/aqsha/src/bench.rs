@@ -7,17 +7,17 @@
 //! run dry), through the sandbox API.
 
 use anyhow::{bail, Context};
+use bytes::Bytes;
 use clap::Args;
 use futures_util::StreamExt;
-use rand::Rng;
-use serde::Serialize;
-use serde_json::{json, Value};
-use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use rand::Rng;
+use serde::Serialize;
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -180,7 +180,9 @@ impl Target {
     fn parse(url: &str) -> anyhow::Result<Target> {
         let url = reqwest::Url::parse(url).with_context(|| format!("bad --url {url:?}"))?;
         if url.scheme() != "http" {
-            bail!("the bench speaks plain http:// (the load generator stays on the server's network)");
+            bail!(
+                "the bench speaks plain http:// (the load generator stays on the server's network)"
+            );
         }
         let host = url.host_str().context("--url has no host")?;
         let port = url.port_or_known_default().unwrap_or(80);
@@ -396,6 +398,7 @@ fn memory_mb(pid: u32) -> (Option<f64>, Option<f64>) {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let target = Arc::new(Target::parse(&args.url)?);
     let http = http_client(args.concurrency)?;
     let setup = Arc::new(setup(&args, &http).await?);
     if !args.json {
@@ -416,7 +419,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup);
     let end = measure_from + Duration::from_secs(args.duration);
-    let target = Arc::new(Target::parse(&args.url)?);
     let requests = Arc::new(Requests::new(&args, &setup)?);
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {

@@ -245,6 +245,8 @@ pub struct LedgerReport {
     pub drifted_accounts: u64,
     /// Card accounts below zero.
     pub negative_cards: u64,
+    /// Postings that name an account which does not exist.
+    pub orphan_postings: u64,
     pub accounts: u64,
     pub postings: u64,
 }

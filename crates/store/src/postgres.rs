@@ -44,6 +44,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/postgres/0007_balance_shards.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_postings_without_foreign_key.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.
@@ -405,6 +409,11 @@ impl PostgresConnector {
 
 impl Connector for PostgresConnector {
     type C = SqlConn<PostgresDriver>;
+    // A batch spends most of its time waiting: on round trips, on the server running its
+    // statements, on the commit's WAL flush. A second writer runs its batch meanwhile. Two
+    // measured faster than one on the 2-core machine (BENCHMARKS.md, session 4); they meet
+    // only in the database's locks, as instances do.
+    const WRITERS: usize = 2;
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut c = self.connect()?;

@@ -460,7 +460,10 @@ impl<D: Driver> SqlConn<D> {
             shared: Vec::new(),
             shard: self.shard,
         };
-        for (account, delta) in p.deltas.iter().filter(|(_, d)| **d != 0) {
+        // Every account posted to is written, even when its changes cancel out: the count
+        // below is what proves each one exists (PostgreSQL has no foreign key from postings
+        // to accounts; migration 0008 says why).
+        for (account, delta) in &p.deltas {
             let side = match is_card_account(account) {
                 true => &mut balances.cards,
                 false => &mut balances.shared,
@@ -1184,14 +1187,25 @@ impl<D: Driver> Conn for SqlConn<D> {
         )?;
         let negative =
             self.count("SELECT COUNT(*) FROM accounts WHERE kind = 'card' AND balance < 0")?;
+        // PostgreSQL has no foreign key from postings to accounts (migration 0008); this
+        // checks after the fact what the batch's row count checks as it writes.
+        let orphans = self.count(
+            "SELECT COUNT(*) FROM postings p
+             WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id)",
+        )?;
         let accounts = self.count("SELECT COUNT(*) FROM accounts")?;
         let postings = self.count("SELECT COUNT(*) FROM postings")?;
         Ok(LedgerReport {
-            balanced: total_minor == 0 && unbalanced == 0 && drifted == 0 && negative == 0,
+            balanced: total_minor == 0
+                && unbalanced == 0
+                && drifted == 0
+                && negative == 0
+                && orphans == 0,
             total_minor,
             unbalanced_operations: unbalanced as u64,
             drifted_accounts: drifted as u64,
             negative_cards: negative as u64,
+            orphan_postings: orphans as u64,
             accounts: accounts as u64,
             postings: postings as u64,
         })

@@ -1,5 +1,6 @@
 //! The ledger report on a real SQLite file: it finds an account whose balance no longer matches
-//! its postings, and an operation whose postings do not sum to zero.
+//! its postings, an operation whose postings do not sum to zero, and a posting to an account
+//! that does not exist.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aqsha_core::sandbox;
@@ -37,4 +38,17 @@ async fn the_report_finds_drifted_accounts_and_unbalanced_operations() {
     assert!(!report.balanced, "{report:?}");
     assert_eq!(report.unbalanced_operations, 1, "{report:?}");
     assert_eq!(report.drifted_accounts, 2, "{report:?}");
+    assert_eq!(report.orphan_postings, 0, "{report:?}");
+
+    // And a balanced pair of postings, one of them to an account that does not exist.
+    raw.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         INSERT INTO postings (operation_id, account_id, amount) VALUES ('ghostly', 'fee:ghost', 5);
+         INSERT INTO postings (operation_id, account_id, amount)
+             SELECT 'ghostly', MAX(id), -5 FROM accounts WHERE kind = 'card';",
+    )
+    .unwrap();
+    let report = store.ledger_report().await.unwrap();
+    assert_eq!(report.orphan_postings, 1, "{report:?}");
+    assert_eq!(report.unbalanced_operations, 1, "{report:?}");
 }

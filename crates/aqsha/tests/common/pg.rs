@@ -130,6 +130,42 @@ impl PgServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
     }
+
+    /// Runs SQL through `psql`, as a person with a console would, behind the servers' backs.
+    pub fn sql(&self, statements: &str) -> String {
+        // `psql` sits beside the real `initdb` (PATH may hold only links to the server's).
+        let initdb =
+            std::fs::canonicalize(binaries().expect("PostgreSQL binaries").join("initdb")).unwrap();
+        let bin = initdb.parent().unwrap();
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        let out = command(bin, "psql", run_as())
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-qAt", "-c", statements])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
 impl Drop for PgServer {
