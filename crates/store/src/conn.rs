@@ -113,8 +113,6 @@ pub trait Conn: Tx + Send + 'static {
 /// Opens more connections of one backend: readers, and a writer again after a broken one.
 pub trait Connector: Send + Sync + 'static {
     type C: Conn;
-    /// Writer threads, each with its own connection, taking batches from one queue.
-    const WRITERS: usize;
     fn writer(&self) -> StoreResult<Self::C>;
     fn reader(&self) -> StoreResult<Self::C>;
 }

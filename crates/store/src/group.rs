@@ -26,7 +26,7 @@ use aqsha_core::store::{
 };
 use aqsha_core::transfer::{self, SideInput, TransferCommand, TransferOutcome};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// The most commands one commit carries. Past this, a batch's latency grows with no gain.
@@ -111,24 +111,26 @@ pub struct GroupStore<K: Connector> {
 impl<K: Connector> GroupStore<K> {
     pub fn start(connector: K, readers: usize) -> StoreResult<GroupStore<K>> {
         let connector = Arc::new(connector);
-        let writers = (0..K::WRITERS)
-            .map(|_| connector.writer())
-            .collect::<StoreResult<Vec<_>>>()?;
+        let writer = connector.writer()?;
         let pool = (0..readers)
             .map(|_| connector.reader())
             .collect::<StoreResult<Vec<_>>>()?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let queue = Arc::new(Mutex::new(rx));
         let stats = Arc::new(WriterStats::default());
-        // The writers share the queue: whichever is free takes everything waiting. Each
-        // holds the queue only while it takes a batch, never while it runs one.
-        for writer in writers {
-            let (q, s, k) = (queue.clone(), stats.clone(), connector.clone());
-            std::thread::Builder::new()
-                .name("aqsha-writer".into())
-                .spawn(move || writer_loop(writer, &q, &s, &*k))
-                .map_err(|e| StoreError::Db(e.to_string()))?;
-        }
+        // One writer per store. A batch costs about the same few statements whatever its size
+        // (`crate::batch`), so one writer with big batches beat several with small ones on
+        // PostgreSQL too: measured on the 2-core machine, 8 free-running writers 1,408
+        // transfers/s, 1 writer 1,983–2,813; even taking turns (one running a batch while
+        // another committed), 2 writers averaged 2,384/s against 2,548/s for one. Measured
+        // again once postings lost their foreign key (session 4), 2 free-running writers
+        // averaged 3,074/s against 3,068/s for one, with half-size batches and 45 % more
+        // PostgreSQL CPU per transfer (BENCHMARKS.md). Instances still run side by side and
+        // meet in the database's locks.
+        let (s, k) = (stats.clone(), connector.clone());
+        std::thread::Builder::new()
+            .name("aqsha-writer".into())
+            .spawn(move || writer_loop(writer, rx, &s, &*k))
+            .map_err(|e| StoreError::Db(e.to_string()))?;
         Ok(GroupStore {
             merchants: TtlCache::new(),
             terminals: TtlCache::new(),
@@ -209,24 +211,15 @@ impl<K: Connector> GroupStore<K> {
     }
 }
 
-type Queue<C> = Mutex<mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>>;
+type Queue<C> = mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>;
 
 /// Takes everything waiting (up to [`MAX_BATCH`]); `None` when the store is gone.
 /// `carried` (commands put off by the last batch) first; when there are none, waits for one.
 fn next_batch<C>(
-    queue: &Queue<C>,
+    rx: &mut Queue<C>,
     carried: Vec<Box<dyn WriteJob<C>>>,
 ) -> Option<Vec<Box<dyn WriteJob<C>>>> {
     let mut batch = carried;
-    // A writer with commands put off runs them now, with whatever else is waiting, and does
-    // not wait for the queue: another writer may hold it until new work arrives. (A writer
-    // that panicked while holding the queue left nothing half-taken in it.)
-    let mut rx = match queue.try_lock() {
-        Ok(rx) => rx,
-        Err(TryLockError::Poisoned(p)) => p.into_inner(),
-        Err(TryLockError::WouldBlock) if !batch.is_empty() => return Some(batch),
-        Err(TryLockError::WouldBlock) => queue.lock().unwrap_or_else(PoisonError::into_inner),
-    };
     if batch.is_empty() {
         batch.push(rx.blocking_recv()?);
     }
@@ -241,7 +234,7 @@ fn next_batch<C>(
 
 fn writer_loop<K: Connector>(
     mut conn: K::C,
-    queue: &Queue<K::C>,
+    mut queue: Queue<K::C>,
     stats: &WriterStats,
     connector: &K,
 ) {
@@ -253,7 +246,7 @@ fn writer_loop<K: Connector>(
         std::time::Duration::ZERO,
     );
     let mut carried = Vec::new();
-    while let Some(mut batch) = next_batch(queue, std::mem::take(&mut carried)) {
+    while let Some(mut batch) = next_batch(&mut queue, std::mem::take(&mut carried)) {
         let began = std::time::Instant::now();
         let mut committed = run_batch(&mut conn, &mut batch, &mut carried);
         let mut tries = 1;

@@ -409,11 +409,6 @@ impl PostgresConnector {
 
 impl Connector for PostgresConnector {
     type C = SqlConn<PostgresDriver>;
-    // A batch spends most of its time waiting: on round trips, on the server running its
-    // statements, on the commit's WAL flush. A second writer runs its batch meanwhile. Two
-    // measured faster than one on the 2-core machine (BENCHMARKS.md, session 4); they meet
-    // only in the database's locks, as instances do.
-    const WRITERS: usize = 2;
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut c = self.connect()?;

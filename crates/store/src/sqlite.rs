@@ -273,8 +273,6 @@ pub struct SqliteConnector {
 
 impl Connector for SqliteConnector {
     type C = SqlConn<SqliteDriver>;
-    // SQLite runs one write transaction at a time: a second writer would only wait.
-    const WRITERS: usize = 1;
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut conn = Connection::open(&self.path)
