@@ -56,7 +56,9 @@ pub trait Conn: Tx + Send + 'static {
     /// Writes what the commands so far left pending (they write at the end, several rows per
     /// statement). A failure here is the failure of the commands since the last flush.
     fn flush(&mut self) -> Result<(), BatchError>;
-    fn commit(&mut self) -> Result<(), BatchError>;
+    /// Commits. `next`: another batch follows at once, so the connection may start its
+    /// transaction in the same round trip, and the next [`Conn::begin`] costs nothing.
+    fn commit(&mut self, next: bool) -> Result<(), BatchError>;
     fn rollback(&mut self);
     fn savepoint(&mut self) -> Result<(), BatchError>;
     fn release_savepoint(&mut self) -> Result<(), BatchError>;

@@ -248,7 +248,7 @@ fn writer_loop<K: Connector>(
     let mut carried = Vec::new();
     while let Some(mut batch) = next_batch(&mut queue, std::mem::take(&mut carried)) {
         let began = std::time::Instant::now();
-        let mut committed = run_batch(&mut conn, &mut batch, &mut carried);
+        let mut committed = run_batch(&mut conn, &mut batch, &mut carried, &queue);
         let mut tries = 1;
         while let Err(e) = &committed {
             if conn.is_broken() {
@@ -261,7 +261,7 @@ fn writer_loop<K: Connector>(
                 break;
             }
             tries += 1;
-            committed = run_batch(&mut conn, &mut batch, &mut carried);
+            committed = run_batch(&mut conn, &mut batch, &mut carried, &queue);
         }
         let committed = committed.map_err(|e| e.message);
         if let Err(e) = &committed {
@@ -303,6 +303,7 @@ fn run_batch<C: Conn>(
     conn: &mut C,
     batch: &mut Vec<Box<dyn WriteJob<C>>>,
     put_off: &mut Vec<Box<dyn WriteJob<C>>>,
+    queue: &Queue<C>,
 ) -> Result<(), BatchError> {
     begin(conn, batch, put_off)?;
     let ran = batch
@@ -310,14 +311,14 @@ fn run_batch<C: Conn>(
         .try_for_each(|job| job.run(conn))
         .and_then(|()| conn.flush());
     match ran {
-        Ok(()) => finish(conn),
+        Ok(()) => finish(conn, !put_off.is_empty() || !queue.is_empty()),
         Err(e) if e.retryable => {
             conn.rollback();
             Err(e)
         }
         Err(_) => {
             conn.rollback();
-            run_batch_isolated(conn, batch, put_off)
+            run_batch_isolated(conn, batch, put_off, queue)
         }
     }
 }
@@ -327,6 +328,7 @@ fn run_batch_isolated<C: Conn>(
     conn: &mut C,
     batch: &mut Vec<Box<dyn WriteJob<C>>>,
     put_off: &mut Vec<Box<dyn WriteJob<C>>>,
+    queue: &Queue<C>,
 ) -> Result<(), BatchError> {
     begin(conn, batch, put_off)?;
     for job in batch.iter_mut() {
@@ -347,7 +349,7 @@ fn run_batch_isolated<C: Conn>(
             return Err(e);
         }
     }
-    finish(conn)
+    finish(conn, !put_off.is_empty() || !queue.is_empty())
 }
 
 /// Begins the batch's transaction and prepares its commands ([`Conn::prepare`]); commands
@@ -376,8 +378,9 @@ fn begin<C: Conn>(
     Ok(())
 }
 
-fn finish<C: Conn>(conn: &mut C) -> Result<(), BatchError> {
-    if let Err(e) = conn.commit() {
+/// Commits; `next` says more work is waiting, so the next batch follows at once.
+fn finish<C: Conn>(conn: &mut C, next: bool) -> Result<(), BatchError> {
+    if let Err(e) = conn.commit(next) {
         conn.rollback();
         return Err(e);
     }

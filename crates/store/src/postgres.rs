@@ -209,6 +209,7 @@ impl Driver for PostgresDriver {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const BEGIN: &'static str = "BEGIN";
+    const CHAIN_BEGIN: bool = true;
     // A sequence takes no row lock, so concurrent transactions never wait for each other here.
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {

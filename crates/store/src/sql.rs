@@ -41,6 +41,10 @@ pub trait Driver: Send + 'static {
     const SKIP_LOCKED: &'static str;
     /// How a group-commit transaction starts.
     const BEGIN: &'static str;
+    /// Whether a commit and the next `BEGIN` go in one round trip, when another batch is
+    /// waiting. Worth it where each statement is a round trip (PostgreSQL); not on SQLite,
+    /// where an early `BEGIN IMMEDIATE` would only hold the file's write lock sooner.
+    const CHAIN_BEGIN: bool;
 
     /// Runs a statement; returns the number of rows changed.
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64>;
@@ -109,6 +113,8 @@ pub struct SqlConn<D: Driver> {
     references: std::collections::VecDeque<i64>,
     /// This connection's shard of the shared accounts' balances.
     shard: i64,
+    /// The last commit already began the next transaction ([`Driver::CHAIN_BEGIN`]).
+    begun: bool,
 }
 
 fn is_card_account(id: &str) -> bool {
@@ -182,6 +188,7 @@ impl<D: Driver> SqlConn<D> {
             pending: Pending::default(),
             references: std::collections::VecDeque::new(),
             shard: next_shard(),
+            begun: false,
         }
     }
 
@@ -843,6 +850,9 @@ impl<D: Driver> Tx for SqlConn<D> {
 impl<D: Driver> Conn for SqlConn<D> {
     fn begin(&mut self) -> Result<(), BatchError> {
         self.reset(false);
+        if std::mem::take(&mut self.begun) {
+            return Ok(());
+        }
         self.driver.control(D::BEGIN)
     }
     fn prepare(&mut self, keys: &[&Keys]) -> Result<Vec<bool>, BatchError> {
@@ -859,12 +869,19 @@ impl<D: Driver> Conn for SqlConn<D> {
     fn flush(&mut self) -> Result<(), BatchError> {
         self.write_pending().map_err(batch_err)
     }
-    fn commit(&mut self) -> Result<(), BatchError> {
+    fn commit(&mut self, next: bool) -> Result<(), BatchError> {
         self.flush()?;
         self.reset(false);
+        if next && D::CHAIN_BEGIN {
+            // One simple query, two statements: if COMMIT fails, BEGIN does not run.
+            self.driver.control(&format!("COMMIT; {}", D::BEGIN))?;
+            self.begun = true;
+            return Ok(());
+        }
         self.driver.control("COMMIT")
     }
     fn rollback(&mut self) {
+        self.begun = false;
         self.reset(true);
         let _ = self.driver.control("ROLLBACK");
     }

@@ -109,6 +109,7 @@ impl Driver for SqliteDriver {
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const CHAIN_BEGIN: bool = false;
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
         let sql = rewritten(&mut self.rewritten, sql);
