@@ -279,22 +279,7 @@ async fn terminals_and_saved_cards_of_other_merchants_are_refused_on(backend: Ba
     assert_eq!(e["error"], "invalid_request");
 
     // The other merchant saves a card; we may not use it (487), nor an unknown id.
-    let other_token = {
-        let resp = s
-            .http
-            .post(s.path("/oauth2/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", "transfer"),
-                ("client_id", "other-shop"),
-                ("client_secret", other["client_secret"].as_str().unwrap()),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let v: Value = resp.json().await.unwrap();
-        v["access_token"].as_str().unwrap().to_string()
-    };
+    let other_token = s.token_of(&other).await;
     let mut b = seed_like_body(&invoice(), json!(10));
     b["order"]["terminalId"] = json!(other_terminal);
     b["order"]["accountID"] = json!("their-user");

@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_transfer_posting_to_a_missing_account_fails_alone_on_postgres() {
@@ -28,22 +28,7 @@ async fn a_transfer_posting_to_a_missing_account_fails_alone_on_postgres() {
     ));
     assert!(deleted.trim().starts_with("fee:"), "{deleted}");
 
-    let ghost_token = {
-        let resp = s
-            .http
-            .post(s.path("/oauth2/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", "transfer"),
-                ("client_id", "ghost-shop"),
-                ("client_secret", ghost["client_secret"].as_str().unwrap()),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let v: Value = resp.json().await.unwrap();
-        v["access_token"].as_str().unwrap().to_string()
-    };
+    let ghost_token = s.token_of(&ghost).await;
     let mut requests = Vec::new();
     for n in 0..20 {
         let mut body = seed_like_body(&invoice(), json!(10));

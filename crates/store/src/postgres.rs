@@ -210,6 +210,11 @@ impl Driver for PostgresDriver {
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const BEGIN: &'static str = "BEGIN";
     const CHAIN_BEGIN: bool = true;
+    // The count forces every lock to be taken; the filter then drops its one row.
+    const LOCK_KEYS_FIRST: Option<&'static str> = Some(
+        "SELECT NULL::text, NULL::int8 FROM (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n
+         FROM unnest($2::text[]) AS k) AS l WHERE l.n < 0",
+    );
     // A sequence takes no row lock, so concurrent transactions never wait for each other here.
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
@@ -325,6 +330,9 @@ impl Driver for PostgresDriver {
     const REFERENCES_ROLL_BACK: bool = false;
 
     fn lock_keys(&mut self, keys: &[&str]) -> StoreResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         // In the order given (the caller sorts), so two batches cannot deadlock on them.
         self.query(
             "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k",

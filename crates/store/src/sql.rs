@@ -68,6 +68,10 @@ pub trait Driver: Send + 'static {
     /// Takes these advisory locks (invoices, invoice tails) until the transaction ends, so
     /// transfers naming the same key on other connections wait for this one.
     fn lock_keys(&mut self, keys: &[&str]) -> StoreResult<()>;
+    /// A query, put before a `UNION ALL`, that takes the advisory locks of list `$2` and
+    /// returns no rows: so a batch takes its key locks and its card locks in one round trip.
+    /// `None` where there are no advisory locks.
+    const LOCK_KEYS_FIRST: Option<&'static str>;
     fn is_broken(&self) -> bool;
 }
 
@@ -206,7 +210,7 @@ impl<D: Driver> SqlConn<D> {
     /// were locked. When none can run, it starts over and waits instead, locking the batch's
     /// accounts in id order (so waiting batches cannot deadlock), rather than spin. The
     /// locked accounts' balances, and the network cards, become known.
-    fn lock_cards(&mut self, keys: &[&Keys]) -> StoreResult<Vec<bool>> {
+    fn lock_cards(&mut self, keys: &[&Keys], locks: &[&str]) -> StoreResult<Vec<bool>> {
         let fingerprints: Vec<&str> = keys
             .iter()
             .flat_map(|k| k.fingerprints.iter().map(String::as_str))
@@ -248,12 +252,13 @@ impl<D: Driver> SqlConn<D> {
             )?;
         }
         if account_of.is_empty() {
+            self.driver.lock_keys(locks)?;
             return Ok(vec![true; keys.len()]);
         }
         let mut accounts: Vec<&str> = account_of.values().map(String::as_str).collect();
         accounts.sort_unstable();
         accounts.dedup();
-        let balances = self.lock_accounts(&accounts, D::SKIP_LOCKED)?;
+        let balances = self.lock_accounts(&accounts, D::SKIP_LOCKED, locks)?;
         let ready: Vec<bool> = keys
             .iter()
             .map(|k| {
@@ -271,7 +276,9 @@ impl<D: Driver> SqlConn<D> {
                 .control("ROLLBACK")
                 .and_then(|()| self.driver.control(D::BEGIN))
                 .map_err(|e| StoreError::Db(e.message))?;
-            let balances = self.lock_accounts(&accounts, D::FOR_UPDATE)?;
+            // Cards first, then keys: a batch never waits for cards while it holds keys.
+            let balances = self.lock_accounts(&accounts, D::FOR_UPDATE, &[])?;
+            self.driver.lock_keys(locks)?;
             self.known.balances.extend(balances);
             return Ok(vec![true; keys.len()]);
         }
@@ -279,25 +286,43 @@ impl<D: Driver> SqlConn<D> {
         Ok(ready)
     }
 
-    /// Locks these accounts, in id order, and reads their balances. `lock` is the driver's
+    /// Takes the advisory locks `keys` (invoices and tails, waiting for them), then locks
+    /// these accounts, in id order, and reads their balances. `lock` is the driver's
     /// `FOR UPDATE` (wait) or `SKIP LOCKED` (take what is free): accounts another transaction
     /// holds are then missing from the answer.
     fn lock_accounts(
         &mut self,
         accounts: &[&str],
         lock: &str,
+        keys: &[&str],
     ) -> StoreResult<std::collections::HashMap<String, i64>> {
         let mut balances = std::collections::HashMap::new();
-        let sql = format!("SELECT id, balance FROM accounts WHERE id = ANY($1) ORDER BY id{lock}");
-        self.driver.query(&sql, &[P::List(accounts)], &mut |r| {
+        let rows = format!(
+            "SELECT id, balance FROM (SELECT id, balance FROM accounts WHERE id = ANY($1)
+             ORDER BY id{lock}) AS a"
+        );
+        let mut each = |r: &dyn Cols| {
             balances.insert(r.text(0)?, r.int(1)?);
             Ok(())
-        })?;
+        };
+        match D::LOCK_KEYS_FIRST {
+            Some(first) if !keys.is_empty() => {
+                let sql = format!("{first} UNION ALL {rows}");
+                self.driver
+                    .query(&sql, &[P::List(accounts), P::List(keys)], &mut each)?;
+            }
+            _ => {
+                self.driver.lock_keys(keys)?;
+                self.driver.query(&rows, &[P::List(accounts)], &mut each)?;
+            }
+        }
         Ok(balances)
     }
 
     /// Reads, in one query, the spent tokens, charged invoices and invoice tails the ready
-    /// commands will look for (locking their invoices first), into `known`.
+    /// commands will look for, into `known`. Their invoices and tails were locked by
+    /// [`Self::lock_cards`], in an earlier statement: the read must see whatever the locks'
+    /// previous holders committed.
     fn read_ahead(&mut self, keys: &[&Keys]) -> StoreResult<()> {
         let tokens: Vec<&str> = keys.iter().filter_map(|k| k.token.as_deref()).collect();
         let invoices: Vec<&(String, String)> =
@@ -305,21 +330,6 @@ impl<D: Driver> SqlConn<D> {
         let tails: Vec<&TailKey> = keys.iter().filter_map(|k| k.tail.as_ref()).collect();
         if tokens.is_empty() && invoices.is_empty() && tails.is_empty() {
             return Ok(());
-        }
-        if !invoices.is_empty() || !tails.is_empty() {
-            // Invoices and tails are locked (so that another instance charging the
-            // same invoice, or another invoice with the same tail, waits for this commit),
-            // before the read and in a statement of its own: the read must see whatever the
-            // lock's previous holder committed.
-            let mut locks: Vec<String> = invoices
-                .iter()
-                .map(|(m, i)| invoice_lock(m, i))
-                .chain(tails.iter().map(|k| tail_lock(k)))
-                .collect();
-            locks.sort_unstable();
-            locks.dedup();
-            let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
-            self.driver.lock_keys(&locks)?;
         }
         for t in &tokens {
             self.known.spent.insert(t.to_string(), None);
@@ -548,6 +558,21 @@ fn invoice_lock(merchant_id: &str, invoice_id: &str) -> String {
 
 fn tail_lock((terminal, day, tail): &TailKey) -> String {
     format!("tail/{terminal}/{day}/{tail}")
+}
+
+/// The advisory locks a batch takes: its invoices and invoice tails (so that another instance
+/// charging the same invoice, or another invoice with the same tail, waits for this commit),
+/// sorted, so that two batches cannot deadlock on them.
+fn lock_keys_of(keys: &[&Keys]) -> Vec<String> {
+    let mut locks: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.invoice.as_ref())
+        .map(|(m, i)| invoice_lock(m, i))
+        .chain(keys.iter().filter_map(|k| k.tail.as_ref()).map(tail_lock))
+        .collect();
+    locks.sort_unstable();
+    locks.dedup();
+    locks
 }
 
 /// An operation's row, in [`OPERATION_INSERT_COLUMNS`] order.
@@ -856,7 +881,9 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.driver.control(D::BEGIN)
     }
     fn prepare(&mut self, keys: &[&Keys]) -> Result<Vec<bool>, BatchError> {
-        let ready = self.lock_cards(keys).map_err(batch_err)?;
+        let locks = lock_keys_of(keys);
+        let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
+        let ready = self.lock_cards(keys, &locks).map_err(batch_err)?;
         let now: Vec<&Keys> = keys
             .iter()
             .zip(&ready)

@@ -110,6 +110,7 @@ impl Driver for SqliteDriver {
     const SKIP_LOCKED: &'static str = "";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const CHAIN_BEGIN: bool = false;
+    const LOCK_KEYS_FIRST: Option<&'static str> = None;
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
         let sql = rewritten(&mut self.rewritten, sql);

@@ -208,6 +208,24 @@ impl Server {
         format!("{}{}", self.url, p)
     }
 
+    /// A transfer-scope token for a merchant added by [`Server::add_merchant`].
+    pub async fn token_of(&self, merchant: &Value) -> String {
+        let resp = self
+            .http
+            .post(self.path("/oauth2/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "transfer"),
+                ("client_id", merchant["client_id"].as_str().unwrap()),
+                ("client_secret", merchant["client_secret"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let v: Value = resp.json().await.unwrap();
+        v["access_token"].as_str().unwrap().to_string()
+    }
+
     /// A token for the sandbox merchant, bound to the given fields.
     pub async fn token(&self, fields: &[(&str, &str)]) -> String {
         let (status, body) = self.token_raw(fields).await;
