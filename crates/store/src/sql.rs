@@ -209,7 +209,9 @@ impl<D: Driver> SqlConn<D> {
     /// batch ever waits for another while holding cards; a command runs now if all its cards
     /// were locked. When none can run, it starts over and waits instead, locking the batch's
     /// accounts in id order (so waiting batches cannot deadlock), rather than spin. The
-    /// locked accounts' balances, and the network cards, become known.
+    /// locked accounts' balances, and the network cards, become known. The batch's invoice
+    /// and tail locks (`locks`, sorted) are taken here too, in the same statement as the
+    /// cards where the driver can ([`Driver::LOCK_KEYS_FIRST`]).
     fn lock_cards(&mut self, keys: &[&Keys], locks: &[&str]) -> StoreResult<Vec<bool>> {
         let fingerprints: Vec<&str> = keys
             .iter()
