@@ -254,27 +254,33 @@ impl Conn {
     }
 }
 
-/// What one flow needs, encoded once at setup: the token request's fixed fields, and each
-/// card's and terminal's JSON.
+/// What one flow needs, encoded once at setup: per terminal, the token request's fields but
+/// the invoice and the terminal's JSON; per card, its sender and receiver JSON.
 struct Requests {
-    token_form: String,
+    token_forms: Vec<String>,
     amount: String,
     senders: Vec<String>,
     receivers: Vec<String>,
     terminals: Vec<String>,
-    terminal_forms: Vec<String>,
 }
 
 impl Requests {
     fn new(args: &BenchArgs, setup: &Setup) -> anyhow::Result<Requests> {
-        let token_form = serde_urlencoded::to_string([
-            ("grant_type", "client_credentials"),
-            ("scope", "transfer"),
-            ("client_id", &args.client_id),
-            ("client_secret", &args.client_secret),
-            ("amount", &args.amount),
-            ("currency", "KZT"),
-        ])?;
+        let token_forms = setup
+            .terminals
+            .iter()
+            .map(|terminal| {
+                serde_urlencoded::to_string([
+                    ("grant_type", "client_credentials"),
+                    ("scope", "transfer"),
+                    ("client_id", &args.client_id),
+                    ("client_secret", &args.client_secret),
+                    ("amount", &args.amount),
+                    ("currency", "KZT"),
+                    ("terminal", terminal),
+                ])
+            })
+            .collect::<Result<_, _>>()?;
         let amount: u64 = args
             .amount
             .parse()
@@ -298,18 +304,12 @@ impl Requests {
             .iter()
             .map(|t| Value::from(t.as_str()).to_string())
             .collect();
-        let terminal_forms = setup
-            .terminals
-            .iter()
-            .map(|t| serde_urlencoded::to_string([("", t)]).map(|s| s[1..].to_string()))
-            .collect::<Result<_, _>>()?;
         Ok(Requests {
-            token_form,
+            token_forms,
             amount: amount.to_string(),
             senders,
             receivers,
             terminals,
-            terminal_forms,
         })
     }
 }
@@ -330,10 +330,7 @@ async fn flow(
     let t = worker % setup.terminals.len();
     let seq = counters[t].fetch_add(1, Ordering::Relaxed) % 1_000_000;
     let invoice = format!("{:08}{}{:06}", setup.prefix, t % 10, seq);
-    let form = format!(
-        "{}&invoiceID={invoice}&terminal={}",
-        requests.token_form, requests.terminal_forms[t]
-    );
+    let form = format!("{}&invoiceID={invoice}", requests.token_forms[t]);
     let (status, body) = conn
         .exchange(
             Method::POST,

@@ -85,7 +85,7 @@ impl Pending {
             .find(|o| {
                 o.status == "CHARGE" && o.invoice_id == invoice_id && o.merchant_id == merchant_id
             })
-            .map(|o| (o.id.clone(), o.request_digest.clone(), stored(o)))
+            .map(charged)
     }
 
     /// Whether a pending charge of another invoice has this tail key.
@@ -113,11 +113,11 @@ impl Pending {
             known.spent.insert(token.clone(), Some(op.clone()));
         }
         for o in &self.operations {
-            let charged = o.status == "CHARGE";
-            if charged {
+            let is_charge = o.status == "CHARGE";
+            if is_charge {
                 known.charged.insert(
                     (o.merchant_id.clone(), o.invoice_id.clone()),
-                    Some((o.id.clone(), o.request_digest.clone(), stored(o))),
+                    Some(charged(o)),
                 );
             }
             if let Some(tail) = invoice_tail(&o.invoice_id) {
@@ -127,7 +127,7 @@ impl Pending {
                     tail.to_string(),
                 );
                 if let Some(rows) = known.tails.get_mut(&key) {
-                    rows.push((o.invoice_id.clone(), charged));
+                    rows.push((o.invoice_id.clone(), is_charge));
                 }
             }
         }
@@ -137,6 +137,10 @@ impl Pending {
             }
         }
     }
+}
+
+fn charged(op: &OperationRecord) -> Charged {
+    (op.id.clone(), op.request_digest.clone(), stored(op))
 }
 
 fn stored(op: &OperationRecord) -> StoredResponse {

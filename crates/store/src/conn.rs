@@ -2,6 +2,7 @@
 //! transaction control for group commit. One type per backend implements all of it, so every
 //! backend is plugged into the same [`crate::group::GroupStore`].
 
+use crate::batch::TailKey;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
     CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
@@ -32,17 +33,7 @@ pub struct Keys {
     /// (merchant, invoice) whose charge the command looks for.
     pub invoice: Option<(String, String)>,
     /// (terminal, day, last six digits of the invoice) for the invoice-tail rule.
-    pub tail: Option<(String, String, String)>,
-}
-
-impl Keys {
-    pub fn is_empty(&self) -> bool {
-        self.fingerprints.is_empty()
-            && self.saved_cards.is_empty()
-            && self.token.is_none()
-            && self.invoice.is_none()
-            && self.tail.is_none()
-    }
+    pub tail: Option<TailKey>,
 }
 
 pub trait Conn: Tx + Send + 'static {

@@ -311,7 +311,7 @@ fn run_batch<C: Conn>(
         .try_for_each(|job| job.run(conn))
         .and_then(|()| conn.flush());
     match ran {
-        Ok(()) => finish(conn, !put_off.is_empty() || !queue.is_empty()),
+        Ok(()) => finish(conn, put_off, queue),
         Err(e) if e.retryable => {
             conn.rollback();
             Err(e)
@@ -349,7 +349,7 @@ fn run_batch_isolated<C: Conn>(
             return Err(e);
         }
     }
-    finish(conn, !put_off.is_empty() || !queue.is_empty())
+    finish(conn, put_off, queue)
 }
 
 /// Begins the batch's transaction and prepares its commands ([`Conn::prepare`]); commands
@@ -378,9 +378,14 @@ fn begin<C: Conn>(
     Ok(())
 }
 
-/// Commits; `next` says more work is waiting, so the next batch follows at once.
-fn finish<C: Conn>(conn: &mut C, next: bool) -> Result<(), BatchError> {
-    if let Err(e) = conn.commit(next) {
+/// Commits, saying whether more work is waiting (put off, or queued), so that the next
+/// batch follows at once.
+fn finish<C: Conn>(
+    conn: &mut C,
+    put_off: &[Box<dyn WriteJob<C>>],
+    queue: &Queue<C>,
+) -> Result<(), BatchError> {
+    if let Err(e) = conn.commit(!put_off.is_empty() || !queue.is_empty()) {
         conn.rollback();
         return Err(e);
     }

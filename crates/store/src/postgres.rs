@@ -215,7 +215,6 @@ impl Driver for PostgresDriver {
         "SELECT NULL::text, NULL::int8 FROM (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) AS n
          FROM unnest($2::text[]) AS k) AS l WHERE l.n < 0",
     );
-    // A sequence takes no row lock, so concurrent transactions never wait for each other here.
 
     fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
         let st = self.statement(sql)?;
@@ -326,7 +325,8 @@ impl Driver for PostgresDriver {
         Ok(fresh)
     }
 
-    // A sequence never rolls back: references may skip numbers, never repeat.
+    // A sequence never rolls back: references may skip numbers, never repeat. It takes no
+    // row lock either, so concurrent transactions never wait for each other here.
     const REFERENCES_ROLL_BACK: bool = false;
 
     fn lock_keys(&mut self, keys: &[&str]) -> StoreResult<()> {

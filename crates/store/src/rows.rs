@@ -196,12 +196,6 @@ pub fn sandbox_card(r: &dyn Cols) -> StoreResult<SandboxCardView> {
 }
 
 /// The invoice's last six digits, kept for the uniqueness rule of reference §2.
-pub fn invoice_tail(invoice_id: &str) -> &str {
-    invoice_id
-        .get(invoice_id.len().saturating_sub(6)..)
-        .unwrap_or("")
-}
-
 pub fn funding_account(c: Currency) -> String {
     format!("funding:{}", c.code())
 }

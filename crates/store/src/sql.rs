@@ -15,7 +15,7 @@ use aqsha_core::store::{
     NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, StoreError, StoreResult,
     StoredResponse, TerminalRecord, Tx, VaultCard,
 };
-use aqsha_core::transfer::external_account;
+use aqsha_core::transfer::{day_of, external_account, invoice_tail};
 use chrono::{DateTime, Utc};
 
 /// A statement parameter.
@@ -403,12 +403,7 @@ impl<D: Driver> SqlConn<D> {
         let dates: Vec<(String, String)> = p
             .operations
             .iter()
-            .map(|o| {
-                (
-                    rows::rfc3339(o.created_at),
-                    aqsha_core::transfer::day_of(o.created_at),
-                )
-            })
+            .map(|o| (rows::rfc3339(o.created_at), day_of(o.created_at)))
             .collect();
         let ops: Vec<Vec<P>> = p
             .operations
@@ -612,7 +607,8 @@ fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str)
         P::OptText(op.failure_post_link.as_deref()),
         P::OptText(op.secret_hash.as_deref()),
         P::Text(day),
-        P::Text(rows::invoice_tail(&op.invoice_id)),
+        // A six-digit invoice is its own tail.
+        P::Text(invoice_tail(&op.invoice_id).unwrap_or(&op.invoice_id)),
     ]
 }
 
