@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/postgres/0008_postings_without_foreign_key.sql"),
     ),
+    (
+        9,
+        include_str!("../migrations/postgres/0009_one_invoice_index.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

@@ -781,8 +781,9 @@ impl<D: Driver> Tx for SqlConn<D> {
         }
         self.driver.lock_keys(&[&tail_lock(&key)])?;
         // The status is checked here rather than in SQL: with `status = 'CHARGE'` in the
-        // query, PostgreSQL may plan it on the partial one-charge-per-invoice index (a full
-        // scan of it) instead of the tail index, and keep that plan.
+        // query, PostgreSQL once planned it on the partial one-charge-per-invoice index (a
+        // full scan of it; that index has since given way to `operations_invoice_key`)
+        // instead of the tail index, and kept that plan.
         let statuses = self.all(
             "SELECT status FROM operations WHERE terminal_id = $1 AND day = $2 AND invoice_tail = $3
              AND invoice_id <> $4",

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_balance_shards.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_one_invoice_index.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

@@ -131,8 +131,9 @@ impl PgServer {
         std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
     }
 
-    /// Runs SQL through `psql`, as a person with a console would, behind the servers' backs.
-    pub fn sql(&self, statements: &str) -> String {
+    /// Runs SQL through `psql`, as a person with a console would, behind the servers' backs;
+    /// `Err` carries what `psql` printed on stderr.
+    pub fn try_sql(&self, statements: &str) -> Result<String, String> {
         // `psql` sits beside the real `initdb` (PATH may hold only links to the server's).
         let initdb =
             std::fs::canonicalize(binaries().expect("PostgreSQL binaries").join("initdb")).unwrap();
@@ -159,12 +160,15 @@ impl PgServer {
             .args(["-v", "ON_ERROR_STOP=1", "-qAt", "-c", statements])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "psql failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn sql(&self, statements: &str) -> String {
+        self.try_sql(statements)
+            .unwrap_or_else(|e| panic!("psql failed: {e}"))
     }
 }
 
