@@ -780,10 +780,9 @@ impl<D: Driver> Tx for SqlConn<D> {
                 .any(|(inv, charged)| *charged && inv != invoice_id));
         }
         self.driver.lock_keys(&[&tail_lock(&key)])?;
-        // The status is checked here rather than in SQL: with `status = 'CHARGE'` in the
-        // query, PostgreSQL once planned it on the partial one-charge-per-invoice index (a
-        // full scan of it; that index has since given way to `operations_invoice_key`)
-        // instead of the tail index, and kept that plan.
+        // The status is checked here rather than in SQL, so that the query names nothing but
+        // the tail index's columns: with `status = 'CHARGE'` in it, PostgreSQL once planned it
+        // as a full scan of a partial index over charges (since dropped) and kept that plan.
         let statuses = self.all(
             "SELECT status FROM operations WHERE terminal_id = $1 AND day = $2 AND invoice_tail = $3
              AND invoice_id <> $4",
