@@ -83,14 +83,18 @@ struct CallbackArgs {
     /// A callback attempt without a complete answer within this time has failed.
     #[arg(long, env = "AQSHA_CALLBACK_TIMEOUT", default_value = "10s")]
     callback_timeout: String,
-    /// Which callback targets are allowed: `any`, or `public` to refuse loopback, private and
-    /// link-local addresses (also after DNS resolution). Use `public` in production.
-    #[arg(long, env = "AQSHA_CALLBACK_TARGETS", default_value = "any", value_parser = ["any", "public"])]
-    callback_targets: String,
+    /// Which callback targets are allowed: `any`, or `public` to refuse loopback, private,
+    /// link-local and reserved addresses (also after DNS resolution). Default: `any` in the
+    /// sandbox mode, `public` in production mode.
+    #[arg(long, env = "AQSHA_CALLBACK_TARGETS", value_parser = ["any", "public"])]
+    callback_targets: Option<String>,
 }
 
 impl CallbackArgs {
-    fn settings(&self) -> anyhow::Result<aqsha_server::callbacks::CallbackSettings> {
+    fn settings(
+        &self,
+        mode: aqsha_server::config::Mode,
+    ) -> anyhow::Result<aqsha_server::callbacks::CallbackSettings> {
         use aqsha_server::callbacks::{parse_duration, parse_schedule, CallbackSettings};
         let bad = |flag: &str, e: String| anyhow::anyhow!("--{flag}: {e}");
         Ok(CallbackSettings {
@@ -100,7 +104,10 @@ impl CallbackArgs {
                 .map_err(|e| bad("callback-max-age", e))?,
             timeout: parse_duration(&self.callback_timeout)
                 .map_err(|e| bad("callback-timeout", e))?,
-            public_only: self.callback_targets == "public",
+            public_only: match self.callback_targets.as_deref() {
+                Some(t) => t == "public",
+                None => mode == aqsha_server::config::Mode::Production,
+            },
         })
     }
 }
@@ -110,10 +117,18 @@ struct ServeArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     #[arg(long, env = "AQSHA_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// `sandbox` (default): seed the documented test merchant and cards, serve the sandbox
+    /// API. `production`: no route that creates cards or money, no test merchant unless
+    /// `--seed-sandbox`, callbacks to public addresses only unless told otherwise.
+    #[arg(long, env = "AQSHA_MODE", default_value = "sandbox", value_parser = ["sandbox", "production"])]
+    mode: String,
     /// Serve the /sandbox/* API (card network, test cards and terminals, callback history).
-    /// Turn it off in production: `--sandbox-api false`.
-    #[arg(long, env = "AQSHA_SANDBOX_API", default_value_t = true, action = clap::ArgAction::Set)]
-    sandbox_api: bool,
+    /// Default: on in the sandbox mode; production mode refuses it.
+    #[arg(long, env = "AQSHA_SANDBOX_API", action = clap::ArgAction::Set)]
+    sandbox_api: Option<bool>,
+    /// Install the public test merchant, terminals and cards even in production mode.
+    #[arg(long, env = "AQSHA_SEED_SANDBOX")]
+    seed_sandbox: bool,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -138,6 +153,7 @@ enum MerchantCommand {
 impl StoreArgs {
     fn config(&self, listen: SocketAddr) -> aqsha_server::Config {
         aqsha_server::Config {
+            mode: Default::default(),
             listen,
             data_dir: self.data_dir.clone(),
             database: self.database.clone(),
@@ -208,8 +224,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         },
         Command::Serve(args) => {
             let mut config = args.store.config(args.listen);
-            config.callbacks = args.callbacks.settings()?;
-            config.sandbox_api = args.sandbox_api;
+            let mode = aqsha_server::config::Mode::parse(&args.mode)
+                .context("--mode must be sandbox or production")?;
+            config.mode = mode;
+            config.callbacks = args.callbacks.settings(mode)?;
+            let sandbox = mode == aqsha_server::config::Mode::Sandbox;
+            config.sandbox_api = args.sandbox_api.unwrap_or(sandbox);
+            config.seed_sandbox = !args.store.no_seed && (sandbox || args.seed_sandbox);
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }

@@ -8,8 +8,36 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// What a deployment is for. The sandbox (the default) seeds the documented test merchant and
+/// serves the `/sandbox/*` API, which creates cards and money; production does neither unless
+/// asked, and defaults every other setting to its stricter value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Sandbox,
+    Production,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "sandbox" => Some(Mode::Sandbox),
+            "production" => Some(Mode::Production),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Sandbox => "sandbox",
+            Mode::Production => "production",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub mode: Mode,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     /// Defaults to `sqlite://<data_dir>/aqsha.db`.
@@ -109,7 +137,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "listening");
+    tracing::info!(
+        %addr,
+        mode = config.mode.name(),
+        sandbox_api = config.sandbox_api,
+        callback_targets = if config.callbacks.public_only { "public" } else { "any" },
+        "listening"
+    );
     // One plain line on stdout, for scripts and tests that start the server on port 0.
     println!("aqsha listening on http://{addr}");
     if addr.ip().is_unspecified() {
@@ -162,6 +196,9 @@ pub fn validate(config: &Config) -> anyhow::Result<()> {
             "--master-key / AQSHA_MASTER_KEY is required with PostgreSQL: every instance on one \
              database must seal and fingerprint cards with the same key"
         );
+    }
+    if config.mode == Mode::Production && config.sandbox_api {
+        bail!("--sandbox-api true cannot be used with --mode production: the sandbox API creates cards and money");
     }
     if !(1..=86_400).contains(&config.token_ttl_secs) {
         bail!("--token-ttl / AQSHA_TOKEN_TTL must be between 1 and 86400 seconds");
