@@ -19,6 +19,10 @@ pub enum StoreError {
     Db(String),
     #[error("the store is shutting down")]
     Closed,
+    /// The writer's queue is full: the work was not queued, so nothing of it happened, and the
+    /// same request can be sent again later.
+    #[error("the store is busy: its write queue is full")]
+    Busy,
     #[error("ledger invariant violated: {0}")]
     Invariant(String),
     /// A deadlock or serialization failure between concurrent transactions: running the same
@@ -352,4 +356,10 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a merchant's event due again now; `false` if it has no such event.
     async fn resend_callback(&self, merchant_id: &str, event_id: &str) -> StoreResult<bool>;
     async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>>;
+
+    /// Stops taking writes (later ones fail with [`StoreError::Closed`]), commits every write
+    /// already queued and answers its caller, and returns once the writer has stopped. Called
+    /// at shutdown, so that a process that exits never leaves queued work behind unanswered.
+    /// Stores without a writer of their own have nothing to do.
+    async fn close(&self) {}
 }

@@ -14,6 +14,11 @@
 //! ([`Conn::prepare`]) and puts off, to its next batch, any transfer whose card another instance
 //! holds.
 //!
+//! The queue is bounded ([`GroupStore::start`]'s `queue`): when it is full a write fails at
+//! once with [`StoreError::Busy`] instead of waiting, so a burst the writer cannot keep up with
+//! is refused (and the server answers "busy") rather than growing memory and latency without
+//! end. [`Store::close`] closes the queue and lets the writer commit what is in it.
+//!
 //! Reads use a small pool of separate connections.
 
 use crate::cache::TtlCache;
@@ -33,6 +38,16 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 pub const MAX_BATCH: usize = 256;
 /// How often a batch that hit a deadlock is run again before its commands fail.
 const BATCH_RETRIES: usize = 8;
+/// Writes that may wait for the writer by default. Far more than the server lets be in flight
+/// at once by default, so only a flood from several sources (or a stuck database) fills it.
+pub const DEFAULT_WRITER_QUEUE: usize = 4096;
+
+/// What the writer thread is sent: work, or the order to finish and stop.
+enum Command<C> {
+    Write(Box<dyn WriteJob<C>>),
+    /// Close the queue, run what is in it, then answer.
+    Close(oneshot::Sender<()>),
+}
 
 trait WriteJob<C>: Send {
     /// Runs the work; `Err` carries the error's text and whether a re-run could succeed.
@@ -101,7 +116,7 @@ pub struct WriterStats {
 pub struct GroupStore<K: Connector> {
     merchants: TtlCache<Option<MerchantRecord>>,
     terminals: TtlCache<Option<TerminalRecord>>,
-    writer: mpsc::UnboundedSender<Box<dyn WriteJob<K::C>>>,
+    writer: mpsc::Sender<Command<K::C>>,
     stats: Arc<WriterStats>,
     readers: Arc<Mutex<Vec<K::C>>>,
     reader_slots: Arc<Semaphore>,
@@ -109,13 +124,14 @@ pub struct GroupStore<K: Connector> {
 }
 
 impl<K: Connector> GroupStore<K> {
-    pub fn start(connector: K, readers: usize) -> StoreResult<GroupStore<K>> {
+    /// Connects and starts the writer thread; `queue` is how many writes may wait for it.
+    pub fn start(connector: K, readers: usize, queue: usize) -> StoreResult<GroupStore<K>> {
         let connector = Arc::new(connector);
         let writer = connector.writer()?;
         let pool = (0..readers)
             .map(|_| connector.reader())
             .collect::<StoreResult<Vec<_>>>()?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(queue.max(1));
         let stats = Arc::new(WriterStats::default());
         // One writer per store. A batch costs about the same few statements whatever its size
         // (`crate::batch`), so one writer with big batches beat several with small ones on
@@ -170,9 +186,13 @@ impl<K: Connector> GroupStore<K> {
             result: None,
             reply,
         };
+        // Never waits for room: a full queue is an answer ("busy, nothing done"), not a wait.
         self.writer
-            .send(Box::new(job))
-            .map_err(|_| StoreError::Closed)?;
+            .try_send(Command::Write(Box::new(job)))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StoreError::Busy,
+                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+            })?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -211,21 +231,34 @@ impl<K: Connector> GroupStore<K> {
     }
 }
 
-type Queue<C> = mpsc::UnboundedReceiver<Box<dyn WriteJob<C>>>;
+type Queue<C> = mpsc::Receiver<Command<C>>;
 
-/// Takes everything waiting (up to [`MAX_BATCH`]); `None` when the store is gone.
-/// `carried` (commands put off by the last batch) first; when there are none, waits for one.
+/// Takes everything waiting (up to [`MAX_BATCH`]); `None` when the store is gone or closed and
+/// drained. `carried` (commands put off by the last batch) first; when there are none, waits
+/// for one. A close order closes the queue (nothing new gets in, what is in it still comes
+/// out) and is kept in `closers`, to be answered when the writer stops.
 fn next_batch<C>(
     rx: &mut Queue<C>,
     carried: Vec<Box<dyn WriteJob<C>>>,
+    closers: &mut Vec<oneshot::Sender<()>>,
 ) -> Option<Vec<Box<dyn WriteJob<C>>>> {
     let mut batch = carried;
-    if batch.is_empty() {
-        batch.push(rx.blocking_recv()?);
+    while batch.is_empty() {
+        match rx.blocking_recv()? {
+            Command::Write(job) => batch.push(job),
+            Command::Close(reply) => {
+                rx.close();
+                closers.push(reply);
+            }
+        }
     }
     while batch.len() < MAX_BATCH {
         match rx.try_recv() {
-            Ok(job) => batch.push(job),
+            Ok(Command::Write(job)) => batch.push(job),
+            Ok(Command::Close(reply)) => {
+                rx.close();
+                closers.push(reply);
+            }
             Err(_) => break,
         }
     }
@@ -246,7 +279,8 @@ fn writer_loop<K: Connector>(
         std::time::Duration::ZERO,
     );
     let mut carried = Vec::new();
-    while let Some(mut batch) = next_batch(&mut queue, std::mem::take(&mut carried)) {
+    let mut closers = Vec::new();
+    while let Some(mut batch) = next_batch(&mut queue, std::mem::take(&mut carried), &mut closers) {
         let began = std::time::Instant::now();
         let mut committed = run_batch(&mut conn, &mut batch, &mut carried, &queue);
         let mut tries = 1;
@@ -286,6 +320,12 @@ fn writer_loop<K: Connector>(
         for job in batch {
             job.complete(committed.clone());
         }
+    }
+    if !closers.is_empty() {
+        tracing::info!("writer stopped: every queued write was run");
+    }
+    for reply in closers {
+        let _ = reply.send(());
     }
 }
 
@@ -518,5 +558,14 @@ impl<K: Connector> Store for GroupStore<K> {
     async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>> {
         let m = merchant_id.to_string();
         self.read(move |c| c.callback_secret(&m)).await
+    }
+
+    async fn close(&self) {
+        let (reply, stopped) = oneshot::channel();
+        // Waits for room in a full queue: the writer is draining it. A send that fails means
+        // the writer is already closed or gone, and there is nothing to wait for.
+        if self.writer.send(Command::Close(reply)).await.is_ok() {
+            let _ = stopped.await;
+        }
     }
 }

@@ -14,9 +14,9 @@ mod rows;
 mod sql;
 mod sqlite;
 
-pub use group::MAX_BATCH;
+pub use group::{DEFAULT_WRITER_QUEUE, MAX_BATCH};
 pub use postgres::PostgresStore;
-pub use sqlite::{open as open_sqlite, SqliteStore};
+pub use sqlite::{open as open_sqlite, open_with as open_sqlite_with, SqliteStore};
 
 use aqsha_core::store::{Store, StoreError};
 use std::path::PathBuf;
@@ -49,14 +49,38 @@ impl DatabaseUrl {
     }
 }
 
+/// How a store is run, beyond where its data lives.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How many writes may wait for the group-commit writer; past it a write fails at once
+    /// with [`StoreError::Busy`].
+    pub writer_queue: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            writer_queue: DEFAULT_WRITER_QUEUE,
+        }
+    }
+}
+
 /// Opens the store (creating and migrating the database as needed). Connecting blocks, so it
 /// runs on a blocking thread.
 pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
-    let url = url.clone();
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// [`open`] with options.
+pub async fn open_with(
+    url: &DatabaseUrl,
+    options: &StoreOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let (url, options) = (url.clone(), options.clone());
     tokio::task::spawn_blocking(move || -> Result<Arc<dyn Store>, StoreError> {
         match url {
-            DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::open(&path)?)),
-            DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::open(&url)?)),
+            DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::open_with(&path, &options)?)),
+            DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::open(&url, &options)?)),
         }
     })
     .await

@@ -446,12 +446,13 @@ impl Connector for PostgresConnector {
 /// Connects, applies migrations and starts the writer. The `postgres` driver runs its own
 /// small runtime, so this must not be called from inside an async task: use
 /// `spawn_blocking` (as [`crate::open`] callers do).
-pub fn open(url: &str) -> StoreResult<PostgresStore> {
+pub fn open(url: &str, options: &crate::StoreOptions) -> StoreResult<PostgresStore> {
     GroupStore::start(
         PostgresConnector {
             url: url.to_string(),
         },
         READERS,
+        options.writer_queue,
     )
 }
 

@@ -316,6 +316,11 @@ impl Connector for SqliteConnector {
 
 /// Opens (creating if needed) the database file, applies migrations and starts the writer.
 pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+    open_with(path, &crate::StoreOptions::default())
+}
+
+/// [`open`] with options (the writer's queue size).
+pub fn open_with(path: &Path, options: &crate::StoreOptions) -> StoreResult<SqliteStore> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)
@@ -327,6 +332,7 @@ pub fn open(path: &Path) -> StoreResult<SqliteStore> {
             path: path.to_path_buf(),
         },
         READERS,
+        options.writer_queue,
     )
 }
 
