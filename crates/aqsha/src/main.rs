@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Every request allocates and frees many small buffers on one thread and the writer on
 /// another; mimalloc's per-thread heaps do that with less CPU than glibc's arenas.
@@ -35,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway: the ePay API, the sandbox card network and its APIs.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(StoreArgs),
     /// Manage merchants.
@@ -112,6 +113,61 @@ impl CallbackArgs {
     }
 }
 
+/// Timeouts and caps of `aqsha serve` (docs/api.md, "Limits, timeouts and shutdown").
+#[derive(Args)]
+struct LimitArgs {
+    /// Time a client has to send a request's line and headers: from its first byte, and for
+    /// a connection's first request from the accept. Also bounds the TLS handshake.
+    #[arg(long, env = "AQSHA_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "AQSHA_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Time from a request's headers to its response, body included; past it the answer is
+    /// 503 (code 100: query the status, or resend with the same token).
+    #[arg(long, env = "AQSHA_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// Most open client connections; more wait in the kernel's queue. Default: the open-file
+    /// limit (raised to its hard limit at start) less 320, at most 10000.
+    #[arg(long, env = "AQSHA_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Most requests handled at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "AQSHA_MAX_IN_FLIGHT", default_value_t = 1024)]
+    max_in_flight: usize,
+    /// Most writes waiting for the database writer; more are answered 503 with Retry-After.
+    #[arg(long, env = "AQSHA_WRITER_QUEUE", default_value_t = aqsha_store::DEFAULT_WRITER_QUEUE)]
+    writer_queue: usize,
+    /// Longest request target (path and query) in bytes; longer gets 414.
+    #[arg(long, env = "AQSHA_MAX_URI_BYTES", default_value_t = 8192)]
+    max_uri_bytes: usize,
+    /// Largest header block in bytes; larger gets 431.
+    #[arg(long, env = "AQSHA_MAX_HEADER_BYTES", default_value_t = 32768)]
+    max_header_bytes: usize,
+    /// On SIGTERM: time requests in flight get to finish before connections are cut.
+    #[arg(long, env = "AQSHA_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> aqsha_server::limits::Limits {
+        aqsha_server::limits::Limits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+            max_in_flight: self.max_in_flight,
+            writer_queue: self.writer_queue,
+            max_uri_bytes: self.max_uri_bytes,
+            max_header_bytes: self.max_header_bytes,
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    aqsha_server::callbacks::parse_duration(text)
+}
+
 #[derive(Args)]
 struct ServeArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
@@ -129,10 +185,18 @@ struct ServeArgs {
     /// Install the public test merchant, terminals and cards even in production mode.
     #[arg(long, env = "AQSHA_SEED_SANDBOX")]
     seed_sandbox: bool,
+    /// Serve HTTPS: the certificate chain (PEM, leaf first). Needs --tls-key.
+    #[arg(long, env = "AQSHA_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Serve HTTPS: the certificate's private key (PEM). Needs --tls-cert.
+    #[arg(long, env = "AQSHA_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
     callbacks: CallbackArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +226,8 @@ impl StoreArgs {
             sandbox_api: true,
             token_ttl_secs: self.token_ttl,
             callbacks: Default::default(),
+            limits: Default::default(),
+            tls: None,
         }
     }
 }
@@ -231,6 +297,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let sandbox = mode == aqsha_server::config::Mode::Sandbox;
             config.sandbox_api = args.sandbox_api.unwrap_or(sandbox);
             config.seed_sandbox = !args.store.no_seed && (sandbox || args.seed_sandbox);
+            config.limits = args.limits.limits();
+            if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+                config.tls = Some(aqsha_server::tls::TlsFiles { cert, key });
+            }
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }

@@ -1,6 +1,12 @@
 //! Server configuration and start-up: open the store, load the vault key, seed, serve, drain.
+//!
+//! Shutdown (SIGTERM or Ctrl-C) runs in this order: stop accepting; let requests in flight
+//! finish, for at most the grace period ([`crate::listener`]); close the store, which commits
+//! every write already queued and answers its caller ([`aqsha_core::store::Store::close`]);
+//! exit. A transfer is thus either committed, or was never acknowledged: nothing is answered
+//! before its commit, and nothing queued is abandoned half-done (a batch is one transaction).
 
-use crate::{router, AppState};
+use crate::{router_with, AppState};
 use anyhow::{bail, Context};
 use aqsha_core::vault::Vault;
 use aqsha_store::DatabaseUrl;
@@ -52,9 +58,22 @@ pub struct Config {
     pub callbacks: crate::callbacks::CallbackSettings,
     /// Serve the `/sandbox/*` API.
     pub sandbox_api: bool,
+    /// Timeouts, caps and the shutdown grace period.
+    pub limits: crate::limits::Limits,
+    /// Serve HTTPS with this certificate and key; plain HTTP when absent.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Config {
+    /// `"https"` or `"http"`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     pub fn database_url(&self) -> anyhow::Result<DatabaseUrl> {
         let url = match &self.database {
             Some(u) => u.clone(),
@@ -109,7 +128,10 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
     let url = config.database_url()?;
     let key = load_master_key(config)?;
     let vault = Arc::new(Vault::new(key));
-    let store = aqsha_store::open(&url)
+    let options = aqsha_store::StoreOptions {
+        writer_queue: config.limits.writer_queue,
+    };
+    let store = aqsha_store::open_with(&url, &options)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if config.seed_sandbox {
@@ -127,25 +149,54 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         vault,
         token_ttl_secs: config.token_ttl_secs,
         callbacks_wake: Arc::new(tokio::sync::Notify::new()),
+        tls: config.tls.is_some(),
     })
 }
 
-/// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish.
+/// Serves until SIGTERM or Ctrl-C, then shuts down as the module documentation says.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let open_files = crate::limits::raise_open_files();
+    let max_connections = match (config.limits.max_connections, open_files) {
+        (Some(n), _) => n,
+        (None, Some(files)) => crate::limits::default_max_connections(files),
+        (None, None) => crate::limits::default_max_connections(1024),
+    };
+    if let Some(files) = open_files {
+        if max_connections as u64 + crate::limits::RESERVED_FILES > files {
+            tracing::warn!(
+                open_files = files,
+                max_connections,
+                "--max-connections leaves fewer than {} descriptors for the database and \
+                 callbacks; the server may run out of open files",
+                crate::limits::RESERVED_FILES
+            );
+        }
+    }
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let state = prepare(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let l = &config.limits;
     tracing::info!(
         %addr,
+        scheme = config.scheme(),
         mode = config.mode.name(),
         sandbox_api = config.sandbox_api,
         callback_targets = if config.callbacks.public_only { "public" } else { "any" },
+        open_files = open_files.unwrap_or(0),
+        max_connections,
+        max_in_flight = l.max_in_flight,
+        writer_queue = l.writer_queue,
+        header_read_timeout_s = l.header_read_timeout.as_secs_f64(),
+        idle_timeout_s = l.idle_timeout.as_secs_f64(),
+        request_timeout_s = l.request_timeout.as_secs_f64(),
+        shutdown_grace_s = l.shutdown_grace.as_secs_f64(),
         "listening"
     );
     // One plain line on stdout, for scripts and tests that start the server on port 0.
-    println!("aqsha listening on http://{addr}");
+    println!("aqsha listening on {}://{addr}", config.scheme());
     if addr.ip().is_unspecified() {
         tracing::warn!("listening on all interfaces");
     }
@@ -157,12 +208,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Deliveries in flight at shutdown are simply retried by the next start: each event's
     // lease runs out and it becomes due again.
     tokio::spawn(Arc::new(dispatcher).run());
-    let app = router(state, config.sandbox_api);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let store = state.store.clone();
+    let app = router_with(state, config.sandbox_api, &config.limits);
+    crate::listener::serve(
+        listener,
+        app,
+        config.limits.clone(),
+        max_connections,
+        tls,
+        shutdown_signal(),
+    )
+    .await;
+    // The writer finishes its queue whatever the grace period left behind: requests cut off
+    // there may have queued transfers, and each commits whole (or fails whole) here. Bounded
+    // too, for a database that no longer answers.
+    if tokio::time::timeout(config.limits.shutdown_grace, store.close())
         .await
-        .context("server failed")?;
-    tracing::info!("stopped: in-flight requests drained");
+        .is_err()
+    {
+        tracing::warn!("the database writer did not finish within the grace period; exiting");
+    } else {
+        tracing::info!("stopped");
+    }
     Ok(())
 }
 
@@ -200,6 +267,7 @@ pub fn validate(config: &Config) -> anyhow::Result<()> {
     if config.mode == Mode::Production && config.sandbox_api {
         bail!("--sandbox-api true cannot be used with --mode production: the sandbox API creates cards and money");
     }
+    crate::limits::validate(&config.limits)?;
     if !(1..=86_400).contains(&config.token_ttl_secs) {
         bail!("--token-ttl / AQSHA_TOKEN_TTL must be between 1 and 86400 seconds");
     }

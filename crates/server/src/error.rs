@@ -15,6 +15,8 @@ pub struct EpayError {
     pub body: Box<ApiError>,
     /// Sent as `WWW-Authenticate` on 401s (RFC 6750).
     pub bearer_challenge: Option<&'static str>,
+    /// Sent as `Retry-After` (seconds) on 503s.
+    pub retry_after: Option<u64>,
 }
 
 impl EpayError {
@@ -30,6 +32,7 @@ impl EpayError {
                 account_id: String::new(),
             }),
             bearer_challenge: None,
+            retry_after: None,
         }
     }
 
@@ -60,6 +63,23 @@ impl EpayError {
         )
     }
 
+    /// A store failure: "busy" (its write queue was full, nothing was done) is a 503 with
+    /// `Retry-After`; anything else is [`EpayError::internal`].
+    pub fn store(context: &str, err: aqsha_core::store::StoreError) -> EpayError {
+        match err {
+            aqsha_core::store::StoreError::Busy => {
+                let mut e = EpayError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    reason::SYSTEM_ERROR,
+                    "server busy, nothing was done; send the same request again after Retry-After",
+                );
+                e.retry_after = Some(crate::limits::RETRY_AFTER_SECS);
+                e
+            }
+            other => EpayError::internal(context, other),
+        }
+    }
+
     pub fn with_order(mut self, invoice_id: &str, account_id: &str) -> EpayError {
         self.body.invoice_id = invoice_id.to_string();
         self.body.account_id = account_id.to_string();
@@ -73,6 +93,10 @@ impl IntoResponse for EpayError {
         if let Some(ch) = self.bearer_challenge {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(ch));
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         close_if_unread(self.status, resp)
     }

@@ -8,7 +8,10 @@ pub mod auth;
 pub mod callbacks;
 pub mod config;
 pub mod error;
+pub mod limits;
+pub mod listener;
 mod routes;
+pub mod tls;
 
 pub use config::Config;
 
@@ -31,6 +34,21 @@ pub struct AppState {
     pub token_ttl_secs: i64,
     /// Wakes the callback dispatcher when an operation may have queued an event.
     pub callbacks_wake: Arc<tokio::sync::Notify>,
+    /// Served over HTTPS. Links and cookies the server makes must use the same scheme
+    /// ([`AppState::scheme`]): a `Secure` cookie set over plain HTTP is dropped, and an
+    /// `http://` link from an HTTPS page leaks what it carries.
+    pub tls: bool,
+}
+
+impl AppState {
+    /// `"https"` or `"http"`, as this server is reached.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
 }
 
 /// Largest request body accepted. ePay bodies are a few hundred bytes.
@@ -39,6 +57,12 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// The routes. `sandbox_api` adds the `/sandbox/*` endpoints (card network inspection, test
 /// cards and terminals, callback history); production deployments turn them off.
 pub fn router(state: AppState, sandbox_api: bool) -> Router {
+    router_with(state, sandbox_api, &limits::Limits::default())
+}
+
+/// [`router`] with the request limits of [`limits::guard`] (sizes, in-flight cap, request
+/// timeout) around every route, inside the access log so that refusals are logged too.
+pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) -> Router {
     let epay = Router::new()
         .route("/payments/cards/auth", post(routes::transfer::transfer))
         .route("/p2p/transfer", post(routes::transfer::transfer))
@@ -84,6 +108,10 @@ pub fn router(state: AppState, sandbox_api: bool) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            limits::Guard::new(limits),
+            limits::guard,
+        ))
         .layer(middleware::from_fn(access_log))
         .with_state(state)
 }

@@ -63,7 +63,7 @@ pub async fn deactivate(
         .store
         .deactivate_card(&token.merchant_id, &card_id)
         .await
-        .map_err(|e| EpayError::internal("card deactivation failed", e))?;
+        .map_err(|e| EpayError::store("card deactivation failed", e))?;
     if !done {
         return Err(EpayError::new(
             StatusCode::BAD_REQUEST,

@@ -200,7 +200,7 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
             if text.contains("UNIQUE") || text.contains("duplicate key") {
                 EpayError::input("a card with this number already exists in the sandbox")
             } else {
-                EpayError::internal("issuing a sandbox card failed", e)
+                EpayError::store("issuing a sandbox card failed", e)
             }
         })?;
         Ok::<_, EpayError>(
@@ -264,7 +264,7 @@ pub async fn add_terminal(
             .store
             .install(seed)
             .await
-            .map_err(|e| EpayError::internal("adding a terminal failed", e))?;
+            .map_err(|e| EpayError::store("adding a terminal failed", e))?;
         Ok::<_, EpayError>(
             (
                 StatusCode::CREATED,
@@ -356,7 +356,7 @@ pub async fn resend_callback(
             "no such callback event",
         )
         .into_response(),
-        Err(e) => EpayError::internal("callback resend failed", e).into_response(),
+        Err(e) => EpayError::store("callback resend failed", e).into_response(),
     }
 }
 

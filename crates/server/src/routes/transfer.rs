@@ -87,10 +87,11 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         sender,
         receiver,
     };
-    let outcome =
-        state.store.transfer(cmd).await.map_err(|e| {
-            EpayError::internal("transfer failed", e).with_order(&invoice, &account)
-        })?;
+    let outcome = state
+        .store
+        .transfer(cmd)
+        .await
+        .map_err(|e| EpayError::store("transfer failed", e).with_order(&invoice, &account))?;
     Ok(match outcome {
         TransferOutcome::Done { response, .. } => {
             state.callbacks_wake.notify_one();
