@@ -9,8 +9,8 @@
 //! A refusal here has done nothing: the handler either never ran, or (a timeout) was dropped
 //! before answering, and a transfer is committed whole or not at all. Resending the same
 //! request with the same token is safe in every case (docs/api.md, "Retries and
-//! idempotency"), so the reason code is 100 — a "poll" code, not a final one — and 503s carry
-//! `Retry-After`.
+//! idempotency"), so a 503's reason code is 100 — a "poll" code, not a final one — and it
+//! carries `Retry-After`. A 414 or 431 is bad input, 477, like an oversized body's 413.
 
 use crate::error::{EpayError, OAuthFailure};
 use axum::extract::Request;
@@ -145,7 +145,14 @@ pub fn refusal(path: &str, status: StatusCode, detail: &str, retry_after: Option
         };
         OAuthFailure::new(status, error, detail).into_response()
     } else {
-        EpayError::new(status, aqsha_wire::reason::SYSTEM_ERROR, detail).into_response()
+        // Too large is bad input (477, final: the same request fails again); busy or too
+        // slow is a "poll" code (100): nothing is known to have failed for good.
+        let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+            aqsha_wire::reason::SYSTEM_ERROR
+        } else {
+            aqsha_wire::reason::FORMAT_ERROR
+        };
+        EpayError::new(status, code, detail).into_response()
     };
     let h = resp.headers_mut();
     h.insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -360,7 +360,10 @@ pub async fn serve(
                 }
             };
             if let Err(e) = ended {
-                tracing::debug!(error = %e, "connection closed");
+                // hyper's own text is generic ("connection error"); the cause says which
+                // timeout or I/O failure it was.
+                let cause = std::error::Error::source(&e).map(ToString::to_string);
+                tracing::debug!(error = %e, cause = cause.as_deref().unwrap_or(""), "connection closed");
             }
         });
     }
@@ -371,7 +374,7 @@ pub async fn serve(
         "no longer accepting; finishing requests in flight"
     );
     match tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await {
-        Ok(()) => tracing::info!("every connection closed"),
+        Ok(()) => tracing::info!("drained: every connection closed after its requests"),
         Err(_) => tracing::warn!(
             "grace period over; connections still open (stalled clients, or requests not done) are dropped"
         ),

@@ -57,7 +57,11 @@ async fn a_full_queue_answers_busy_at_once_and_queued_writes_still_commit() {
         }
     }
     assert!(busy >= 8, "busy refusals: {busy}");
-    assert!(!waiting.is_empty() && waiting.len() <= 2, "{}", waiting.len());
+    assert!(
+        !waiting.is_empty() && waiting.len() <= 2,
+        "{}",
+        waiting.len()
+    );
     lock.execute_batch("COMMIT").unwrap();
     for w in waiting {
         assert!(matches!(w.await.unwrap(), Ok(false)));
@@ -85,7 +89,10 @@ async fn close_commits_what_is_queued_and_refuses_what_comes_after() {
         tokio::spawn(async move { store.close().await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!closing.is_finished(), "close returned with a write still queued");
+    assert!(
+        !closing.is_finished(),
+        "close returned with a write still queued"
+    );
     lock.execute_batch("COMMIT").unwrap();
     closing.await.unwrap();
     assert!(matches!(queued.await.unwrap(), Ok(true)));

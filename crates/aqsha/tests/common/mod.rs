@@ -188,6 +188,21 @@ impl Server {
         self.child.take().expect("running").wait().unwrap()
     }
 
+    /// Waits at most `within` for the process to exit (after SIGTERM); `None` if it is still
+    /// running then (it is killed when the `Server` is dropped).
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < within {
+            let child = self.child.as_mut().expect("running");
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     pub fn restart(&mut self) {
         if self.child.is_some() {
             self.stop();

@@ -1,0 +1,448 @@
+//! The server holds: silent and slow clients are cut off, a connection cap keeps descriptors
+//! for the clients that talk, an in-flight cap answers "busy" in the API's shape, SIGTERM
+//! exits within its grace period whatever a client does, and HTTPS works. Every test runs the
+//! real binary on loopback with small limits set by flags, and talks raw TCP where a
+//! misbehaving client is the point. Durations below are upper bounds for "eventually", never
+//! measurements of speed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Longest a test waits for something the server should do within a few seconds.
+const EVENTUALLY: Duration = Duration::from_secs(30);
+
+fn addr(s: &Server) -> String {
+    s.url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .to_string()
+}
+
+async fn connect(s: &Server) -> TcpStream {
+    TcpStream::connect(addr(s)).await.unwrap()
+}
+
+/// Reads until the server closes the connection; `true` if it did within `within` (EOF or
+/// reset), `false` if it was still open. Whatever it sent before closing is ignored.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Sends a GET on a kept-alive connection and reads one response; returns its status line.
+async fn get_on(stream: &mut TcpStream, path: &str) -> String {
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: aqsha\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    // /healthz answers "ok" with a content-length: read up to the end of that small body.
+    while !(got.ends_with(b"\r\n\r\nok") || got.ends_with(b"}")) {
+        let n = tokio::time::timeout(EVENTUALLY, stream.read(&mut buf))
+            .await
+            .expect("no response")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_silent_connection_and_an_idle_kept_alive_one_are_closed() {
+    let s = Server::start_with(&["--header-read-timeout", "2s", "--idle-timeout", "3s"]);
+    // Connected, never sent a byte.
+    let mut silent = connect(&s).await;
+    // Sent a request, got the answer, then said nothing more.
+    let mut idle = connect(&s).await;
+    assert_eq!(get_on(&mut idle, "/healthz").await, "HTTP/1.1 200 OK");
+    assert!(
+        closed_within(&mut silent, EVENTUALLY).await,
+        "silent connection kept open"
+    );
+    assert!(
+        closed_within(&mut idle, EVENTUALLY).await,
+        "idle connection kept open"
+    );
+    // The server itself is fine.
+    let resp = s.http.get(s.path("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_client_sending_one_header_byte_a_second_is_cut_off() {
+    let s = Server::start_with(&["--header-read-timeout", "2s", "--idle-timeout", "60s"]);
+    let mut slow = connect(&s).await;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: aqsha\r\nUser-Agent: slow-and-steady\r\n\r\n";
+    // Every byte arrives well within any per-byte timeout; only a deadline on the whole
+    // header block stops this client. Sent in full it would take over a minute.
+    let mut cut_off = false;
+    for byte in request.iter() {
+        if slow.write_all(&[*byte]).await.is_err() {
+            cut_off = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_secs(1), slow.read(&mut buf)).await {
+            Err(_) => continue,
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                cut_off = true;
+                break;
+            }
+            Ok(Ok(n)) => panic!(
+                "the server answered a trickled request: {}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+        }
+    }
+    assert!(
+        cut_off,
+        "a header block trickled over a minute was accepted"
+    );
+    // Logged (at debug level) just after the connection is dropped.
+    let logged = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        s.log().contains("header read timeout")
+    });
+    assert!(logged, "{}", s.log());
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_a_new_connection_waits_for_a_free_slot() {
+    let s = Server::start_with(&[
+        "--max-connections",
+        "3",
+        "--header-read-timeout",
+        "60s",
+        "--idle-timeout",
+        "60s",
+    ]);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect(&s).await;
+        assert_eq!(get_on(&mut c, "/healthz").await, "HTTP/1.1 200 OK");
+        held.push(c);
+    }
+    // A fourth connection is not served while the three are open...
+    let mut fourth = connect(&s).await;
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: aqsha\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let early = tokio::time::timeout(Duration::from_secs(2), fourth.read(&mut buf)).await;
+    assert!(early.is_err(), "served past the connection cap: {early:?}");
+    // ...and is as soon as one of them closes.
+    drop(held.pop());
+    let n = tokio::time::timeout(EVENTUALLY, fourth.read(&mut buf))
+        .await
+        .expect("not served after a slot freed")
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    assert!(s.log().contains("connection cap reached"), "{}", s.log());
+}
+
+#[tokio::test]
+async fn silent_connections_past_the_cap_do_not_take_health_down() {
+    let s = Server::start_with(&[
+        "--max-connections",
+        "3",
+        "--header-read-timeout",
+        "2s",
+        "--idle-timeout",
+        "2s",
+    ]);
+    // Three times the cap in silent connections: the first three hold the slots, the rest
+    // wait in the accept queue; each round is cut off by the header-read timeout.
+    let mut silent = Vec::new();
+    for _ in 0..9 {
+        silent.push(connect(&s).await);
+    }
+    let resp = s
+        .http
+        .get(s.path("/healthz"))
+        .timeout(EVENTUALLY)
+        .send()
+        .await
+        .expect("/healthz did not answer behind silent connections");
+    assert_eq!(resp.status(), StatusCode::OK);
+    for c in &mut silent {
+        assert!(
+            closed_within(c, EVENTUALLY).await,
+            "a silent connection stayed open"
+        );
+    }
+}
+
+/// Opens a transfer whose body never finishes: the request is in flight, reading its body.
+async fn stalled_transfer(s: &Server) -> TcpStream {
+    let mut c = connect(s).await;
+    c.write_all(
+        b"POST /payments/cards/auth HTTP/1.1\r\nHost: aqsha\r\nContent-Type: application/json\r\n\
+          Authorization: Bearer x\r\nContent-Length: 1000\r\n\r\n{\"order\":",
+    )
+    .await
+    .unwrap();
+    c
+}
+
+#[tokio::test]
+async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape() {
+    let s = Server::start_with(&["--max-in-flight", "1", "--request-timeout", "60s"]);
+    let held = stalled_transfer(&s).await;
+    // The stalled request holds the one slot once the server has read its headers.
+    let mut refused = None;
+    for _ in 0..100 {
+        let resp = s
+            .http
+            .post(s.path("/payments/cards/auth"))
+            .bearer_auth("x")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(resp);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let resp = refused.expect("never refused past the in-flight cap");
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], 100, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("busy"), "{body}");
+    for field in ["invoiceId", "id", "reference", "accountId"] {
+        assert_eq!(body[field], "", "{body}");
+    }
+    // The token endpoint refuses in its own (RFC 6749) shape.
+    let (status, body) = s.token_raw(&[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    // The liveness probe is never refused.
+    let health = s.http.get(s.path("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    // Once the stalled request is gone, the slot is free again.
+    drop(held);
+    let mut served = false;
+    for _ in 0..100 {
+        if s.token_raw(&[]).await.0 == StatusCode::OK {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "the slot was not freed");
+}
+
+#[tokio::test]
+async fn an_oversized_uri_or_header_block_gets_a_json_414_or_431() {
+    let s = Server::start_with(&["--max-uri-bytes", "1024", "--max-header-bytes", "16384"]);
+    let token = s.token(&[("terminal", TERMINAL_2)]).await;
+    let long = "1".repeat(2000);
+    let (status, body) = s
+        .get_json(&format!("/check-status/p2p/transaction/{long}"), &token)
+        .await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG, "{body}");
+    assert_eq!(body["code"], 477, "{body}");
+    let resp = s
+        .http
+        .get(s.path("/cards/testUser1"))
+        .bearer_auth(&token)
+        .header("x-padding", "p".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], 477, "{body}");
+    assert_eq!(body["invoiceId"], "", "{body}");
+}
+
+/// A transfer that reports, rather than panics on, a connection the server dropped.
+async fn try_pay(http: &reqwest::Client, url: &str, body: &Value) -> Result<(u16, Value), String> {
+    let o = &body["order"];
+    let amount = o["amount"].to_string();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("scope", "transfer"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+        ("invoiceID", o["id"].as_str().unwrap()),
+        ("amount", amount.as_str()),
+        ("currency", "KZT"),
+        ("terminal", TERMINAL_2),
+    ];
+    let token: Value = http
+        .post(format!("{url}/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = token["access_token"]
+        .as_str()
+        .ok_or("no token")?
+        .to_string();
+    let resp = http
+        .post(format!("{url}/payments/cards/auth"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let value = resp.json().await.map_err(|e| e.to_string())?;
+    Ok((status, value))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer(
+) {
+    sigterm_with_stalled_clients_on(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer_on_postgres(
+) {
+    sigterm_with_stalled_clients_on(Backend::Postgres).await
+}
+
+async fn sigterm_with_stalled_clients_on(backend: Backend) {
+    if !backend.select() {
+        return;
+    }
+    let mut s = Server::start_with(&[
+        "--shutdown-grace",
+        "2s",
+        "--header-read-timeout",
+        "300s",
+        "--idle-timeout",
+        "300s",
+        "--request-timeout",
+        "300s",
+    ]);
+    let before = s.balance("440563...5096").await;
+    // One client stalled in its headers, one halfway through its body (a request in flight
+    // that never completes): neither may keep the server alive past the grace period.
+    let mut half_head = connect(&s).await;
+    half_head
+        .write_all(b"POST /payments/cards/auth HTTP/1.1\r\nHost: aq")
+        .await
+        .unwrap();
+    let _half_body = stalled_transfer(&s).await;
+    // Transfers keep coming while the signal arrives.
+    let (url, http) = (s.url.clone(), s.http.clone());
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (url, http) = (url.clone(), http.clone());
+        clients.push(tokio::spawn(async move {
+            let mut tried = Vec::new();
+            loop {
+                let body = seed_like_body(&invoice(), json!(100));
+                let answer = try_pay(&http, &url, &body).await;
+                let stop = answer.is_err();
+                tried.push((body, answer));
+                if stop {
+                    return tried;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    unsafe_free_sigterm(s.pid());
+    let status = s
+        .wait_exit(EVENTUALLY)
+        .expect("the server did not exit after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    let log = s.log();
+    assert!(log.contains("writer stopped"), "{log}");
+    let mut tried = Vec::new();
+    for c in clients {
+        tried.extend(c.await.unwrap());
+    }
+    s.restart();
+    let token = s.token(&[("terminal", TERMINAL_2)]).await;
+    let (mut acknowledged, mut charged) = (0, 0i64);
+    for (body, answer) in &tried {
+        let inv = body["order"]["id"].as_str().unwrap();
+        let (_, st) = s
+            .get_json(&format!("/check-status/p2p/transaction/{inv}"), &token)
+            .await;
+        let is_charged = st["transaction"]["statusName"] == "CHARGE";
+        charged += i64::from(is_charged);
+        // Acknowledged as charged: it must have been committed. Refused or cut off:
+        // committed whole, or not at all (the balance below).
+        if let Ok((200, r)) = answer {
+            acknowledged += 1;
+            assert!(is_charged, "acknowledged but not committed: {r} / {st}");
+            assert_eq!(st["transaction"]["id"], r["id"]);
+        }
+    }
+    eprintln!(
+        "tried {}, acknowledged {acknowledged}, committed {charged}",
+        tried.len()
+    );
+    assert!(acknowledged > 0, "no transfer was acknowledged: {tried:?}");
+    // Exactly the committed transfers moved money: nothing half-done.
+    assert_eq!(s.balance("440563...5096").await, before - charged * 19_500);
+    s.assert_ledger_balanced().await;
+}
+
+#[tokio::test]
+async fn https_serves_a_token_and_a_transfer_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let mut s = Server::start_with(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
+    assert!(s.log().contains("scheme=\"https\""), "{}", s.log());
+    // A client that does not trust the certificate gets nowhere.
+    let untrusting = reqwest::Client::new();
+    assert!(untrusting.get(s.path("/healthz")).send().await.is_err());
+    // Plain HTTP on the TLS port is not served.
+    let plain = s.url.replacen("https://", "http://", 1);
+    assert!(reqwest::get(format!("{plain}/healthz")).await.is_err());
+    s.http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let body = seed_like_body(&invoice(), json!(100));
+    let (status, r) = s.pay(&body).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "CHARGE");
+}
