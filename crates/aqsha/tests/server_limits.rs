@@ -214,7 +214,7 @@ async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape() {
     let s = Server::start_with(&["--max-in-flight", "1", "--request-timeout", "60s"]);
     let held = stalled_transfer(&s).await;
     // The stalled request holds the one slot once the server has read its headers.
-    let mut refused = None;
+    let (mut refused, mut seen) = (None, Vec::new());
     for _ in 0..100 {
         let resp = s
             .http
@@ -228,9 +228,15 @@ async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape() {
             refused = Some(resp);
             break;
         }
+        seen.push(resp.status().as_u16());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let resp = refused.expect("never refused past the in-flight cap");
+    let resp = refused.unwrap_or_else(|| {
+        panic!(
+            "never refused past the in-flight cap; answers {seen:?}; log:\n{}",
+            s.log()
+        )
+    });
     assert_eq!(resp.headers()["retry-after"], "1");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], 100, "{body}");
@@ -445,4 +451,25 @@ async fn https_serves_a_token_and_a_transfer_with_the_configured_certificate() {
     let (status, r) = s.pay(&body).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(r["status"], "CHARGE");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_responses_is_cut_off() {
+    let s = Server::start_with(&["--idle-timeout", "2s", "--header-read-timeout", "2s"]);
+    let stream = connect(&s).await;
+    let (_unread, mut write) = stream.into_split();
+    // Pipelined requests whose responses are never read: once the socket buffers are full the
+    // server can neither write nor (so) read, and only a write timeout frees the connection.
+    let request = b"GET /healthz HTTP/1.1\r\nHost: aqsha\r\n\r\n".repeat(1000);
+    let flood = tokio::spawn(async move {
+        loop {
+            if write.write_all(&request).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(120), flood)
+        .await
+        .expect("a connection whose client stopped reading was kept open")
+        .unwrap();
 }

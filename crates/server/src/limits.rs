@@ -184,6 +184,8 @@ pub struct Guard {
     request_timeout: Duration,
     max_uri_bytes: usize,
     max_header_bytes: usize,
+    /// A flood is refused thousands of times a second; it is logged once in a while.
+    full_log: Arc<crate::listener::Throttle>,
 }
 
 impl Guard {
@@ -194,6 +196,7 @@ impl Guard {
             request_timeout: limits.request_timeout,
             max_uri_bytes: limits.max_uri_bytes,
             max_header_bytes: limits.max_header_bytes,
+            full_log: Arc::new(crate::listener::Throttle::new(Duration::from_secs(10))),
         }
     }
 }
@@ -240,10 +243,12 @@ pub async fn guard(
         match g.in_flight.clone().try_acquire_owned() {
             Ok(slot) => Some(slot),
             Err(_) => {
-                tracing::warn!(
-                    limit = g.max_in_flight,
-                    "in-flight request cap reached; answering 503"
-                );
+                if g.full_log.ready() {
+                    tracing::warn!(
+                        limit = g.max_in_flight,
+                        "in-flight request cap reached; answering 503 (logged every 10 s at most)"
+                    );
+                }
                 return refusal(
                     &path,
                     StatusCode::SERVICE_UNAVAILABLE,

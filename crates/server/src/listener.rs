@@ -16,7 +16,8 @@
 //! a timer that fires fails the read, which makes hyper drop the connection. Bytes that keep
 //! trickling in do not reset the header-read timer (a client sending a byte a second is cut off
 //! on time). hyper's header-read timeout is set too, to the sum of both, as a backstop. While a
-//! request is handled the request timeout of [`crate::limits`] applies instead.
+//! request is handled the request timeout of [`crate::limits`] applies instead. A write that
+//! stays blocked for the idle timeout (a client that stopped reading its response) fails too.
 //!
 //! **Shutdown.** The loop stops accepting; idle connections close at once, a connection with a
 //! request in flight closes after its response; whatever is still open when the grace period
@@ -86,6 +87,10 @@ struct TimedIo<S> {
     timer: Pin<Box<Sleep>>,
     header_timeout: Duration,
     idle_timeout: Duration,
+    /// Armed while a write makes no progress: a client that stops reading its response
+    /// would otherwise hold the connection for ever.
+    write_armed: bool,
+    write_timer: Pin<Box<Sleep>>,
 }
 
 impl<S> TimedIo<S> {
@@ -100,6 +105,38 @@ impl<S> TimedIo<S> {
             timer: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
             header_timeout: limits.header_read_timeout,
             idle_timeout: limits.idle_timeout,
+            write_armed: false,
+            write_timer: Box::pin(tokio::time::sleep(limits.idle_timeout)),
+        }
+    }
+
+    /// Passes a write's result on; a write that stays blocked for the idle timeout fails.
+    fn watch_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        p: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match p {
+            Poll::Pending => {
+                if !self.write_armed {
+                    self.write_timer
+                        .as_mut()
+                        .reset(Instant::now() + self.idle_timeout);
+                    self.write_armed = true;
+                }
+                if self.write_timer.as_mut().poll(cx).is_ready() {
+                    self.write_armed = false;
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "write timeout: the client stopped reading",
+                    )));
+                }
+                Poll::Pending
+            }
+            ready => {
+                self.write_armed = false;
+                ready
+            }
         }
     }
 
@@ -181,7 +218,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TimedIo<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let me = self.get_mut();
+        let p = Pin::new(&mut me.io).poll_write(cx, buf);
+        me.watch_write(cx, p)
     }
 
     fn poll_write_vectored(
@@ -189,7 +228,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TimedIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let me = self.get_mut();
+        let p = Pin::new(&mut me.io).poll_write_vectored(cx, bufs);
+        me.watch_write(cx, p)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -197,7 +238,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TimedIo<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        let me = self.get_mut();
+        let p = Pin::new(&mut me.io).poll_flush(cx);
+        me.watch_write(cx, p)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
