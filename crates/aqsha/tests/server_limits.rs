@@ -96,7 +96,9 @@ async fn a_client_sending_one_header_byte_a_second_is_cut_off() {
     // Every byte arrives well within any per-byte timeout; only a deadline on the whole
     // header block stops this client. Sent in full it would take over a minute.
     let mut cut_off = false;
-    for byte in request.iter() {
+    // hyper's own header timer (the backstop, idle + header = 62 s here) must not be what
+    // stops it: the cut must come within the first 20 bytes, i.e. about 20 s.
+    for byte in request.iter().take(20) {
         if slow.write_all(&[*byte]).await.is_err() {
             cut_off = true;
             break;
@@ -114,10 +116,7 @@ async fn a_client_sending_one_header_byte_a_second_is_cut_off() {
             ),
         }
     }
-    assert!(
-        cut_off,
-        "a header block trickled over a minute was accepted"
-    );
+    assert!(cut_off, "still open after 20 s of a trickled header block");
     // Logged (at debug level) just after the connection is dropped.
     let logged = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
