@@ -211,10 +211,18 @@ async fn stalled_transfer(s: &Server) -> TcpStream {
 #[tokio::test]
 async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape() {
     let s = Server::start_with(&["--max-in-flight", "1", "--request-timeout", "60s"]);
-    let held = stalled_transfer(&s).await;
-    // The stalled request holds the one slot once the server has read its headers.
+    let mut held = stalled_transfer(&s).await;
+    // The stalled request holds the one slot once the server has read its headers. If one of
+    // the requests below got there first, the stalled one was itself refused (an answer, or
+    // a closed connection): open another.
     let (mut refused, mut seen) = (None, Vec::new());
     for _ in 0..100 {
+        let mut probe = [0u8; 1];
+        if !matches!(held.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        {
+            held = stalled_transfer(&s).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let resp = s
             .http
             .post(s.path("/payments/cards/auth"))

@@ -134,10 +134,16 @@ fn is_token_path(path: &str) -> bool {
     path == "/oauth2/token" || path == "/epay2/oauth2/token"
 }
 
-/// A refusal in the shape of the path's API. 503s say when to come back; every refusal closes
-/// the connection, because the request's body (if any) was not read.
-pub fn refusal(path: &str, status: StatusCode, detail: &str, retry_after: Option<u64>) -> Response {
-    let mut resp = if is_token_path(path) {
+/// A refusal in the shape of the API asked (`token`: the token endpoint's). 503s say when to
+/// come back; every refusal closes the connection, because the request's body (if any) was not
+/// read.
+pub fn refusal(
+    token: bool,
+    status: StatusCode,
+    detail: &str,
+    retry_after: Option<u64>,
+) -> Response {
+    let mut resp = if token {
         let error = if status == StatusCode::SERVICE_UNAVAILABLE {
             "temporarily_unavailable"
         } else {
@@ -165,16 +171,6 @@ pub fn refusal(path: &str, status: StatusCode, detail: &str, retry_after: Option
 /// Seconds a refused client is asked to wait: a batch commits in milliseconds, so the queue
 /// that was full is most likely drained by then.
 pub const RETRY_AFTER_SECS: u64 = 1;
-
-/// The answer to a write the store refused because its queue was full.
-pub fn busy(path: &str) -> Response {
-    refusal(
-        path,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "server busy, nothing was done; send the same request again after Retry-After",
-        Some(RETRY_AFTER_SECS),
-    )
-}
 
 /// What the request middleware needs, shared by all requests.
 #[derive(Clone)]
@@ -208,14 +204,15 @@ pub async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path().to_string();
+    let path = req.uri().path();
+    let token = is_token_path(path);
     let target = req
         .uri()
         .path_and_query()
         .map_or(req.uri().path().len(), |p| p.as_str().len());
     if target > g.max_uri_bytes {
         return refusal(
-            &path,
+            token,
             StatusCode::URI_TOO_LONG,
             &format!("request target longer than {} bytes", g.max_uri_bytes),
             None,
@@ -229,7 +226,7 @@ pub async fn guard(
         .sum();
     if head > g.max_header_bytes {
         return refusal(
-            &path,
+            token,
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             &format!("headers larger than {} bytes", g.max_header_bytes),
             None,
@@ -237,7 +234,7 @@ pub async fn guard(
     }
     // The liveness probe is never refused: a busy server is alive, and a balancer that took
     // "busy" for "dead" would move the load onto fewer instances.
-    let _slot = if path == "/healthz" {
+    let _slot = if req.uri().path() == "/healthz" {
         None
     } else {
         match g.in_flight.clone().try_acquire_owned() {
@@ -250,7 +247,7 @@ pub async fn guard(
                     );
                 }
                 return refusal(
-                    &path,
+                    token,
                     StatusCode::SERVICE_UNAVAILABLE,
                     &format!(
                         "server busy ({} requests in flight), nothing was done; send the same \
@@ -267,7 +264,7 @@ pub async fn guard(
         // The handler is dropped here. A transfer it had handed to the writer still commits
         // (or not) as a whole; the caller learns which from the status, or by resending.
         Err(_) => refusal(
-            &path,
+            token,
             StatusCode::SERVICE_UNAVAILABLE,
             &format!(
                 "request not completed within {} s; query the operation status, or send the \
