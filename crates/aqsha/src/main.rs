@@ -129,6 +129,10 @@ struct ServeArgs {
     /// Install the public test merchant, terminals and cards even in production mode.
     #[arg(long, env = "AQSHA_SEED_SANDBOX")]
     seed_sandbox: bool,
+    /// Most money one merchant may create in the sandbox (opening balances and top-ups of the
+    /// cards it issues), per currency, in major units.
+    #[arg(long, env = "AQSHA_SANDBOX_FUNDING_CAP", default_value = "1000000000")]
+    sandbox_funding_cap: String,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -160,6 +164,7 @@ impl StoreArgs {
             master_key: self.master_key.clone(),
             seed_sandbox: !self.no_seed,
             sandbox_api: true,
+            funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
             token_ttl_secs: self.token_ttl,
             callbacks: Default::default(),
         }
@@ -231,6 +236,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let sandbox = mode == aqsha_server::config::Mode::Sandbox;
             config.sandbox_api = args.sandbox_api.unwrap_or(sandbox);
             config.seed_sandbox = !args.store.no_seed && (sandbox || args.seed_sandbox);
+            config.funding_cap =
+                aqsha_core::money::Money::parse_positive(&args.sandbox_funding_cap)
+                    .map_err(|e| anyhow::anyhow!("--sandbox-funding-cap: {e}"))?;
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }

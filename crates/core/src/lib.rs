@@ -4,6 +4,7 @@
 pub mod card;
 pub mod fee;
 pub mod money;
+pub mod network;
 pub mod sandbox;
 pub mod store;
 pub mod token;

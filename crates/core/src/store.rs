@@ -25,6 +25,10 @@ pub enum StoreError {
     /// work again will succeed.
     #[error("transaction conflict: {0}")]
     Conflict(String),
+    /// The request breaks a rule the store enforces atomically (a funding cap, say); the text
+    /// is meant for the caller.
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -81,6 +85,9 @@ pub struct NetworkCard {
     pub enforce_expiry: bool,
     pub account_id: String,
     pub currency: Currency,
+    /// The merchant that issued the card through the sandbox API; `None` for the network's
+    /// public test cards, which every merchant shares.
+    pub owner: Option<String>,
 }
 
 /// A card saved in the vault for one merchant's customer (`accountID`).
@@ -321,7 +328,20 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<Vec<VaultCard>>;
     /// `Ok(false)` when the merchant has no active card with that id.
     async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
-    async fn sandbox_cards(&self) -> StoreResult<Vec<SandboxCardView>>;
+    /// The public test cards and the merchant's own cards.
+    async fn sandbox_cards(&self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
+    /// The fingerprints of the network's public test cards (see [`crate::network`]).
+    async fn public_card_keys(&self) -> StoreResult<Vec<String>>;
+    /// Adds money to one of the merchant's own sandbox cards from its funding account;
+    /// `Ok(None)` when the merchant has no such card, [`StoreError::Refused`] past the cap.
+    /// Returns the card's new balance.
+    async fn top_up(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>>;
     /// Installs merchants, terminals, network cards (with opening balances posted against the
     /// funding account) and saved cards in one transaction. With a marker, only once: returns
     /// `false` when that marker was installed before.

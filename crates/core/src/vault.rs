@@ -103,8 +103,29 @@ impl Vault {
         &self.key_id
     }
 
+    /// The network-wide fingerprint of a PAN. Only the sandbox's public test cards are known
+    /// by it; every other number is known per merchant ([`Vault::merchant_fingerprint`]).
     pub fn fingerprint(&self, pan: &Pan) -> String {
         hmac_hex(&self.fp_key, &[pan.expose().as_bytes()])
+    }
+
+    /// The fingerprint of a PAN in one merchant's world: two merchants that register or save
+    /// the same number get unrelated values, so nothing one merchant does with a number can be
+    /// found, matched or reached by another (issue 12, merchants as tenants).
+    pub fn merchant_fingerprint(&self, merchant_id: &str, pan: &Pan) -> String {
+        hmac_hex(
+            &self.fp_key,
+            &[b"merchant", merchant_id.as_bytes(), pan.expose().as_bytes()],
+        )
+    }
+
+    /// The `CardHash` a merchant is shown for a saved card: keyed by the merchant as well, so
+    /// even a public test card saved by two merchants shows them different values.
+    pub fn card_hash(&self, merchant_id: &str, fingerprint: &str) -> String {
+        hmac_hex(
+            &self.fp_key,
+            &[b"card-hash", merchant_id.as_bytes(), fingerprint.as_bytes()],
+        )
     }
 
     pub fn cvc_check_value(&self, fingerprint: &str, cvc: &Cvc) -> String {
@@ -212,6 +233,12 @@ mod tests {
         let other = Vault::new([8u8; 32]);
         assert_ne!(v.fingerprint(&pan), other.fingerprint(&pan));
         assert!(other.open(&s1).is_err());
+        let (a, b) = (v.merchant_fingerprint("a", &pan), v.merchant_fingerprint("b", &pan));
+        assert_ne!(a, b, "merchant fingerprints are per merchant");
+        assert_ne!(a, v.fingerprint(&pan));
+        assert_eq!(a, v.merchant_fingerprint("a", &pan));
+        let fp = v.fingerprint(&pan);
+        assert_ne!(v.card_hash("a", &fp), v.card_hash("b", &fp));
         let mut bad = s1.clone();
         if let Some(b) = bad.blob.last_mut() {
             *b ^= 1;

@@ -52,7 +52,14 @@ pub struct Config {
     pub callbacks: crate::callbacks::CallbackSettings,
     /// Serve the `/sandbox/*` API.
     pub sandbox_api: bool,
+    /// Most money one merchant may create in the sandbox (opening balances and top-ups of its
+    /// own cards), per currency.
+    pub funding_cap: aqsha_core::money::Money,
 }
+
+/// The default per-merchant sandbox funding cap: 1,000,000,000 (tenge or dollars).
+pub const DEFAULT_FUNDING_CAP: aqsha_core::money::Money =
+    aqsha_core::money::Money::from_minor(100_000_000_000);
 
 impl Config {
     pub fn database_url(&self) -> anyhow::Result<DatabaseUrl> {
@@ -122,11 +129,19 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
             tracing::info!("seeded the sandbox: merchant \"test\", 4 terminals, 6 cards");
         }
     }
+    // The public test cards are installed only by the seed, so reading them once at start
+    // is enough; every instance reads the same set from the shared database.
+    let public_cards = store
+        .public_card_keys()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the public test cards: {e}"))?;
     Ok(AppState {
         store,
         vault,
         token_ttl_secs: config.token_ttl_secs,
         callbacks_wake: Arc::new(tokio::sync::Notify::new()),
+        public_cards: Arc::new(aqsha_core::network::PublicCards::new(public_cards)),
+        funding_cap: config.funding_cap,
     })
 }
 

@@ -31,6 +31,10 @@ pub struct AppState {
     pub token_ttl_secs: i64,
     /// Wakes the callback dispatcher when an operation may have queued an event.
     pub callbacks_wake: Arc<tokio::sync::Notify>,
+    /// The network's public test cards; any other card number is known per merchant.
+    pub public_cards: Arc<aqsha_core::network::PublicCards>,
+    /// Most money one merchant may create in the sandbox, per currency.
+    pub funding_cap: aqsha_core::money::Money,
 }
 
 /// Largest request body accepted. ePay bodies are a few hundred bytes.
@@ -66,6 +70,10 @@ pub fn router(state: AppState, sandbox_api: bool) -> Router {
             .route(
                 "/sandbox/cards",
                 get(routes::sandbox::list_cards).post(routes::sandbox::issue_card),
+            )
+            .route(
+                "/sandbox/cards/{card_id}/topup",
+                post(routes::sandbox::top_up),
             )
             .route("/sandbox/ledger", get(routes::sandbox::ledger))
             .route("/sandbox/terminals", post(routes::sandbox::add_terminal))

@@ -3,6 +3,7 @@
 //! backend is plugged into the same [`crate::group::GroupStore`].
 
 use crate::batch::TailKey;
+use aqsha_core::money::Money;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
     CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
@@ -62,6 +63,14 @@ pub trait Conn: Tx + Send + 'static {
     // Writes besides the transfer's.
     fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool>;
     fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
+    /// See [`aqsha_core::store::Store::top_up`].
+    fn top_up(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>>;
     fn claim_callbacks(
         &mut self,
         now: DateTime<Utc>,
@@ -93,7 +102,8 @@ pub trait Conn: Tx + Send + 'static {
         invoice_id: &str,
     ) -> StoreResult<Option<OperationRecord>>;
     fn saved_cards(&mut self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>>;
-    fn sandbox_cards(&mut self) -> StoreResult<Vec<SandboxCardView>>;
+    fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
+    fn public_card_keys(&mut self) -> StoreResult<Vec<String>>;
     fn callbacks(
         &mut self,
         merchant_id: &str,

@@ -18,6 +18,7 @@
 
 use crate::cache::TtlCache;
 use crate::conn::{BatchError, Conn, Connector, Keys};
+use aqsha_core::money::Money;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
     CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
@@ -466,8 +467,24 @@ impl<K: Connector> Store for GroupStore<K> {
         self.write(move |c| c.deactivate_card(&m, &id)).await
     }
 
-    async fn sandbox_cards(&self) -> StoreResult<Vec<SandboxCardView>> {
-        self.read(|c| c.sandbox_cards()).await
+    async fn sandbox_cards(&self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.sandbox_cards(&m)).await
+    }
+
+    async fn public_card_keys(&self) -> StoreResult<Vec<String>> {
+        self.read(|c| c.public_card_keys()).await
+    }
+
+    async fn top_up(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>> {
+        let (m, id) = (merchant_id.to_string(), card_id.to_string());
+        self.write(move |c| c.top_up(&m, &id, amount, cap)).await
     }
 
     async fn install(&self, seed: PreparedSeed) -> StoreResult<bool> {

@@ -9,6 +9,7 @@ use crate::cache::TtlCache;
 use crate::conn::{BatchError, Conn, Keys};
 use crate::rows::{self, Cols};
 use aqsha_core::money::{Currency, Money};
+use aqsha_core::network::funding_account;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
     CallbackAttempt, CallbackEvent, CallbackView, DueCallback, LedgerReport, MerchantRecord,
@@ -532,6 +533,46 @@ impl<D: Driver> SqlConn<D> {
             .unwrap_or(0))
     }
 
+    /// Moves `amount` onto a network card from the account that funds it (its owner's, or the
+    /// network's for a public card), as a balanced operation. A merchant's funding account may
+    /// go no lower than minus `cap`: the balance is read with the account row locked, so two
+    /// instances funding at once cannot both slip under the cap.
+    fn fund(
+        &mut self,
+        card: &NetworkCard,
+        amount: Money,
+        cap: Option<Money>,
+        operation_id: &str,
+    ) -> StoreResult<()> {
+        if amount <= Money::ZERO {
+            return Ok(());
+        }
+        let funding = funding_account(card.owner.as_deref(), card.currency);
+        self.ensure_account(&funding, "funding", card.currency)?;
+        if let (Some(cap), Some(_)) = (cap, &card.owner) {
+            let created = -self.balance(&funding)?.minor();
+            if created.saturating_add(amount.minor()) > cap.minor() {
+                return Err(StoreError::Refused(format!(
+                    "the sandbox funding cap is {cap} {cur} per merchant; this merchant has \
+                     created {} {cur} and cannot create {amount} more",
+                    Money::from_minor(created),
+                    cur = card.currency.code()
+                )));
+            }
+        }
+        let postings = [
+            Posting {
+                account_id: funding,
+                amount: Money::from_minor(-amount.minor()),
+            },
+            Posting {
+                account_id: card.account_id.clone(),
+                amount,
+            },
+        ];
+        self.post(operation_id, &postings)
+    }
+
     fn ensure_account(&mut self, id: &str, kind: &str, currency: Currency) -> StoreResult<()> {
         self.driver.exec(
             "INSERT INTO accounts (id, kind, currency, balance) VALUES ($1, $2, $3, 0)
@@ -942,7 +983,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         }
         for c in [Currency::Kzt, Currency::Usd] {
             self.ensure_account(&external_account(c), "external", c)?;
-            self.ensure_account(&rows::funding_account(c), "funding", c)?;
+            self.ensure_account(&funding_account(None, c), "funding", c)?;
         }
         for m in &seed.merchants {
             let r = &m.record;
@@ -983,8 +1024,9 @@ impl<D: Driver> Conn for SqlConn<D> {
             self.ensure_account(&c.account_id, "card", c.currency)?;
             self.driver.exec(
                 "INSERT INTO network_cards (id, fingerprint, key_id, pan_sealed, mask, brand, exp_month,
-                 exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at,
+                 owner_merchant_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 &[
                     P::Text(&c.id),
                     P::Text(&c.fingerprint),
@@ -1000,27 +1042,48 @@ impl<D: Driver> Conn for SqlConn<D> {
                     P::Text(&c.account_id),
                     P::Text(c.currency.code()),
                     P::Text(&now),
+                    P::OptText(c.owner.as_deref()),
                 ],
             )?;
-            if n.opening_balance > Money::ZERO {
-                // Money enters the sandbox through the funding account, as a balanced operation.
-                let postings = [
-                    Posting {
-                        account_id: rows::funding_account(c.currency),
-                        amount: Money::from_minor(-n.opening_balance.minor()),
-                    },
-                    Posting {
-                        account_id: c.account_id.clone(),
-                        amount: n.opening_balance,
-                    },
-                ];
-                self.post(&format!("funding:{}", c.id), &postings)?;
-            }
+            self.fund(c, n.opening_balance, seed.funding_cap, &format!("funding:{}", c.id))?;
         }
         for v in &seed.vault_cards {
             self.put_vault_card(v)?;
         }
         Ok(true)
+    }
+
+    fn top_up(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>> {
+        let sql = format!(
+            "SELECT {} FROM network_cards WHERE id = $1 AND owner_merchant_id = $2",
+            rows::NETWORK_CARD_COLUMNS
+        );
+        let Some(card) = self.one(
+            &sql,
+            &[P::Text(card_id), P::Text(merchant_id)],
+            rows::network_card,
+        )?
+        else {
+            return Ok(None);
+        };
+        let op = format!("topup:{}", uuid::Uuid::now_v7());
+        self.fund(&card, amount, cap, &op)?;
+        // The new balance: the locked balance plus this batch's pending change.
+        Ok(Some(self.balance(&card.account_id)?))
+    }
+
+    fn public_card_keys(&mut self) -> StoreResult<Vec<String>> {
+        self.all(
+            "SELECT fingerprint FROM network_cards WHERE owner_merchant_id IS NULL",
+            &[],
+            |r| r.text(0),
+        )
     }
 
     fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
@@ -1164,8 +1227,12 @@ impl<D: Driver> Conn for SqlConn<D> {
         )
     }
 
-    fn sandbox_cards(&mut self) -> StoreResult<Vec<SandboxCardView>> {
-        self.all(rows::SANDBOX_CARD_SELECT, &[], rows::sandbox_card)
+    fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>> {
+        self.all(
+            rows::SANDBOX_CARD_SELECT,
+            &[P::Text(merchant_id)],
+            rows::sandbox_card,
+        )
     }
 
     fn callbacks(

@@ -32,8 +32,8 @@ pub async fn list(
         cards
             .into_iter()
             .map(|c| SavedCard {
-                // The fingerprint is keyed, so showing it as the card hash reveals nothing.
-                card_hash: c.fingerprint.clone(),
+                // Keyed by the merchant as well: two merchants never see one value for a card.
+                card_hash: state.vault.card_hash(&c.merchant_id, &c.fingerprint),
                 id: c.id,
                 transaction_id: c.transaction_id,
                 merchant_id: c.merchant_id,

@@ -59,15 +59,16 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
             }
         }
     }
-    let sender = side(state, &req.card.sender, "card.sender", true)
-        .map_err(|e| e.with_order(&invoice, &account))?;
-    let receiver = side(state, &req.card.receiver, "card.receiver", false)
-        .map_err(|e| e.with_order(&invoice, &account))?;
     // A token that does not open (unknown, forged, sealed under another key) is refused here,
-    // at the point the store would have refused it, without queueing work for the writer.
+    // without queueing work for the writer. Its merchant decides how card numbers are known.
     let Some(claims) = aqsha_core::token::open(&state.vault, token) else {
         return Err(EpayError::token("unknown token").with_order(&invoice, &account));
     };
+    let merchant = claims.merchant_id.as_str();
+    let sender = side(state, merchant, &req.card.sender, "card.sender", true)
+        .map_err(|e| e.with_order(&invoice, &account))?;
+    let receiver = side(state, merchant, &req.card.receiver, "card.receiver", false)
+        .map_err(|e| e.with_order(&invoice, &account))?;
     let o = req.order;
     let cmd = TransferCommand {
         token: claims,
@@ -121,6 +122,7 @@ fn json_response(response: aqsha_core::store::StoredResponse) -> Response {
 /// plain values go no further than this function.
 fn side(
     state: &AppState,
+    merchant_id: &str,
     s: &CardSide,
     path: &str,
     is_sender: bool,
@@ -153,7 +155,7 @@ fn side(
     }
     let pan =
         Pan::parse(&s.card_cred).map_err(|e| EpayError::input(format!("{path}.cardCred {e}")))?;
-    let fingerprint = state.vault.fingerprint(&pan);
+    let fingerprint = state.public_cards.card_key(&state.vault, merchant_id, &pan);
     let (cvc_check, expiry) = if is_sender {
         let cvc = s
             .cvc
