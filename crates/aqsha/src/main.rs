@@ -133,6 +133,11 @@ struct ServeArgs {
     /// cards it issues), per currency, in major units.
     #[arg(long, env = "AQSHA_SANDBOX_FUNDING_CAP", default_value = "1000000000")]
     sandbox_funding_cap: String,
+    /// How far a token reaches into the merchant's customers: `strict` (a per-order token
+    /// reaches its own order only; saved cards need a service token or one issued for the
+    /// customer with `accountId`) or `epay` (ePay's looser behaviour). See docs/api.md.
+    #[arg(long, env = "AQSHA_CUSTOMER_BINDING", default_value = "strict", value_parser = ["strict", "epay"])]
+    customer_binding: String,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -165,6 +170,7 @@ impl StoreArgs {
             seed_sandbox: !self.no_seed,
             sandbox_api: true,
             funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
+            customer_binding: Default::default(),
             token_ttl_secs: self.token_ttl,
             callbacks: Default::default(),
         }
@@ -236,6 +242,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let sandbox = mode == aqsha_server::config::Mode::Sandbox;
             config.sandbox_api = args.sandbox_api.unwrap_or(sandbox);
             config.seed_sandbox = !args.store.no_seed && (sandbox || args.seed_sandbox);
+            config.customer_binding =
+                aqsha_core::token::CustomerBinding::parse(&args.customer_binding)
+                    .context("--customer-binding must be strict or epay")?;
             config.funding_cap =
                 aqsha_core::money::Money::parse_positive(&args.sandbox_funding_cap)
                     .map_err(|e| anyhow::anyhow!("--sandbox-funding-cap: {e}"))?;

@@ -39,7 +39,12 @@ async fn cards_of(s: &Server, m: &Value) -> Vec<Value> {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    resp.json::<Value>().await.unwrap().as_array().unwrap().clone()
+    resp.json::<Value>()
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn seed_merchant() -> Value {
@@ -179,7 +184,10 @@ async fn a_card_belongs_to_the_merchant_that_issued_it_on(backend: Backend) {
     )
     .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{again}");
-    assert!(again["message"].as_str().unwrap().contains("already issued"));
+    assert!(again["message"]
+        .as_str()
+        .unwrap()
+        .contains("already issued"));
 
     // The documented public cards stay shared: nobody can issue one again.
     let (st, r) = sandbox_post(
@@ -190,7 +198,10 @@ async fn a_card_belongs_to_the_merchant_that_issued_it_on(backend: Backend) {
     )
     .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("public test card"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("public test card"),
+        "{r}"
+    );
     s.assert_ledger_balanced().await;
 }
 
@@ -220,7 +231,10 @@ async fn money_comes_from_the_merchants_capped_funding_account_on(backend: Backe
     .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
     assert_eq!(r["code"], 477, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("funding cap"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("funding cap"),
+        "{r}"
+    );
     drop(s);
 
     // A small cap: opening balances and top-ups count against it, per merchant.
@@ -243,7 +257,10 @@ async fn money_comes_from_the_merchants_capped_funding_account_on(backend: Backe
     let card_id = card["id"].as_str().unwrap().to_string();
     let (st, r) = issue(a.clone(), "600").await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("created 600"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("created 600"),
+        "{r}"
+    );
     // Another merchant has a cap of its own.
     let (st, r) = issue(b.clone(), "1000").await;
     assert_eq!(st, StatusCode::CREATED, "{r}");
@@ -266,11 +283,17 @@ async fn money_comes_from_the_merchants_capped_funding_account_on(backend: Backe
     assert_eq!(r["balance"], 1000);
     let (st, r) = top_up(a.clone(), card_id.clone(), "0.01").await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("funding cap"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("funding cap"),
+        "{r}"
+    );
     // Another merchant's card and a public card are not the caller's to top up.
     let (st, r) = top_up(a.clone(), b_card.clone(), "1").await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{r}");
-    let public_id = cards_of(&s, &a).await[0]["id"].as_str().unwrap().to_string();
+    let public_id = cards_of(&s, &a).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (st, r) = top_up(b.clone(), public_id, "1").await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{r}");
 

@@ -64,8 +64,14 @@ mod tests {
         let cards = PublicCards::new([v.fingerprint(&public)]);
         assert!(cards.contains(&v, &public));
         assert!(!cards.contains(&v, &other));
-        assert_eq!(cards.card_key(&v, "a", &public), cards.card_key(&v, "b", &public));
-        assert_ne!(cards.card_key(&v, "a", &other), cards.card_key(&v, "b", &other));
+        assert_eq!(
+            cards.card_key(&v, "a", &public),
+            cards.card_key(&v, "b", &public)
+        );
+        assert_ne!(
+            cards.card_key(&v, "a", &other),
+            cards.card_key(&v, "b", &other)
+        );
         assert_ne!(cards.card_key(&v, "a", &other), v.fingerprint(&other));
     }
 }

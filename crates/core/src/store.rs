@@ -67,6 +67,8 @@ pub struct TokenRecord {
     pub failure_post_link: Option<String>,
     pub secret_hash: Option<String>,
     pub expires_at: DateTime<Utc>,
+    /// The customer (`accountID`) the token was issued for, if any.
+    pub account_id: Option<String>,
 }
 
 /// A card issued by Aqsha's built-in card network, as its issuer sees it.
@@ -326,8 +328,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<OperationRecord>>;
     async fn saved_cards(&self, merchant_id: &str, account_id: &str)
         -> StoreResult<Vec<VaultCard>>;
-    /// `Ok(false)` when the merchant has no active card with that id.
-    async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
+    /// `Ok(false)` when the merchant has no active card with that id (of that customer, when
+    /// `account_id` is given).
+    async fn deactivate_card(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool>;
     /// The public test cards and the merchant's own cards.
     async fn sandbox_cards(&self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
     /// The fingerprints of the network's public test cards (see [`crate::network`]).

@@ -13,6 +13,31 @@ use crate::store::TokenRecord;
 use crate::vault::Vault;
 use chrono::{DateTime, Utc};
 
+/// How far a token reaches into a merchant's customers (issue 12).
+///
+/// `Strict` (the default): a per-order token (one bound to an invoice) reaches that order only:
+/// its transfer and its invoice's status, never saved-card management; listing or deactivating
+/// a customer's cards needs a service token (scope `webapi`, no invoice) or a token issued for
+/// that customer (`accountId`); paying from a saved sender card (`TYPECARDID`) needs a token
+/// issued for the card's customer. `Epay`: ePay's looser behaviour, where any live token of
+/// the merchant with a service scope does all of that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CustomerBinding {
+    #[default]
+    Strict,
+    Epay,
+}
+
+impl CustomerBinding {
+    pub fn parse(text: &str) -> Option<CustomerBinding> {
+        match text {
+            "strict" => Some(CustomerBinding::Strict),
+            "epay" => Some(CustomerBinding::Epay),
+            _ => None,
+        }
+    }
+}
+
 /// Token lifetime in seconds, as ePay issues them.
 pub const TOKEN_TTL_SECS: i64 = 7200;
 
@@ -73,6 +98,11 @@ fn encode(c: &TokenRecord) -> Vec<u8> {
     let mut out = vec![VERSION];
     for f in fields {
         put(&mut out, f);
+    }
+    // Fields added later trail the first eleven and are written only when present, so
+    // tokens issued before them still open, and tokens without them stay as short as before.
+    if c.account_id.is_some() {
+        put(&mut out, c.account_id.as_deref());
     }
     out
 }
@@ -165,6 +195,7 @@ fn decode(plain: &[u8]) -> Option<TokenRecord> {
     let secret_hash = f.next()?;
     let expires: i64 = f.next()??.parse().ok()?;
     let expires_at: DateTime<Utc> = DateTime::from_timestamp(expires, 0)?;
+    let account_id = if f.0.is_empty() { None } else { f.next()? };
     if !f.0.is_empty() {
         return None;
     }
@@ -180,6 +211,7 @@ fn decode(plain: &[u8]) -> Option<TokenRecord> {
         failure_post_link,
         secret_hash,
         expires_at,
+        account_id,
     })
 }
 
@@ -202,6 +234,7 @@ mod tests {
             failure_post_link: None,
             secret_hash: Some("s3cr3t".into()),
             expires_at: DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
+            account_id: Some("testUser1".into()),
         }
     }
 
@@ -232,6 +265,7 @@ mod tests {
             failure_post_link: None,
             secret_hash: None,
             expires_at: DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
+            account_id: None,
         };
         let t = issue(&v, &c);
         // 12 nonce + 16 tag + 1 version + 3×17 ids + 2×9 numbers + 11 scope + 12 invoice + 6

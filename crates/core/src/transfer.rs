@@ -17,6 +17,7 @@ use crate::store::{
     CallbackEvent, NetworkCard, OperationRecord, Posting, SideRecord, StoreError, StoredResponse,
     TerminalRecord, TokenRecord, Tx, VaultCard,
 };
+use crate::token::CustomerBinding;
 use crate::vault::{ct_eq, SealedPan};
 use aqsha_wire::callback::CallbackBody;
 use aqsha_wire::codes::{reason, ReasonCode};
@@ -37,6 +38,8 @@ pub struct TransferCommand {
     pub order: OrderInput,
     pub sender: SideInput,
     pub receiver: SideInput,
+    /// Whether a saved sender card needs a token issued for its customer.
+    pub binding: crate::token::CustomerBinding,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -272,6 +275,33 @@ fn decide(
             )));
         }
     }
+    if let Some(a) = &token.account_id {
+        if o.account_id.as_deref() != Some(a.as_str()) {
+            return Ok(Err(decline(
+                reason::INVALID_TRANSACTION,
+                "order.accountID does not match the token's accountId",
+            )));
+        }
+    }
+    // The callback links and secret_hash the merchant put in the token cannot be redirected
+    // by the order (which may have passed through a customer's browser).
+    for (name, given, bound) in [
+        ("postLink", &o.post_link, &token.post_link),
+        (
+            "failurePostLink",
+            &o.failure_post_link,
+            &token.failure_post_link,
+        ),
+    ] {
+        if let (Some(given), Some(bound)) = (non_empty(given), non_empty(bound)) {
+            if given != bound {
+                return Ok(Err(decline(
+                    reason::INVALID_TRANSACTION,
+                    format!("order.{name} differs from the {name} the token was issued with"),
+                )));
+            }
+        }
+    }
     let terminal_id = match (&o.terminal_id, &token.terminal_id) {
         (Some(t), Some(bound)) if t != bound => {
             return Ok(Err(decline(
@@ -332,6 +362,16 @@ fn decide(
     }
     let merchant = token.merchant_id.as_str();
     let account = o.account_id.as_deref().unwrap_or("");
+    if matches!(cmd.sender, SideInput::CardId { .. })
+        && cmd.binding == CustomerBinding::Strict
+        && token.account_id.as_deref() != Some(account)
+    {
+        return Ok(Err(decline(
+            reason::NOT_PERMITTED_TO_MERCHANT,
+            "paying from a saved card needs a token issued for its customer \
+             (accountId in the token request)",
+        )));
+    }
     let sender = match resolve(tx, &cmd.sender, true, merchant, account, cmd.now)? {
         Ok(s) => s,
         Err(d) => return Ok(Err(d)),
@@ -387,6 +427,10 @@ fn decide(
         receiver,
         replay: None,
     }))
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
 }
 
 fn empty_side() -> Resolved {
@@ -550,6 +594,8 @@ fn issuer_checks(card: &NetworkCard, who: &str, now: DateTime<Utc>) -> Result<()
 /// as much as is known.
 struct Draft {
     op: OperationRecord,
+    /// The token's postLink and failurePostLink: `secret_hash` goes only to these.
+    token_links: [Option<String>; 2],
     /// The sender's name as given, for the callback.
     payer_name: String,
 }
@@ -581,14 +627,17 @@ impl Draft {
                 http_status: 0,
                 response_body: String::new(),
                 created_at: cmd.now,
-                // The order's callback URLs win over the token's (reference §7).
-                post_link: o.post_link.clone().or_else(|| token.post_link.clone()),
-                failure_post_link: o
-                    .failure_post_link
-                    .clone()
-                    .or_else(|| token.failure_post_link.clone()),
+                // The token's callback links win: an order may name links only where the
+                // token has none, and may not differ from those it has (see `decide`).
+                post_link: non_empty(&token.post_link)
+                    .or(non_empty(&o.post_link))
+                    .map(str::to_string),
+                failure_post_link: non_empty(&token.failure_post_link)
+                    .or(non_empty(&o.failure_post_link))
+                    .map(str::to_string),
                 secret_hash: token.secret_hash.clone(),
             },
+            token_links: [token.post_link.clone(), token.failure_post_link.clone()],
             payer_name: match &cmd.sender {
                 SideInput::Pan(p) => p.name.clone().unwrap_or_default(),
                 SideInput::CardId { .. } => String::new(),
@@ -712,6 +761,13 @@ impl Draft {
         let Some(url) = url.clone().filter(|u| !u.is_empty()) else {
             return Ok(());
         };
+        // The merchant's secret_hash is echoed only to a link the merchant itself put in the
+        // token request; a link that came with the order gets the callback without it.
+        let from_token = self.token_links[usize::from(!ok)].as_deref() == Some(url.as_str());
+        let secret_hash = match &op.secret_hash {
+            Some(s) if from_token => s.clone(),
+            _ => String::new(),
+        };
         let body = CallbackBody {
             id: op.id.clone(),
             date_time: op
@@ -737,7 +793,7 @@ impl Draft {
             email: op.email.clone(),
             phone: String::new(),
             card_id: op.sender.card_id.clone(),
-            secret_hash: op.secret_hash.clone().unwrap_or_default(),
+            secret_hash,
         };
         tx.insert_callback(&CallbackEvent {
             id: uuid::Uuid::now_v7().to_string(),

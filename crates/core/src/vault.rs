@@ -233,7 +233,10 @@ mod tests {
         let other = Vault::new([8u8; 32]);
         assert_ne!(v.fingerprint(&pan), other.fingerprint(&pan));
         assert!(other.open(&s1).is_err());
-        let (a, b) = (v.merchant_fingerprint("a", &pan), v.merchant_fingerprint("b", &pan));
+        let (a, b) = (
+            v.merchant_fingerprint("a", &pan),
+            v.merchant_fingerprint("b", &pan),
+        );
         assert_ne!(a, b, "merchant fingerprints are per merchant");
         assert_ne!(a, v.fingerprint(&pan));
         assert_eq!(a, v.merchant_fingerprint("a", &pan));

@@ -3,6 +3,7 @@
 use crate::error::EpayError;
 use crate::AppState;
 use aqsha_core::store::{MerchantRecord, TokenRecord};
+use aqsha_core::token::CustomerBinding;
 use aqsha_core::vault::{ct_eq, sha256_hex};
 use axum::http::{header, HeaderMap};
 use base64::Engine;
@@ -46,6 +47,59 @@ pub async fn service_token(
         ));
     }
     Ok(record)
+}
+
+/// Refuses a per-order token asking for another invoice's status (issue 12: a token reaches
+/// its own order only). A spent transfer token can therefore still read its own outcome, and
+/// nothing else.
+pub fn may_read_invoice(
+    state: &AppState,
+    token: &TokenRecord,
+    invoice: &str,
+) -> Result<(), EpayError> {
+    match &token.invoice_id {
+        Some(own) if own != invoice && state.customer_binding == CustomerBinding::Strict => {
+            Err(EpayError::token(
+                "this token was issued for another invoice; a per-order token reads only its own \
+                 invoice's status (use a service token, scope webapi, for others)",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a token that may not manage saved cards (of this customer, when `account` is
+/// known): a per-order token never may; otherwise a service token (scope `webapi`) or a token
+/// issued for the customer (`accountId`). Returns the customer the token is confined to.
+pub fn may_manage_cards<'t>(
+    state: &AppState,
+    token: &'t TokenRecord,
+    account: Option<&str>,
+) -> Result<Option<&'t str>, EpayError> {
+    if state.customer_binding == CustomerBinding::Epay {
+        return Ok(None);
+    }
+    if token.invoice_id.is_some() {
+        return Err(EpayError::token(
+            "a per-order token cannot manage saved cards; use a service token (scope webapi) or a \
+             token issued for the customer (accountId)",
+        ));
+    }
+    match (&token.account_id, account) {
+        (Some(own), Some(asked)) if own != asked => Err(EpayError::token(
+            "this token was issued for another customer (accountId)",
+        )),
+        (Some(own), _) => Ok(Some(own.as_str())),
+        (None, _) if has_scope(token, "webapi") => Ok(None),
+        (None, _) => Err(EpayError::token(
+            "managing saved cards needs a service token (scope webapi) or a token issued for the \
+             customer (accountId)",
+        )),
+    }
+}
+
+fn has_scope(token: &TokenRecord, word: &str) -> bool {
+    token.scope.split_whitespace().any(|s| s == word)
 }
 
 /// `client_id`/`client_secret` from an `Authorization: Basic` header.

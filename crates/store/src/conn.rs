@@ -62,7 +62,12 @@ pub trait Conn: Tx + Send + 'static {
 
     // Writes besides the transfer's.
     fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool>;
-    fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
+    fn deactivate_card(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool>;
     /// See [`aqsha_core::store::Store::top_up`].
     fn top_up(
         &mut self,

@@ -462,9 +462,16 @@ impl<K: Connector> Store for GroupStore<K> {
         self.read(move |c| c.saved_cards(&m, &a)).await
     }
 
-    async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
+    async fn deactivate_card(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool> {
         let (m, id) = (merchant_id.to_string(), card_id.to_string());
-        self.write(move |c| c.deactivate_card(&m, &id)).await
+        let account = account_id.map(str::to_string);
+        self.write(move |c| c.deactivate_card(&m, &id, account.as_deref()))
+            .await
     }
 
     async fn sandbox_cards(&self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>> {

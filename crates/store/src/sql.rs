@@ -1045,7 +1045,12 @@ impl<D: Driver> Conn for SqlConn<D> {
                     P::OptText(c.owner.as_deref()),
                 ],
             )?;
-            self.fund(c, n.opening_balance, seed.funding_cap, &format!("funding:{}", c.id))?;
+            self.fund(
+                c,
+                n.opening_balance,
+                seed.funding_cap,
+                &format!("funding:{}", c.id),
+            )?;
         }
         for v in &seed.vault_cards {
             self.put_vault_card(v)?;
@@ -1086,14 +1091,21 @@ impl<D: Driver> Conn for SqlConn<D> {
         )
     }
 
-    fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
+    fn deactivate_card(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool> {
         let n = self.driver.exec(
-            "UPDATE vault_cards SET active = $3 WHERE id = $1 AND merchant_id = $2 AND active = $4",
+            "UPDATE vault_cards SET active = $3 WHERE id = $1 AND merchant_id = $2 AND active = $4
+             AND (CAST($5 AS TEXT) IS NULL OR account_id = $5)",
             &[
                 P::Text(card_id),
                 P::Text(merchant_id),
                 P::Bool(false),
                 P::Bool(true),
+                P::OptText(account_id),
             ],
         )?;
         Ok(n == 1)

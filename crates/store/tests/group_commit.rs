@@ -14,6 +14,7 @@ const TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
 /// A token's claims; the store sees only these and the token's hash.
 fn claims(merchant: &str) -> TokenRecord {
     TokenRecord {
+        account_id: None,
         id: aqsha_core::token::new_id(),
         merchant_id: merchant.into(),
         scope: "transfer".into(),
@@ -78,6 +79,7 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
                 },
                 sender: pan_side(&vault, "4405639704015096", "815"),
                 receiver: pan_side(&vault, "5522042705066736", "525"),
+                binding: Default::default(),
             };
             store.transfer(cmd).await
         }));
@@ -128,6 +130,7 @@ fn command(vault: &Vault, token: TokenRecord, invoice: String, digest: String) -
         },
         sender: pan_side(vault, "4405639704015096", "815"),
         receiver: pan_side(vault, "5522042705066736", "525"),
+        binding: Default::default(),
     }
 }
 

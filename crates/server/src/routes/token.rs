@@ -230,6 +230,7 @@ async fn issue(
         post_link: req.post_link.clone(),
         failure_post_link: req.failure_post_link.clone(),
         secret_hash: req.secret_hash.clone(),
+        account_id: req.account_id.clone(),
         expires_at: chrono::Utc::now() + chrono::Duration::seconds(state.token_ttl_secs),
     };
     let access_token = token::issue(&state.vault, &claims);

@@ -87,6 +87,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         },
         sender,
         receiver,
+        binding: state.customer_binding,
     };
     let outcome =
         state.store.transfer(cmd).await.map_err(|e| {
