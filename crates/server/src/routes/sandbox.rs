@@ -153,8 +153,13 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
     };
     let result = async {
         let body = read_body(body).await?;
-        let req: IssueCard = serde_json::from_slice(&body)
+        aqsha_wire::json::unique_keys(&body)
             .map_err(|e| EpayError::input(format!("card request: {e}")))?;
+        let req: IssueCard = serde_json::from_slice(&body).map_err(|e| {
+            // Never the value back: it may be the card number or CVC.
+            let why = aqsha_wire::json::without_values(&e.to_string());
+            EpayError::input(format!("card request: {why}"))
+        })?;
         let pan_text = req.pan.unwrap_or_else(random_visa);
         let pan = Pan::parse(&pan_text).map_err(|e| EpayError::input(format!("pan {e}")))?;
         if !pan.luhn_ok() {

@@ -48,6 +48,8 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
+        aqsha_wire::json::unique_keys(&body)
+            .map_err(|e| OAuthFailure::invalid_request(format!("malformed JSON body: {e}")))?;
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
             OAuthFailure::invalid_request(format!(
                 "malformed JSON body at line {} column {}: {e}",
@@ -67,7 +69,7 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
             };
             Some((k.clone(), text))
         });
-        return Ok(TokenRequest::from_fields(fields));
+        return known_once(fields.collect());
     }
     if content_type.starts_with("multipart/form-data") {
         let boundary = multer::parse_boundary(&content_type)
@@ -92,11 +94,30 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
                 }
             }
         }
-        return Ok(TokenRequest::from_fields(fields));
+        return known_once(fields);
     }
     // application/x-www-form-urlencoded, or no Content-Type at all.
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|e| OAuthFailure::invalid_request(format!("malformed form body: {e}")))?;
+    known_once(fields)
+}
+
+/// The request from its fields, refusing a field given twice (`amount=100&amount=5000`):
+/// which one counts would be a guess, and the token's binding must not be one.
+fn known_once(fields: Vec<(String, String)>) -> Result<TokenRequest, OAuthFailure> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some((k, _)) = fields.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        let shown: String = k.chars().take(64).collect();
+        return Err(OAuthFailure::invalid_request(format!(
+            "field {shown:?} is given more than once"
+        )));
+    }
+    if let Some((k, _)) = fields.iter().find(|(_, v)| v.chars().any(char::is_control)) {
+        let shown: String = k.chars().take(64).collect();
+        return Err(OAuthFailure::invalid_request(format!(
+            "field {shown:?} holds a control character; fields take printable text only"
+        )));
+    }
     Ok(TokenRequest::from_fields(fields))
 }
 
