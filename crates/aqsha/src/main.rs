@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod keys;
 
 use anyhow::Context;
 use aqsha_core::fee::FeeSchedule;
@@ -41,6 +42,9 @@ enum Command {
     /// Manage merchants.
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// Rotate the vault's keys: list, rotate, reencrypt, retire.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Load-test a server with the complete P2P flow and print throughput and latency.
     Bench(Box<bench::BenchArgs>),
     #[command(flatten)]
@@ -53,13 +57,17 @@ struct StoreArgs {
     #[arg(long, env = "AQSHA_DATA_DIR", default_value = "./aqsha-data")]
     data_dir: PathBuf,
     /// Database URL: `sqlite://PATH` (default `sqlite://<data-dir>/aqsha.db`) or
-    /// `postgres://USER@HOST:PORT/DB` (needs --master-key, shared by every instance).
+    /// `postgres://USER@HOST:PORT/DB` (needs --master-key or --keyring, shared by every instance).
     #[arg(long, env = "AQSHA_DATABASE")]
     database: Option<String>,
     /// Vault master key, 64 hex characters. When absent, read from (or generated into)
     /// `<data-dir>/master.key`.
     #[arg(long, env = "AQSHA_MASTER_KEY", hide_env_values = true)]
     master_key: Option<String>,
+    /// Keyring file (written by `aqsha keys rotate`); default `<data-dir>/keyring`. When it
+    /// exists it is used instead of --master-key and master.key.
+    #[arg(long, env = "AQSHA_KEYRING")]
+    keyring: Option<PathBuf>,
     /// Do not install the sandbox merchant, terminals and cards on first start.
     #[arg(long, env = "AQSHA_NO_SEED")]
     no_seed: bool,
@@ -167,6 +175,7 @@ impl StoreArgs {
             data_dir: self.data_dir.clone(),
             database: self.database.clone(),
             master_key: self.master_key.clone(),
+            keyring: self.keyring.clone(),
             seed_sandbox: !self.no_seed,
             sandbox_api: true,
             funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
@@ -252,6 +261,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             aqsha_server::config::serve(config).await
         }
         Command::Bench(args) => bench::run(*args).await,
+        Command::Keys(command) => keys::run(command).await,
         Command::Migrate(store) => {
             let config = store.config(unused_addr());
             aqsha_server::config::validate(&config)?;

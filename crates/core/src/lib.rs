@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod fee;
+pub mod keyring;
 pub mod money;
 pub mod network;
 pub mod sandbox;

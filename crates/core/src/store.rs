@@ -260,6 +260,41 @@ pub struct LedgerReport {
     pub postings: u64,
 }
 
+/// A table that keeps sealed card numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedTable {
+    /// Saved cards (`vault_cards`).
+    VaultCards,
+    /// The sandbox network's cards (`network_cards`).
+    NetworkCards,
+}
+
+impl SealedTable {
+    pub const ALL: [SealedTable; 2] = [SealedTable::VaultCards, SealedTable::NetworkCards];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SealedTable::VaultCards => "vault_cards",
+            SealedTable::NetworkCards => "network_cards",
+        }
+    }
+}
+
+/// One row's sealed card number, for re-encryption.
+#[derive(Debug, Clone)]
+pub struct SealedRecord {
+    pub id: String,
+    pub sealed: SealedPan,
+}
+
+/// How many records of a table are sealed under one key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub table: SealedTable,
+    pub key_id: String,
+    pub records: u64,
+}
+
 /// The unit of work a transfer runs in. Every method reads or writes inside one database
 /// transaction; nothing is visible to others until the store commits.
 pub trait Tx {
@@ -380,4 +415,24 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a merchant's event due again now; `false` if it has no such event.
     async fn resend_callback(&self, merchant_id: &str, event_id: &str) -> StoreResult<bool>;
     async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>>;
+
+    /// How many sealed card numbers each key id seals, per table (key rotation).
+    async fn key_usage(&self) -> StoreResult<Vec<KeyUsage>>;
+    /// Up to `limit` rows of `table` sealed under any key but `key_id`, with ids after
+    /// `after_id`, in id order: a re-encryption pass walks a table once, batch by batch.
+    async fn sealed_not_under(
+        &self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>>;
+    /// Replaces sealed card numbers in one transaction: each `(old, new)` pair writes `new`
+    /// where the row still holds `old` exactly, so a row changed since it was read (a card
+    /// saved again meanwhile) is left as it is. Returns how many rows were replaced.
+    async fn reseal(
+        &self,
+        table: SealedTable,
+        changes: Vec<(SealedRecord, SealedPan)>,
+    ) -> StoreResult<u64>;
 }

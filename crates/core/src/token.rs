@@ -1,9 +1,11 @@
-//! Access tokens: sealed claims, readable only with the master key.
+//! Access tokens: sealed claims, readable only with the vault's keys.
 //!
 //! A token carries what it was issued for — merchant, scope, the invoice/amount/currency/terminal
-//! binding, callback URLs, `secret_hash` and expiry — encrypted and authenticated with the vault's
-//! token key (AES-256-GCM). Issuing one therefore needs no database write, and any instance
-//! holding the same master key can read it. What a database must know — that a token was spent,
+//! binding, callback URLs, `secret_hash` and expiry — encrypted and authenticated with the token
+//! key of the vault's active sealing key (AES-256-GCM), whose key id leads the sealed bytes so
+//! that a token outlives a key rotation (`Vault::open_token`; tokens issued before they carried a
+//! key id still open under the first master key). Issuing one therefore needs no database write,
+//! and any instance holding the same keyring can read it. What a database must know — that a token was spent,
 //! and on which operation — is written in the transfer's own commit, keyed by the token's id
 //! (a sealed claim, time-ordered so that index grows at its end); the token itself is never
 //! stored.
@@ -54,8 +56,8 @@ pub fn issue(vault: &Vault, claims: &TokenRecord) -> String {
     data_encoding::BASE32_NOPAD.encode(&vault.seal_token(&encode(claims)))
 }
 
-/// The claims of a token issued by [`issue`] with the same master key; `None` for anything else:
-/// garbage, a tampered token, or one sealed under another key.
+/// The claims of a token issued by [`issue`] under any key the vault holds; `None` for anything
+/// else: garbage, a tampered token, or one sealed under a key the vault does not hold.
 pub fn open(vault: &Vault, token: &str) -> Option<TokenRecord> {
     if token.len() > MAX_TOKEN_LEN {
         return None;
@@ -268,9 +270,9 @@ mod tests {
             account_id: None,
         };
         let t = issue(&v, &c);
-        // 12 nonce + 16 tag + 1 version + 3×17 ids + 2×9 numbers + 11 scope + 12 invoice + 6
-        // currency + 3 absent = 130 bytes = 208 base32 characters.
-        assert_eq!(t.len(), 208, "{t}");
+        // 4 key id + 12 nonce + 16 tag + 1 version + 3×17 ids + 2×9 numbers + 11 scope + 12
+        // invoice + 6 currency + 3 absent = 134 bytes = 215 base32 characters.
+        assert_eq!(t.len(), 215, "{t}");
         let back = open(&v, &t).unwrap_or_else(|| panic!("token did not open"));
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }
@@ -290,5 +292,45 @@ mod tests {
         assert!(open(&v, "").is_none());
         assert!(open(&v, "not a token!").is_none());
         assert!(open(&v, &"A".repeat(MAX_TOKEN_LEN + 1)).is_none());
+    }
+
+    /// Issued by the code before tokens carried a key id (commit 6aafe12), under
+    /// `Vault::new([3u8; 32])`, for the claims below.
+    const FIRST_FORMAT_TOKEN: &str = "72FWSYO54P3QDEDVDNKIVTUSZCETQ3OSGCWHB7VAEAQLTHA7SVC53JFJJV7MVSG76OZXI57RBJSHZDNXE33ULSNNVWWR2PORKXOE3BJT5JGLK5OTQ3XWCTGSAKY3G2C4M43VY7CFEWBHIVGCBIBF3FAZCME75IUBNHR6MAE6S5ARDXF7LU27AQJ7JYE2LYKPHT7CYFA3IMZWBHZA";
+
+    #[test]
+    fn tokens_survive_rotation_and_first_format_tokens_still_open() {
+        use crate::keyring::Keyring;
+        let mut ring = Keyring::from_master([3u8; 32]);
+        let before = ring.vault();
+        let c = claims();
+        let under_a = issue(&before, &c);
+        ring.add([4u8; 32], true, Utc::now())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let after = ring.vault();
+        let under_b = issue(&after, &c);
+        for t in [&under_a, &under_b] {
+            let back = open(&after, t).unwrap_or_else(|| panic!("token did not open"));
+            assert_eq!(format!("{back:?}"), format!("{c:?}"));
+        }
+        assert!(
+            open(&before, &under_b).is_none(),
+            "B unknown before rotation"
+        );
+        let old = open(&after, FIRST_FORMAT_TOKEN)
+            .unwrap_or_else(|| panic!("first-format token did not open"));
+        assert_eq!(old.id, "0190f3a2b4c47d6e8f9a0b1c2d3e4f50");
+        assert_eq!(
+            old.terminal_id.as_deref(),
+            Some("c36b282f-6819-4d4f-85df-a4bdc8a8f703")
+        );
+        assert_eq!(old.expires_at.timestamp(), 1_900_000_000);
+        // Once key A is retired, neither its tokens nor first-format ones open.
+        let a_id = Vault::new([3u8; 32]).key_id().to_string();
+        ring.remove(&a_id).unwrap_or_else(|e| panic!("{e}"));
+        let retired = ring.vault();
+        assert!(open(&retired, &under_a).is_none());
+        assert!(open(&retired, FIRST_FORMAT_TOKEN).is_none());
+        assert!(open(&retired, &under_b).is_some());
     }
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod callbacks;
 pub mod config;
 pub mod error;
+pub mod keyfile;
 mod routes;
 
 pub use config::Config;

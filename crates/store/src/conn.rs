@@ -6,9 +6,11 @@ use crate::batch::TailKey;
 use aqsha_core::money::Money;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
-    OperationRecord, SandboxCardView, StoreResult, TerminalRecord, Tx, VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantRecord, NextStep,
+    OperationRecord, SandboxCardView, SealedRecord, SealedTable, StoreResult, TerminalRecord, Tx,
+    VaultCard,
 };
+use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
 /// A failed transaction-control statement. `retryable` marks deadlocks and serialization
@@ -94,6 +96,11 @@ pub trait Conn: Tx + Send + 'static {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    fn reseal(
+        &mut self,
+        table: SealedTable,
+        changes: &[(SealedRecord, SealedPan)],
+    ) -> StoreResult<u64>;
 
     // Reads.
     fn ping(&mut self) -> StoreResult<()>;
@@ -116,6 +123,14 @@ pub trait Conn: Tx + Send + 'static {
     ) -> StoreResult<Vec<CallbackView>>;
     fn callback_secret(&mut self, merchant_id: &str) -> StoreResult<Option<String>>;
     fn ledger_report(&mut self) -> StoreResult<LedgerReport>;
+    fn key_usage(&mut self) -> StoreResult<Vec<KeyUsage>>;
+    fn sealed_not_under(
+        &mut self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>>;
 }
 
 /// Opens more connections of one backend: readers, and a writer again after a broken one.

@@ -21,11 +21,12 @@ use crate::conn::{BatchError, Conn, Connector, Keys};
 use aqsha_core::money::Money;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
-    OperationRecord, SandboxCardView, Store, StoreError, StoreResult, TerminalRecord, Tx,
-    VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantRecord, NextStep,
+    OperationRecord, SandboxCardView, SealedRecord, SealedTable, Store, StoreError, StoreResult,
+    TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::{self, SideInput, TransferCommand, TransferOutcome};
+use aqsha_core::vault::SealedPan;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -542,5 +543,31 @@ impl<K: Connector> Store for GroupStore<K> {
     async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>> {
         let m = merchant_id.to_string();
         self.read(move |c| c.callback_secret(&m)).await
+    }
+
+    async fn key_usage(&self) -> StoreResult<Vec<KeyUsage>> {
+        self.read(|c| c.key_usage()).await
+    }
+
+    async fn sealed_not_under(
+        &self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>> {
+        let (k, a) = (key_id.to_string(), after_id.to_string());
+        self.read(move |c| c.sealed_not_under(table, &k, &a, limit))
+            .await
+    }
+
+    async fn reseal(
+        &self,
+        table: SealedTable,
+        changes: Vec<(SealedRecord, SealedPan)>,
+    ) -> StoreResult<u64> {
+        // One write job is one transaction (rolled back as a whole if any statement fails),
+        // so a re-encryption batch is either all written or not at all.
+        self.write(move |c| c.reseal(table, &changes)).await
     }
 }

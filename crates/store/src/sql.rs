@@ -12,11 +12,12 @@ use aqsha_core::money::{Currency, Money};
 use aqsha_core::network::funding_account;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackEvent, CallbackView, DueCallback, LedgerReport, MerchantRecord,
-    NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, StoreError, StoreResult,
-    StoredResponse, TerminalRecord, Tx, VaultCard,
+    CallbackAttempt, CallbackEvent, CallbackView, DueCallback, KeyUsage, LedgerReport,
+    MerchantRecord, NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, SealedRecord,
+    SealedTable, StoreError, StoreResult, StoredResponse, TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::{day_of, external_account, invoice_tail};
+use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
 /// A statement parameter.
@@ -1285,6 +1286,28 @@ impl<D: Driver> Conn for SqlConn<D> {
             &[P::Text(merchant_id)],
             |r| r.text(0),
         )
+    }
+
+    fn key_usage(&mut self) -> StoreResult<Vec<KeyUsage>> {
+        crate::sealed::key_usage(self)
+    }
+
+    fn sealed_not_under(
+        &mut self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>> {
+        crate::sealed::sealed_not_under(self, table, key_id, after_id, limit)
+    }
+
+    fn reseal(
+        &mut self,
+        table: SealedTable,
+        changes: &[(SealedRecord, SealedPan)],
+    ) -> StoreResult<u64> {
+        crate::sealed::reseal(self, table, changes)
     }
 
     fn ledger_report(&mut self) -> StoreResult<LedgerReport> {
