@@ -146,6 +146,12 @@ struct ServeArgs {
     /// customer with `accountId`) or `epay` (ePay's looser behaviour). See docs/api.md.
     #[arg(long, env = "AQSHA_CUSTOMER_BINDING", default_value = "strict", value_parser = ["strict", "epay"])]
     customer_binding: String,
+    /// Wrong CVC or expiry answers for one card (counted per merchant) that block it.
+    #[arg(long, env = "AQSHA_CARD_GUESS_LIMIT", default_value_t = 3)]
+    card_guess_limit: u32,
+    /// How long a card stays blocked (for the merchant that guessed) after that many.
+    #[arg(long, env = "AQSHA_CARD_GUESS_BLOCK", default_value = "30m")]
+    card_guess_block: String,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -179,7 +185,7 @@ impl StoreArgs {
             seed_sandbox: !self.no_seed,
             sandbox_api: true,
             funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
-            customer_binding: Default::default(),
+            rules: Default::default(),
             token_ttl_secs: self.token_ttl,
             callbacks: Default::default(),
         }
@@ -251,9 +257,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let sandbox = mode == aqsha_server::config::Mode::Sandbox;
             config.sandbox_api = args.sandbox_api.unwrap_or(sandbox);
             config.seed_sandbox = !args.store.no_seed && (sandbox || args.seed_sandbox);
-            config.customer_binding =
-                aqsha_core::token::CustomerBinding::parse(&args.customer_binding)
-                    .context("--customer-binding must be strict or epay")?;
+            config.rules = aqsha_core::transfer::TransferRules {
+                binding: aqsha_core::token::CustomerBinding::parse(&args.customer_binding)
+                    .context("--customer-binding must be strict or epay")?,
+                wrong_answer_limit: args.card_guess_limit,
+                block_for: chrono::Duration::from_std(
+                    aqsha_server::callbacks::parse_duration(&args.card_guess_block)
+                        .map_err(|e| anyhow::anyhow!("--card-guess-block: {e}"))?,
+                )
+                .context("--card-guess-block is too long")?,
+            };
+            if config.rules.wrong_answer_limit == 0 {
+                anyhow::bail!("--card-guess-limit must be at least 1");
+            }
             config.funding_cap =
                 aqsha_core::money::Money::parse_positive(&args.sandbox_funding_cap)
                     .map_err(|e| anyhow::anyhow!("--sandbox-funding-cap: {e}"))?;

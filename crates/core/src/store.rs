@@ -111,6 +111,15 @@ pub struct VaultCard {
     pub terminal_id: String,
 }
 
+/// Wrong CVC or expiry answers given for one card by one merchant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CardGuesses {
+    /// Wrong answers since the last right one (or since the last block).
+    pub wrong: u32,
+    /// The card is refused to this merchant until then.
+    pub blocked_until: Option<DateTime<Utc>>,
+}
+
 /// One side of a posting: `amount` is added to the account's balance (negative = debit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posting {
@@ -332,6 +341,14 @@ pub trait Tx {
         tail: &str,
         invoice_id: &str,
     ) -> StoreResult<bool>;
+    /// The wrong-answer count of a card (by its fingerprint in the merchant's world).
+    fn card_guesses(&mut self, merchant_id: &str, card_key: &str) -> StoreResult<CardGuesses>;
+    fn put_card_guesses(
+        &mut self,
+        merchant_id: &str,
+        card_key: &str,
+        guesses: CardGuesses,
+    ) -> StoreResult<()>;
     fn balance(&mut self, account_id: &str) -> StoreResult<Money>;
     /// Applies balanced postings; fails if a card account would go below zero.
     fn post(&mut self, operation_id: &str, postings: &[Posting]) -> StoreResult<()>;

@@ -14,8 +14,8 @@
 use crate::card::{Brand, Expiry};
 use crate::money::{Currency, Money};
 use crate::store::{
-    CallbackEvent, NetworkCard, OperationRecord, Posting, SideRecord, StoreError, StoredResponse,
-    TerminalRecord, TokenRecord, Tx, VaultCard,
+    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, Posting, SideRecord, StoreError,
+    StoredResponse, TerminalRecord, TokenRecord, Tx, VaultCard,
 };
 use crate::token::CustomerBinding;
 use crate::vault::{ct_eq, SealedPan};
@@ -38,8 +38,29 @@ pub struct TransferCommand {
     pub order: OrderInput,
     pub sender: SideInput,
     pub receiver: SideInput,
+    /// The deployment's rules for this transfer.
+    pub rules: TransferRules,
+}
+
+/// Rules a deployment configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferRules {
     /// Whether a saved sender card needs a token issued for its customer.
-    pub binding: crate::token::CustomerBinding,
+    pub binding: CustomerBinding,
+    /// Wrong CVC or expiry answers for one card (per merchant) that block it.
+    pub wrong_answer_limit: u32,
+    /// How long such a block lasts.
+    pub block_for: chrono::Duration,
+}
+
+impl Default for TransferRules {
+    fn default() -> Self {
+        TransferRules {
+            binding: CustomerBinding::Strict,
+            wrong_answer_limit: 3,
+            block_for: chrono::Duration::minutes(30),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -363,7 +384,7 @@ fn decide(
     let merchant = token.merchant_id.as_str();
     let account = o.account_id.as_deref().unwrap_or("");
     if matches!(cmd.sender, SideInput::CardId { .. })
-        && cmd.binding == CustomerBinding::Strict
+        && cmd.rules.binding == CustomerBinding::Strict
         && token.account_id.as_deref() != Some(account)
     {
         return Ok(Err(decline(
@@ -372,12 +393,12 @@ fn decide(
              (accountId in the token request)",
         )));
     }
-    let sender = match resolve(tx, &cmd.sender, true, merchant, account, cmd.now)? {
+    let sender = match resolve(tx, cmd, &cmd.sender, true, merchant, account)? {
         Ok(s) => s,
         Err(d) => return Ok(Err(d)),
     };
     draft.op.sender = sender.record.clone();
-    let receiver = match resolve(tx, &cmd.receiver, false, merchant, account, cmd.now)? {
+    let receiver = match resolve(tx, cmd, &cmd.receiver, false, merchant, account)? {
         Ok(r) => r,
         Err(d) => return Ok(Err(d)),
     };
@@ -458,12 +479,13 @@ pub fn invoice_tail(invoice_id: &str) -> Option<&str> {
 /// Finds the card behind one side and asks its issuer, when the sandbox is the issuer.
 fn resolve(
     tx: &mut dyn Tx,
+    cmd: &TransferCommand,
     side: &SideInput,
     is_sender: bool,
     merchant_id: &str,
     account_id: &str,
-    now: DateTime<Utc>,
 ) -> Result<Result<Resolved, Decline>, StoreError> {
+    let now = cmd.now;
     let who = if is_sender { "sender" } else { "receiver" };
     match side {
         SideInput::CardId { id, .. } => {
@@ -529,23 +551,8 @@ fn resolve(
                     return Ok(Err(d));
                 }
                 if is_sender {
-                    match p.expiry {
-                        Some(e) if e == n.expiry => {}
-                        _ => {
-                            return Ok(Err(decline(
-                                reason::WRONG_EXPIRY,
-                                "wrong expiry date for the sender card",
-                            )))
-                        }
-                    }
-                    match &p.cvc_check {
-                        Some(c) if ct_eq(c, &n.cvc_check) => {}
-                        _ => {
-                            return Ok(Err(decline(
-                                reason::DECLINED_BY_ISSUER_466,
-                                "CVC check failed",
-                            )))
-                        }
+                    if let Err(d) = check_answers(tx, &cmd.rules, merchant_id, p, n, now)? {
+                        return Ok(Err(d));
                     }
                 }
             } else if is_sender {
@@ -571,6 +578,61 @@ fn resolve(
             }))
         }
     }
+}
+
+/// The sender's expiry and CVC against the issuer's, counting wrong answers per card and
+/// merchant: once `wrong_answer_limit` are given, the card is refused to that merchant (492)
+/// for `block_for`, whatever is answered, so a CVC cannot be found by trying. A right answer
+/// clears the count. The count is written in the decline's own commit.
+fn check_answers(
+    tx: &mut dyn Tx,
+    rules: &TransferRules,
+    merchant_id: &str,
+    p: &PanSide,
+    card: &NetworkCard,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Decline>, StoreError> {
+    let mut g = tx.card_guesses(merchant_id, &p.fingerprint)?;
+    if let Some(until) = g.blocked_until.filter(|u| *u > now) {
+        return Ok(Err(decline(
+            reason::PIN_TRIES_EXCEEDED,
+            format!(
+                "the sender card is blocked after {} wrong CVC or expiry answers, until {}",
+                rules.wrong_answer_limit,
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        )));
+    }
+    let wrong = if p.expiry != Some(card.expiry) {
+        Some(decline(
+            reason::WRONG_EXPIRY,
+            "wrong expiry date for the sender card",
+        ))
+    } else if !p
+        .cvc_check
+        .as_deref()
+        .is_some_and(|c| ct_eq(c, &card.cvc_check))
+    {
+        Some(decline(reason::DECLINED_BY_ISSUER_466, "CVC check failed"))
+    } else {
+        None
+    };
+    let Some(d) = wrong else {
+        if g != CardGuesses::default() {
+            tx.put_card_guesses(merchant_id, &p.fingerprint, CardGuesses::default())?;
+        }
+        return Ok(Ok(()));
+    };
+    g.wrong += 1;
+    g.blocked_until = None;
+    if g.wrong >= rules.wrong_answer_limit {
+        g = CardGuesses {
+            wrong: 0,
+            blocked_until: Some(now + rules.block_for),
+        };
+    }
+    tx.put_card_guesses(merchant_id, &p.fingerprint, g)?;
+    Ok(Err(d))
 }
 
 /// The issuer's own view of its card: locked, or past its expiry.

@@ -58,7 +58,7 @@ pub fn may_read_invoice(
     invoice: &str,
 ) -> Result<(), EpayError> {
     match &token.invoice_id {
-        Some(own) if own != invoice && state.customer_binding == CustomerBinding::Strict => {
+        Some(own) if own != invoice && state.rules.binding == CustomerBinding::Strict => {
             Err(EpayError::token(
                 "this token was issued for another invoice; a per-order token reads only its own \
                  invoice's status (use a service token, scope webapi, for others)",
@@ -76,7 +76,7 @@ pub fn may_manage_cards<'t>(
     token: &'t TokenRecord,
     account: Option<&str>,
 ) -> Result<Option<&'t str>, EpayError> {
-    if state.customer_binding == CustomerBinding::Epay {
+    if state.rules.binding == CustomerBinding::Epay {
         return Ok(None);
     }
     if token.invoice_id.is_some() {

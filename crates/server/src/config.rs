@@ -58,8 +58,9 @@ pub struct Config {
     /// Most money one merchant may create in the sandbox (opening balances and top-ups of its
     /// own cards), per currency.
     pub funding_cap: aqsha_core::money::Money,
-    /// How far a token reaches into the merchant's customers (`--customer-binding`).
-    pub customer_binding: aqsha_core::token::CustomerBinding,
+    /// How far a token reaches into the merchant's customers (`--customer-binding`), and the
+    /// wrong CVC/expiry answers that block a card (`--card-guess-limit`, `--card-guess-block`).
+    pub rules: aqsha_core::transfer::TransferRules,
 }
 
 /// The default per-merchant sandbox funding cap: 1,000,000,000 (tenge or dollars).
@@ -111,7 +112,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         callbacks_wake: Arc::new(tokio::sync::Notify::new()),
         public_cards: Arc::new(aqsha_core::network::PublicCards::new(public_cards)),
         funding_cap: config.funding_cap,
-        customer_binding: config.customer_binding,
+        rules: config.rules,
     })
 }
 

@@ -36,8 +36,8 @@ pub struct AppState {
     pub public_cards: Arc<aqsha_core::network::PublicCards>,
     /// Most money one merchant may create in the sandbox, per currency.
     pub funding_cap: aqsha_core::money::Money,
-    /// How far a token reaches into the merchant's customers.
-    pub customer_binding: aqsha_core::token::CustomerBinding,
+    /// How far a token reaches into the merchant's customers, and the wrong-answer limit.
+    pub rules: aqsha_core::transfer::TransferRules,
 }
 
 /// Largest request body accepted. ePay bodies are a few hundred bytes.

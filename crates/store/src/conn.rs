@@ -37,6 +37,8 @@ pub struct Keys {
     pub invoice: Option<(String, String)>,
     /// (terminal, day, last six digits of the invoice) for the invoice-tail rule.
     pub tail: Option<TailKey>,
+    /// (merchant, sender card fingerprint) whose wrong CVC/expiry answers are counted.
+    pub guesses: Option<(String, String)>,
 }
 
 pub trait Conn: Tx + Send + 'static {

@@ -429,6 +429,10 @@ impl<K: Connector> Store for GroupStore<K> {
             }
         }
         let (token, order) = (&cmd.token, &cmd.order);
+        if let SideInput::Pan(p) = &cmd.sender {
+            // The sender's answers are checked, so its wrong-answer count is read ahead.
+            keys.guesses = Some((token.merchant_id.clone(), p.fingerprint.clone()));
+        }
         keys.token = Some(token.id.clone());
         keys.invoice = Some((token.merchant_id.clone(), order.invoice_id.clone()));
         if let (Some(terminal), Some(tail)) = (

@@ -56,6 +56,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/postgres/0010_card_owners.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_card_guesses.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

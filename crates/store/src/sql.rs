@@ -12,7 +12,7 @@ use aqsha_core::money::{Currency, Money};
 use aqsha_core::network::funding_account;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackEvent, CallbackView, DueCallback, KeyUsage, LedgerReport,
+    CallbackAttempt, CallbackEvent, CallbackView, CardGuesses, DueCallback, KeyUsage, LedgerReport,
     MerchantRecord, NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, SealedRecord,
     SealedTable, StoreError, StoreResult, StoredResponse, TerminalRecord, Tx, VaultCard,
 };
@@ -332,9 +332,18 @@ impl<D: Driver> SqlConn<D> {
         let invoices: Vec<&(String, String)> =
             keys.iter().filter_map(|k| k.invoice.as_ref()).collect();
         let tails: Vec<&TailKey> = keys.iter().filter_map(|k| k.tail.as_ref()).collect();
-        if tokens.is_empty() && invoices.is_empty() && tails.is_empty() {
+        let guesses: Vec<&(String, String)> =
+            keys.iter().filter_map(|k| k.guesses.as_ref()).collect();
+        if tokens.is_empty() && invoices.is_empty() && tails.is_empty() && guesses.is_empty() {
             return Ok(());
         }
+        for k in &guesses {
+            self.known
+                .guesses
+                .insert((*k).clone(), CardGuesses::default());
+        }
+        let guess_merchants: Vec<&str> = guesses.iter().map(|k| k.0.as_str()).collect();
+        let guess_cards: Vec<&str> = guesses.iter().map(|k| k.1.as_str()).collect();
         for t in &tokens {
             self.known.spent.insert(t.to_string(), None);
         }
@@ -350,7 +359,7 @@ impl<D: Driver> SqlConn<D> {
         let days: Vec<&str> = tails.iter().map(|k| k.1.as_str()).collect();
         let digits: Vec<&str> = tails.iter().map(|k| k.2.as_str()).collect();
         let known = &mut self.known;
-        // Three lookups in one round trip; the first column says which. Each part finds its
+        // Four lookups in one round trip; the first column says which. Each part finds its
         // rows through its own index (lists are matched on an index's first column). The
         // tails' status is filtered in code, for the reason given in `invoice_tail_taken`.
         self.driver.query(
@@ -362,7 +371,10 @@ impl<D: Driver> SqlConn<D> {
              AND status = 'CHARGE'
              UNION ALL
              SELECT 't', terminal_id, day, invoice_tail, invoice_id, 0, status FROM operations
-             WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)",
+             WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)
+             UNION ALL
+             SELECT 'g', merchant_id, card_key, '', '', wrong, CAST(blocked_until AS TEXT)
+             FROM card_guesses WHERE card_key = ANY($8) AND merchant_id = ANY($7)",
             &[
                 P::List(&tokens),
                 P::List(&merchants),
@@ -370,6 +382,8 @@ impl<D: Driver> SqlConn<D> {
                 P::List(&terminals),
                 P::List(&days),
                 P::List(&digits),
+                P::List(&guess_merchants),
+                P::List(&guess_cards),
             ],
             &mut |r| {
                 let (a, b) = (r.text(1)?, r.text(2)?);
@@ -382,6 +396,11 @@ impl<D: Driver> SqlConn<D> {
                     "c" => {
                         if let Some(slot) = known.charged.get_mut(&(a, b)) {
                             *slot = Some((r.text(3)?, r.text(4)?, stored(r, 5)?));
+                        }
+                    }
+                    "g" => {
+                        if let Some(slot) = known.guesses.get_mut(&(a, b)) {
+                            *slot = guesses_of(r.int(5)?, &r.text(6)?);
                         }
                     }
                     _ => {
@@ -591,6 +610,15 @@ fn stored(r: &dyn Cols, at: usize) -> StoreResult<StoredResponse> {
     })
 }
 
+/// A wrong-answer count from its columns (`blocked_until` in Unix milliseconds, as text).
+fn guesses_of(wrong: i64, blocked_until: &str) -> CardGuesses {
+    let ms: i64 = blocked_until.parse().unwrap_or(0);
+    CardGuesses {
+        wrong: u32::try_from(wrong).unwrap_or(u32::MAX),
+        blocked_until: (ms > 0).then(|| rows::millis(ms)),
+    }
+}
+
 fn invoice_lock(merchant_id: &str, invoice_id: &str) -> String {
     format!("{merchant_id}/{invoice_id}")
 }
@@ -670,6 +698,47 @@ impl<D: Driver> Tx for SqlConn<D> {
             &[P::Text(token_id)],
             |r| r.text(0),
         )
+    }
+
+    fn card_guesses(&mut self, merchant_id: &str, card_key: &str) -> StoreResult<CardGuesses> {
+        let key = (merchant_id.to_string(), card_key.to_string());
+        if let Some(g) = self.known.guesses.get(&key) {
+            return Ok(*g);
+        }
+        Ok(self
+            .one(
+                "SELECT wrong, CAST(blocked_until AS TEXT) FROM card_guesses
+                 WHERE card_key = $1 AND merchant_id = $2",
+                &[P::Text(card_key), P::Text(merchant_id)],
+                |r| Ok(guesses_of(r.int(0)?, &r.text(1)?)),
+            )?
+            .unwrap_or_default())
+    }
+
+    // Written at once, like saved cards: wrong answers are rare. What is known is dropped, so
+    // a later read in this transaction sees the write, or its undoing by a savepoint.
+    fn put_card_guesses(
+        &mut self,
+        merchant_id: &str,
+        card_key: &str,
+        g: CardGuesses,
+    ) -> StoreResult<()> {
+        self.driver.exec(
+            "INSERT INTO card_guesses (card_key, merchant_id, wrong, blocked_until)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (card_key, merchant_id)
+             DO UPDATE SET wrong = excluded.wrong, blocked_until = excluded.blocked_until",
+            &[
+                P::Text(card_key),
+                P::Text(merchant_id),
+                P::Int(i64::from(g.wrong)),
+                P::Int(g.blocked_until.map_or(0, |t| t.timestamp_millis())),
+            ],
+        )?;
+        self.known
+            .guesses
+            .remove(&(merchant_id.to_string(), card_key.to_string()));
+        Ok(())
     }
 
     fn spend_token(&mut self, token_id: &str, operation_id: &str) -> StoreResult<()> {

@@ -79,7 +79,7 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
                 },
                 sender: pan_side(&vault, "4405639704015096", "815"),
                 receiver: pan_side(&vault, "5522042705066736", "525"),
-                binding: Default::default(),
+                rules: Default::default(),
             };
             store.transfer(cmd).await
         }));
@@ -130,7 +130,7 @@ fn command(vault: &Vault, token: TokenRecord, invoice: String, digest: String) -
         },
         sender: pan_side(vault, "4405639704015096", "815"),
         receiver: pan_side(vault, "5522042705066736", "525"),
-        binding: Default::default(),
+        rules: Default::default(),
     }
 }
 

@@ -97,7 +97,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         },
         sender,
         receiver,
-        binding: state.customer_binding,
+        rules: state.rules,
     };
     let outcome =
         state.store.transfer(cmd).await.map_err(|e| {
