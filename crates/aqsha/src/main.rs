@@ -152,6 +152,14 @@ struct ServeArgs {
     /// How long a card stays blocked (for the merchant that guessed) after that many.
     #[arg(long, env = "AQSHA_CARD_GUESS_BLOCK", default_value = "30m")]
     card_guess_block: String,
+    /// Failed client authentications (token endpoint, sandbox API) per client per minute;
+    /// past it the client is refused (429) to addresses it has not authenticated from.
+    #[arg(long, env = "AQSHA_AUTH_FAILURES_PER_CLIENT", default_value_t = 10)]
+    auth_failures_per_client: u32,
+    /// Failed client authentications per source address per minute; past it the address is
+    /// refused (429) for every client.
+    #[arg(long, env = "AQSHA_AUTH_FAILURES_PER_ADDRESS", default_value_t = 30)]
+    auth_failures_per_address: u32,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -186,6 +194,7 @@ impl StoreArgs {
             sandbox_api: true,
             funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
             rules: Default::default(),
+            auth_throttle: Default::default(),
             token_ttl_secs: self.token_ttl,
             callbacks: Default::default(),
         }
@@ -266,6 +275,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("--card-guess-block: {e}"))?,
                 )
                 .context("--card-guess-block is too long")?,
+            };
+            config.auth_throttle = aqsha_server::throttle::ThrottleSettings {
+                per_client: args.auth_failures_per_client,
+                per_address: args.auth_failures_per_address,
+                ..Default::default()
             };
             if config.rules.wrong_answer_limit == 0 {
                 anyhow::bail!("--card-guess-limit must be at least 1");

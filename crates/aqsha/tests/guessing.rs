@@ -105,3 +105,98 @@ async fn two_instances_share_one_count() {
     let (_, r) = try_card(&b, "815", "01").await;
     assert_eq!(r["code"], 492, "{r}");
 }
+
+/// A token request for client `test` with this secret, sent from this loopback address.
+async fn token_from(s: &Server, from: [u8; 4], secret: &str) -> reqwest::Response {
+    let http = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap();
+    http.post(s.path("/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "transfer"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_client_secrets_are_limited_per_client_and_per_address() {
+    if !Backend::Sqlite.select() {
+        return;
+    }
+    let s = Server::start_with(&[
+        "--auth-failures-per-client",
+        "3",
+        "--auth-failures-per-address",
+        "5",
+    ]);
+    // The merchant's own server (127.0.0.1) has authenticated before.
+    assert_eq!(
+        token_from(&s, [127, 0, 0, 1], CLIENT_SECRET).await.status(),
+        200
+    );
+    // A guesser at 127.0.0.2 fails three times; then even the right secret is refused to it,
+    // with Retry-After, while the merchant's server carries on.
+    for n in 0..3 {
+        let r = token_from(&s, [127, 0, 0, 2], &format!("guess-{n}")).await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = token_from(&s, [127, 0, 0, 2], CLIENT_SECRET).await;
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(
+        token_from(&s, [127, 0, 0, 1], CLIENT_SECRET).await.status(),
+        200
+    );
+    // The sandbox API's Basic authentication counts the same way.
+    let r = s
+        .http
+        .get(s.path("/sandbox/cards"))
+        .basic_auth(CLIENT_ID, Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // An address failing for many clients is refused for all of them.
+    let http = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 3]))
+        .build()
+        .unwrap();
+    for n in 0..5 {
+        let r = http
+            .post(s.path("/oauth2/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "transfer"),
+                ("client_id", format!("nobody-{n}").as_str()),
+                ("client_secret", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(
+        token_from(&s, [127, 0, 0, 3], CLIENT_SECRET).await.status(),
+        429
+    );
+
+    // Failures are logged with the client id, never the secret.
+    let log = s.log();
+    assert!(log.contains("client authentication failed"), "{log}");
+    assert!(log.contains("nobody-1") && log.contains("127.0.0.3"));
+    assert!(!log.contains("guess-1"), "a secret reached the log");
+}

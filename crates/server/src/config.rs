@@ -61,6 +61,8 @@ pub struct Config {
     /// How far a token reaches into the merchant's customers (`--customer-binding`), and the
     /// wrong CVC/expiry answers that block a card (`--card-guess-limit`, `--card-guess-block`).
     pub rules: aqsha_core::transfer::TransferRules,
+    /// Failed client authentications allowed per client and per address.
+    pub auth_throttle: crate::throttle::ThrottleSettings,
 }
 
 /// The default per-merchant sandbox funding cap: 1,000,000,000 (tenge or dollars).
@@ -113,6 +115,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         public_cards: Arc::new(aqsha_core::network::PublicCards::new(public_cards)),
         funding_cap: config.funding_cap,
         rules: config.rules,
+        throttle: Arc::new(crate::throttle::Throttle::new(config.auth_throttle)),
     })
 }
 
@@ -144,10 +147,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // lease runs out and it becomes due again.
     tokio::spawn(Arc::new(dispatcher).run());
     let app = router(state, config.sandbox_api);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    // The peer address is what failed authentications are counted by (crate::throttle).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
     tracing::info!("stopped: in-flight requests drained");
     Ok(())
 }

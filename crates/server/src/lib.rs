@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod keyfile;
 mod routes;
+pub mod throttle;
 
 pub use config::Config;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub funding_cap: aqsha_core::money::Money,
     /// How far a token reaches into the merchant's customers, and the wrong-answer limit.
     pub rules: aqsha_core::transfer::TransferRules,
+    /// Failed client authentications, per client and per address.
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 /// Largest request body accepted. ePay bodies are a few hundred bytes.

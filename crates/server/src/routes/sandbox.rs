@@ -8,7 +8,7 @@
 //! - `POST /sandbox/cards/{id}/topup` — add money to one of the caller's own cards, the same way.
 //! - `GET /sandbox/ledger` — check the double-entry ledger.
 
-use crate::auth::{basic_credentials, check_client};
+use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::EpayError;
 use crate::routes::read_body;
 use crate::AppState;
@@ -26,7 +26,11 @@ use axum::Json;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-async fn merchant(state: &AppState, headers: &HeaderMap) -> Result<MerchantRecord, Response> {
+async fn merchant(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: &Peer,
+) -> Result<MerchantRecord, Response> {
     let denied = || {
         let mut r = EpayError::new(
             StatusCode::UNAUTHORIZED,
@@ -41,10 +45,23 @@ async fn merchant(state: &AppState, headers: &HeaderMap) -> Result<MerchantRecor
         r
     };
     let (id, secret) = basic_credentials(headers).ok_or_else(denied)?;
-    check_client(state, &id, &secret)
+    match check_client(state, &id, &secret, peer.0)
         .await
         .map_err(|e| EpayError::internal("sandbox auth failed", e).into_response())?
-        .ok_or_else(denied)
+    {
+        ClientCheck::Allowed(m) => Ok(m),
+        ClientCheck::Denied => Err(denied()),
+        ClientCheck::Throttled(wait) => {
+            let mut r = EpayError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                reason::TOO_MANY_FAILED_ATTEMPTS,
+                "too many failed authentications; retry later",
+            )
+            .into_response();
+            retry_after(&mut r, wait);
+            Err(r)
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -73,8 +90,8 @@ impl From<SandboxCardView> for CardView {
     }
 }
 
-pub async fn list_cards(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let m = match merchant(&state, &headers).await {
+pub async fn list_cards(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -86,8 +103,8 @@ pub async fn list_cards(State(state): State<AppState>, headers: HeaderMap) -> Re
     }
 }
 
-pub async fn ledger(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = merchant(&state, &headers).await {
+pub async fn ledger(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
+    if let Err(r) = merchant(&state, &headers, &peer).await {
         return r;
     }
     match state.store.ledger_report().await {
@@ -146,8 +163,13 @@ fn random_visa() -> String {
     digits.iter().map(|d| char::from(b'0' + d)).collect()
 }
 
-pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let m = match merchant(&state, &headers).await {
+pub async fn issue_card(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -252,11 +274,12 @@ struct TopUp {
 /// unknown.
 pub async fn top_up(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     axum::extract::Path(card_id): axum::extract::Path<String>,
     body: Body,
 ) -> Response {
-    let m = match merchant(&state, &headers).await {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -303,10 +326,11 @@ struct NewTerminal {
 /// schedule. Load tests use fresh terminals so their invoice numbers never meet earlier runs'.
 pub async fn add_terminal(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let m = match merchant(&state, &headers).await {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -371,10 +395,11 @@ pub struct CallbackQuery {
 /// `GET /sandbox/callbacks?invoiceId=…`: the merchant's callback events and every attempt.
 pub async fn callbacks(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
 ) -> Response {
-    let m = match merchant(&state, &headers).await {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -409,10 +434,11 @@ pub async fn callbacks(
 /// `POST /sandbox/callbacks/{id}/resend`: deliver an event again now, whatever its state.
 pub async fn resend_callback(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     axum::extract::Path(event_id): axum::extract::Path<String>,
 ) -> Response {
-    let m = match merchant(&state, &headers).await {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -436,8 +462,12 @@ pub async fn resend_callback(
 }
 
 /// `GET /sandbox/callback-secret`: the key this merchant's callbacks are signed with.
-pub async fn callback_secret(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let m = match merchant(&state, &headers).await {
+pub async fn callback_secret(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Response {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };

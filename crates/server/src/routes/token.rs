@@ -3,7 +3,7 @@
 //! Accepts form-urlencoded, multipart and JSON bodies — and a body with no `Content-Type` at
 //! all, read as a form — because real ePay clients send all of these.
 
-use crate::auth::{basic_credentials, check_client};
+use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::OAuthFailure;
 use crate::routes::read_body;
 use crate::AppState;
@@ -34,8 +34,13 @@ const KNOWN_SCOPES: &[&str] = &[
 const MAX_LINK_LEN: usize = 2048;
 const MAX_SECRET_HASH_LEN: usize = 512;
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match issue(&state, &headers, body).await {
+pub async fn token(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match issue(&state, peer, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -123,6 +128,7 @@ fn known_once(fields: Vec<(String, String)>) -> Result<TokenRequest, OAuthFailur
 
 async fn issue(
     state: &AppState,
+    peer: Peer,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, OAuthFailure> {
@@ -153,16 +159,29 @@ async fn issue(
             "client_id and client_secret are required",
         ));
     };
-    let merchant = check_client(state, client_id, secret)
+    let merchant = match check_client(state, client_id, secret, peer.0)
         .await
         .map_err(|e| internal(&e))?
-        .ok_or_else(|| {
-            OAuthFailure::new(
+    {
+        ClientCheck::Allowed(m) => m,
+        ClientCheck::Denied => {
+            return Err(OAuthFailure::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 "client authentication failed",
+            ))
+        }
+        ClientCheck::Throttled(wait) => {
+            let mut r = OAuthFailure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_client",
+                "too many failed authentications for this client or from this address; retry later",
             )
-        })?;
+            .into_response();
+            retry_after(&mut r, wait);
+            return Ok(r);
+        }
+    };
     let scope = req
         .scope
         .as_deref()
