@@ -7,9 +7,10 @@
 //! in the caller's transaction ([`TransferOutcome::Done`]).
 //!
 //! Checks run in this order, and the first that fails decides the answer:
-//! token → amount (470) → currency (469) → token binding (469) → terminal (464) → invoice
-//! already charged (replay, or 469) → invoice tail (469) → sender card → receiver card →
-//! same card (469) → card currency (456) → funds (484).
+//! token → amount (470) → currency (469) → token binding: invoice, amount, currency, customer,
+//! callback links (469) → terminal (464) → invoice already charged (replay, or 469) → invoice
+//! tail (469) → saved sender card needs a customer token (487) → sender card (its wrong-answer
+//! block, 492) → receiver card → same card (469) → card currency (456) → funds (484).
 
 use crate::card::{Brand, Expiry};
 use crate::money::{Currency, Money};
