@@ -48,8 +48,10 @@ pub struct BenchArgs {
     /// receiver among them, as a gateway's traffic spreads over many cardholders.
     #[arg(long, default_value_t = 1024)]
     cards: usize,
-    /// Opening balance of each card, in tenge.
-    #[arg(long, default_value_t = 1_000_000_000)]
+    /// Opening balance of each card, in tenge. The server's per-merchant funding cap
+    /// (`--sandbox-funding-cap`, 1,000,000,000 by default) bounds cards × balance; the default
+    /// leaves room for one run, with enough on each card for about 5,000 transfers.
+    #[arg(long, default_value_t = 500_000)]
     balance: u64,
     /// Fresh terminals to create and spread the invoices over.
     #[arg(long, default_value_t = 8)]

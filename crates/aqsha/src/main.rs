@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod keys;
 
 use anyhow::Context;
 use aqsha_core::fee::FeeSchedule;
@@ -42,6 +43,9 @@ enum Command {
     /// Manage merchants.
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// Rotate the vault's keys: list, rotate, reencrypt, retire.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Load-test a server with the complete P2P flow and print throughput and latency.
     Bench(Box<bench::BenchArgs>),
     #[command(flatten)]
@@ -54,13 +58,17 @@ struct StoreArgs {
     #[arg(long, env = "AQSHA_DATA_DIR", default_value = "./aqsha-data")]
     data_dir: PathBuf,
     /// Database URL: `sqlite://PATH` (default `sqlite://<data-dir>/aqsha.db`) or
-    /// `postgres://USER@HOST:PORT/DB` (needs --master-key, shared by every instance).
+    /// `postgres://USER@HOST:PORT/DB` (needs --master-key or --keyring, shared by every instance).
     #[arg(long, env = "AQSHA_DATABASE")]
     database: Option<String>,
     /// Vault master key, 64 hex characters. When absent, read from (or generated into)
     /// `<data-dir>/master.key`.
     #[arg(long, env = "AQSHA_MASTER_KEY", hide_env_values = true)]
     master_key: Option<String>,
+    /// Keyring file (written by `aqsha keys rotate`); default `<data-dir>/keyring`. When it
+    /// exists it is used instead of --master-key and master.key.
+    #[arg(long, env = "AQSHA_KEYRING")]
+    keyring: Option<PathBuf>,
     /// Do not install the sandbox merchant, terminals and cards on first start.
     #[arg(long, env = "AQSHA_NO_SEED")]
     no_seed: bool,
@@ -185,6 +193,29 @@ struct ServeArgs {
     /// Install the public test merchant, terminals and cards even in production mode.
     #[arg(long, env = "AQSHA_SEED_SANDBOX")]
     seed_sandbox: bool,
+    /// Most money one merchant may create in the sandbox (opening balances and top-ups of the
+    /// cards it issues), per currency, in major units.
+    #[arg(long, env = "AQSHA_SANDBOX_FUNDING_CAP", default_value = "1000000000")]
+    sandbox_funding_cap: String,
+    /// How far a token reaches into the merchant's customers: `strict` (a per-order token
+    /// reaches its own order only; saved cards need a service token or one issued for the
+    /// customer with `accountId`) or `epay` (ePay's looser behaviour). See docs/api.md.
+    #[arg(long, env = "AQSHA_CUSTOMER_BINDING", default_value = "strict", value_parser = ["strict", "epay"])]
+    customer_binding: String,
+    /// Wrong CVC or expiry answers for one card (counted per merchant) that block it.
+    #[arg(long, env = "AQSHA_CARD_GUESS_LIMIT", default_value_t = 3)]
+    card_guess_limit: u32,
+    /// How long a card stays blocked (for the merchant that guessed) after that many.
+    #[arg(long, env = "AQSHA_CARD_GUESS_BLOCK", default_value = "30m")]
+    card_guess_block: String,
+    /// Failed client authentications (token endpoint, sandbox API) per client per minute;
+    /// past it the client is refused (429) to addresses it has not authenticated from.
+    #[arg(long, env = "AQSHA_AUTH_FAILURES_PER_CLIENT", default_value_t = 10)]
+    auth_failures_per_client: u32,
+    /// Failed client authentications per source address per minute; past it the address is
+    /// refused (429) for every client.
+    #[arg(long, env = "AQSHA_AUTH_FAILURES_PER_ADDRESS", default_value_t = 30)]
+    auth_failures_per_address: u32,
     /// Serve HTTPS: the certificate chain (PEM, leaf first). Needs --tls-key.
     #[arg(long, env = "AQSHA_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -222,8 +253,12 @@ impl StoreArgs {
             data_dir: self.data_dir.clone(),
             database: self.database.clone(),
             master_key: self.master_key.clone(),
+            keyring: self.keyring.clone(),
             seed_sandbox: !self.no_seed,
             sandbox_api: true,
+            funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
+            rules: Default::default(),
+            auth_throttle: Default::default(),
             token_ttl_secs: self.token_ttl,
             callbacks: Default::default(),
             limits: Default::default(),
@@ -297,6 +332,27 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let sandbox = mode == aqsha_server::config::Mode::Sandbox;
             config.sandbox_api = args.sandbox_api.unwrap_or(sandbox);
             config.seed_sandbox = !args.store.no_seed && (sandbox || args.seed_sandbox);
+            config.rules = aqsha_core::transfer::TransferRules {
+                binding: aqsha_core::token::CustomerBinding::parse(&args.customer_binding)
+                    .context("--customer-binding must be strict or epay")?,
+                wrong_answer_limit: args.card_guess_limit,
+                block_for: chrono::Duration::from_std(
+                    aqsha_server::callbacks::parse_duration(&args.card_guess_block)
+                        .map_err(|e| anyhow::anyhow!("--card-guess-block: {e}"))?,
+                )
+                .context("--card-guess-block is too long")?,
+            };
+            config.auth_throttle = aqsha_server::throttle::ThrottleSettings {
+                per_client: args.auth_failures_per_client,
+                per_address: args.auth_failures_per_address,
+                ..Default::default()
+            };
+            if config.rules.wrong_answer_limit == 0 {
+                anyhow::bail!("--card-guess-limit must be at least 1");
+            }
+            config.funding_cap =
+                aqsha_core::money::Money::parse_positive(&args.sandbox_funding_cap)
+                    .map_err(|e| anyhow::anyhow!("--sandbox-funding-cap: {e}"))?;
             config.limits = args.limits.limits();
             if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
                 config.tls = Some(aqsha_server::tls::TlsFiles { cert, key });
@@ -305,6 +361,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             aqsha_server::config::serve(config).await
         }
         Command::Bench(args) => bench::run(*args).await,
+        Command::Keys(command) => keys::run(command).await,
         Command::Migrate(store) => {
             let config = store.config(unused_addr());
             aqsha_server::config::validate(&config)?;

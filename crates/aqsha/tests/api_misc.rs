@@ -374,6 +374,53 @@ async fn the_sandbox_api_can_be_turned_off() {
     assert_eq!(st, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn production_mode_has_no_route_that_creates_money_or_cards() {
+    let s = Server::start_with(&["--mode", "production"]);
+    // No sandbox API at all, and no public test merchant to authenticate with.
+    for path in [
+        "/sandbox/cards",
+        "/sandbox/terminals",
+        "/sandbox/cards/x/topup",
+    ] {
+        let r = s
+            .http
+            .post(s.path(path))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .json(&json!({"expire": "12/39", "cvc": "123", "balance": "1000", "amount": "1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let (st, e) = s.token_raw(&[]).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{e}");
+    let log = s.log();
+    assert!(
+        log.contains("mode=\"production\"") || log.contains("mode=production"),
+        "{log}"
+    );
+    assert!(log.contains("sandbox_api=false"), "{log}");
+    assert!(
+        log.contains("callback_targets=\"public\"") || log.contains("callback_targets=public"),
+        "{log}"
+    );
+    drop(s);
+
+    // Asked for, the test merchant is seeded; the sandbox API stays off.
+    let s = Server::start_with(&["--mode", "production", "--seed-sandbox"]);
+    let (st, r) = s.pay(&seed_like_body(&invoice(), json!(10))).await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let r = s
+        .http
+        .get(s.path("/sandbox/cards"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
 #[test]
 fn bad_configuration_fails_fast_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
@@ -391,6 +438,9 @@ fn bad_configuration_fails_fast_with_a_clear_message() {
     assert!(run(&["--database", "mysql://x"]).contains("unsupported database URL"));
     assert!(run(&["--master-key", "abc"]).contains("64 hexadecimal"));
     assert!(run(&["--token-ttl", "0"]).contains("token-ttl"));
+    assert!(run(&["--mode", "production", "--sandbox-api", "true"]).contains("--mode production"));
+    assert!(run(&["--sandbox-funding-cap", "lots"]).contains("--sandbox-funding-cap"));
+    assert!(run(&["--card-guess-limit", "0"]).contains("--card-guess-limit"));
     assert!(run(&["--database", "postgres://nobody@127.0.0.1:1/x"]).contains("--master-key"));
     let out = std::process::Command::new(bin())
         .args(["serve", "--listen", "not-an-address"])

@@ -33,6 +33,8 @@ async fn pay_with_links(
             ("amount", &amount),
             ("currency", "KZT"),
             ("terminal", o["terminalId"].as_str().unwrap()),
+            ("postLink", ok),
+            ("failurePostLink", fail),
             ("secret_hash", secret_hash),
         ])
         .await;

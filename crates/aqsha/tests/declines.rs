@@ -130,7 +130,7 @@ async fn expired_and_underfunded_cards_are_declined_on(backend: Backend) {
     let mut b = seed_like_body(&invoice(), json!(100));
     b["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": expired});
     decline_case(&s, b, 478).await;
-    // The same number cannot be issued twice (a clear 400, on both databases).
+    // The same merchant cannot issue one number twice (a clear 400, on both databases).
     let resp = s
         .http
         .post(s.path("/sandbox/cards"))
@@ -142,7 +142,7 @@ async fn expired_and_underfunded_cards_are_declined_on(backend: Backend) {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let e: Value = resp.json().await.unwrap();
     assert!(
-        e["message"].as_str().unwrap().contains("already exists"),
+        e["message"].as_str().unwrap().contains("already issued"),
         "{e}"
     );
     // Insufficient funds: 100 + 95 fee > 150.

@@ -305,9 +305,10 @@ async fn all_four_pan_and_card_id_combinations_work_and_save_cards_on(backend: B
         "saving one card twice yields one id"
     );
 
-    let token = s.token(&[]).await;
+    // A token issued for this customer lists the customer's cards.
+    let token = s.token(&[("accountId", account)]).await;
     let (status, cards) = s.get_json(&format!("/cards/{account}"), &token).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{cards}");
     let cards = cards.as_array().unwrap();
     assert_eq!(cards.len(), 2, "{cards:?}");
     s.assert_ledger_balanced().await;

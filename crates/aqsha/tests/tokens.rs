@@ -158,11 +158,18 @@ async fn a_token_is_spent_by_one_transfer_on(backend: Backend) {
     let mut bad = seed_like_body(&invoice(), json!(100));
     bad["card"]["sender"]["cvc"] = json!("000");
     let t2 = s.token_for(&bad["order"]).await;
-    let (st, _) = s.transfer(&t2, &bad).await;
+    let (st, declined) = s.transfer(&t2, &bad).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
+    // The right CVC on the spent token: the request digest holds no card data, so this is the
+    // same request, and its stored decline is replayed; nothing is paid.
     bad["card"]["sender"]["cvc"] = json!("815");
+    let (st, replay) = s.transfer(&t2, &bad).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(replay, declined);
+    bad["order"]["description"] = json!("another try");
     let (st, _) = s.transfer(&t2, &bad).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.balance("440563...5096").await, before);
     assert_eq!(first["status"], "CHARGE");
 }
 

@@ -128,6 +128,7 @@ impl Client {
             post_link: t.post_link.clone(),
             failure_post_link: t.failure_post_link.clone(),
             secret_hash: t.secret_hash.clone(),
+            account_id: t.account_id.as_ref().map(|a| a.as_str().to_string()),
         };
         self.token(TRANSFER_SCOPE, &binding).await
     }

@@ -111,6 +111,9 @@ pub struct TokenBinding {
     pub post_link: Option<String>,
     pub failure_post_link: Option<String>,
     pub secret_hash: Option<String>,
+    /// The customer (`accountId`) the token is for. Aqsha needs it on a token that pays from
+    /// a saved card or manages a customer's cards; ePay ignores it.
+    pub account_id: Option<String>,
 }
 
 impl TokenBinding {
@@ -128,6 +131,7 @@ impl TokenBinding {
         push("postLink", &self.post_link);
         push("failurePostLink", &self.failure_post_link);
         push("secret_hash", &self.secret_hash);
+        push("accountId", &self.account_id);
         out
     }
 }

@@ -44,10 +44,13 @@ impl Pan {
         sum.is_multiple_of(10)
     }
 
-    /// ePay's mask: first six digits, three dots, last four (`440563...5096`).
+    /// ePay's mask: first six digits, three dots, last four (`440563...5096`). At least two
+    /// digits stay hidden whatever the length: a shorter number shows fewer leading digits.
     pub fn mask(&self) -> String {
         let n = self.0.len();
-        format!("{}...{}", &self.0[..6], &self.0[n - 4..])
+        let last = 4.min(n.saturating_sub(2));
+        let first = 6.min(n.saturating_sub(last + 2));
+        format!("{}...{}", &self.0[..first], &self.0[n - last..])
     }
 
     pub fn brand(&self) -> Brand {
@@ -198,6 +201,19 @@ mod tests {
         assert!(!Pan::parse("4405639704015097")
             .map(|p| p.luhn_ok())
             .unwrap_or(true));
+    }
+
+    #[test]
+    fn mask_hides_at_least_two_digits() {
+        for len in 12..=19 {
+            let pan = Pan::parse(&"4".repeat(len)).unwrap_or_else(|e| panic!("{e}"));
+            let m = pan.mask();
+            let (head, tail) = m.split_once("...").unwrap_or_else(|| panic!("{m}"));
+            assert!(head.len() <= 6 && tail.len() <= 4, "{m}");
+            assert!(len - head.len() - tail.len() >= 2, "{len}: {m}");
+        }
+        let p = Pan::parse("123456789012").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.mask(), "123456...9012");
     }
 
     #[test]

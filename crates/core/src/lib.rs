@@ -3,7 +3,9 @@
 
 pub mod card;
 pub mod fee;
+pub mod keyring;
 pub mod money;
+pub mod network;
 pub mod sandbox;
 pub mod store;
 pub mod token;

@@ -93,6 +93,9 @@ pub struct PreparedSeed {
     pub terminals: Vec<TerminalRecord>,
     pub cards: Vec<NewNetworkCard>,
     pub vault_cards: Vec<VaultCard>,
+    /// Most money a merchant may create in the sandbox, per currency: merchant-owned cards'
+    /// opening balances are refused once their funding account would pass it.
+    pub funding_cap: Option<Money>,
 }
 
 pub fn fee_account(merchant_id: &str) -> String {
@@ -163,10 +166,18 @@ pub struct CardTerms {
     pub currency: Currency,
 }
 
-/// A network card ready to install: sealed number, CVC check value, funded account.
-pub fn network_card(vault: &Vault, pan: &Pan, cvc: &Cvc, terms: CardTerms) -> NewNetworkCard {
+/// A network card ready to install: sealed number, CVC check value, funded account. `owner` is
+/// the merchant issuing it (its `fingerprint` must then be that merchant's, see
+/// [`crate::network::PublicCards::card_key`]); `None` makes a public test card.
+pub fn network_card(
+    vault: &Vault,
+    fingerprint: String,
+    owner: Option<String>,
+    pan: &Pan,
+    cvc: &Cvc,
+    terms: CardTerms,
+) -> NewNetworkCard {
     let id = uuid::Uuid::new_v4().to_string();
-    let fingerprint = vault.fingerprint(pan);
     NewNetworkCard {
         card: NetworkCard {
             id: id.clone(),
@@ -179,6 +190,7 @@ pub fn network_card(vault: &Vault, pan: &Pan, cvc: &Cvc, terms: CardTerms) -> Ne
             enforce_expiry: terms.enforce_expiry,
             account_id: card_account(&id),
             currency: terms.currency,
+            owner,
         },
         sealed: vault.seal(pan),
         opening_balance: terms.balance,
@@ -238,7 +250,7 @@ pub fn prepare(vault: &Vault) -> Result<PreparedSeed, SeedError> {
             balance,
             currency,
         };
-        let card = network_card(vault, &pan, &cvc, terms);
+        let card = network_card(vault, vault.fingerprint(&pan), None, &pan, &cvc, terms);
         if let Some(s) = &c.saved {
             let merchant = seed
                 .merchants

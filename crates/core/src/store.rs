@@ -29,6 +29,10 @@ pub enum StoreError {
     /// work again will succeed.
     #[error("transaction conflict: {0}")]
     Conflict(String),
+    /// The request breaks a rule the store enforces atomically (a funding cap, say); the text
+    /// is meant for the caller.
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -67,6 +71,8 @@ pub struct TokenRecord {
     pub failure_post_link: Option<String>,
     pub secret_hash: Option<String>,
     pub expires_at: DateTime<Utc>,
+    /// The customer (`accountID`) the token was issued for, if any.
+    pub account_id: Option<String>,
 }
 
 /// A card issued by Aqsha's built-in card network, as its issuer sees it.
@@ -85,6 +91,9 @@ pub struct NetworkCard {
     pub enforce_expiry: bool,
     pub account_id: String,
     pub currency: Currency,
+    /// The merchant that issued the card through the sandbox API; `None` for the network's
+    /// public test cards, which every merchant shares.
+    pub owner: Option<String>,
 }
 
 /// A card saved in the vault for one merchant's customer (`accountID`).
@@ -104,6 +113,15 @@ pub struct VaultCard {
     pub reference: String,
     pub int_reference: String,
     pub terminal_id: String,
+}
+
+/// Wrong CVC or expiry answers given for one card by one merchant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CardGuesses {
+    /// Wrong answers since the last right one (or since the last block).
+    pub wrong: u32,
+    /// The card is refused to this merchant until then.
+    pub blocked_until: Option<DateTime<Utc>>,
 }
 
 /// One side of a posting: `amount` is added to the account's balance (negative = debit).
@@ -255,6 +273,41 @@ pub struct LedgerReport {
     pub postings: u64,
 }
 
+/// A table that keeps sealed card numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedTable {
+    /// Saved cards (`vault_cards`).
+    VaultCards,
+    /// The sandbox network's cards (`network_cards`).
+    NetworkCards,
+}
+
+impl SealedTable {
+    pub const ALL: [SealedTable; 2] = [SealedTable::VaultCards, SealedTable::NetworkCards];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SealedTable::VaultCards => "vault_cards",
+            SealedTable::NetworkCards => "network_cards",
+        }
+    }
+}
+
+/// One row's sealed card number, for re-encryption.
+#[derive(Debug, Clone)]
+pub struct SealedRecord {
+    pub id: String,
+    pub sealed: SealedPan,
+}
+
+/// How many records of a table are sealed under one key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub table: SealedTable,
+    pub key_id: String,
+    pub records: u64,
+}
+
 /// The unit of work a transfer runs in. Every method reads or writes inside one database
 /// transaction; nothing is visible to others until the store commits.
 pub trait Tx {
@@ -292,6 +345,14 @@ pub trait Tx {
         tail: &str,
         invoice_id: &str,
     ) -> StoreResult<bool>;
+    /// The wrong-answer count of a card (by its fingerprint in the merchant's world).
+    fn card_guesses(&mut self, merchant_id: &str, card_key: &str) -> StoreResult<CardGuesses>;
+    fn put_card_guesses(
+        &mut self,
+        merchant_id: &str,
+        card_key: &str,
+        guesses: CardGuesses,
+    ) -> StoreResult<()>;
     fn balance(&mut self, account_id: &str) -> StoreResult<Money>;
     /// Applies balanced postings; fails if a card account would go below zero.
     fn post(&mut self, operation_id: &str, postings: &[Posting]) -> StoreResult<()>;
@@ -323,9 +384,28 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<OperationRecord>>;
     async fn saved_cards(&self, merchant_id: &str, account_id: &str)
         -> StoreResult<Vec<VaultCard>>;
-    /// `Ok(false)` when the merchant has no active card with that id.
-    async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
-    async fn sandbox_cards(&self) -> StoreResult<Vec<SandboxCardView>>;
+    /// `Ok(false)` when the merchant has no active card with that id (of that customer, when
+    /// `account_id` is given).
+    async fn deactivate_card(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// The public test cards and the merchant's own cards.
+    async fn sandbox_cards(&self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
+    /// The fingerprints of the network's public test cards (see [`crate::network`]).
+    async fn public_card_keys(&self) -> StoreResult<Vec<String>>;
+    /// Adds money to one of the merchant's own sandbox cards from its funding account;
+    /// `Ok(None)` when the merchant has no such card, [`StoreError::Refused`] past the cap.
+    /// Returns the card's new balance.
+    async fn top_up(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>>;
     /// Installs merchants, terminals, network cards (with opening balances posted against the
     /// funding account) and saved cards in one transaction. With a marker, only once: returns
     /// `false` when that marker was installed before.
@@ -356,6 +436,26 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a merchant's event due again now; `false` if it has no such event.
     async fn resend_callback(&self, merchant_id: &str, event_id: &str) -> StoreResult<bool>;
     async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>>;
+
+    /// How many sealed card numbers each key id seals, per table (key rotation).
+    async fn key_usage(&self) -> StoreResult<Vec<KeyUsage>>;
+    /// Up to `limit` rows of `table` sealed under any key but `key_id`, with ids after
+    /// `after_id`, in id order: a re-encryption pass walks a table once, batch by batch.
+    async fn sealed_not_under(
+        &self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>>;
+    /// Replaces sealed card numbers in one transaction: each `(old, new)` pair writes `new`
+    /// where the row still holds `old` exactly, so a row changed since it was read (a card
+    /// saved again meanwhile) is left as it is. Returns how many rows were replaced.
+    async fn reseal(
+        &self,
+        table: SealedTable,
+        changes: Vec<(SealedRecord, SealedPan)>,
+    ) -> StoreResult<u64>;
 
     /// Stops taking writes (later ones fail with [`StoreError::Closed`]), commits every write
     /// already queued and answers its caller, and returns once the writer has stopped. Called

@@ -1,9 +1,11 @@
-//! Access tokens: sealed claims, readable only with the master key.
+//! Access tokens: sealed claims, readable only with the vault's keys.
 //!
 //! A token carries what it was issued for — merchant, scope, the invoice/amount/currency/terminal
-//! binding, callback URLs, `secret_hash` and expiry — encrypted and authenticated with the vault's
-//! token key (AES-256-GCM). Issuing one therefore needs no database write, and any instance
-//! holding the same master key can read it. What a database must know — that a token was spent,
+//! binding, callback URLs, `secret_hash` and expiry — encrypted and authenticated with the token
+//! key of the vault's active sealing key (AES-256-GCM), whose key id leads the sealed bytes so
+//! that a token outlives a key rotation (`Vault::open_token`; tokens issued before they carried a
+//! key id still open under the first master key). Issuing one therefore needs no database write,
+//! and any instance holding the same keyring can read it. What a database must know — that a token was spent,
 //! and on which operation — is written in the transfer's own commit, keyed by the token's id
 //! (a sealed claim, time-ordered so that index grows at its end); the token itself is never
 //! stored.
@@ -12,6 +14,31 @@ use crate::money::{Currency, Money};
 use crate::store::TokenRecord;
 use crate::vault::Vault;
 use chrono::{DateTime, Utc};
+
+/// How far a token reaches into a merchant's customers (issue 12).
+///
+/// `Strict` (the default): a per-order token (one bound to an invoice) reaches that order only:
+/// its transfer and its invoice's status, never saved-card management; listing or deactivating
+/// a customer's cards needs a service token (scope `webapi`, no invoice) or a token issued for
+/// that customer (`accountId`); paying from a saved sender card (`TYPECARDID`) needs a token
+/// issued for the card's customer. `Epay`: ePay's looser behaviour, where any live token of
+/// the merchant with a service scope does all of that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CustomerBinding {
+    #[default]
+    Strict,
+    Epay,
+}
+
+impl CustomerBinding {
+    pub fn parse(text: &str) -> Option<CustomerBinding> {
+        match text {
+            "strict" => Some(CustomerBinding::Strict),
+            "epay" => Some(CustomerBinding::Epay),
+            _ => None,
+        }
+    }
+}
 
 /// Token lifetime in seconds, as ePay issues them.
 pub const TOKEN_TTL_SECS: i64 = 7200;
@@ -29,8 +56,8 @@ pub fn issue(vault: &Vault, claims: &TokenRecord) -> String {
     data_encoding::BASE32_NOPAD.encode(&vault.seal_token(&encode(claims)))
 }
 
-/// The claims of a token issued by [`issue`] with the same master key; `None` for anything else:
-/// garbage, a tampered token, or one sealed under another key.
+/// The claims of a token issued by [`issue`] under any key the vault holds; `None` for anything
+/// else: garbage, a tampered token, or one sealed under a key the vault does not hold.
 pub fn open(vault: &Vault, token: &str) -> Option<TokenRecord> {
     if token.len() > MAX_TOKEN_LEN {
         return None;
@@ -73,6 +100,11 @@ fn encode(c: &TokenRecord) -> Vec<u8> {
     let mut out = vec![VERSION];
     for f in fields {
         put(&mut out, f);
+    }
+    // Fields added later trail the first eleven and are written only when present, so
+    // tokens issued before them still open, and tokens without them stay as short as before.
+    if c.account_id.is_some() {
+        put(&mut out, c.account_id.as_deref());
     }
     out
 }
@@ -165,6 +197,7 @@ fn decode(plain: &[u8]) -> Option<TokenRecord> {
     let secret_hash = f.next()?;
     let expires: i64 = f.next()??.parse().ok()?;
     let expires_at: DateTime<Utc> = DateTime::from_timestamp(expires, 0)?;
+    let account_id = if f.0.is_empty() { None } else { f.next()? };
     if !f.0.is_empty() {
         return None;
     }
@@ -180,6 +213,7 @@ fn decode(plain: &[u8]) -> Option<TokenRecord> {
         failure_post_link,
         secret_hash,
         expires_at,
+        account_id,
     })
 }
 
@@ -202,6 +236,7 @@ mod tests {
             failure_post_link: None,
             secret_hash: Some("s3cr3t".into()),
             expires_at: DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
+            account_id: Some("testUser1".into()),
         }
     }
 
@@ -232,11 +267,12 @@ mod tests {
             failure_post_link: None,
             secret_hash: None,
             expires_at: DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
+            account_id: None,
         };
         let t = issue(&v, &c);
-        // 12 nonce + 16 tag + 1 version + 3×17 ids + 2×9 numbers + 11 scope + 12 invoice + 6
-        // currency + 3 absent = 130 bytes = 208 base32 characters.
-        assert_eq!(t.len(), 208, "{t}");
+        // 4 key id + 12 nonce + 16 tag + 1 version + 3×17 ids + 2×9 numbers + 11 scope + 12
+        // invoice + 6 currency + 3 absent = 134 bytes = 215 base32 characters.
+        assert_eq!(t.len(), 215, "{t}");
         let back = open(&v, &t).unwrap_or_else(|| panic!("token did not open"));
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }
@@ -256,5 +292,45 @@ mod tests {
         assert!(open(&v, "").is_none());
         assert!(open(&v, "not a token!").is_none());
         assert!(open(&v, &"A".repeat(MAX_TOKEN_LEN + 1)).is_none());
+    }
+
+    /// Issued by the code before tokens carried a key id (commit 6aafe12), under
+    /// `Vault::new([3u8; 32])`, for the claims below.
+    const FIRST_FORMAT_TOKEN: &str = "72FWSYO54P3QDEDVDNKIVTUSZCETQ3OSGCWHB7VAEAQLTHA7SVC53JFJJV7MVSG76OZXI57RBJSHZDNXE33ULSNNVWWR2PORKXOE3BJT5JGLK5OTQ3XWCTGSAKY3G2C4M43VY7CFEWBHIVGCBIBF3FAZCME75IUBNHR6MAE6S5ARDXF7LU27AQJ7JYE2LYKPHT7CYFA3IMZWBHZA";
+
+    #[test]
+    fn tokens_survive_rotation_and_first_format_tokens_still_open() {
+        use crate::keyring::Keyring;
+        let mut ring = Keyring::from_master([3u8; 32]);
+        let before = ring.vault();
+        let c = claims();
+        let under_a = issue(&before, &c);
+        ring.add([4u8; 32], true, Utc::now())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let after = ring.vault();
+        let under_b = issue(&after, &c);
+        for t in [&under_a, &under_b] {
+            let back = open(&after, t).unwrap_or_else(|| panic!("token did not open"));
+            assert_eq!(format!("{back:?}"), format!("{c:?}"));
+        }
+        assert!(
+            open(&before, &under_b).is_none(),
+            "B unknown before rotation"
+        );
+        let old = open(&after, FIRST_FORMAT_TOKEN)
+            .unwrap_or_else(|| panic!("first-format token did not open"));
+        assert_eq!(old.id, "0190f3a2b4c47d6e8f9a0b1c2d3e4f50");
+        assert_eq!(
+            old.terminal_id.as_deref(),
+            Some("c36b282f-6819-4d4f-85df-a4bdc8a8f703")
+        );
+        assert_eq!(old.expires_at.timestamp(), 1_900_000_000);
+        // Once key A is retired, neither its tokens nor first-format ones open.
+        let a_id = Vault::new([3u8; 32]).key_id().to_string();
+        ring.remove(&a_id).unwrap_or_else(|e| panic!("{e}"));
+        let retired = ring.vault();
+        assert!(open(&retired, &under_a).is_none());
+        assert!(open(&retired, FIRST_FORMAT_TOKEN).is_none());
+        assert!(open(&retired, &under_b).is_some());
     }
 }

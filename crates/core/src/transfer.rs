@@ -7,16 +7,18 @@
 //! in the caller's transaction ([`TransferOutcome::Done`]).
 //!
 //! Checks run in this order, and the first that fails decides the answer:
-//! token → amount (470) → currency (469) → token binding (469) → terminal (464) → invoice
-//! already charged (replay, or 469) → invoice tail (469) → sender card → receiver card →
-//! same card (469) → card currency (456) → funds (484).
+//! token → amount (470) → currency (469) → token binding: invoice, amount, currency, customer,
+//! callback links (469) → terminal (464) → invoice already charged (replay, or 469) → invoice
+//! tail (469) → saved sender card needs a customer token (487) → sender card (its wrong-answer
+//! block, 492) → receiver card → same card (469) → card currency (456) → funds (484).
 
 use crate::card::{Brand, Expiry};
 use crate::money::{Currency, Money};
 use crate::store::{
-    CallbackEvent, NetworkCard, OperationRecord, Posting, SideRecord, StoreError, StoredResponse,
-    TerminalRecord, TokenRecord, Tx, VaultCard,
+    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, Posting, SideRecord, StoreError,
+    StoredResponse, TerminalRecord, TokenRecord, Tx, VaultCard,
 };
+use crate::token::CustomerBinding;
 use crate::vault::{ct_eq, SealedPan};
 use aqsha_wire::callback::CallbackBody;
 use aqsha_wire::codes::{reason, ReasonCode};
@@ -37,6 +39,29 @@ pub struct TransferCommand {
     pub order: OrderInput,
     pub sender: SideInput,
     pub receiver: SideInput,
+    /// The deployment's rules for this transfer.
+    pub rules: TransferRules,
+}
+
+/// Rules a deployment configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferRules {
+    /// Whether a saved sender card needs a token issued for its customer.
+    pub binding: CustomerBinding,
+    /// Wrong CVC or expiry answers for one card (per merchant) that block it.
+    pub wrong_answer_limit: u32,
+    /// How long such a block lasts.
+    pub block_for: chrono::Duration,
+}
+
+impl Default for TransferRules {
+    fn default() -> Self {
+        TransferRules {
+            binding: CustomerBinding::Strict,
+            wrong_answer_limit: 3,
+            block_for: chrono::Duration::minutes(30),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -272,6 +297,33 @@ fn decide(
             )));
         }
     }
+    if let Some(a) = &token.account_id {
+        if o.account_id.as_deref() != Some(a.as_str()) {
+            return Ok(Err(decline(
+                reason::INVALID_TRANSACTION,
+                "order.accountID does not match the token's accountId",
+            )));
+        }
+    }
+    // The callback links and secret_hash the merchant put in the token cannot be redirected
+    // by the order (which may have passed through a customer's browser).
+    for (name, given, bound) in [
+        ("postLink", &o.post_link, &token.post_link),
+        (
+            "failurePostLink",
+            &o.failure_post_link,
+            &token.failure_post_link,
+        ),
+    ] {
+        if let (Some(given), Some(bound)) = (non_empty(given), non_empty(bound)) {
+            if given != bound {
+                return Ok(Err(decline(
+                    reason::INVALID_TRANSACTION,
+                    format!("order.{name} differs from the {name} the token was issued with"),
+                )));
+            }
+        }
+    }
     let terminal_id = match (&o.terminal_id, &token.terminal_id) {
         (Some(t), Some(bound)) if t != bound => {
             return Ok(Err(decline(
@@ -332,12 +384,22 @@ fn decide(
     }
     let merchant = token.merchant_id.as_str();
     let account = o.account_id.as_deref().unwrap_or("");
-    let sender = match resolve(tx, &cmd.sender, true, merchant, account, cmd.now)? {
+    if matches!(cmd.sender, SideInput::CardId { .. })
+        && cmd.rules.binding == CustomerBinding::Strict
+        && token.account_id.as_deref() != Some(account)
+    {
+        return Ok(Err(decline(
+            reason::NOT_PERMITTED_TO_MERCHANT,
+            "paying from a saved card needs a token issued for its customer \
+             (accountId in the token request)",
+        )));
+    }
+    let sender = match resolve(tx, cmd, &cmd.sender, true, merchant, account)? {
         Ok(s) => s,
         Err(d) => return Ok(Err(d)),
     };
     draft.op.sender = sender.record.clone();
-    let receiver = match resolve(tx, &cmd.receiver, false, merchant, account, cmd.now)? {
+    let receiver = match resolve(tx, cmd, &cmd.receiver, false, merchant, account)? {
         Ok(r) => r,
         Err(d) => return Ok(Err(d)),
     };
@@ -389,6 +451,10 @@ fn decide(
     }))
 }
 
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
 fn empty_side() -> Resolved {
     Resolved {
         record: SideRecord::default(),
@@ -414,12 +480,13 @@ pub fn invoice_tail(invoice_id: &str) -> Option<&str> {
 /// Finds the card behind one side and asks its issuer, when the sandbox is the issuer.
 fn resolve(
     tx: &mut dyn Tx,
+    cmd: &TransferCommand,
     side: &SideInput,
     is_sender: bool,
     merchant_id: &str,
     account_id: &str,
-    now: DateTime<Utc>,
 ) -> Result<Result<Resolved, Decline>, StoreError> {
+    let now = cmd.now;
     let who = if is_sender { "sender" } else { "receiver" };
     match side {
         SideInput::CardId { id, .. } => {
@@ -485,23 +552,8 @@ fn resolve(
                     return Ok(Err(d));
                 }
                 if is_sender {
-                    match p.expiry {
-                        Some(e) if e == n.expiry => {}
-                        _ => {
-                            return Ok(Err(decline(
-                                reason::WRONG_EXPIRY,
-                                "wrong expiry date for the sender card",
-                            )))
-                        }
-                    }
-                    match &p.cvc_check {
-                        Some(c) if ct_eq(c, &n.cvc_check) => {}
-                        _ => {
-                            return Ok(Err(decline(
-                                reason::DECLINED_BY_ISSUER_466,
-                                "CVC check failed",
-                            )))
-                        }
+                    if let Err(d) = check_answers(tx, &cmd.rules, merchant_id, p, n, now)? {
+                        return Ok(Err(d));
                     }
                 }
             } else if is_sender {
@@ -529,6 +581,61 @@ fn resolve(
     }
 }
 
+/// The sender's expiry and CVC against the issuer's, counting wrong answers per card and
+/// merchant: once `wrong_answer_limit` are given, the card is refused to that merchant (492)
+/// for `block_for`, whatever is answered, so a CVC cannot be found by trying. A right answer
+/// clears the count. The count is written in the decline's own commit.
+fn check_answers(
+    tx: &mut dyn Tx,
+    rules: &TransferRules,
+    merchant_id: &str,
+    p: &PanSide,
+    card: &NetworkCard,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Decline>, StoreError> {
+    let mut g = tx.card_guesses(merchant_id, &p.fingerprint)?;
+    if let Some(until) = g.blocked_until.filter(|u| *u > now) {
+        return Ok(Err(decline(
+            reason::PIN_TRIES_EXCEEDED,
+            format!(
+                "the sender card is blocked after {} wrong CVC or expiry answers, until {}",
+                rules.wrong_answer_limit,
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        )));
+    }
+    let wrong = if p.expiry != Some(card.expiry) {
+        Some(decline(
+            reason::WRONG_EXPIRY,
+            "wrong expiry date for the sender card",
+        ))
+    } else if !p
+        .cvc_check
+        .as_deref()
+        .is_some_and(|c| ct_eq(c, &card.cvc_check))
+    {
+        Some(decline(reason::DECLINED_BY_ISSUER_466, "CVC check failed"))
+    } else {
+        None
+    };
+    let Some(d) = wrong else {
+        if g != CardGuesses::default() {
+            tx.put_card_guesses(merchant_id, &p.fingerprint, CardGuesses::default())?;
+        }
+        return Ok(Ok(()));
+    };
+    g.wrong += 1;
+    g.blocked_until = None;
+    if g.wrong >= rules.wrong_answer_limit {
+        g = CardGuesses {
+            wrong: 0,
+            blocked_until: Some(now + rules.block_for),
+        };
+    }
+    tx.put_card_guesses(merchant_id, &p.fingerprint, g)?;
+    Ok(Err(d))
+}
+
 /// The issuer's own view of its card: locked, or past its expiry.
 fn issuer_checks(card: &NetworkCard, who: &str, now: DateTime<Utc>) -> Result<(), Decline> {
     if card.locked {
@@ -550,6 +657,8 @@ fn issuer_checks(card: &NetworkCard, who: &str, now: DateTime<Utc>) -> Result<()
 /// as much as is known.
 struct Draft {
     op: OperationRecord,
+    /// The token's postLink and failurePostLink: `secret_hash` goes only to these.
+    token_links: [Option<String>; 2],
     /// The sender's name as given, for the callback.
     payer_name: String,
 }
@@ -581,14 +690,17 @@ impl Draft {
                 http_status: 0,
                 response_body: String::new(),
                 created_at: cmd.now,
-                // The order's callback URLs win over the token's (reference §7).
-                post_link: o.post_link.clone().or_else(|| token.post_link.clone()),
-                failure_post_link: o
-                    .failure_post_link
-                    .clone()
-                    .or_else(|| token.failure_post_link.clone()),
+                // The token's callback links win: an order may name links only where the
+                // token has none, and may not differ from those it has (see `decide`).
+                post_link: non_empty(&token.post_link)
+                    .or(non_empty(&o.post_link))
+                    .map(str::to_string),
+                failure_post_link: non_empty(&token.failure_post_link)
+                    .or(non_empty(&o.failure_post_link))
+                    .map(str::to_string),
                 secret_hash: token.secret_hash.clone(),
             },
+            token_links: [token.post_link.clone(), token.failure_post_link.clone()],
             payer_name: match &cmd.sender {
                 SideInput::Pan(p) => p.name.clone().unwrap_or_default(),
                 SideInput::CardId { .. } => String::new(),
@@ -712,6 +824,13 @@ impl Draft {
         let Some(url) = url.clone().filter(|u| !u.is_empty()) else {
             return Ok(());
         };
+        // The merchant's secret_hash is echoed only to a link the merchant itself put in the
+        // token request; a link that came with the order gets the callback without it.
+        let from_token = self.token_links[usize::from(!ok)].as_deref() == Some(url.as_str());
+        let secret_hash = match &op.secret_hash {
+            Some(s) if from_token => s.clone(),
+            _ => String::new(),
+        };
         let body = CallbackBody {
             id: op.id.clone(),
             date_time: op
@@ -737,7 +856,7 @@ impl Draft {
             email: op.email.clone(),
             phone: String::new(),
             card_id: op.sender.card_id.clone(),
-            secret_hash: op.secret_hash.clone().unwrap_or_default(),
+            secret_hash,
         };
         tx.insert_callback(&CallbackEvent {
             id: uuid::Uuid::now_v7().to_string(),

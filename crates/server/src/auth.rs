@@ -3,9 +3,14 @@
 use crate::error::EpayError;
 use crate::AppState;
 use aqsha_core::store::{MerchantRecord, TokenRecord};
+use aqsha_core::token::CustomerBinding;
 use aqsha_core::vault::{ct_eq, sha256_hex};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 /// The bearer token from `Authorization`, or why there is none.
 pub fn bearer(headers: &HeaderMap) -> Result<&str, EpayError> {
@@ -48,6 +53,59 @@ pub async fn service_token(
     Ok(record)
 }
 
+/// Refuses a per-order token asking for another invoice's status (issue 12: a token reaches
+/// its own order only). A spent transfer token can therefore still read its own outcome, and
+/// nothing else.
+pub fn may_read_invoice(
+    state: &AppState,
+    token: &TokenRecord,
+    invoice: &str,
+) -> Result<(), EpayError> {
+    match &token.invoice_id {
+        Some(own) if own != invoice && state.rules.binding == CustomerBinding::Strict => {
+            Err(EpayError::token(
+                "this token was issued for another invoice; a per-order token reads only its own \
+                 invoice's status (use a service token, scope webapi, for others)",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a token that may not manage saved cards (of this customer, when `account` is
+/// known): a per-order token never may; otherwise a service token (scope `webapi`) or a token
+/// issued for the customer (`accountId`). Returns the customer the token is confined to.
+pub fn may_manage_cards<'t>(
+    state: &AppState,
+    token: &'t TokenRecord,
+    account: Option<&str>,
+) -> Result<Option<&'t str>, EpayError> {
+    if state.rules.binding == CustomerBinding::Epay {
+        return Ok(None);
+    }
+    if token.invoice_id.is_some() {
+        return Err(EpayError::token(
+            "a per-order token cannot manage saved cards; use a service token (scope webapi) or a \
+             token issued for the customer (accountId)",
+        ));
+    }
+    match (&token.account_id, account) {
+        (Some(own), Some(asked)) if own != asked => Err(EpayError::token(
+            "this token was issued for another customer (accountId)",
+        )),
+        (Some(own), _) => Ok(Some(own.as_str())),
+        (None, _) if has_scope(token, "webapi") => Ok(None),
+        (None, _) => Err(EpayError::token(
+            "managing saved cards needs a service token (scope webapi) or a token issued for the \
+             customer (accountId)",
+        )),
+    }
+}
+
+fn has_scope(token: &TokenRecord, word: &str) -> bool {
+    token.scope.split_whitespace().any(|s| s == word)
+}
+
 /// `client_id`/`client_secret` from an `Authorization: Basic` header.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -63,13 +121,47 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_string(), secret.to_string()))
 }
 
+/// The address the request came from (the TCP peer; behind a proxy, the proxy's).
+pub struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Peer, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// What a client-credentials check found.
+pub enum ClientCheck {
+    Allowed(MerchantRecord),
+    /// Unknown client or wrong secret: the two look alike.
+    Denied,
+    /// Too many failures (see [`crate::throttle`]); retry after this long.
+    Throttled(Duration),
+}
+
 /// Checks client credentials. An unknown client and a wrong secret take the same path and
-/// the same time, so the answer reveals nothing about which client ids exist.
+/// the same time, so the answer reveals nothing about which client ids exist. Failures are
+/// counted per client and per address, and logged with the client id, never the secret.
 pub async fn check_client(
     state: &AppState,
     client_id: &str,
     secret: &str,
-) -> Result<Option<MerchantRecord>, aqsha_core::store::StoreError> {
+    peer: Option<IpAddr>,
+) -> Result<ClientCheck, aqsha_core::store::StoreError> {
+    if let Err(wait) = state.throttle.check(client_id, peer) {
+        tracing::warn!(
+            request = %crate::request_id(), client_id = ?shown(client_id), peer = ?peer,
+            "client authentication refused: too many failures"
+        );
+        return Ok(ClientCheck::Throttled(wait));
+    }
     let merchant = state.store.merchant_by_client_id(client_id).await?;
     let presented = sha256_hex(secret.as_bytes());
     // Compare against a fixed stand-in when the client is unknown, to keep timing uniform.
@@ -78,5 +170,32 @@ pub async fn check_client(
         .map(|m| m.secret_hash.as_str())
         .unwrap_or("0000000000000000000000000000000000000000000000000000000000000000");
     let ok = ct_eq(&presented, stored);
-    Ok(merchant.filter(|_| ok))
+    match merchant.filter(|_| ok) {
+        Some(m) => {
+            state.throttle.succeeded(client_id, peer);
+            Ok(ClientCheck::Allowed(m))
+        }
+        None => {
+            state.throttle.failed(client_id, peer);
+            tracing::warn!(
+                request = %crate::request_id(), client_id = ?shown(client_id), peer = ?peer,
+                "client authentication failed"
+            );
+            Ok(ClientCheck::Denied)
+        }
+    }
+}
+
+/// A caller-chosen id as logged: at most 64 characters (Debug-quoted by the caller, so a
+/// newline cannot forge a log line).
+fn shown(client_id: &str) -> String {
+    client_id.chars().take(64).collect()
+}
+
+/// `Retry-After` in whole seconds, at least one.
+pub fn retry_after(resp: &mut axum::response::Response, wait: Duration) {
+    let secs = wait.as_secs().max(1) + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
 }

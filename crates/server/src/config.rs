@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use aqsha_core::vault::Vault;
 use aqsha_store::DatabaseUrl;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What a deployment is for. The sandbox (the default) seeds the documented test merchant and
@@ -49,8 +49,11 @@ pub struct Config {
     /// Defaults to `sqlite://<data_dir>/aqsha.db`.
     pub database: Option<String>,
     /// 64 hex characters; when absent the key is read from, or generated into,
-    /// `<data_dir>/master.key`.
+    /// `<data_dir>/master.key`. A keyring file, when there is one, takes precedence
+    /// ([`crate::keyfile`]).
     pub master_key: Option<String>,
+    /// The keyring file; `None` means `<data_dir>/keyring` (used only if it exists).
+    pub keyring: Option<PathBuf>,
     /// Seed the sandbox (test merchant, terminals, cards) on first start.
     pub seed_sandbox: bool,
     /// Lifetime of issued tokens in seconds.
@@ -58,11 +61,23 @@ pub struct Config {
     pub callbacks: crate::callbacks::CallbackSettings,
     /// Serve the `/sandbox/*` API.
     pub sandbox_api: bool,
+    /// Most money one merchant may create in the sandbox (opening balances and top-ups of its
+    /// own cards), per currency.
+    pub funding_cap: aqsha_core::money::Money,
+    /// How far a token reaches into the merchant's customers (`--customer-binding`), and the
+    /// wrong CVC/expiry answers that block a card (`--card-guess-limit`, `--card-guess-block`).
+    pub rules: aqsha_core::transfer::TransferRules,
+    /// Failed client authentications allowed per client and per address.
+    pub auth_throttle: crate::throttle::ThrottleSettings,
     /// Timeouts, caps and the shutdown grace period.
     pub limits: crate::limits::Limits,
     /// Serve HTTPS with this certificate and key; plain HTTP when absent.
     pub tls: Option<crate::tls::TlsFiles>,
 }
+
+/// The default per-merchant sandbox funding cap: 1,000,000,000 (tenge or dollars).
+pub const DEFAULT_FUNDING_CAP: aqsha_core::money::Money =
+    aqsha_core::money::Money::from_minor(100_000_000_000);
 
 impl Config {
     /// `"https"` or `"http"`.
@@ -83,51 +98,15 @@ impl Config {
     }
 }
 
-/// The vault's master key: configured, or kept in the data directory (created on first start).
-pub fn load_master_key(config: &Config) -> anyhow::Result<[u8; 32]> {
-    if let Some(hex) = &config.master_key {
-        return Vault::parse_master_key(hex).context("--master-key / AQSHA_MASTER_KEY");
-    }
-    let path = config.data_dir.join("master.key");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        return Vault::parse_master_key(&text).with_context(|| format!("{}", path.display()));
-    }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let key = Vault::generate_master_key();
-    write_private(&path, &hex::encode(key))?;
-    tracing::warn!(
-        path = %path.display(),
-        "generated a new vault master key; card data in this database can only be read with it. \
-         For production, set AQSHA_MASTER_KEY from a secret store instead"
-    );
-    Ok(key)
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    Ok(())
-}
-
 /// Opens the store, seeds it if asked, and returns the app state.
 pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
     let url = config.database_url()?;
-    let key = load_master_key(config)?;
-    let vault = Arc::new(Vault::new(key));
+    let keys = crate::keyfile::load(config, true)?;
+    let vault = Arc::new(keys.ring.vault());
+    tracing::info!(
+        key_id = vault.key_id(),
+        "vault keys loaded; sealing under this key id"
+    );
     let options = aqsha_store::StoreOptions {
         writer_queue: config.limits.writer_queue,
     };
@@ -144,11 +123,21 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
             tracing::info!("seeded the sandbox: merchant \"test\", 4 terminals, 6 cards");
         }
     }
+    // The public test cards are installed only by the seed, so reading them once at start
+    // is enough; every instance reads the same set from the shared database.
+    let public_cards = store
+        .public_card_keys()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the public test cards: {e}"))?;
     Ok(AppState {
         store,
         vault,
         token_ttl_secs: config.token_ttl_secs,
         callbacks_wake: Arc::new(tokio::sync::Notify::new()),
+        public_cards: Arc::new(aqsha_core::network::PublicCards::new(public_cards)),
+        funding_cap: config.funding_cap,
+        rules: config.rules,
+        throttle: Arc::new(crate::throttle::Throttle::new(config.auth_throttle)),
         tls: config.tls.is_some(),
     })
 }
@@ -258,10 +247,14 @@ async fn shutdown_signal() {
 /// Refuses configuration that cannot work, before anything starts.
 pub fn validate(config: &Config) -> anyhow::Result<()> {
     let url = config.database_url()?;
-    if matches!(url, DatabaseUrl::Postgres(_)) && config.master_key.is_none() {
+    if matches!(url, DatabaseUrl::Postgres(_))
+        && config.master_key.is_none()
+        && config.keyring.is_none()
+    {
         bail!(
-            "--master-key / AQSHA_MASTER_KEY is required with PostgreSQL: every instance on one \
-             database must seal and fingerprint cards with the same key"
+            "--master-key / AQSHA_MASTER_KEY (or --keyring / AQSHA_KEYRING) is required with \
+             PostgreSQL: every instance on one database must seal and fingerprint cards with the \
+             same keys"
         );
     }
     if config.mode == Mode::Production && config.sandbox_api {

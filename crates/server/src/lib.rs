@@ -8,9 +8,11 @@ pub mod auth;
 pub mod callbacks;
 pub mod config;
 pub mod error;
+pub mod keyfile;
 pub mod limits;
 pub mod listener;
 mod routes;
+pub mod throttle;
 pub mod tls;
 
 pub use config::Config;
@@ -34,6 +36,14 @@ pub struct AppState {
     pub token_ttl_secs: i64,
     /// Wakes the callback dispatcher when an operation may have queued an event.
     pub callbacks_wake: Arc<tokio::sync::Notify>,
+    /// The network's public test cards; any other card number is known per merchant.
+    pub public_cards: Arc<aqsha_core::network::PublicCards>,
+    /// Most money one merchant may create in the sandbox, per currency.
+    pub funding_cap: aqsha_core::money::Money,
+    /// How far a token reaches into the merchant's customers, and the wrong-answer limit.
+    pub rules: aqsha_core::transfer::TransferRules,
+    /// Failed client authentications, per client and per address.
+    pub throttle: Arc<throttle::Throttle>,
     /// Served over HTTPS. Links and cookies the server makes must use the same scheme
     /// ([`AppState::scheme`]): a `Secure` cookie set over plain HTTP is dropped, and an
     /// `http://` link from an HTTPS page leaks what it carries.
@@ -90,6 +100,10 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
             .route(
                 "/sandbox/cards",
                 get(routes::sandbox::list_cards).post(routes::sandbox::issue_card),
+            )
+            .route(
+                "/sandbox/cards/{card_id}/topup",
+                post(routes::sandbox::top_up),
             )
             .route("/sandbox/ledger", get(routes::sandbox::ledger))
             .route("/sandbox/terminals", post(routes::sandbox::add_terminal))

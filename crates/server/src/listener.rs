@@ -26,6 +26,7 @@
 //! most.
 
 use crate::limits::Limits;
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -33,6 +34,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -253,6 +255,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TimedIo<S> {
 struct ConnService {
     app: Router,
     conn: Arc<ConnState>,
+    /// The TCP peer, given to handlers as axum's `ConnectInfo` (failed authentications are
+    /// counted per address, `crate::throttle`).
+    peer: SocketAddr,
 }
 
 type ResponseFuture =
@@ -263,7 +268,8 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnService {
     type Error = Infallible;
     type Future = ResponseFuture;
 
-    fn call(&self, req: hyper::Request<Incoming>) -> ResponseFuture {
+    fn call(&self, mut req: hyper::Request<Incoming>) -> ResponseFuture {
+        req.extensions_mut().insert(ConnectInfo(self.peer));
         self.conn.started.fetch_add(1, Ordering::Relaxed);
         self.conn.active.fetch_add(1, Ordering::Relaxed);
         let active = Active(self.conn.clone());
@@ -351,11 +357,11 @@ pub async fn serve(
                 }
             }
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors (something besides client connections holds them)
                     // or a connection reset before it was accepted: wait a little rather
@@ -378,6 +384,7 @@ pub async fn serve(
             let service = ConnService {
                 app,
                 conn: conn.clone(),
+                peer,
             };
             let ended = match tls {
                 None => {

@@ -7,7 +7,7 @@
 //! per transfer into about a dozen per batch. Reads look at `Pending` first, then `Known`, and
 //! only then at the database, so every command sees the commands before it in its batch.
 
-use aqsha_core::store::{CallbackEvent, OperationRecord, Posting, StoredResponse};
+use aqsha_core::store::{CallbackEvent, CardGuesses, OperationRecord, Posting, StoredResponse};
 use aqsha_core::transfer::{day_of, invoice_tail};
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,6 +32,8 @@ pub struct Known {
     pub charged: HashMap<(String, String), Option<Charged>>,
     /// Invoices recorded under a tail key: (invoice, charged).
     pub tails: HashMap<TailKey, Vec<(String, bool)>>,
+    /// (merchant, card fingerprint) → its wrong-answer count.
+    pub guesses: HashMap<(String, String), CardGuesses>,
 }
 
 /// Writes the batch's commands made and the database has not seen yet.

@@ -3,11 +3,14 @@
 //! backend is plugged into the same [`crate::group::GroupStore`].
 
 use crate::batch::TailKey;
+use aqsha_core::money::Money;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
-    OperationRecord, SandboxCardView, StoreResult, TerminalRecord, Tx, VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantRecord, NextStep,
+    OperationRecord, SandboxCardView, SealedRecord, SealedTable, StoreResult, TerminalRecord, Tx,
+    VaultCard,
 };
+use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
 /// A failed transaction-control statement. `retryable` marks deadlocks and serialization
@@ -34,6 +37,8 @@ pub struct Keys {
     pub invoice: Option<(String, String)>,
     /// (terminal, day, last six digits of the invoice) for the invoice-tail rule.
     pub tail: Option<TailKey>,
+    /// (merchant, sender card fingerprint) whose wrong CVC/expiry answers are counted.
+    pub guesses: Option<(String, String)>,
 }
 
 pub trait Conn: Tx + Send + 'static {
@@ -61,7 +66,20 @@ pub trait Conn: Tx + Send + 'static {
 
     // Writes besides the transfer's.
     fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool>;
-    fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
+    fn deactivate_card(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// See [`aqsha_core::store::Store::top_up`].
+    fn top_up(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>>;
     fn claim_callbacks(
         &mut self,
         now: DateTime<Utc>,
@@ -80,6 +98,11 @@ pub trait Conn: Tx + Send + 'static {
         event_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    fn reseal(
+        &mut self,
+        table: SealedTable,
+        changes: &[(SealedRecord, SealedPan)],
+    ) -> StoreResult<u64>;
 
     // Reads.
     fn ping(&mut self) -> StoreResult<()>;
@@ -93,7 +116,8 @@ pub trait Conn: Tx + Send + 'static {
         invoice_id: &str,
     ) -> StoreResult<Option<OperationRecord>>;
     fn saved_cards(&mut self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>>;
-    fn sandbox_cards(&mut self) -> StoreResult<Vec<SandboxCardView>>;
+    fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
+    fn public_card_keys(&mut self) -> StoreResult<Vec<String>>;
     fn callbacks(
         &mut self,
         merchant_id: &str,
@@ -101,6 +125,14 @@ pub trait Conn: Tx + Send + 'static {
     ) -> StoreResult<Vec<CallbackView>>;
     fn callback_secret(&mut self, merchant_id: &str) -> StoreResult<Option<String>>;
     fn ledger_report(&mut self) -> StoreResult<LedgerReport>;
+    fn key_usage(&mut self) -> StoreResult<Vec<KeyUsage>>;
+    fn sealed_not_under(
+        &mut self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>>;
 }
 
 /// Opens more connections of one backend: readers, and a writer again after a broken one.

@@ -23,13 +23,15 @@
 
 use crate::cache::TtlCache;
 use crate::conn::{BatchError, Conn, Connector, Keys};
+use aqsha_core::money::Money;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
-    OperationRecord, SandboxCardView, Store, StoreError, StoreResult, TerminalRecord, Tx,
-    VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantRecord, NextStep,
+    OperationRecord, SandboxCardView, SealedRecord, SealedTable, Store, StoreError, StoreResult,
+    TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::{self, SideInput, TransferCommand, TransferOutcome};
+use aqsha_core::vault::SealedPan;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -467,6 +469,10 @@ impl<K: Connector> Store for GroupStore<K> {
             }
         }
         let (token, order) = (&cmd.token, &cmd.order);
+        if let SideInput::Pan(p) = &cmd.sender {
+            // The sender's answers are checked, so its wrong-answer count is read ahead.
+            keys.guesses = Some((token.merchant_id.clone(), p.fingerprint.clone()));
+        }
         keys.token = Some(token.id.clone());
         keys.invoice = Some((token.merchant_id.clone(), order.invoice_id.clone()));
         if let (Some(terminal), Some(tail)) = (
@@ -501,13 +507,36 @@ impl<K: Connector> Store for GroupStore<K> {
         self.read(move |c| c.saved_cards(&m, &a)).await
     }
 
-    async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
+    async fn deactivate_card(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool> {
         let (m, id) = (merchant_id.to_string(), card_id.to_string());
-        self.write(move |c| c.deactivate_card(&m, &id)).await
+        let account = account_id.map(str::to_string);
+        self.write(move |c| c.deactivate_card(&m, &id, account.as_deref()))
+            .await
     }
 
-    async fn sandbox_cards(&self) -> StoreResult<Vec<SandboxCardView>> {
-        self.read(|c| c.sandbox_cards()).await
+    async fn sandbox_cards(&self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.sandbox_cards(&m)).await
+    }
+
+    async fn public_card_keys(&self) -> StoreResult<Vec<String>> {
+        self.read(|c| c.public_card_keys()).await
+    }
+
+    async fn top_up(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>> {
+        let (m, id) = (merchant_id.to_string(), card_id.to_string());
+        self.write(move |c| c.top_up(&m, &id, amount, cap)).await
     }
 
     async fn install(&self, seed: PreparedSeed) -> StoreResult<bool> {
@@ -567,5 +596,31 @@ impl<K: Connector> Store for GroupStore<K> {
         if self.writer.send(Command::Close(reply)).await.is_ok() {
             let _ = stopped.await;
         }
+    }
+
+    async fn key_usage(&self) -> StoreResult<Vec<KeyUsage>> {
+        self.read(|c| c.key_usage()).await
+    }
+
+    async fn sealed_not_under(
+        &self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>> {
+        let (k, a) = (key_id.to_string(), after_id.to_string());
+        self.read(move |c| c.sealed_not_under(table, &k, &a, limit))
+            .await
+    }
+
+    async fn reseal(
+        &self,
+        table: SealedTable,
+        changes: Vec<(SealedRecord, SealedPan)>,
+    ) -> StoreResult<u64> {
+        // One write job is one transaction (rolled back as a whole if any statement fails),
+        // so a re-encryption batch is either all written or not at all.
+        self.write(move |c| c.reseal(table, &changes)).await
     }
 }

@@ -11,6 +11,7 @@ mod conn;
 pub mod group;
 mod postgres;
 mod rows;
+mod sealed;
 mod sql;
 mod sqlite;
 

@@ -52,6 +52,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/postgres/0009_one_invoice_index.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_card_owners.sql"),
+    ),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_card_guesses.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

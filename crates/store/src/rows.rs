@@ -23,15 +23,18 @@ pub trait Cols {
 
 pub const MERCHANT_COLUMNS: &str = "id, client_id, secret_hash, name";
 pub const TERMINAL_COLUMNS: &str = "id, merchant_id, currency, fee_bps, fee_min, fee_account";
-pub const NETWORK_CARD_COLUMNS: &str = "id, fingerprint, mask, brand, exp_month, exp_year, cvc_check, locked, enforce_expiry, account_id, currency";
+pub const NETWORK_CARD_COLUMNS: &str = "id, fingerprint, mask, brand, exp_month, exp_year, cvc_check, locked, enforce_expiry, account_id, currency, owner_merchant_id";
 pub const VAULT_CARD_COLUMNS: &str = "id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask, brand, payer_name, active, created_at, transaction_id, reference, int_reference, terminal_id";
 pub const OPERATION_COLUMNS: &str = "id, merchant_id, terminal_id, invoice_id, account_id, amount, fee, currency, description, email, status, reason_code, reason, reference, int_reference, sender_card_id, sender_mask, sender_brand, sender_type, receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_id, request_digest, http_status, response_body, created_at, post_link, failure_post_link, secret_hash";
 pub const EVENT_COLUMNS: &str =
     "id, merchant_id, operation_id, invoice_id, url, kind, body, created_at";
 pub const ATTEMPT_COLUMNS: &str = "attempt, at, http_status, error, duration_ms";
+/// The public cards and the given merchant's own ($1).
 pub const SANDBOX_CARD_SELECT: &str =
     "SELECT n.id, n.mask, n.brand, n.locked, a.balance, n.currency, n.exp_month, n.exp_year
-     FROM network_cards n JOIN accounts a ON a.id = n.account_id ORDER BY n.created_at, n.id";
+     FROM network_cards n JOIN accounts a ON a.id = n.account_id
+     WHERE n.owner_merchant_id IS NULL OR n.owner_merchant_id = $1
+     ORDER BY n.created_at, n.id";
 
 fn currency(text: String) -> StoreResult<Currency> {
     Currency::parse(&text)
@@ -93,6 +96,7 @@ pub fn network_card(r: &dyn Cols) -> StoreResult<NetworkCard> {
         enforce_expiry: r.boolean(8)?,
         account_id: r.text(9)?,
         currency: currency(r.text(10)?)?,
+        owner: r.opt_text(11)?,
     })
 }
 
@@ -193,9 +197,4 @@ pub fn sandbox_card(r: &dyn Cols) -> StoreResult<SandboxCardView> {
             year: small(r.int(7)?)?,
         },
     })
-}
-
-/// The invoice's last six digits, kept for the uniqueness rule of reference §2.
-pub fn funding_account(c: Currency) -> String {
-    format!("funding:{}", c.code())
 }

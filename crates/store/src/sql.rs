@@ -9,13 +9,15 @@ use crate::cache::TtlCache;
 use crate::conn::{BatchError, Conn, Keys};
 use crate::rows::{self, Cols};
 use aqsha_core::money::{Currency, Money};
+use aqsha_core::network::funding_account;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackEvent, CallbackView, DueCallback, LedgerReport, MerchantRecord,
-    NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, StoreError, StoreResult,
-    StoredResponse, TerminalRecord, Tx, VaultCard,
+    CallbackAttempt, CallbackEvent, CallbackView, CardGuesses, DueCallback, KeyUsage, LedgerReport,
+    MerchantRecord, NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, SealedRecord,
+    SealedTable, StoreError, StoreResult, StoredResponse, TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::{day_of, external_account, invoice_tail};
+use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
 /// A statement parameter.
@@ -330,9 +332,18 @@ impl<D: Driver> SqlConn<D> {
         let invoices: Vec<&(String, String)> =
             keys.iter().filter_map(|k| k.invoice.as_ref()).collect();
         let tails: Vec<&TailKey> = keys.iter().filter_map(|k| k.tail.as_ref()).collect();
-        if tokens.is_empty() && invoices.is_empty() && tails.is_empty() {
+        let guesses: Vec<&(String, String)> =
+            keys.iter().filter_map(|k| k.guesses.as_ref()).collect();
+        if tokens.is_empty() && invoices.is_empty() && tails.is_empty() && guesses.is_empty() {
             return Ok(());
         }
+        for k in &guesses {
+            self.known
+                .guesses
+                .insert((*k).clone(), CardGuesses::default());
+        }
+        let guess_merchants: Vec<&str> = guesses.iter().map(|k| k.0.as_str()).collect();
+        let guess_cards: Vec<&str> = guesses.iter().map(|k| k.1.as_str()).collect();
         for t in &tokens {
             self.known.spent.insert(t.to_string(), None);
         }
@@ -348,7 +359,7 @@ impl<D: Driver> SqlConn<D> {
         let days: Vec<&str> = tails.iter().map(|k| k.1.as_str()).collect();
         let digits: Vec<&str> = tails.iter().map(|k| k.2.as_str()).collect();
         let known = &mut self.known;
-        // Three lookups in one round trip; the first column says which. Each part finds its
+        // Four lookups in one round trip; the first column says which. Each part finds its
         // rows through its own index (lists are matched on an index's first column). The
         // tails' status is filtered in code, for the reason given in `invoice_tail_taken`.
         self.driver.query(
@@ -360,7 +371,10 @@ impl<D: Driver> SqlConn<D> {
              AND status = 'CHARGE'
              UNION ALL
              SELECT 't', terminal_id, day, invoice_tail, invoice_id, 0, status FROM operations
-             WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)",
+             WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)
+             UNION ALL
+             SELECT 'g', merchant_id, card_key, '', '', wrong, CAST(blocked_until AS TEXT)
+             FROM card_guesses WHERE card_key = ANY($8) AND merchant_id = ANY($7)",
             &[
                 P::List(&tokens),
                 P::List(&merchants),
@@ -368,6 +382,8 @@ impl<D: Driver> SqlConn<D> {
                 P::List(&terminals),
                 P::List(&days),
                 P::List(&digits),
+                P::List(&guess_merchants),
+                P::List(&guess_cards),
             ],
             &mut |r| {
                 let (a, b) = (r.text(1)?, r.text(2)?);
@@ -380,6 +396,11 @@ impl<D: Driver> SqlConn<D> {
                     "c" => {
                         if let Some(slot) = known.charged.get_mut(&(a, b)) {
                             *slot = Some((r.text(3)?, r.text(4)?, stored(r, 5)?));
+                        }
+                    }
+                    "g" => {
+                        if let Some(slot) = known.guesses.get_mut(&(a, b)) {
+                            *slot = guesses_of(r.int(5)?, &r.text(6)?);
                         }
                     }
                     _ => {
@@ -532,6 +553,46 @@ impl<D: Driver> SqlConn<D> {
             .unwrap_or(0))
     }
 
+    /// Moves `amount` onto a network card from the account that funds it (its owner's, or the
+    /// network's for a public card), as a balanced operation. A merchant's funding account may
+    /// go no lower than minus `cap`: the balance is read with the account row locked, so two
+    /// instances funding at once cannot both slip under the cap.
+    fn fund(
+        &mut self,
+        card: &NetworkCard,
+        amount: Money,
+        cap: Option<Money>,
+        operation_id: &str,
+    ) -> StoreResult<()> {
+        if amount <= Money::ZERO {
+            return Ok(());
+        }
+        let funding = funding_account(card.owner.as_deref(), card.currency);
+        self.ensure_account(&funding, "funding", card.currency)?;
+        if let (Some(cap), Some(_)) = (cap, &card.owner) {
+            let created = -self.balance(&funding)?.minor();
+            if created.saturating_add(amount.minor()) > cap.minor() {
+                return Err(StoreError::Refused(format!(
+                    "the sandbox funding cap is {cap} {cur} per merchant; this merchant has \
+                     created {} {cur} and cannot create {amount} more",
+                    Money::from_minor(created),
+                    cur = card.currency.code()
+                )));
+            }
+        }
+        let postings = [
+            Posting {
+                account_id: funding,
+                amount: Money::from_minor(-amount.minor()),
+            },
+            Posting {
+                account_id: card.account_id.clone(),
+                amount,
+            },
+        ];
+        self.post(operation_id, &postings)
+    }
+
     fn ensure_account(&mut self, id: &str, kind: &str, currency: Currency) -> StoreResult<()> {
         self.driver.exec(
             "INSERT INTO accounts (id, kind, currency, balance) VALUES ($1, $2, $3, 0)
@@ -547,6 +608,15 @@ fn stored(r: &dyn Cols, at: usize) -> StoreResult<StoredResponse> {
         http_status: u16::try_from(r.int(at)?).unwrap_or(500),
         body: r.text(at + 1)?,
     })
+}
+
+/// A wrong-answer count from its columns (`blocked_until` in Unix milliseconds, as text).
+fn guesses_of(wrong: i64, blocked_until: &str) -> CardGuesses {
+    let ms: i64 = blocked_until.parse().unwrap_or(0);
+    CardGuesses {
+        wrong: u32::try_from(wrong).unwrap_or(u32::MAX),
+        blocked_until: (ms > 0).then(|| rows::millis(ms)),
+    }
 }
 
 fn invoice_lock(merchant_id: &str, invoice_id: &str) -> String {
@@ -628,6 +698,47 @@ impl<D: Driver> Tx for SqlConn<D> {
             &[P::Text(token_id)],
             |r| r.text(0),
         )
+    }
+
+    fn card_guesses(&mut self, merchant_id: &str, card_key: &str) -> StoreResult<CardGuesses> {
+        let key = (merchant_id.to_string(), card_key.to_string());
+        if let Some(g) = self.known.guesses.get(&key) {
+            return Ok(*g);
+        }
+        Ok(self
+            .one(
+                "SELECT wrong, CAST(blocked_until AS TEXT) FROM card_guesses
+                 WHERE card_key = $1 AND merchant_id = $2",
+                &[P::Text(card_key), P::Text(merchant_id)],
+                |r| Ok(guesses_of(r.int(0)?, &r.text(1)?)),
+            )?
+            .unwrap_or_default())
+    }
+
+    // Written at once, like saved cards: wrong answers are rare. What is known is dropped, so
+    // a later read in this transaction sees the write, or its undoing by a savepoint.
+    fn put_card_guesses(
+        &mut self,
+        merchant_id: &str,
+        card_key: &str,
+        g: CardGuesses,
+    ) -> StoreResult<()> {
+        self.driver.exec(
+            "INSERT INTO card_guesses (card_key, merchant_id, wrong, blocked_until)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (card_key, merchant_id)
+             DO UPDATE SET wrong = excluded.wrong, blocked_until = excluded.blocked_until",
+            &[
+                P::Text(card_key),
+                P::Text(merchant_id),
+                P::Int(i64::from(g.wrong)),
+                P::Int(g.blocked_until.map_or(0, |t| t.timestamp_millis())),
+            ],
+        )?;
+        self.known
+            .guesses
+            .remove(&(merchant_id.to_string(), card_key.to_string()));
+        Ok(())
     }
 
     fn spend_token(&mut self, token_id: &str, operation_id: &str) -> StoreResult<()> {
@@ -942,7 +1053,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         }
         for c in [Currency::Kzt, Currency::Usd] {
             self.ensure_account(&external_account(c), "external", c)?;
-            self.ensure_account(&rows::funding_account(c), "funding", c)?;
+            self.ensure_account(&funding_account(None, c), "funding", c)?;
         }
         for m in &seed.merchants {
             let r = &m.record;
@@ -983,8 +1094,9 @@ impl<D: Driver> Conn for SqlConn<D> {
             self.ensure_account(&c.account_id, "card", c.currency)?;
             self.driver.exec(
                 "INSERT INTO network_cards (id, fingerprint, key_id, pan_sealed, mask, brand, exp_month,
-                 exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at,
+                 owner_merchant_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 &[
                     P::Text(&c.id),
                     P::Text(&c.fingerprint),
@@ -1000,22 +1112,15 @@ impl<D: Driver> Conn for SqlConn<D> {
                     P::Text(&c.account_id),
                     P::Text(c.currency.code()),
                     P::Text(&now),
+                    P::OptText(c.owner.as_deref()),
                 ],
             )?;
-            if n.opening_balance > Money::ZERO {
-                // Money enters the sandbox through the funding account, as a balanced operation.
-                let postings = [
-                    Posting {
-                        account_id: rows::funding_account(c.currency),
-                        amount: Money::from_minor(-n.opening_balance.minor()),
-                    },
-                    Posting {
-                        account_id: c.account_id.clone(),
-                        amount: n.opening_balance,
-                    },
-                ];
-                self.post(&format!("funding:{}", c.id), &postings)?;
-            }
+            self.fund(
+                c,
+                n.opening_balance,
+                seed.funding_cap,
+                &format!("funding:{}", c.id),
+            )?;
         }
         for v in &seed.vault_cards {
             self.put_vault_card(v)?;
@@ -1023,14 +1128,54 @@ impl<D: Driver> Conn for SqlConn<D> {
         Ok(true)
     }
 
-    fn deactivate_card(&mut self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
+    fn top_up(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>> {
+        let sql = format!(
+            "SELECT {} FROM network_cards WHERE id = $1 AND owner_merchant_id = $2",
+            rows::NETWORK_CARD_COLUMNS
+        );
+        let Some(card) = self.one(
+            &sql,
+            &[P::Text(card_id), P::Text(merchant_id)],
+            rows::network_card,
+        )?
+        else {
+            return Ok(None);
+        };
+        let op = format!("topup:{}", uuid::Uuid::now_v7());
+        self.fund(&card, amount, cap, &op)?;
+        // The new balance: the locked balance plus this batch's pending change.
+        Ok(Some(self.balance(&card.account_id)?))
+    }
+
+    fn public_card_keys(&mut self) -> StoreResult<Vec<String>> {
+        self.all(
+            "SELECT fingerprint FROM network_cards WHERE owner_merchant_id IS NULL",
+            &[],
+            |r| r.text(0),
+        )
+    }
+
+    fn deactivate_card(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool> {
         let n = self.driver.exec(
-            "UPDATE vault_cards SET active = $3 WHERE id = $1 AND merchant_id = $2 AND active = $4",
+            "UPDATE vault_cards SET active = $3 WHERE id = $1 AND merchant_id = $2 AND active = $4
+             AND (CAST($5 AS TEXT) IS NULL OR account_id = $5)",
             &[
                 P::Text(card_id),
                 P::Text(merchant_id),
                 P::Bool(false),
                 P::Bool(true),
+                P::OptText(account_id),
             ],
         )?;
         Ok(n == 1)
@@ -1164,8 +1309,12 @@ impl<D: Driver> Conn for SqlConn<D> {
         )
     }
 
-    fn sandbox_cards(&mut self) -> StoreResult<Vec<SandboxCardView>> {
-        self.all(rows::SANDBOX_CARD_SELECT, &[], rows::sandbox_card)
+    fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>> {
+        self.all(
+            rows::SANDBOX_CARD_SELECT,
+            &[P::Text(merchant_id)],
+            rows::sandbox_card,
+        )
     }
 
     fn callbacks(
@@ -1206,6 +1355,28 @@ impl<D: Driver> Conn for SqlConn<D> {
             &[P::Text(merchant_id)],
             |r| r.text(0),
         )
+    }
+
+    fn key_usage(&mut self) -> StoreResult<Vec<KeyUsage>> {
+        crate::sealed::key_usage(self)
+    }
+
+    fn sealed_not_under(
+        &mut self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>> {
+        crate::sealed::sealed_not_under(self, table, key_id, after_id, limit)
+    }
+
+    fn reseal(
+        &mut self,
+        table: SealedTable,
+        changes: &[(SealedRecord, SealedPan)],
+    ) -> StoreResult<u64> {
+        crate::sealed::reseal(self, table, changes)
     }
 
     fn ledger_report(&mut self) -> StoreResult<LedgerReport> {

@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_one_invoice_index.sql"),
     ),
+    (8, include_str!("../migrations/sqlite/0008_card_owners.sql")),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_card_guesses.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

@@ -14,6 +14,7 @@ const TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
 /// A token's claims; the store sees only these and the token's hash.
 fn claims(merchant: &str) -> TokenRecord {
     TokenRecord {
+        account_id: None,
         id: aqsha_core::token::new_id(),
         merchant_id: merchant.into(),
         scope: "transfer".into(),
@@ -78,6 +79,7 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
                 },
                 sender: pan_side(&vault, "4405639704015096", "815"),
                 receiver: pan_side(&vault, "5522042705066736", "525"),
+                rules: Default::default(),
             };
             store.transfer(cmd).await
         }));
@@ -108,7 +110,7 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
     );
     let report = store.ledger_report().await.unwrap();
     assert!(report.balanced, "{report:?}");
-    let cards = store.sandbox_cards().await.unwrap();
+    let cards = store.sandbox_cards("").await.unwrap();
     let visa = cards.iter().find(|c| c.mask == "440563...5096").unwrap();
     // 200 transfers of 10 + 95 fee each.
     assert_eq!(visa.balance.minor(), 100_000_000 - 200 * 10_500);
@@ -128,6 +130,7 @@ fn command(vault: &Vault, token: TokenRecord, invoice: String, digest: String) -
         },
         sender: pan_side(vault, "4405639704015096", "815"),
         receiver: pan_side(vault, "5522042705066736", "525"),
+        rules: Default::default(),
     }
 }
 
@@ -156,7 +159,7 @@ async fn commands_of_one_batch_see_each_other() {
     let cards = (0..3000)
         .map(|n| {
             let pan = Pan::parse(&format!("4000{n:012}")).unwrap();
-            sandbox::network_card(&vault, &pan, &cvc, terms)
+            sandbox::network_card(&vault, vault.fingerprint(&pan), None, &pan, &cvc, terms)
         })
         .collect();
     let slow = {
@@ -274,7 +277,7 @@ async fn a_command_whose_writes_fail_at_flush_fails_alone() {
         }
     }
     assert_eq!(charged, 39);
-    let cards = store.sandbox_cards().await.unwrap();
+    let cards = store.sandbox_cards("").await.unwrap();
     let visa = cards.iter().find(|c| c.mask == "440563...5096").unwrap();
     assert_eq!(visa.balance.minor(), 100_000_000 - 39 * 10_500);
 }

@@ -43,7 +43,7 @@ async fn a_full_queue_answers_busy_at_once_and_queued_writes_still_commit() {
         let (store, merchant) = (store.clone(), merchant.clone());
         let write = tokio::spawn(async move {
             store
-                .deactivate_card(&merchant, &format!("no-such-card-{n}"))
+                .deactivate_card(&merchant, &format!("no-such-card-{n}"), None)
                 .await
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -68,7 +68,7 @@ async fn a_full_queue_answers_busy_at_once_and_queued_writes_still_commit() {
     }
     // Room again.
     assert!(matches!(
-        store.deactivate_card(&merchant, "no-such-card").await,
+        store.deactivate_card(&merchant, "no-such-card", None).await,
         Ok(false)
     ));
 }
@@ -81,7 +81,7 @@ async fn close_commits_what_is_queued_and_refuses_what_comes_after() {
     let lock = hold_write_lock(&path);
     let queued = {
         let (store, merchant) = (store.clone(), merchant.clone());
-        tokio::spawn(async move { store.deactivate_card(&merchant, SAVED_CARD).await })
+        tokio::spawn(async move { store.deactivate_card(&merchant, SAVED_CARD, None).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let closing = {
@@ -107,7 +107,7 @@ async fn close_commits_what_is_queued_and_refuses_what_comes_after() {
         .unwrap();
     assert_eq!(active, 0);
     assert!(matches!(
-        store.deactivate_card(&merchant, SAVED_CARD).await,
+        store.deactivate_card(&merchant, SAVED_CARD, None).await,
         Err(StoreError::Closed)
     ));
 }

@@ -12,6 +12,7 @@
 pub mod amount;
 pub mod callback;
 pub mod codes;
+pub mod json;
 pub mod signature;
 pub mod status;
 pub mod token;

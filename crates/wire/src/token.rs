@@ -17,6 +17,9 @@ pub struct TokenRequest {
     pub post_link: Option<String>,
     pub failure_post_link: Option<String>,
     pub secret_hash: Option<String>,
+    /// The shop's customer the token is for (`accountId`): a token bound to a customer may
+    /// pay from that customer's saved cards and manage them, and no other customer's.
+    pub account_id: Option<String>,
 }
 
 impl TokenRequest {
@@ -48,6 +51,7 @@ impl TokenRequest {
                 "postLink" => &mut r.post_link,
                 "failurePostLink" => &mut r.failure_post_link,
                 "secret_hash" => &mut r.secret_hash,
+                "accountId" | "accountID" | "account_id" => &mut r.account_id,
                 _ => continue,
             };
             *slot = Some(v);
@@ -68,6 +72,7 @@ impl std::fmt::Debug for TokenRequest {
             .field("amount", &self.amount)
             .field("currency", &self.currency)
             .field("terminal", &self.terminal)
+            .field("account_id", &self.account_id)
             .finish_non_exhaustive()
     }
 }

@@ -87,6 +87,10 @@ pub struct TokenArgs {
     /// A string echoed in the callback body.
     #[arg(long)]
     secret_hash: Option<String>,
+    /// Issue the token for this customer (`accountId`): needed to pay from the customer's
+    /// saved cards or to manage them with a non-service token.
+    #[arg(long)]
+    account_id: Option<String>,
 }
 
 #[derive(Args)]
@@ -365,6 +369,7 @@ async fn token(a: TokenArgs) -> anyhow::Result<u8> {
         post_link: a.post_link.clone(),
         failure_post_link: a.failure_post_link.clone(),
         secret_hash: a.secret_hash.clone(),
+        account_id: a.account_id.clone(),
     };
     let t = client.token(&scope, &binding).await?;
     if json {

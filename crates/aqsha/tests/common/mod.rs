@@ -270,16 +270,20 @@ impl Server {
         (status, resp.json().await.unwrap())
     }
 
-    /// A token bound to this order's invoice, amount, currency and terminal.
+    /// A token bound to this order's invoice, amount, currency and terminal, and to its
+    /// customer (`accountID`) when it names one, as the Aqsha client does.
     pub async fn token_for(&self, order: &Value) -> String {
         let amount = order["amount"].to_string();
-        self.token(&[
+        let mut fields = vec![
             ("invoiceID", order["id"].as_str().unwrap()),
             ("amount", amount.trim_matches('"')),
             ("currency", order["currency"].as_str().unwrap()),
             ("terminal", order["terminalId"].as_str().unwrap()),
-        ])
-        .await
+        ];
+        if let Some(account) = order["accountID"].as_str() {
+            fields.push(("accountId", account));
+        }
+        self.token(&fields).await
     }
 
     pub async fn transfer(&self, token: &str, body: &Value) -> (StatusCode, Value) {

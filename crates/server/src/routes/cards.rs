@@ -1,6 +1,6 @@
 //! Saved cards (reference §5): list a customer's cards, deactivate one.
 
-use crate::auth::service_token;
+use crate::auth::{may_manage_cards, service_token};
 use crate::error::EpayError;
 use crate::AppState;
 use aqsha_wire::codes::reason;
@@ -15,6 +15,7 @@ pub async fn list(
     Path(account_id): Path<String>,
 ) -> Result<Json<Vec<SavedCard>>, EpayError> {
     let token = service_token(&state, &headers).await?;
+    may_manage_cards(&state, &token, Some(&account_id))?;
     let cards = state
         .store
         .saved_cards(&token.merchant_id, &account_id)
@@ -32,8 +33,8 @@ pub async fn list(
         cards
             .into_iter()
             .map(|c| SavedCard {
-                // The fingerprint is keyed, so showing it as the card hash reveals nothing.
-                card_hash: c.fingerprint.clone(),
+                // Keyed by the merchant as well: two merchants never see one value for a card.
+                card_hash: state.vault.card_hash(&c.merchant_id, &c.fingerprint),
                 id: c.id,
                 transaction_id: c.transaction_id,
                 merchant_id: c.merchant_id,
@@ -59,9 +60,10 @@ pub async fn deactivate(
     Path(card_id): Path<String>,
 ) -> Result<Json<DeactivateResponse>, EpayError> {
     let token = service_token(&state, &headers).await?;
+    let customer = may_manage_cards(&state, &token, None)?;
     let done = state
         .store
-        .deactivate_card(&token.merchant_id, &card_id)
+        .deactivate_card(&token.merchant_id, &card_id, customer)
         .await
         .map_err(|e| EpayError::store("card deactivation failed", e))?;
     if !done {

@@ -1,18 +1,21 @@
 //! The sandbox API: look inside Aqsha's built-in card network. Authenticated with the merchant's
 //! client credentials over HTTP Basic (`client_id:client_secret`).
 //!
-//! - `GET /sandbox/cards` — every card of the network: mask, brand, lock status, balance.
-//! - `POST /sandbox/cards` — issue a new test card (optionally expired or locked).
+//! - `GET /sandbox/cards` — the public test cards and the caller's own: mask, brand, lock
+//!   status, balance.
+//! - `POST /sandbox/cards` — issue a new test card (optionally expired or locked), owned by the
+//!   caller and funded from the caller's funding account, up to the funding cap.
+//! - `POST /sandbox/cards/{id}/topup` — add money to one of the caller's own cards, the same way.
 //! - `GET /sandbox/ledger` — check the double-entry ledger.
 
-use crate::auth::{basic_credentials, check_client};
+use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::EpayError;
 use crate::routes::read_body;
 use crate::AppState;
 use aqsha_core::card::{Cvc, Expiry, Pan};
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::sandbox::{network_card, CardTerms, PreparedSeed};
-use aqsha_core::store::{LedgerReport, MerchantRecord, SandboxCardView};
+use aqsha_core::store::{LedgerReport, MerchantRecord, SandboxCardView, StoreError};
 use aqsha_wire::codes::reason;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
@@ -23,7 +26,11 @@ use axum::Json;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-async fn merchant(state: &AppState, headers: &HeaderMap) -> Result<MerchantRecord, Response> {
+async fn merchant(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: &Peer,
+) -> Result<MerchantRecord, Response> {
     let denied = || {
         let mut r = EpayError::new(
             StatusCode::UNAUTHORIZED,
@@ -38,10 +45,23 @@ async fn merchant(state: &AppState, headers: &HeaderMap) -> Result<MerchantRecor
         r
     };
     let (id, secret) = basic_credentials(headers).ok_or_else(denied)?;
-    check_client(state, &id, &secret)
+    match check_client(state, &id, &secret, peer.0)
         .await
         .map_err(|e| EpayError::internal("sandbox auth failed", e).into_response())?
-        .ok_or_else(denied)
+    {
+        ClientCheck::Allowed(m) => Ok(m),
+        ClientCheck::Denied => Err(denied()),
+        ClientCheck::Throttled(wait) => {
+            let mut r = EpayError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                reason::TOO_MANY_FAILED_ATTEMPTS,
+                "too many failed authentications; retry later",
+            )
+            .into_response();
+            retry_after(&mut r, wait);
+            Err(r)
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -70,11 +90,12 @@ impl From<SandboxCardView> for CardView {
     }
 }
 
-pub async fn list_cards(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = merchant(&state, &headers).await {
-        return r;
-    }
-    match state.store.sandbox_cards().await {
+pub async fn list_cards(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
+    let m = match merchant(&state, &headers, &peer).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    match state.store.sandbox_cards(&m.id).await {
         Ok(cards) => {
             Json(cards.into_iter().map(CardView::from).collect::<Vec<_>>()).into_response()
         }
@@ -82,8 +103,8 @@ pub async fn list_cards(State(state): State<AppState>, headers: HeaderMap) -> Re
     }
 }
 
-pub async fn ledger(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = merchant(&state, &headers).await {
+pub async fn ledger(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
+    if let Err(r) = merchant(&state, &headers, &peer).await {
         return r;
     }
     match state.store.ledger_report().await {
@@ -142,24 +163,44 @@ fn random_visa() -> String {
     digits.iter().map(|d| char::from(b'0' + d)).collect()
 }
 
-pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(r) = merchant(&state, &headers).await {
-        return r;
-    }
+pub async fn issue_card(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let m = match merchant(&state, &headers, &peer).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
     let result = async {
         let body = read_body(body).await?;
-        let req: IssueCard = serde_json::from_slice(&body)
+        aqsha_wire::json::unique_keys(&body)
             .map_err(|e| EpayError::input(format!("card request: {e}")))?;
+        let req: IssueCard = serde_json::from_slice(&body).map_err(|e| {
+            // Never the value back: it may be the card number or CVC.
+            let why = aqsha_wire::json::without_values(&e.to_string());
+            EpayError::input(format!("card request: {why}"))
+        })?;
         let pan_text = req.pan.unwrap_or_else(random_visa);
         let pan = Pan::parse(&pan_text).map_err(|e| EpayError::input(format!("pan {e}")))?;
         if !pan.luhn_ok() {
             return Err(EpayError::input("pan fails the Luhn check"));
         }
-        let (m, y) = req
+        // The public test cards are documented for everyone, so saying so reveals nothing;
+        // any other number is issued in the caller's own world, whoever else holds it.
+        if state.public_cards.contains(&state.vault, &pan) {
+            return Err(EpayError::input(
+                "pan is one of the network's public test cards, which every merchant shares; \
+                 issue another number",
+            ));
+        }
+        let (mm, yy) = req
             .expire
             .split_once('/')
             .ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
-        let expiry = Expiry::parse(m, y).ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
+        let expiry =
+            Expiry::parse(mm, yy).ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
         let cvc = Cvc::parse(&req.cvc).map_err(|e| EpayError::input(format!("cvc {e}")))?;
         let balance = match req.balance {
             None => Money::ZERO,
@@ -180,7 +221,8 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
             balance,
             currency,
         };
-        let card = network_card(&state.vault, &pan, &cvc, terms);
+        let key = state.vault.merchant_fingerprint(&m.id, &pan);
+        let card = network_card(&state.vault, key, Some(m.id.clone()), &pan, &cvc, terms);
         let view = SandboxCardView {
             id: card.card.id.clone(),
             mask: card.card.mask.clone(),
@@ -192,15 +234,19 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
         };
         let seed = PreparedSeed {
             cards: vec![card],
+            funding_cap: Some(state.funding_cap),
             ..Default::default()
         };
         state.store.install(seed).await.map_err(|e| {
-            // SQLite and PostgreSQL word a unique-key violation differently.
+            // The fingerprint is the caller's own, so only the caller's own earlier card can
+            // collide. SQLite and PostgreSQL word a unique-key violation differently.
             let text = e.to_string();
-            if text.contains("UNIQUE") || text.contains("duplicate key") {
-                EpayError::input("a card with this number already exists in the sandbox")
-            } else {
-                EpayError::store("issuing a sandbox card failed", e)
+            match e {
+                StoreError::Refused(why) => EpayError::input(why),
+                _ if text.contains("UNIQUE") || text.contains("duplicate key") => {
+                    EpayError::input("you have already issued a card with this number")
+                }
+                _ => EpayError::store("issuing a sandbox card failed", e),
             }
         })?;
         Ok::<_, EpayError>(
@@ -218,6 +264,58 @@ pub async fn issue_card(State(state): State<AppState>, headers: HeaderMap, body:
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+#[derive(Deserialize)]
+struct TopUp {
+    amount: WireAmount,
+}
+
+/// `POST /sandbox/cards/{id}/topup` `{"amount": 5000}`: money onto one of the caller's own
+/// cards from its funding account. Public test cards and other merchants' cards answer as
+/// unknown.
+pub async fn top_up(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    axum::extract::Path(card_id): axum::extract::Path<String>,
+    body: Body,
+) -> Response {
+    let m = match merchant(&state, &headers, &peer).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let result = async {
+        let body = read_body(body).await?;
+        let req: TopUp = serde_json::from_slice(&body)
+            .map_err(|e| EpayError::input(format!("top-up request: {e}")))?;
+        let amount = Money::parse_positive(req.amount.as_str())
+            .map_err(|e| EpayError::input(format!("amount: {e}")))?;
+        let balance = state
+            .store
+            .top_up(&m.id, &card_id, amount, Some(state.funding_cap))
+            .await
+            .map_err(|e| match e {
+                StoreError::Refused(why) => EpayError::input(why),
+                e => EpayError::store("sandbox top-up failed", e),
+            })?
+            .ok_or_else(|| {
+                EpayError::new(
+                    StatusCode::NOT_FOUND,
+                    reason::NO_SUCH_CARD,
+                    "no card with this id among the cards you issued",
+                )
+            })?;
+        Ok::<_, EpayError>(
+            Json(serde_json::json!({
+                "id": card_id,
+                "balance": WireAmount::new(balance.to_string()),
+            }))
+            .into_response(),
+        )
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
 #[derive(Deserialize, Default)]
 struct NewTerminal {
     #[serde(default)]
@@ -228,10 +326,11 @@ struct NewTerminal {
 /// schedule. Load tests use fresh terminals so their invoice numbers never meet earlier runs'.
 pub async fn add_terminal(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let m = match merchant(&state, &headers).await {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -296,10 +395,11 @@ pub struct CallbackQuery {
 /// `GET /sandbox/callbacks?invoiceId=…`: the merchant's callback events and every attempt.
 pub async fn callbacks(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
 ) -> Response {
-    let m = match merchant(&state, &headers).await {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -334,10 +434,11 @@ pub async fn callbacks(
 /// `POST /sandbox/callbacks/{id}/resend`: deliver an event again now, whatever its state.
 pub async fn resend_callback(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     axum::extract::Path(event_id): axum::extract::Path<String>,
 ) -> Response {
-    let m = match merchant(&state, &headers).await {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -361,8 +462,12 @@ pub async fn resend_callback(
 }
 
 /// `GET /sandbox/callback-secret`: the key this merchant's callbacks are signed with.
-pub async fn callback_secret(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let m = match merchant(&state, &headers).await {
+pub async fn callback_secret(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Response {
+    let m = match merchant(&state, &headers, &peer).await {
         Ok(m) => m,
         Err(r) => return r,
     };

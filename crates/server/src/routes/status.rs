@@ -1,7 +1,7 @@
 //! `GET /check-status/p2p/transaction/{invoice}` and `/check-status/payment/transaction/{invoice}`
 //! (reference §4): the invoice's outcome, for the token's terminal only.
 
-use crate::auth::service_token;
+use crate::auth::{may_read_invoice, service_token};
 use crate::error::EpayError;
 use crate::AppState;
 use aqsha_core::store::OperationRecord;
@@ -27,6 +27,7 @@ pub async fn status(
     Path(invoice): Path<String>,
 ) -> Result<Response, EpayError> {
     let token = service_token(&state, &headers).await?;
+    may_read_invoice(&state, &token, &invoice)?;
     let Some(terminal) = token.terminal_id.clone() else {
         return Ok(result("104", "terminal is absent in the token", None));
     };

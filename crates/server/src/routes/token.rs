@@ -3,7 +3,7 @@
 //! Accepts form-urlencoded, multipart and JSON bodies — and a body with no `Content-Type` at
 //! all, read as a form — because real ePay clients send all of these.
 
-use crate::auth::{basic_credentials, check_client};
+use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::OAuthFailure;
 use crate::routes::read_body;
 use crate::AppState;
@@ -34,8 +34,13 @@ const KNOWN_SCOPES: &[&str] = &[
 const MAX_LINK_LEN: usize = 2048;
 const MAX_SECRET_HASH_LEN: usize = 512;
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match issue(&state, &headers, body).await {
+pub async fn token(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match issue(&state, peer, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -48,6 +53,8 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
+        aqsha_wire::json::unique_keys(&body)
+            .map_err(|e| OAuthFailure::invalid_request(format!("malformed JSON body: {e}")))?;
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
             OAuthFailure::invalid_request(format!(
                 "malformed JSON body at line {} column {}: {e}",
@@ -67,7 +74,7 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
             };
             Some((k.clone(), text))
         });
-        return Ok(TokenRequest::from_fields(fields));
+        return known_once(fields.collect());
     }
     if content_type.starts_with("multipart/form-data") {
         let boundary = multer::parse_boundary(&content_type)
@@ -92,16 +99,36 @@ async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, 
                 }
             }
         }
-        return Ok(TokenRequest::from_fields(fields));
+        return known_once(fields);
     }
     // application/x-www-form-urlencoded, or no Content-Type at all.
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|e| OAuthFailure::invalid_request(format!("malformed form body: {e}")))?;
+    known_once(fields)
+}
+
+/// The request from its fields, refusing a field given twice (`amount=100&amount=5000`):
+/// which one counts would be a guess, and the token's binding must not be one.
+fn known_once(fields: Vec<(String, String)>) -> Result<TokenRequest, OAuthFailure> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some((k, _)) = fields.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        let shown: String = k.chars().take(64).collect();
+        return Err(OAuthFailure::invalid_request(format!(
+            "field {shown:?} is given more than once"
+        )));
+    }
+    if let Some((k, _)) = fields.iter().find(|(_, v)| v.chars().any(char::is_control)) {
+        let shown: String = k.chars().take(64).collect();
+        return Err(OAuthFailure::invalid_request(format!(
+            "field {shown:?} holds a control character; fields take printable text only"
+        )));
+    }
     Ok(TokenRequest::from_fields(fields))
 }
 
 async fn issue(
     state: &AppState,
+    peer: Peer,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, OAuthFailure> {
@@ -132,16 +159,29 @@ async fn issue(
             "client_id and client_secret are required",
         ));
     };
-    let merchant = check_client(state, client_id, secret)
+    let merchant = match check_client(state, client_id, secret, peer.0)
         .await
         .map_err(|e| internal(&e))?
-        .ok_or_else(|| {
-            OAuthFailure::new(
+    {
+        ClientCheck::Allowed(m) => m,
+        ClientCheck::Denied => {
+            return Err(OAuthFailure::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 "client authentication failed",
+            ))
+        }
+        ClientCheck::Throttled(wait) => {
+            let mut r = OAuthFailure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_client",
+                "too many failed authentications for this client or from this address; retry later",
             )
-        })?;
+            .into_response();
+            retry_after(&mut r, wait);
+            return Ok(r);
+        }
+    };
     let scope = req
         .scope
         .as_deref()
@@ -230,6 +270,7 @@ async fn issue(
         post_link: req.post_link.clone(),
         failure_post_link: req.failure_post_link.clone(),
         secret_hash: req.secret_hash.clone(),
+        account_id: req.account_id.clone(),
         expires_at: chrono::Utc::now() + chrono::Duration::seconds(state.token_ttl_secs),
     };
     let access_token = token::issue(&state.vault, &claims);

@@ -28,8 +28,15 @@ pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: B
 async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, EpayError> {
     let token = bearer(headers)?;
     let body = read_body(body).await?;
+    aqsha_wire::json::unique_keys(&body)
+        .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
+    if let Some(path) = aqsha_wire::json::control_character_at(&value) {
+        return Err(EpayError::input(format!(
+            "{path} holds a control character (newline, tab, NUL…); text fields take printable text only"
+        )));
+    }
     if value.get("order").is_none()
         && (value.get("cardId").is_some() || value.get("paymentType").is_some())
     {
@@ -39,11 +46,11 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
     }
     let req: TransferRequest = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
-        EpayError::input(format!("field {path}: {}", e.inner()))
+        // The message names the field and the expected type, never the value: it may be a
+        // card number or a CVC sent as a JSON number.
+        let why = aqsha_wire::json::without_values(&e.inner().to_string());
+        EpayError::input(format!("field {path}: {why}"))
     })?;
-    // Keys of a serde_json map are sorted, so this is a canonical form of the request: the
-    // same request sent again, with fields in any order, has the same digest.
-    let canonical = serde_json::to_vec(&value).unwrap_or_default();
     let invoice = req.order.id.clone();
     let account = req.order.account_id.clone().unwrap_or_default();
     for (name, link) in [
@@ -59,19 +66,23 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
             }
         }
     }
-    let sender = side(state, &req.card.sender, "card.sender", true)
-        .map_err(|e| e.with_order(&invoice, &account))?;
-    let receiver = side(state, &req.card.receiver, "card.receiver", false)
-        .map_err(|e| e.with_order(&invoice, &account))?;
     // A token that does not open (unknown, forged, sealed under another key) is refused here,
-    // at the point the store would have refused it, without queueing work for the writer.
+    // without queueing work for the writer. Its merchant decides how card numbers are known.
     let Some(claims) = aqsha_core::token::open(&state.vault, token) else {
         return Err(EpayError::token("unknown token").with_order(&invoice, &account));
     };
+    let merchant = claims.merchant_id.as_str();
+    let sender = side(state, merchant, &req.card.sender, "card.sender", true)
+        .map_err(|e| e.with_order(&invoice, &account))?;
+    let receiver = side(state, merchant, &req.card.receiver, "card.receiver", false)
+        .map_err(|e| e.with_order(&invoice, &account))?;
+    let request_digest = state
+        .vault
+        .request_digest(&canonical(value, &sender, &receiver));
     let o = req.order;
     let cmd = TransferCommand {
         token: claims,
-        request_digest: state.vault.request_digest(&canonical),
+        request_digest,
         now: chrono::Utc::now(),
         order: OrderInput {
             amount: o.amount.as_str().to_string(),
@@ -86,6 +97,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         },
         sender,
         receiver,
+        rules: state.rules,
     };
     let outcome = state
         .store
@@ -107,6 +119,29 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
     })
 }
 
+/// The request as its digest sees it: keys of a serde_json map are sorted, so the same request
+/// sent again, with fields in any order, gives the same bytes. Card data is replaced first:
+/// a card number by its fingerprint, and the CVC and expiry dropped, because the digest is kept
+/// with the operation for ever and nothing derived from them may be (issue 12). A retry that
+/// differs only in CVC or expiry is the same request: its token is spent either way.
+fn canonical(mut value: serde_json::Value, sender: &SideInput, receiver: &SideInput) -> Vec<u8> {
+    for (name, side) in [("sender", sender), ("receiver", receiver)] {
+        let Some(obj) = value
+            .get_mut("card")
+            .and_then(|c| c.get_mut(name))
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        obj.remove("cvc");
+        obj.remove("expire");
+        if let SideInput::Pan(p) = side {
+            obj.insert("cardCred".into(), p.fingerprint.clone().into());
+        }
+    }
+    serde_json::to_vec(&value).unwrap_or_default()
+}
+
 /// A stored answer, sent byte for byte.
 fn json_response(response: aqsha_core::store::StoredResponse) -> Response {
     let status = StatusCode::from_u16(response.http_status).unwrap_or(StatusCode::OK);
@@ -122,6 +157,7 @@ fn json_response(response: aqsha_core::store::StoredResponse) -> Response {
 /// plain values go no further than this function.
 fn side(
     state: &AppState,
+    merchant_id: &str,
     s: &CardSide,
     path: &str,
     is_sender: bool,
@@ -154,7 +190,7 @@ fn side(
     }
     let pan =
         Pan::parse(&s.card_cred).map_err(|e| EpayError::input(format!("{path}.cardCred {e}")))?;
-    let fingerprint = state.vault.fingerprint(&pan);
+    let fingerprint = state.public_cards.card_key(&state.vault, merchant_id, &pan);
     let (cvc_check, expiry) = if is_sender {
         let cvc = s
             .cvc

@@ -1,0 +1,145 @@
+//! Card data is never echoed, ambiguous bodies are refused, and nothing derived from a CVC is
+//! kept (issue 12, items 8 and 9).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn bad_fields_are_named_without_their_values() {
+    if !Backend::Sqlite.select() {
+        return;
+    }
+    let s = Server::start();
+    let order = seed_like_body(&invoice(), json!(100))["order"].clone();
+    let token = s.token_for(&order).await;
+
+    // A card number and a CVC sent as JSON numbers: the field is named, the value is not.
+    let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+    b["card"]["sender"]["cardCred"] = json!(4405639704015096u64);
+    let (st, r) = s.transfer(&token, &b).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(r["code"], 477);
+    let m = r["message"].as_str().unwrap();
+    assert!(m.contains("card.sender.cardCred"), "{m}");
+    assert!(!m.contains("4405639704015096"), "{m}");
+    let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+    b["card"]["sender"]["cvc"] = json!(815);
+    let (_, r) = s.transfer(&token, &b).await;
+    let m = r["message"].as_str().unwrap();
+    assert!(m.contains("card.sender.cvc") && !m.contains("815"), "{m}");
+    // The sandbox API too.
+    let resp = s
+        .http
+        .post(s.path("/sandbox/cards"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .json(&json!({"pan": 4000123412341234u64, "expire": "12/39", "cvc": "123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let m = resp.text().await.unwrap();
+    assert!(!m.contains("4000123412341234"), "{m}");
+
+    // Control characters in text fields are refused, naming the field.
+    for (field, value) in [
+        ("accountID", "user\n1"),
+        ("description", "pay\u{0}ment"),
+        ("senderEmail", "a@b\r\nX-Injected: 1"),
+    ] {
+        let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+        b["order"][field] = json!(value);
+        let (st, r) = s.transfer(&token, &b).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
+        assert_eq!(r["code"], 477);
+        assert!(
+            r["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("order.{field}")),
+            "{r}"
+        );
+    }
+    let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+    b["card"]["sender"]["name"] = json!("Arman\tAli");
+    let (_, r) = s.transfer(&token, &b).await;
+    assert!(
+        r["message"].as_str().unwrap().contains("card.sender.name"),
+        "{r}"
+    );
+
+    // A duplicated key: refused, not "the last one wins".
+    let text = seed_like_body(order["id"].as_str().unwrap(), json!(100))
+        .to_string()
+        .replacen("\"amount\":100", "\"amount\":100,\"amount\":5000", 1);
+    assert!(text.contains("\"amount\":5000"));
+    let (st, r) = s.transfer_text(&token, &text).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(r["code"], 477);
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key \"amount\""),
+        "{r}"
+    );
+    // None of that spent the token: the right body still pays.
+    let (st, r) = s
+        .transfer(
+            &token,
+            &seed_like_body(order["id"].as_str().unwrap(), json!(100)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+
+    // The token form: a field given twice, or a control character, is refused.
+    let resp = s
+        .http
+        .post(s.path("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&scope=transfer&client_id=test&client_secret={CLIENT_SECRET}&amount=100&amount=5000"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let e: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("more than once"),
+        "{e}"
+    );
+    let (st, e) = s.token_raw(&[("accountId", "a\u{1b}[31m")]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+}
+
+#[tokio::test]
+async fn the_request_digest_holds_no_card_data() {
+    if !Backend::Sqlite.select() {
+        return;
+    }
+    let s = Server::start();
+    let inv = invoice();
+    let b = seed_like_body(&inv, json!(100));
+    let token = s.token_for(&b["order"]).await;
+    let (st, first) = s.transfer(&token, &b).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    // The same request with another CVC and expiry is the same request to the digest (which
+    // holds neither): its spent token replays the answer instead of being refused.
+    let mut again = b.clone();
+    again["card"]["sender"]["cvc"] = json!("999");
+    again["card"]["sender"]["expire"] = json!({"month": "02", "year": "29"});
+    let (st, replay) = s.transfer(&token, &again).await;
+    assert_eq!(st, StatusCode::OK, "{replay}");
+    assert_eq!(replay, first);
+    // Another card number is another request.
+    let mut other = b.clone();
+    other["card"]["sender"]["cardCred"] = json!(MASTERCARD);
+    let (st, r) = s.transfer(&token, &other).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{r}");
+}

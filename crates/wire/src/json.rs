@@ -1,0 +1,205 @@
+//! Stricter JSON reading than `serde_json::Value` gives on its own.
+//!
+//! A JSON object with one key twice (`"amount": 100, "amount": 5000`) is ambiguous: parsers
+//! disagree on which one wins, and `serde_json` silently keeps the last. A body that a proxy, a
+//! merchant's log and Aqsha could each read differently is refused instead ([`unique_keys`]).
+//! Parser messages quote the offending value (`invalid type: integer `4405…`, expected a
+//! string`), which for a card number or CVC must never be repeated back or logged
+//! ([`without_values`]).
+
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use std::collections::HashSet;
+use std::fmt;
+
+/// Checks that no object in the document repeats a key. Syntax errors are reported too, with
+/// their line and column, so this can run before the real parse.
+pub fn unique_keys(bytes: &[u8]) -> Result<(), serde_json::Error> {
+    serde_json::from_slice::<Unique>(bytes).map(|_| ())
+}
+
+/// Walks a document without keeping it, failing on a repeated key.
+struct Unique;
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Unique, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                let shown: String = key.chars().take(64).collect();
+                return Err(A::Error::custom(format!(
+                    "duplicate key {shown:?}: each field may appear once"
+                )));
+            }
+            map.next_value::<Unique>()?;
+            seen.insert(key);
+        }
+        Ok(Unique)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+        while seq.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_unit<E>(self) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_none<E>(self) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+}
+
+/// A parser's message without the value it complains about: in `invalid type: …`,
+/// `invalid value: …`, `invalid length …` and `unknown variant …` messages, the quoted text
+/// (between backticks or double quotes) before `expected` is taken out. `invalid type: integer
+/// `4405639704015096`, expected a string` becomes `invalid type: integer, expected a string`;
+/// `missing field `cvc`` names a field, not a value, and stays.
+pub fn without_values(message: &str) -> String {
+    let quotes_a_value = [
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown variant",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p));
+    if !quotes_a_value {
+        return message.to_string();
+    }
+    let (head, tail) = match message.find(" expected") {
+        Some(at) => message.split_at(at),
+        None => (message, ""),
+    };
+    let mut out = strip_quoted(head);
+    out.push_str(tail);
+    out
+}
+
+fn strip_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<char> = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '`' || c == '"' => {
+                quote = Some(c);
+                if out.ends_with(' ') {
+                    out.pop();
+                }
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// The path (`order.description`, `card.sender.name`) of the first string, key or value, that
+/// holds a control character (a newline, a NUL, an escape…), if any. Text fields end up in
+/// logs, CSV exports and callbacks, where such characters forge lines and columns.
+pub fn control_character_at(value: &serde_json::Value) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |k: &str| {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match v {
+            serde_json::Value::String(s) if s.chars().any(char::is_control) => {
+                Some(path.to_string())
+            }
+            serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| {
+                if k.chars().any(char::is_control) {
+                    return Some(join("(a key)"));
+                }
+                walk(v, &join(k))
+            }),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
+            _ => None,
+        }
+    }
+    walk(value, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        assert!(unique_keys(br#"{"a":1,"b":[{"c":1,"d":2}]}"#).is_ok());
+        let e = unique_keys(br#"{"order":{"amount":100,"amount":5000}}"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("duplicate key \"amount\""), "{e}");
+        assert!(e.contains("line 1"), "{e}");
+        assert!(
+            unique_keys(br#"[{"a":1},{"a":2}]"#).is_ok(),
+            "separate objects"
+        );
+        assert!(unique_keys(b"{").is_err());
+    }
+
+    #[test]
+    fn values_are_taken_out_of_messages() {
+        assert_eq!(
+            without_values("invalid type: integer `4405639704015096`, expected a string"),
+            "invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            without_values("invalid value: string \"815\", expected 3 digits"),
+            "invalid value: string, expected 3 digits"
+        );
+        assert_eq!(without_values("missing field `cvc`"), "missing field `cvc`");
+        assert_eq!(
+            without_values("unknown variant `X1`, expected `A` or `B`"),
+            "unknown variant, expected `A` or `B`"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_found_with_their_path() {
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"order":{"description":"ok","accountID":"a\nb"}}"#)
+                .unwrap_or_default();
+        assert_eq!(control_character_at(&v).as_deref(), Some("order.accountID"));
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"order":{"description":"ok ünïcode"}}"#).unwrap_or_default();
+        assert_eq!(control_character_at(&v), None);
+    }
+}
