@@ -88,6 +88,15 @@ struct CallbackArgs {
     /// sandbox mode, `public` in production mode.
     #[arg(long, env = "AQSHA_CALLBACK_TARGETS", value_parser = ["any", "public"])]
     callback_targets: Option<String>,
+    /// Most callback attempts running at once for one merchant, so that one merchant's
+    /// hanging endpoints cannot delay the others' callbacks (256 run at once in all).
+    #[arg(long, env = "AQSHA_CALLBACK_PER_MERCHANT", default_value_t = aqsha_server::callbacks::DEFAULT_PER_MERCHANT as u64,
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    callback_per_merchant: u64,
+    /// Send callbacks through this HTTP(S) proxy. Without it, proxy environment variables
+    /// (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) are ignored for callbacks.
+    #[arg(long, env = "AQSHA_CALLBACK_PROXY")]
+    callback_proxy: Option<String>,
 }
 
 impl CallbackArgs {
@@ -108,6 +117,8 @@ impl CallbackArgs {
                 Some(t) => t == "public",
                 None => mode == aqsha_server::config::Mode::Production,
             },
+            per_merchant: usize::try_from(self.callback_per_merchant).unwrap_or(1),
+            proxy: self.callback_proxy.clone(),
         })
     }
 }

@@ -328,13 +328,16 @@ pub trait Store: Send + Sync + 'static {
     async fn install(&self, seed: crate::sandbox::PreparedSeed) -> StoreResult<bool>;
     async fn ledger_report(&self) -> StoreResult<LedgerReport>;
 
-    /// Claims up to `limit` due callbacks for one attempt each. A claim is a lease: an event
-    /// whose deliverer died becomes due again when `lease` has passed.
+    /// Claims up to `limit` due callbacks for one attempt each, at most `per_merchant` of any
+    /// one merchant and none of the merchants in `skip` (those already at their cap). A claim
+    /// is a lease: an event whose deliverer died becomes due again when `lease` has passed.
     async fn claim_callbacks(
         &self,
         now: DateTime<Utc>,
         limit: usize,
         lease: std::time::Duration,
+        per_merchant: usize,
+        skip: Vec<String>,
     ) -> StoreResult<Vec<DueCallback>>;
     /// Records an attempt and what follows it.
     async fn finish_callback_attempt(

@@ -142,8 +142,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         mode = config.mode.name(),
         sandbox_api = config.sandbox_api,
         callback_targets = if config.callbacks.public_only { "public" } else { "any" },
+        callback_per_merchant = config.callbacks.per_merchant,
+        callback_proxy = config.callbacks.proxy.is_some(),
         "listening"
     );
+    if config.callbacks.public_only && config.callbacks.proxy.is_some() {
+        tracing::warn!(
+            "callbacks go through --callback-proxy: literal target addresses are still checked, \
+             but host names are resolved by the proxy, which must refuse internal targets itself"
+        );
+    }
     // One plain line on stdout, for scripts and tests that start the server on port 0.
     println!("aqsha listening on http://{addr}");
     if addr.ip().is_unspecified() {

@@ -9,6 +9,7 @@ pub mod callbacks;
 pub mod config;
 pub mod error;
 mod routes;
+pub mod targets;
 
 pub use config::Config;
 

@@ -67,6 +67,8 @@ pub trait Conn: Tx + Send + 'static {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        per_merchant: usize,
+        skip: &[String],
     ) -> StoreResult<Vec<DueCallback>>;
     fn finish_callback(
         &mut self,

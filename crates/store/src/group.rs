@@ -483,9 +483,11 @@ impl<K: Connector> Store for GroupStore<K> {
         now: chrono::DateTime<chrono::Utc>,
         limit: usize,
         lease: std::time::Duration,
+        per_merchant: usize,
+        skip: Vec<String>,
     ) -> StoreResult<Vec<DueCallback>> {
         let lease_ms = lease.as_millis() as i64;
-        self.write(move |c| c.claim_callbacks(now, limit, lease_ms))
+        self.write(move |c| c.claim_callbacks(now, limit, lease_ms, per_merchant, &skip))
             .await
     }
 

@@ -1041,25 +1041,45 @@ impl<D: Driver> Conn for SqlConn<D> {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        per_merchant: usize,
+        skip: &[String],
     ) -> StoreResult<Vec<DueCallback>> {
         let now_ms = now.timestamp_millis();
+        let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+        // The earliest due events of merchants not at their cap are the candidates (locked,
+        // skipping what another instance is claiming: PostgreSQL allows no row locks in a query
+        // with a window function, so they are taken here); of those, at most `per_merchant`
+        // per merchant are claimed, so one merchant's backlog never fills the claim. A
+        // merchant's events beyond the candidates wait for the next claim, by which time a
+        // merchant that took its share is at its cap and skipped.
         let sql = format!(
-            "UPDATE callback_events SET lease_until = $2, attempts = attempts + 1
-             WHERE id IN (
-                SELECT id FROM callback_events
+            "WITH due AS (
+                SELECT id, merchant_id, next_attempt_at FROM callback_events
                 WHERE status = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1
-                ORDER BY next_attempt_at LIMIT $3{})
+                AND NOT (merchant_id = ANY($4))
+                ORDER BY next_attempt_at LIMIT $6{})
+             UPDATE callback_events SET lease_until = $2, attempts = attempts + 1
+             WHERE id IN (
+                SELECT id FROM (
+                    SELECT id, next_attempt_at, ROW_NUMBER() OVER (
+                        PARTITION BY merchant_id ORDER BY next_attempt_at, id) AS n
+                    FROM due) AS ranked
+                WHERE n <= $5 ORDER BY next_attempt_at LIMIT $3)
              RETURNING {}, attempts,
                 (SELECT m.callback_secret FROM merchants m WHERE m.id = callback_events.merchant_id)",
             D::SKIP_LOCKED,
             rows::EVENT_COLUMNS
         );
+        let candidates = limit.max(per_merchant).saturating_mul(4);
         self.all(
             &sql,
             &[
                 P::Int(now_ms),
                 P::Int(now_ms + lease_ms),
                 P::Int(limit as i64),
+                P::List(&skip),
+                P::Int(per_merchant as i64),
+                P::Int(i64::try_from(candidates).unwrap_or(i64::MAX)),
             ],
             |r| {
                 Ok(DueCallback {
