@@ -56,10 +56,15 @@ struct StoreArgs {
     /// `postgres://USER@HOST:PORT/DB` (needs --master-key, shared by every instance).
     #[arg(long, env = "AQSHA_DATABASE")]
     database: Option<String>,
-    /// Vault master key, 64 hex characters. When absent, read from (or generated into)
-    /// `<data-dir>/master.key`.
+    /// Vault master key, 64 hex characters. Prefer --master-key-file or the environment
+    /// variable: a command-line argument is visible in the process list. When no key is
+    /// given, it is read from (or generated into) `<data-dir>/master.key`.
     #[arg(long, env = "AQSHA_MASTER_KEY", hide_env_values = true)]
     master_key: Option<String>,
+    /// File holding the vault master key (64 hex characters); refused unless only its owner
+    /// can read it (chmod 600).
+    #[arg(long, env = "AQSHA_MASTER_KEY_FILE", conflicts_with = "master_key")]
+    master_key_file: Option<PathBuf>,
     /// Do not install the sandbox merchant, terminals and cards on first start.
     #[arg(long, env = "AQSHA_NO_SEED")]
     no_seed: bool,
@@ -163,12 +168,23 @@ enum MerchantCommand {
 
 impl StoreArgs {
     fn config(&self, listen: SocketAddr) -> aqsha_server::Config {
+        if let Some(key) = &self.master_key {
+            // clap takes the flag over the variable: a key that is not the variable's value
+            // came from the command line.
+            if std::env::var("AQSHA_MASTER_KEY").ok().as_deref() != Some(key.as_str()) {
+                tracing::warn!(
+                    "--master-key on the command line is visible to every user in the process \
+                     list; use --master-key-file or AQSHA_MASTER_KEY"
+                );
+            }
+        }
         aqsha_server::Config {
             mode: Default::default(),
             listen,
             data_dir: self.data_dir.clone(),
             database: self.database.clone(),
             master_key: self.master_key.clone(),
+            master_key_file: self.master_key_file.clone(),
             seed_sandbox: !self.no_seed,
             sandbox_api: true,
             token_ttl_secs: self.token_ttl,

@@ -42,9 +42,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Defaults to `sqlite://<data_dir>/aqsha.db`.
     pub database: Option<String>,
-    /// 64 hex characters; when absent the key is read from, or generated into,
-    /// `<data_dir>/master.key`.
+    /// 64 hex characters; when absent the key is read from `master_key_file`, or else from
+    /// (or generated into) `<data_dir>/master.key`.
     pub master_key: Option<String>,
+    /// A file holding the key (64 hex characters), readable by its owner only.
+    pub master_key_file: Option<PathBuf>,
     /// Seed the sandbox (test merchant, terminals, cards) on first start.
     pub seed_sandbox: bool,
     /// Lifetime of issued tokens in seconds.
@@ -64,41 +66,67 @@ impl Config {
     }
 }
 
-/// The vault's master key: configured, or kept in the data directory (created on first start).
+/// The vault's master key: configured, read from a key file, or kept in the data directory
+/// (created on first start). A key file that group or others can read is refused.
 pub fn load_master_key(config: &Config) -> anyhow::Result<[u8; 32]> {
     if let Some(hex) = &config.master_key {
         return Vault::parse_master_key(hex).context("--master-key / AQSHA_MASTER_KEY");
     }
-    let path = config.data_dir.join("master.key");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        return Vault::parse_master_key(&text).with_context(|| format!("{}", path.display()));
+    if let Some(path) = &config.master_key_file {
+        return read_key_file(path);
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let dir = &config.data_dir;
+    aqsha_store::files::create_private_dir(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    if let Ok(Some(mode)) = aqsha_store::files::shared_mode(dir) {
+        tracing::warn!(
+            path = %dir.display(),
+            mode = format!("{mode:o}"),
+            "the data directory is open to group or others; run chmod 700 on it"
+        );
+    }
+    let path = dir.join("master.key");
+    if path.exists() {
+        return read_key_file(&path);
+    }
     let key = Vault::generate_master_key();
     write_private(&path, &hex::encode(key))?;
     tracing::warn!(
         path = %path.display(),
         "generated a new vault master key; card data in this database can only be read with it. \
-         For production, set AQSHA_MASTER_KEY from a secret store instead"
+         For production, give the key with --master-key-file or AQSHA_MASTER_KEY from a secret store"
     );
     Ok(key)
 }
 
+/// Reads a key file, refusing one that group or others may read: the key opens every card
+/// in the vault, and a readable copy is as good as a leaked one.
+fn read_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
+    if let Some(mode) = aqsha_store::files::shared_mode(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?
+    {
+        bail!(
+            "key file {p} is readable by group or others (mode {mode:o}); the vault key must be \
+             private to its owner: run `chmod 600 {p}`",
+            p = path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    Vault::parse_master_key(text.trim()).with_context(|| format!("key file {}", path.display()))
+}
+
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
+    if !aqsha_store::files::create_private_file(path)
+        .with_context(|| format!("cannot create {}", path.display()))?
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        bail!("{} appeared while it was being created", path.display());
     }
-    let mut f = opts
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
         .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+        .with_context(|| format!("cannot open {}", path.display()))?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     Ok(())
@@ -199,10 +227,17 @@ async fn shutdown_signal() {
 /// Refuses configuration that cannot work, before anything starts.
 pub fn validate(config: &Config) -> anyhow::Result<()> {
     let url = config.database_url()?;
-    if matches!(url, DatabaseUrl::Postgres(_)) && config.master_key.is_none() {
+    if config.master_key.is_some() && config.master_key_file.is_some() {
+        bail!("give the vault key once: --master-key-file or --master-key / AQSHA_MASTER_KEY, not both");
+    }
+    if matches!(url, DatabaseUrl::Postgres(_))
+        && config.master_key.is_none()
+        && config.master_key_file.is_none()
+    {
         bail!(
-            "--master-key / AQSHA_MASTER_KEY is required with PostgreSQL: every instance on one \
-             database must seal and fingerprint cards with the same key"
+            "--master-key-file / AQSHA_MASTER_KEY_FILE (or AQSHA_MASTER_KEY) is required with \
+             PostgreSQL: every instance on one database must seal and fingerprint cards with \
+             the same key"
         );
     }
     if config.mode == Mode::Production && config.sandbox_api {

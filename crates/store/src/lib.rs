@@ -8,6 +8,7 @@
 mod batch;
 mod cache;
 mod conn;
+pub mod files;
 pub mod group;
 mod postgres;
 mod rows;

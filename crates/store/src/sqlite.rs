@@ -315,12 +315,24 @@ impl Connector for SqliteConnector {
 }
 
 /// Opens (creating if needed) the database file, applies migrations and starts the writer.
+///
+/// The file is created 0600 in a 0700 directory before SQLite opens it: SQLite gives the
+/// `-wal` and `-shm` files the database file's own mode, so all three stay owner-only.
 pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+    let io_err =
+        |p: &Path, e: std::io::Error| StoreError::Db(format!("cannot create {}: {e}", p.display()));
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", dir.display())))?;
+            crate::files::create_private_dir(dir).map_err(|e| io_err(dir, e))?;
         }
+    }
+    crate::files::create_private_file(path).map_err(|e| io_err(path, e))?;
+    if let Ok(Some(mode)) = crate::files::shared_mode(path) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "the database file is readable by group or others; run chmod 600 on it (its -wal and -shm files take its mode)"
+        );
     }
     GroupStore::start(
         SqliteConnector {
