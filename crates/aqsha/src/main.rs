@@ -2,12 +2,11 @@
 //! and the client subcommands (`token`, `transfer`, `status`, `cards`, `listen`, `batch`, in
 //! `cli/`) talk to ePay or to an Aqsha server.
 
+mod admin;
 mod bench;
 mod cli;
 
 use anyhow::Context;
-use aqsha_core::fee::FeeSchedule;
-use aqsha_core::money::Currency;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,7 +39,7 @@ enum Command {
     Migrate(StoreArgs),
     /// Manage merchants.
     #[command(subcommand)]
-    Merchant(MerchantCommand),
+    Merchant(admin::MerchantCommand),
     /// Load-test a server with the complete P2P flow and print throughput and latency.
     Bench(Box<bench::BenchArgs>),
     #[command(flatten)]
@@ -151,21 +150,6 @@ struct ServeArgs {
     callbacks: CallbackArgs,
 }
 
-#[derive(Subcommand)]
-enum MerchantCommand {
-    /// Create a merchant with one KZT terminal; prints its credentials as JSON.
-    Add {
-        /// The merchant's client_id.
-        #[arg(long)]
-        client_id: String,
-        /// Terminal id (a UUID); generated when absent.
-        #[arg(long)]
-        terminal: Option<String>,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
-}
-
 impl StoreArgs {
     fn config(&self, listen: SocketAddr) -> aqsha_server::Config {
         if let Some(key) = &self.master_key {
@@ -271,43 +255,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Merchant(MerchantCommand::Add {
-            client_id,
-            terminal,
-            store,
-        }) => {
-            let mut config = store.config(unused_addr());
-            // Adding a merchant never installs the sandbox as a side effect.
-            config.seed_sandbox = false;
-            aqsha_server::config::validate(&config)?;
-            let state = aqsha_server::config::prepare(&config).await?;
-            let secret = aqsha_core::sandbox::random_secret(36);
-            let terminal = terminal.unwrap_or_else(aqsha_core::sandbox::random_uuid);
-            let merchant = aqsha_core::sandbox::new_merchant(
-                &client_id,
-                &client_id,
-                &secret,
-                &[(terminal.clone(), Currency::Kzt)],
-                FeeSchedule::DEFAULT,
-            );
-            let seed = aqsha_core::sandbox::PreparedSeed {
-                merchants: vec![merchant],
-                ..Default::default()
-            };
-            state
-                .store
-                .install(seed)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| {
-                    format!("cannot create merchant {client_id:?} (does it exist already?)")
-                })?;
-            println!(
-                "{}",
-                serde_json::json!({"client_id": client_id, "client_secret": secret, "terminal": terminal})
-            );
-            Ok(())
-        }
+        Command::Merchant(m) => admin::run(m).await,
     }
 }
 

@@ -5,8 +5,9 @@
 use crate::batch::TailKey;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
-    OperationRecord, SandboxCardView, StoreResult, TerminalRecord, Tx, VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantChange, MerchantRecord,
+    MerchantSummary, NextStep, OperationRecord, SandboxCardView, StoreResult, TerminalRecord, Tx,
+    VaultCard,
 };
 use chrono::{DateTime, Utc};
 
@@ -70,6 +71,7 @@ pub trait Conn: Tx + Send + 'static {
         per_merchant: usize,
         skip: &[String],
     ) -> StoreResult<Vec<DueCallback>>;
+    fn update_merchant(&mut self, client_id: &str, change: &MerchantChange) -> StoreResult<bool>;
     fn finish_callback(
         &mut self,
         event_id: &str,
@@ -86,6 +88,8 @@ pub trait Conn: Tx + Send + 'static {
     // Reads.
     fn ping(&mut self) -> StoreResult<()>;
     fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
+    fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool>;
+    fn merchants(&mut self) -> StoreResult<Vec<MerchantSummary>>;
     fn read_terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
         self.terminal(id)
     }

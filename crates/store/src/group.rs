@@ -20,9 +20,9 @@ use crate::cache::TtlCache;
 use crate::conn::{BatchError, Conn, Connector, Keys};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantRecord, NextStep,
-    OperationRecord, SandboxCardView, Store, StoreError, StoreResult, TerminalRecord, Tx,
-    VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, LedgerReport, MerchantChange, MerchantRecord,
+    MerchantSummary, NextStep, OperationRecord, SandboxCardView, Store, StoreError, StoreResult,
+    TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::{self, SideInput, TransferCommand, TransferOutcome};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,7 +99,9 @@ pub struct WriterStats {
 }
 
 pub struct GroupStore<K: Connector> {
-    merchants: TtlCache<Option<MerchantRecord>>,
+    /// Whether a merchant is active, by merchant id: asked on every bearer call, so a
+    /// disabled merchant is refused within the cache's TTL without a round trip per call.
+    active: TtlCache<bool>,
     terminals: TtlCache<Option<TerminalRecord>>,
     writer: mpsc::UnboundedSender<Box<dyn WriteJob<K::C>>>,
     stats: Arc<WriterStats>,
@@ -132,7 +134,7 @@ impl<K: Connector> GroupStore<K> {
             .spawn(move || writer_loop(writer, rx, &s, &*k))
             .map_err(|e| StoreError::Db(e.to_string()))?;
         Ok(GroupStore {
-            merchants: TtlCache::new(),
+            active: TtlCache::new(),
             terminals: TtlCache::new(),
             writer: tx,
             stats,
@@ -399,13 +401,29 @@ impl<K: Connector> Store for GroupStore<K> {
     }
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<MerchantRecord>> {
-        if let Some(m) = self.merchants.get(client_id) {
-            return Ok(m);
-        }
+        // Not cached: a rotated secret or a disabled merchant must be refused at once, by
+        // every instance, at the token endpoint and the sandbox API.
         let id = client_id.to_string();
-        let m = self.read(move |c| c.merchant_by_client_id(&id)).await?;
-        self.merchants.put(client_id, m.clone());
-        Ok(m)
+        self.read(move |c| c.merchant_by_client_id(&id)).await
+    }
+
+    async fn merchant_active(&self, merchant_id: &str) -> StoreResult<bool> {
+        if let Some(a) = self.active.get(merchant_id) {
+            return Ok(a);
+        }
+        let id = merchant_id.to_string();
+        let active = self.read(move |c| c.merchant_active(&id)).await?;
+        self.active.put(merchant_id, active);
+        Ok(active)
+    }
+
+    async fn merchants(&self) -> StoreResult<Vec<MerchantSummary>> {
+        self.read(|c| c.merchants()).await
+    }
+
+    async fn update_merchant(&self, client_id: &str, change: MerchantChange) -> StoreResult<bool> {
+        let id = client_id.to_string();
+        self.write(move |c| c.update_merchant(&id, &change)).await
     }
 
     async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>> {

@@ -5,6 +5,7 @@
 //! implements [`aqsha_core::store::Store`] and runs the one transfer algorithm of
 //! `aqsha_core::transfer` inside its transactions. [`open`] picks the backend from a URL.
 
+mod admin;
 mod batch;
 mod cache;
 mod conn;

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/postgres/0009_one_invoice_index.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_merchant_admin.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

@@ -11,9 +11,9 @@ use crate::rows::{self, Cols};
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackEvent, CallbackView, DueCallback, LedgerReport, MerchantRecord,
-    NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, StoreError, StoreResult,
-    StoredResponse, TerminalRecord, Tx, VaultCard,
+    CallbackAttempt, CallbackEvent, CallbackView, DueCallback, LedgerReport, MerchantChange,
+    MerchantRecord, MerchantSummary, NetworkCard, NextStep, OperationRecord, Posting,
+    SandboxCardView, StoreError, StoreResult, StoredResponse, TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::{day_of, external_account, invoice_tail};
 use chrono::{DateTime, Utc};
@@ -1091,6 +1091,10 @@ impl<D: Driver> Conn for SqlConn<D> {
         )
     }
 
+    fn update_merchant(&mut self, client_id: &str, change: &MerchantChange) -> StoreResult<bool> {
+        self.merchant_update(client_id, change)
+    }
+
     fn finish_callback(
         &mut self,
         event_id: &str,
@@ -1152,6 +1156,14 @@ impl<D: Driver> Conn for SqlConn<D> {
             rows::MERCHANT_COLUMNS
         );
         self.one(&sql, &[P::Text(client_id)], rows::merchant)
+    }
+
+    fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool> {
+        self.merchant_active_row(merchant_id)
+    }
+
+    fn merchants(&mut self) -> StoreResult<Vec<MerchantSummary>> {
+        self.merchant_list()
     }
 
     fn invoice_status(

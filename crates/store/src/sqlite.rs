@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_one_invoice_index.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_merchant_admin.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

@@ -373,6 +373,20 @@ impl Server {
         v["pan"].as_str().unwrap().to_string()
     }
 
+    /// Runs `aqsha merchant ARGS…` against this server's database (no vault key: the
+    /// administration commands other than `add` touch no card data).
+    pub fn merchant_cli(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new(bin());
+        cmd.arg("merchant")
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir());
+        if let Some(pg) = &self.pg {
+            cmd.args(["--database", &pg.url]);
+        }
+        cmd.env_remove("AQSHA_MASTER_KEY").output().unwrap()
+    }
+
     /// Creates a second merchant through the CLI, against this server's database.
     pub fn add_merchant(&self, client_id: &str) -> Value {
         let mut cmd = Command::new(bin());

@@ -41,6 +41,7 @@ async fn merchant(state: &AppState, headers: &HeaderMap) -> Result<MerchantRecor
     check_client(state, &id, &secret)
         .await
         .map_err(|e| EpayError::internal("sandbox auth failed", e).into_response())?
+        .filter(|m| !m.disabled)
         .ok_or_else(denied)
 }
 

@@ -142,6 +142,14 @@ async fn issue(
                 "client authentication failed",
             )
         })?;
+    // Said only to a caller who proved the secret, so it reveals nothing to anyone else.
+    if merchant.disabled {
+        return Err(OAuthFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "this client is disabled",
+        ));
+    }
     let scope = req
         .scope
         .as_deref()

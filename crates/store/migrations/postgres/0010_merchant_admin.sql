@@ -1,0 +1,3 @@
+-- `aqsha merchant disable` / `enable`: a disabled merchant's logins and tokens are refused.
+-- Existing merchants stay enabled.
+ALTER TABLE merchants ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE;
