@@ -94,6 +94,10 @@ pub const DEFAULT_PER_MERCHANT: usize = 16;
 const CLAIM_BATCH: usize = 64;
 /// How long an idle dispatcher waits before looking for due retries.
 const POLL: Duration = Duration::from_millis(500);
+/// Least time between two claims that found less than they could take. A claim runs in the
+/// writer's transaction, and while merchants are at their cap it reads past their due events
+/// (the index is by due time, not by merchant), so it is not repeated on every transfer's wake.
+const MIN_CLAIM_GAP: Duration = Duration::from_millis(100);
 /// At most this much of a receiver's answer is read.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -206,10 +210,12 @@ impl Dispatcher {
                 }
             }
             if claimed == 0 || claimed < free {
+                let idle_since = tokio::time::Instant::now();
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
                 }
+                tokio::time::sleep_until(idle_since + MIN_CLAIM_GAP).await;
             }
         }
     }
