@@ -72,6 +72,12 @@ pub trait Driver: Send + 'static {
     /// returns no rows: so a batch takes its key locks and its card locks in one round trip.
     /// `None` where there are no advisory locks.
     const LOCK_KEYS_FIRST: Option<&'static str>;
+    /// The callback claim's source of due events: every merchant `m` joined to at most `$5`
+    /// of its earliest due events `c` (columns `c.id`, `c.next_attempt_at`), each merchant
+    /// found by its own index seek. A LATERAL join on PostgreSQL (whose row locks skip events
+    /// another instance is claiming); SQLite has none, and runs the correlated `IN` once per
+    /// merchant instead.
+    const CLAIM_DUE: &'static str;
     fn is_broken(&self) -> bool;
 }
 
@@ -1046,31 +1052,20 @@ impl<D: Driver> Conn for SqlConn<D> {
     ) -> StoreResult<Vec<DueCallback>> {
         let now_ms = now.timestamp_millis();
         let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
-        // The earliest due events of merchants not at their cap are the candidates (locked,
-        // skipping what another instance is claiming: PostgreSQL allows no row locks in a query
-        // with a window function, so they are taken here); of those, at most `per_merchant`
-        // per merchant are claimed, so one merchant's backlog never fills the claim. A
-        // merchant's events beyond the candidates wait for the next claim, by which time a
-        // merchant that took its share is at its cap and skipped.
+        // Each merchant's earliest due events, at most `per_merchant` of them, found by an
+        // index seek per merchant (migration "merchant_admin"), so that a merchant at its cap
+        // costs nothing however many of its events are due; then the earliest of those.
         let sql = format!(
-            "WITH due AS (
-                SELECT id, merchant_id, next_attempt_at FROM callback_events
-                WHERE status = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1
-                AND NOT (merchant_id = ANY($4))
-                ORDER BY next_attempt_at LIMIT $6{})
-             UPDATE callback_events SET lease_until = $2, attempts = attempts + 1
+            "UPDATE callback_events SET lease_until = $2, attempts = attempts + 1
              WHERE id IN (
-                SELECT id FROM (
-                    SELECT id, next_attempt_at, ROW_NUMBER() OVER (
-                        PARTITION BY merchant_id ORDER BY next_attempt_at, id) AS n
-                    FROM due) AS ranked
-                WHERE n <= $5 ORDER BY next_attempt_at LIMIT $3)
+                SELECT c.id FROM {}
+                WHERE NOT (m.id = ANY($4))
+                ORDER BY c.next_attempt_at LIMIT $3)
              RETURNING {}, attempts,
                 (SELECT m.callback_secret FROM merchants m WHERE m.id = callback_events.merchant_id)",
-            D::SKIP_LOCKED,
+            D::CLAIM_DUE,
             rows::EVENT_COLUMNS
         );
-        let candidates = limit.max(per_merchant).saturating_mul(4);
         self.all(
             &sql,
             &[
@@ -1079,7 +1074,6 @@ impl<D: Driver> Conn for SqlConn<D> {
                 P::Int(limit as i64),
                 P::List(&skip),
                 P::Int(per_merchant as i64),
-                P::Int(i64::try_from(candidates).unwrap_or(i64::MAX)),
             ],
             |r| {
                 Ok(DueCallback {

@@ -116,6 +116,11 @@ impl Driver for SqliteDriver {
     // One writer: transactions never interleave, so no row locks are needed.
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    const CLAIM_DUE: &'static str = "merchants m JOIN callback_events c ON c.id IN (
+            SELECT x.id FROM callback_events x
+            WHERE x.merchant_id = m.id AND x.status = 'pending'
+            AND x.next_attempt_at <= $1 AND x.lease_until <= $1
+            ORDER BY x.next_attempt_at LIMIT $5)";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const CHAIN_BEGIN: bool = false;
     const LOCK_KEYS_FIRST: Option<&'static str> = None;
