@@ -95,8 +95,8 @@ const CLAIM_BATCH: usize = 64;
 /// How long an idle dispatcher waits before looking for due retries.
 const POLL: Duration = Duration::from_millis(500);
 /// Least time between two claims that found less than they could take. A claim runs in the
-/// writer's transaction, and while merchants are at their cap it reads past their due events
-/// (the index is by due time, not by merchant), so it is not repeated on every transfer's wake.
+/// writer's transaction and seeks each merchant's due events, so it is not repeated on every
+/// transfer's wake; a callback waits at most this much longer for its first attempt.
 const MIN_CLAIM_GAP: Duration = Duration::from_millis(100);
 /// At most this much of a receiver's answer is read.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
