@@ -130,9 +130,10 @@ impl Dispatcher {
             .timeout(settings.timeout)
             .user_agent(concat!("aqsha/", env!("CARGO_PKG_VERSION")));
         builder = match &settings.proxy {
+            // The URL is not repeated in the error: it may carry the proxy's credentials.
             Some(url) => builder.proxy(
                 reqwest::Proxy::all(url)
-                    .map_err(|e| anyhow::anyhow!("--callback-proxy {url:?}: {e}"))?,
+                    .map_err(|e| anyhow::anyhow!("--callback-proxy is not a usable URL: {e}"))?,
             ),
             None => builder.no_proxy(),
         };

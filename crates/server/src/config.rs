@@ -243,6 +243,13 @@ pub fn validate(config: &Config) -> anyhow::Result<()> {
     if config.mode == Mode::Production && config.sandbox_api {
         bail!("--sandbox-api true cannot be used with --mode production: the sandbox API creates cards and money");
     }
+    if let Some(proxy) = &config.callbacks.proxy {
+        // Checked here, before the server listens; the URL may carry credentials, so it is
+        // not repeated.
+        if reqwest::Proxy::all(proxy).is_err() {
+            bail!("--callback-proxy / AQSHA_CALLBACK_PROXY must be a proxy URL such as http://host:port");
+        }
+    }
     if !(1..=86_400).contains(&config.token_ttl_secs) {
         bail!("--token-ttl / AQSHA_TOKEN_TTL must be between 1 and 86400 seconds");
     }
