@@ -102,6 +102,8 @@ pub struct GroupStore<K: Connector> {
     /// Whether a merchant is active, by merchant id: asked on every bearer call, so a
     /// disabled merchant is refused within the cache's TTL without a round trip per call.
     active: TtlCache<bool>,
+    /// The token endpoint's merchant reads, shared by the requests that wait for one.
+    merchant_reads: crate::fresh::Coalesced<Option<MerchantRecord>>,
     terminals: TtlCache<Option<TerminalRecord>>,
     writer: mpsc::UnboundedSender<Box<dyn WriteJob<K::C>>>,
     stats: Arc<WriterStats>,
@@ -135,6 +137,7 @@ impl<K: Connector> GroupStore<K> {
             .map_err(|e| StoreError::Db(e.to_string()))?;
         Ok(GroupStore {
             active: TtlCache::new(),
+            merchant_reads: crate::fresh::Coalesced::new(),
             terminals: TtlCache::new(),
             writer: tx,
             stats,
@@ -430,7 +433,11 @@ impl<K: Connector> Store for GroupStore<K> {
         // Not cached: a rotated secret or a disabled merchant must be refused at once, by
         // every instance, at the token endpoint and the sandbox API.
         let id = client_id.to_string();
-        self.read_point(move |c| c.merchant_by_client_id(&id)).await
+        self.merchant_reads
+            .get(client_id, || {
+                self.read_point(move |c| c.merchant_by_client_id(&id))
+            })
+            .await
     }
 
     async fn merchant_active(&self, merchant_id: &str) -> StoreResult<bool> {

@@ -10,6 +10,7 @@ mod batch;
 mod cache;
 mod conn;
 pub mod files;
+mod fresh;
 pub mod group;
 mod postgres;
 mod rows;
