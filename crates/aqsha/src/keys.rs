@@ -131,6 +131,9 @@ async fn list(args: &StoreArgs) -> anyhow::Result<()> {
     match &loaded.source {
         KeySource::Keyring(p) => println!("# keyring {}", p.display()),
         KeySource::MasterKeyFlag => println!("# one master key (--master-key)"),
+        KeySource::GivenKeyFile(p) => {
+            println!("# one master key (--master-key-file {})", p.display())
+        }
         KeySource::MasterKeyFile(p) => println!("# one master key ({})", p.display()),
     }
     println!(
@@ -186,9 +189,9 @@ fn rotate(args: &StoreArgs, staged: bool) -> anyhow::Result<()> {
                 path.display()
             );
         }
-        KeySource::MasterKeyFlag => eprintln!(
+        KeySource::MasterKeyFlag | KeySource::GivenKeyFile(_) => eprintln!(
             "the keyring {} now holds the --master-key key too; configure --keyring / \
-             AQSHA_KEYRING instead of AQSHA_MASTER_KEY",
+             AQSHA_KEYRING instead of AQSHA_MASTER_KEY or --master-key-file",
             path.display()
         ),
         KeySource::Keyring(_) => {}

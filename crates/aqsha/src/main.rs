@@ -2,13 +2,12 @@
 //! and the client subcommands (`token`, `transfer`, `status`, `cards`, `listen`, `batch`, in
 //! `cli/`) talk to ePay or to an Aqsha server.
 
+mod admin;
 mod bench;
 mod cli;
 mod keys;
 
 use anyhow::Context;
-use aqsha_core::fee::FeeSchedule;
-use aqsha_core::money::Currency;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,7 +41,7 @@ enum Command {
     Migrate(StoreArgs),
     /// Manage merchants.
     #[command(subcommand)]
-    Merchant(MerchantCommand),
+    Merchant(admin::MerchantCommand),
     /// Rotate the vault's keys: list, rotate, reencrypt, retire.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -61,14 +60,19 @@ struct StoreArgs {
     /// `postgres://USER@HOST:PORT/DB` (needs --master-key or --keyring, shared by every instance).
     #[arg(long, env = "AQSHA_DATABASE")]
     database: Option<String>,
-    /// Vault master key, 64 hex characters. When absent, read from (or generated into)
-    /// `<data-dir>/master.key`.
+    /// Vault master key, 64 hex characters. Prefer --master-key-file or the environment
+    /// variable: a command-line argument is visible in the process list. When no key is
+    /// given, it is read from (or generated into) `<data-dir>/master.key`.
     #[arg(long, env = "AQSHA_MASTER_KEY", hide_env_values = true)]
     master_key: Option<String>,
     /// Keyring file (written by `aqsha keys rotate`); default `<data-dir>/keyring`. When it
     /// exists it is used instead of --master-key and master.key.
     #[arg(long, env = "AQSHA_KEYRING")]
     keyring: Option<PathBuf>,
+    /// File holding the vault master key (64 hex characters); refused unless only its owner
+    /// can read it (chmod 600).
+    #[arg(long, env = "AQSHA_MASTER_KEY_FILE", conflicts_with = "master_key")]
+    master_key_file: Option<PathBuf>,
     /// Do not install the sandbox merchant, terminals and cards on first start.
     #[arg(long, env = "AQSHA_NO_SEED")]
     no_seed: bool,
@@ -97,6 +101,15 @@ struct CallbackArgs {
     /// sandbox mode, `public` in production mode.
     #[arg(long, env = "AQSHA_CALLBACK_TARGETS", value_parser = ["any", "public"])]
     callback_targets: Option<String>,
+    /// Most callback attempts running at once for one merchant, so that one merchant's
+    /// hanging endpoints cannot delay the others' callbacks (256 run at once in all).
+    #[arg(long, env = "AQSHA_CALLBACK_PER_MERCHANT", default_value_t = aqsha_server::callbacks::DEFAULT_PER_MERCHANT as u64,
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    callback_per_merchant: u64,
+    /// Send callbacks through this HTTP(S) proxy. Without it, proxy environment variables
+    /// (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) are ignored for callbacks.
+    #[arg(long, env = "AQSHA_CALLBACK_PROXY")]
+    callback_proxy: Option<String>,
 }
 
 impl CallbackArgs {
@@ -117,6 +130,8 @@ impl CallbackArgs {
                 Some(t) => t == "public",
                 None => mode == aqsha_server::config::Mode::Production,
             },
+            per_merchant: usize::try_from(self.callback_per_merchant).unwrap_or(1),
+            proxy: self.callback_proxy.clone(),
         })
     }
 }
@@ -230,23 +245,18 @@ struct ServeArgs {
     limits: LimitArgs,
 }
 
-#[derive(Subcommand)]
-enum MerchantCommand {
-    /// Create a merchant with one KZT terminal; prints its credentials as JSON.
-    Add {
-        /// The merchant's client_id.
-        #[arg(long)]
-        client_id: String,
-        /// Terminal id (a UUID); generated when absent.
-        #[arg(long)]
-        terminal: Option<String>,
-        #[command(flatten)]
-        store: StoreArgs,
-    },
-}
-
 impl StoreArgs {
     fn config(&self, listen: SocketAddr) -> aqsha_server::Config {
+        if let Some(key) = &self.master_key {
+            // clap takes the flag over the variable: a key that is not the variable's value
+            // came from the command line.
+            if std::env::var("AQSHA_MASTER_KEY").ok().as_deref() != Some(key.as_str()) {
+                tracing::warn!(
+                    "--master-key on the command line is visible to every user in the process \
+                     list; use --master-key-file or AQSHA_MASTER_KEY"
+                );
+            }
+        }
         aqsha_server::Config {
             mode: Default::default(),
             listen,
@@ -254,6 +264,7 @@ impl StoreArgs {
             database: self.database.clone(),
             master_key: self.master_key.clone(),
             keyring: self.keyring.clone(),
+            master_key_file: self.master_key_file.clone(),
             seed_sandbox: !self.no_seed,
             sandbox_api: true,
             funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
@@ -371,43 +382,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Merchant(MerchantCommand::Add {
-            client_id,
-            terminal,
-            store,
-        }) => {
-            let mut config = store.config(unused_addr());
-            // Adding a merchant never installs the sandbox as a side effect.
-            config.seed_sandbox = false;
-            aqsha_server::config::validate(&config)?;
-            let state = aqsha_server::config::prepare(&config).await?;
-            let secret = aqsha_core::sandbox::random_secret(36);
-            let terminal = terminal.unwrap_or_else(aqsha_core::sandbox::random_uuid);
-            let merchant = aqsha_core::sandbox::new_merchant(
-                &client_id,
-                &client_id,
-                &secret,
-                &[(terminal.clone(), Currency::Kzt)],
-                FeeSchedule::DEFAULT,
-            );
-            let seed = aqsha_core::sandbox::PreparedSeed {
-                merchants: vec![merchant],
-                ..Default::default()
-            };
-            state
-                .store
-                .install(seed)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| {
-                    format!("cannot create merchant {client_id:?} (does it exist already?)")
-                })?;
-            println!(
-                "{}",
-                serde_json::json!({"client_id": client_id, "client_secret": secret, "terminal": terminal})
-            );
-            Ok(())
-        }
+        Command::Merchant(m) => admin::run(m).await,
     }
 }
 

@@ -139,6 +139,7 @@ pub fn new_merchant(
             client_id: client_id.to_string(),
             secret_hash: sha256_hex(client_secret.as_bytes()),
             name: name.to_string(),
+            disabled: false,
         },
         cabinet_email: None,
         cabinet_password_hash: None,

@@ -45,6 +45,28 @@ pub struct MerchantRecord {
     /// enough and keeps the token endpoint fast.
     pub secret_hash: String,
     pub name: String,
+    /// Set by `aqsha merchant disable`: the merchant's logins and tokens are refused.
+    pub disabled: bool,
+}
+
+/// A merchant as `aqsha merchant list` shows it: never a secret or a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantSummary {
+    pub client_id: String,
+    pub name: String,
+    pub disabled: bool,
+    /// (terminal id, currency), in id order.
+    pub terminals: Vec<(String, Currency)>,
+}
+
+/// An administrative change to one merchant, by `client_id`.
+#[derive(Debug, Clone)]
+pub enum MerchantChange {
+    Disabled(bool),
+    /// The SHA-256 (hex) of a new client secret; the old secret stops working.
+    SecretHash(String),
+    /// A new callback signing key, used from the next attempt on.
+    CallbackSecret(String),
 }
 
 #[derive(Debug, Clone)]
@@ -373,7 +395,16 @@ pub struct OperationView {
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
+    /// Read from the database on every call (no cache), so a rotated secret or a disabled
+    /// merchant takes effect at once at the token endpoint.
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
+    /// Whether the merchant exists and is not disabled. Cached for a few seconds (the store's
+    /// cache TTL): it is asked on every bearer call, and must not cost a round trip each time.
+    async fn merchant_active(&self, merchant_id: &str) -> StoreResult<bool>;
+    /// Every merchant with its terminals, by `client_id`.
+    async fn merchants(&self) -> StoreResult<Vec<MerchantSummary>>;
+    /// Applies the change; `false` when no merchant has that `client_id`.
+    async fn update_merchant(&self, client_id: &str, change: MerchantChange) -> StoreResult<bool>;
     async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>>;
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome>;
     /// The invoice's charged operation, or else its latest attempt.
@@ -412,13 +443,16 @@ pub trait Store: Send + Sync + 'static {
     async fn install(&self, seed: crate::sandbox::PreparedSeed) -> StoreResult<bool>;
     async fn ledger_report(&self) -> StoreResult<LedgerReport>;
 
-    /// Claims up to `limit` due callbacks for one attempt each. A claim is a lease: an event
-    /// whose deliverer died becomes due again when `lease` has passed.
+    /// Claims up to `limit` due callbacks for one attempt each, at most `per_merchant` of any
+    /// one merchant and none of the merchants in `skip` (those already at their cap). A claim
+    /// is a lease: an event whose deliverer died becomes due again when `lease` has passed.
     async fn claim_callbacks(
         &self,
         now: DateTime<Utc>,
         limit: usize,
         lease: std::time::Duration,
+        per_merchant: usize,
+        skip: Vec<String>,
     ) -> StoreResult<Vec<DueCallback>>;
     /// Records an attempt and what follows it.
     async fn finish_callback_attempt(

@@ -39,6 +39,7 @@ pub async fn service_token(
     if record.expires_at <= chrono::Utc::now() {
         return Err(EpayError::token("token expired"));
     }
+    require_active(state, &record.merchant_id).await?;
     // Status and saved-card calls are service calls (reference §4, §5): a token for them
     // carries `payment`, `transfer` or the service scope's `webapi`.
     if !record
@@ -106,6 +107,17 @@ fn has_scope(token: &TokenRecord, word: &str) -> bool {
     token.scope.split_whitespace().any(|s| s == word)
 }
 
+/// Refuses the calls of a disabled merchant, whatever its token. The answer is the store's
+/// cached view ([`aqsha_core::store::Store::merchant_active`]), so a merchant disabled on any
+/// instance is refused here within the cache's TTL (5 s), with no round trip per call.
+pub async fn require_active(state: &AppState, merchant_id: &str) -> Result<(), EpayError> {
+    match state.store.merchant_active(merchant_id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(EpayError::merchant_disabled()),
+        Err(e) => Err(EpayError::internal("merchant check failed", e)),
+    }
+}
+
 /// `client_id`/`client_secret` from an `Authorization: Basic` header.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -147,8 +159,10 @@ pub enum ClientCheck {
 }
 
 /// Checks client credentials. An unknown client and a wrong secret take the same path and
-/// the same time, so the answer reveals nothing about which client ids exist. Failures are
-/// counted per client and per address, and logged with the client id, never the secret.
+/// the same time, so the answer reveals nothing about which client ids exist. The merchant is
+/// read from the database each time (no cache), so a rotated secret stops working at once; a
+/// disabled merchant is returned as such, for the caller to refuse. Failures are counted per
+/// client and per address, and logged with the client id, never the secret.
 pub async fn check_client(
     state: &AppState,
     client_id: &str,

@@ -3,16 +3,21 @@
 //! Events are written in the same commit as the operation they report, so none is lost. This
 //! task claims due events from the store (a lease per attempt, so several instances never send
 //! one event at once and a crashed deliverer's events come back), POSTs each in its own task
-//! (a slow endpoint holds only its own slot), and records every attempt. A 2xx within the
+//! (a slow endpoint holds only its own slot), and records every attempt. Merchants share the
+//! slots fairly: each has at most `per_merchant` attempts running, and the claim skips a
+//! merchant at its cap, so one merchant's hanging endpoints cannot hold every slot. A 2xx within the
 //! timeout is a delivery; anything else is retried on the configured schedule until the event
 //! is older than the maximum age, then it is marked failed. Delivery is at least once: the
 //! `X-Aqsha-Event-Id` header lets receivers drop duplicates.
 
+pub use crate::targets::is_public;
+use crate::targets::PublicOnlyResolver;
 use aqsha_core::store::{CallbackAttempt, DueCallback, NextStep, Store};
 use aqsha_wire::callback::{ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER};
 use chrono::{DateTime, Utc};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 
@@ -27,6 +32,12 @@ pub struct CallbackSettings {
     pub timeout: Duration,
     /// Refuse loopback, private and link-local targets (also after DNS resolution).
     pub public_only: bool,
+    /// Most attempts running at once for one merchant (on this instance).
+    pub per_merchant: usize,
+    /// Send every callback through this HTTP(S) proxy. Without one, proxy environment
+    /// variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are ignored: a proxy set for
+    /// something else must not see (or redirect) signed callbacks.
+    pub proxy: Option<String>,
 }
 
 impl Default for CallbackSettings {
@@ -37,6 +48,8 @@ impl Default for CallbackSettings {
             max_age: Duration::from_secs(3 * 24 * 3600),
             timeout: Duration::from_secs(10),
             public_only: false,
+            per_merchant: DEFAULT_PER_MERCHANT,
+            proxy: None,
         }
     }
 }
@@ -73,10 +86,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(ms))
 }
 
-/// Most events delivered at once; one slow endpoint occupies one slot.
+/// Most events held at once (running, or claimed and waiting for their merchant's slot).
 const MAX_IN_FLIGHT: usize = 256;
+/// Default of `--callback-per-merchant`.
+pub const DEFAULT_PER_MERCHANT: usize = 16;
+/// Most events one claim takes.
+const CLAIM_BATCH: usize = 64;
 /// How long an idle dispatcher waits before looking for due retries.
 const POLL: Duration = Duration::from_millis(500);
+/// Least time between two claims that found less than they could take. A claim runs in the
+/// writer's transaction and seeks each merchant's due events, so it is not repeated on every
+/// transfer's wake; a callback waits at most this much longer for its first attempt.
+const MIN_CLAIM_GAP: Duration = Duration::from_millis(100);
 /// At most this much of a receiver's answer is read.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -85,7 +106,17 @@ pub struct Dispatcher {
     http: reqwest::Client,
     settings: CallbackSettings,
     wake: Arc<Notify>,
-    slots: Arc<Semaphore>,
+    held: Mutex<Held>,
+}
+
+/// The events this instance holds: claimed, and running or waiting for a slot of their
+/// merchant. Every held event counts against [`MAX_IN_FLIGHT`], so the dispatcher never claims
+/// more than it can run; a waiting event holds no running slot.
+#[derive(Default)]
+struct Held {
+    total: usize,
+    /// merchant id -> (events held, the merchant's running slots).
+    by_merchant: HashMap<String, (usize, Arc<Semaphore>)>,
 }
 
 impl Dispatcher {
@@ -98,37 +129,81 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .user_agent(concat!("aqsha/", env!("CARGO_PKG_VERSION")));
-        if settings.public_only {
+        builder = match &settings.proxy {
+            // The URL is not repeated in the error: it may carry the proxy's credentials.
+            Some(url) => builder.proxy(
+                reqwest::Proxy::all(url)
+                    .map_err(|e| anyhow::anyhow!("--callback-proxy is not a usable URL: {e}"))?,
+            ),
+            None => builder.no_proxy(),
+        };
+        // Through a proxy, the proxy resolves target names: the resolver would only see the
+        // proxy's own name (an internal host, typically). Literal target addresses are still
+        // checked before sending.
+        if settings.public_only && settings.proxy.is_none() {
             builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
         }
         Ok(Dispatcher {
             store,
             http: builder.build()?,
-            settings,
+            settings: CallbackSettings {
+                per_merchant: settings.per_merchant.max(1),
+                ..settings
+            },
             wake,
-            slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            held: Mutex::new(Held::default()),
         })
     }
 
+    /// How long a claim holds an event. A claimed event may first wait for one of its
+    /// merchant's running attempts (each done within the timeout, see [`Self::run`]) and then
+    /// run its own, so the lease covers two attempts plus time to record them: a live
+    /// deliverer always finishes before its lease runs out.
+    pub fn lease(&self) -> Duration {
+        self.settings.timeout * 2 + Duration::from_secs(5)
+    }
+
     /// Runs until the process ends.
+    ///
+    /// Each claim takes at most `per_merchant` events of one merchant and none of a merchant
+    /// already holding `per_merchant`. A merchant below its cap may so get more events than it
+    /// has free slots; the extra ones wait for its running attempts, which were started before
+    /// the claim and each end within the timeout, so the wait is bounded and the lease holds.
     pub async fn run(self: Arc<Self>) {
-        // The lease outlives an attempt, so a live deliverer always finishes first.
-        let lease = self.settings.timeout + Duration::from_secs(5);
+        let lease = self.lease();
+        let per_merchant = self.settings.per_merchant;
         loop {
-            let free = self.slots.available_permits().min(64);
+            let (free, skip) = match self.held.lock() {
+                Ok(h) => (
+                    MAX_IN_FLIGHT.saturating_sub(h.total).min(CLAIM_BATCH),
+                    h.by_merchant
+                        .iter()
+                        .filter(|(_, (n, _))| *n >= per_merchant)
+                        .map(|(m, _)| m.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                Err(_) => return,
+            };
             let mut claimed = 0;
             if free > 0 {
-                match self.store.claim_callbacks(Utc::now(), free, lease).await {
+                match self
+                    .store
+                    .claim_callbacks(Utc::now(), free, lease, per_merchant, skip)
+                    .await
+                {
                     Ok(due) => {
                         claimed = due.len();
                         for d in due {
-                            let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                            let Some(slots) = self.hold(&d.event.merchant_id) else {
                                 return;
                             };
                             let me = self.clone();
                             tokio::spawn(async move {
-                                me.deliver(d).await;
-                                drop(permit);
+                                let merchant = d.event.merchant_id.clone();
+                                if let Ok(_slot) = slots.acquire_owned().await {
+                                    me.deliver(d).await;
+                                }
+                                me.release(&merchant);
                             });
                         }
                     }
@@ -136,9 +211,36 @@ impl Dispatcher {
                 }
             }
             if claimed == 0 || claimed < free {
+                let idle_since = tokio::time::Instant::now();
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
+                }
+                tokio::time::sleep_until(idle_since + MIN_CLAIM_GAP).await;
+            }
+        }
+    }
+
+    /// Counts a claimed event as held; returns its merchant's running slots.
+    fn hold(&self, merchant: &str) -> Option<Arc<Semaphore>> {
+        let mut h = self.held.lock().ok()?;
+        h.total += 1;
+        let per_merchant = self.settings.per_merchant;
+        let entry = h
+            .by_merchant
+            .entry(merchant.to_string())
+            .or_insert_with(|| (0, Arc::new(Semaphore::new(per_merchant))));
+        entry.0 += 1;
+        Some(entry.1.clone())
+    }
+
+    fn release(&self, merchant: &str) {
+        if let Ok(mut h) = self.held.lock() {
+            h.total = h.total.saturating_sub(1);
+            if let Some(entry) = h.by_merchant.get_mut(merchant) {
+                entry.0 = entry.0.saturating_sub(1);
+                if entry.0 == 0 {
+                    h.by_merchant.remove(merchant);
                 }
             }
         }
@@ -256,55 +358,6 @@ fn describe(e: &reqwest::Error) -> String {
     format!("{kind}: {cause}")
 }
 
-/// Addresses a production callback may go to: not loopback, private, link-local, shared
-/// (CGNAT), multicast, unspecified or documentation ranges.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1])))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let seg = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80)
-        }
-    }
-}
-
-/// Resolves host names and keeps only public addresses, so a name pointing at an internal
-/// host is refused as well as a literal internal address.
-struct PublicOnlyResolver;
-
-impl reqwest::dns::Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = addrs.into_iter().filter(|a| is_public(a.ip())).collect();
-            if public.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
-            }
-            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,33 +370,5 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("5y").is_err());
         assert_eq!(parse_schedule("1s, 2s").map(|s| s.len()), Ok(2));
-    }
-
-    #[test]
-    fn only_public_addresses_pass() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(
-                !is_public(ip.parse().unwrap_or_else(|e| panic!("{e}"))),
-                "{ip}"
-            );
-        }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
-            assert!(
-                is_public(ip.parse().unwrap_or_else(|e| panic!("{e}"))),
-                "{ip}"
-            );
-        }
     }
 }

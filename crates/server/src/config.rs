@@ -54,6 +54,9 @@ pub struct Config {
     pub master_key: Option<String>,
     /// The keyring file; `None` means `<data_dir>/keyring` (used only if it exists).
     pub keyring: Option<PathBuf>,
+    /// A file holding the master key (64 hex characters), readable by its owner only
+    /// (`--master-key-file`); used like `master_key`.
+    pub master_key_file: Option<PathBuf>,
     /// Seed the sandbox (test merchant, terminals, cards) on first start.
     pub seed_sandbox: bool,
     /// Lifetime of issued tokens in seconds.
@@ -182,8 +185,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         idle_timeout_s = l.idle_timeout.as_secs_f64(),
         request_timeout_s = l.request_timeout.as_secs_f64(),
         shutdown_grace_s = l.shutdown_grace.as_secs_f64(),
+        callback_per_merchant = config.callbacks.per_merchant,
+        callback_proxy = config.callbacks.proxy.is_some(),
         "listening"
     );
+    if config.callbacks.public_only && config.callbacks.proxy.is_some() {
+        tracing::warn!(
+            "callbacks go through --callback-proxy: literal target addresses are still checked, \
+             but host names are resolved by the proxy, which must refuse internal targets itself"
+        );
+    }
     // One plain line on stdout, for scripts and tests that start the server on port 0.
     println!("aqsha listening on {}://{addr}", config.scheme());
     if addr.ip().is_unspecified() {
@@ -247,20 +258,31 @@ async fn shutdown_signal() {
 /// Refuses configuration that cannot work, before anything starts.
 pub fn validate(config: &Config) -> anyhow::Result<()> {
     let url = config.database_url()?;
+    if config.master_key.is_some() && config.master_key_file.is_some() {
+        bail!("give the vault key once: --master-key-file or --master-key / AQSHA_MASTER_KEY, not both");
+    }
     if matches!(url, DatabaseUrl::Postgres(_))
         && config.master_key.is_none()
+        && config.master_key_file.is_none()
         && config.keyring.is_none()
     {
         bail!(
-            "--master-key / AQSHA_MASTER_KEY (or --keyring / AQSHA_KEYRING) is required with \
-             PostgreSQL: every instance on one database must seal and fingerprint cards with the \
-             same keys"
+            "--master-key-file / AQSHA_MASTER_KEY_FILE (or AQSHA_MASTER_KEY, or --keyring / \
+             AQSHA_KEYRING) is required with PostgreSQL: every instance on one database must \
+             seal and fingerprint cards with the same keys"
         );
     }
     if config.mode == Mode::Production && config.sandbox_api {
         bail!("--sandbox-api true cannot be used with --mode production: the sandbox API creates cards and money");
     }
     crate::limits::validate(&config.limits)?;
+    if let Some(proxy) = &config.callbacks.proxy {
+        // Checked here, before the server listens; the URL may carry credentials, so it is
+        // not repeated.
+        if reqwest::Proxy::all(proxy).is_err() {
+            bail!("--callback-proxy / AQSHA_CALLBACK_PROXY must be a proxy URL such as http://host:port");
+        }
+    }
     if !(1..=86_400).contains(&config.token_ttl_secs) {
         bail!("--token-ttl / AQSHA_TOKEN_TTL must be between 1 and 86400 seconds");
     }

@@ -52,6 +52,19 @@ impl EpayError {
         e
     }
 
+    /// A token of a merchant that was disabled (`aqsha merchant disable`): HTTP 401 like any
+    /// refused token (nothing recorded, the token not spent), with code 464 (invalid merchant)
+    /// so an integration can tell that a new token will not help.
+    pub fn merchant_disabled() -> EpayError {
+        let mut e = EpayError::new(
+            StatusCode::UNAUTHORIZED,
+            reason::INVALID_MERCHANT,
+            "this merchant is disabled",
+        );
+        e.bearer_challenge = Some("Bearer error=\"invalid_token\"");
+        e
+    }
+
     /// Something failed on our side. The outcome may be unknown to the caller, so the code is
     /// 100, a "poll" code: ask for the status, do not resend.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> EpayError {

@@ -3,9 +3,13 @@
 //! In order, the first that exists wins:
 //! 1. the keyring file: `--keyring` / `AQSHA_KEYRING`, by default `<data-dir>/keyring`, written
 //!    by `aqsha keys rotate` (its format: `aqsha_core::keyring`);
-//! 2. `--master-key` / `AQSHA_MASTER_KEY`: one master key, as before rotation existed;
+//! 2. `--master-key-file` / `AQSHA_MASTER_KEY_FILE`, or `--master-key` / `AQSHA_MASTER_KEY`:
+//!    one master key, as before rotation existed;
 //! 3. `<data-dir>/master.key`: the same, kept in the data directory;
-//! 4. on a first start, a new `<data-dir>/master.key`.
+//! 4. on a first start, a new `<data-dir>/master.key`, in a data directory created 0700.
+//!
+//! Every file read here holds keys: one that group or others can read is refused, with the
+//! file named and the `chmod 600` fix.
 //!
 //! So a deployment that never rotates needs nothing new, and its first rotation turns its one
 //! master key into the first key of a keyring file (which from then on is the configuration).
@@ -22,6 +26,8 @@ pub enum KeySource {
     Keyring(PathBuf),
     /// `--master-key` / `AQSHA_MASTER_KEY`.
     MasterKeyFlag,
+    /// `--master-key-file` / `AQSHA_MASTER_KEY_FILE`: the operator's file, never moved.
+    GivenKeyFile(PathBuf),
     /// `<data-dir>/master.key`, read or generated.
     MasterKeyFile(PathBuf),
 }
@@ -48,8 +54,7 @@ fn master_key_path(config: &Config) -> PathBuf {
 pub fn load(config: &Config, generate: bool) -> anyhow::Result<LoadedKeys> {
     let path = keyring_path(config);
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the keyring {}", path.display()))?;
+        let text = read_private(&path)?;
         let ring = Keyring::parse(&text).with_context(|| format!("{}", path.display()))?;
         if let Some(hex) = &config.master_key {
             let given = Vault::parse_master_key(hex).context("--master-key / AQSHA_MASTER_KEY")?;
@@ -73,16 +78,33 @@ pub fn load(config: &Config, generate: bool) -> anyhow::Result<LoadedKeys> {
             source: KeySource::MasterKeyFlag,
         });
     }
+    if let Some(file) = &config.master_key_file {
+        let key = Vault::parse_master_key(read_private(file)?.trim())
+            .with_context(|| format!("key file {}", file.display()))?;
+        return Ok(LoadedKeys {
+            ring: Keyring::from_master(key),
+            source: KeySource::GivenKeyFile(file.clone()),
+        });
+    }
     if config.keyring.is_some() {
         bail!(
             "the keyring {} does not exist (--keyring / AQSHA_KEYRING)",
             path.display()
         );
     }
+    let dir = &config.data_dir;
+    aqsha_store::files::create_private_dir(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    if let Ok(Some(mode)) = aqsha_store::files::shared_mode(dir) {
+        tracing::warn!(
+            path = %dir.display(),
+            mode = format!("{mode:o}"),
+            "the data directory is open to group or others; run chmod 700 on it"
+        );
+    }
     let file = master_key_path(config);
     if file.exists() {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
+        let text = read_private(&file)?;
         let key = Vault::parse_master_key(&text).with_context(|| format!("{}", file.display()))?;
         return Ok(LoadedKeys {
             ring: Keyring::from_master(key),
@@ -96,19 +118,33 @@ pub fn load(config: &Config, generate: bool) -> anyhow::Result<LoadedKeys> {
             file.display()
         );
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let key = Vault::generate_master_key();
     write_private(&file, &hex::encode(key), true)?;
     tracing::warn!(
         path = %file.display(),
         "generated a new vault master key; card data in this database can only be read with it. \
-         For production, set AQSHA_MASTER_KEY from a secret store instead"
+         For production, give the key with --master-key-file or AQSHA_MASTER_KEY from a secret store"
     );
     Ok(LoadedKeys {
         ring: Keyring::from_master(key),
         source: KeySource::MasterKeyFile(file),
     })
+}
+
+/// Reads a file that holds keys, refusing one that group or others may read: the key opens
+/// every card in the vault, and a readable copy is as good as a leaked one.
+fn read_private(path: &Path) -> anyhow::Result<String> {
+    if let Some(mode) = aqsha_store::files::shared_mode(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?
+    {
+        bail!(
+            "key file {p} is readable by group or others (mode {mode:o}); the vault key must be \
+             private to its owner: run `chmod 600 {p}`",
+            p = path.display()
+        );
+    }
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))
 }
 
 /// Replaces the keyring file atomically: a crash leaves the old file or the new one, never a

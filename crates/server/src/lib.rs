@@ -12,6 +12,7 @@ pub mod keyfile;
 pub mod limits;
 pub mod listener;
 mod routes;
+pub mod targets;
 pub mod throttle;
 pub mod tls;
 

@@ -6,9 +6,9 @@ use crate::batch::TailKey;
 use aqsha_core::money::Money;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantRecord, NextStep,
-    OperationRecord, SandboxCardView, SealedRecord, SealedTable, StoreResult, TerminalRecord, Tx,
-    VaultCard,
+    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
+    MerchantRecord, MerchantSummary, NextStep, OperationRecord, SandboxCardView, SealedRecord,
+    SealedTable, StoreResult, TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
@@ -85,7 +85,10 @@ pub trait Conn: Tx + Send + 'static {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        per_merchant: usize,
+        skip: &[String],
     ) -> StoreResult<Vec<DueCallback>>;
+    fn update_merchant(&mut self, client_id: &str, change: &MerchantChange) -> StoreResult<bool>;
     fn finish_callback(
         &mut self,
         event_id: &str,
@@ -107,6 +110,8 @@ pub trait Conn: Tx + Send + 'static {
     // Reads.
     fn ping(&mut self) -> StoreResult<()>;
     fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
+    fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool>;
+    fn merchants(&mut self) -> StoreResult<Vec<MerchantSummary>>;
     fn read_terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
         self.terminal(id)
     }
@@ -138,6 +143,10 @@ pub trait Conn: Tx + Send + 'static {
 /// Opens more connections of one backend: readers, and a writer again after a broken one.
 pub trait Connector: Send + Sync + 'static {
     type C: Conn;
+    /// Whether a point read may run on the calling (async) thread: true where it takes a few
+    /// microseconds and never waits on the network (SQLite), less than handing it to a
+    /// blocking thread costs.
+    const INLINE_READS: bool = false;
     fn writer(&self) -> StoreResult<Self::C>;
     fn reader(&self) -> StoreResult<Self::C>;
 }

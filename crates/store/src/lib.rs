@@ -5,9 +5,12 @@
 //! implements [`aqsha_core::store::Store`] and runs the one transfer algorithm of
 //! `aqsha_core::transfer` inside its transactions. [`open`] picks the backend from a URL.
 
+mod admin;
 mod batch;
 mod cache;
 mod conn;
+pub mod files;
+mod fresh;
 pub mod group;
 mod postgres;
 mod rows;

@@ -60,6 +60,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/postgres/0011_card_guesses.sql"),
     ),
+    (
+        12,
+        include_str!("../migrations/postgres/0012_merchant_admin.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.
@@ -220,6 +224,11 @@ impl Cols for PgRow<'_> {
 impl Driver for PostgresDriver {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const CLAIM_DUE: &'static str = "merchants m CROSS JOIN LATERAL (
+            SELECT x.id, x.next_attempt_at FROM callback_events x
+            WHERE x.merchant_id = m.id AND x.status = 'pending'
+            AND x.next_attempt_at <= $1 AND x.lease_until <= $1
+            ORDER BY x.next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED) AS c";
     const BEGIN: &'static str = "BEGIN";
     const CHAIN_BEGIN: bool = true;
     // The count forces every lock to be taken; the filter then drops its one row.

@@ -21,7 +21,7 @@ pub trait Cols {
     fn blob(&self, i: usize) -> StoreResult<Vec<u8>>;
 }
 
-pub const MERCHANT_COLUMNS: &str = "id, client_id, secret_hash, name";
+pub const MERCHANT_COLUMNS: &str = "id, client_id, secret_hash, name, disabled";
 pub const TERMINAL_COLUMNS: &str = "id, merchant_id, currency, fee_bps, fee_min, fee_account";
 pub const NETWORK_CARD_COLUMNS: &str = "id, fingerprint, mask, brand, exp_month, exp_year, cvc_check, locked, enforce_expiry, account_id, currency, owner_merchant_id";
 pub const VAULT_CARD_COLUMNS: &str = "id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask, brand, payer_name, active, created_at, transaction_id, reference, int_reference, terminal_id";
@@ -65,6 +65,7 @@ pub fn merchant(r: &dyn Cols) -> StoreResult<MerchantRecord> {
         client_id: r.text(1)?,
         secret_hash: r.text(2)?,
         name: r.text(3)?,
+        disabled: r.boolean(4)?,
     })
 }
 

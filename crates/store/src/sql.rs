@@ -13,8 +13,9 @@ use aqsha_core::network::funding_account;
 use aqsha_core::sandbox::PreparedSeed;
 use aqsha_core::store::{
     CallbackAttempt, CallbackEvent, CallbackView, CardGuesses, DueCallback, KeyUsage, LedgerReport,
-    MerchantRecord, NetworkCard, NextStep, OperationRecord, Posting, SandboxCardView, SealedRecord,
-    SealedTable, StoreError, StoreResult, StoredResponse, TerminalRecord, Tx, VaultCard,
+    MerchantChange, MerchantRecord, MerchantSummary, NetworkCard, NextStep, OperationRecord,
+    Posting, SandboxCardView, SealedRecord, SealedTable, StoreError, StoreResult, StoredResponse,
+    TerminalRecord, Tx, VaultCard,
 };
 use aqsha_core::transfer::{day_of, external_account, invoice_tail};
 use aqsha_core::vault::SealedPan;
@@ -74,6 +75,12 @@ pub trait Driver: Send + 'static {
     /// returns no rows: so a batch takes its key locks and its card locks in one round trip.
     /// `None` where there are no advisory locks.
     const LOCK_KEYS_FIRST: Option<&'static str>;
+    /// The callback claim's source of due events: every merchant `m` joined to at most `$5`
+    /// of its earliest due events `c` (columns `c.id`, `c.next_attempt_at`), each merchant
+    /// found by its own index seek. A LATERAL join on PostgreSQL (whose row locks skip events
+    /// another instance is claiming); SQLite has none, and runs the correlated `IN` once per
+    /// merchant instead.
+    const CLAIM_DUE: &'static str;
     fn is_broken(&self) -> bool;
 }
 
@@ -1186,17 +1193,23 @@ impl<D: Driver> Conn for SqlConn<D> {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        per_merchant: usize,
+        skip: &[String],
     ) -> StoreResult<Vec<DueCallback>> {
         let now_ms = now.timestamp_millis();
+        let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+        // Each merchant's earliest due events, at most `per_merchant` of them, found by an
+        // index seek per merchant (migration "merchant_admin"), so that a merchant at its cap
+        // costs nothing however many of its events are due; then the earliest of those.
         let sql = format!(
             "UPDATE callback_events SET lease_until = $2, attempts = attempts + 1
              WHERE id IN (
-                SELECT id FROM callback_events
-                WHERE status = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1
-                ORDER BY next_attempt_at LIMIT $3{})
+                SELECT c.id FROM {}
+                WHERE NOT (m.id = ANY($4))
+                ORDER BY c.next_attempt_at LIMIT $3)
              RETURNING {}, attempts,
                 (SELECT m.callback_secret FROM merchants m WHERE m.id = callback_events.merchant_id)",
-            D::SKIP_LOCKED,
+            D::CLAIM_DUE,
             rows::EVENT_COLUMNS
         );
         self.all(
@@ -1205,6 +1218,8 @@ impl<D: Driver> Conn for SqlConn<D> {
                 P::Int(now_ms),
                 P::Int(now_ms + lease_ms),
                 P::Int(limit as i64),
+                P::List(&skip),
+                P::Int(per_merchant as i64),
             ],
             |r| {
                 Ok(DueCallback {
@@ -1214,6 +1229,10 @@ impl<D: Driver> Conn for SqlConn<D> {
                 })
             },
         )
+    }
+
+    fn update_merchant(&mut self, client_id: &str, change: &MerchantChange) -> StoreResult<bool> {
+        self.merchant_update(client_id, change)
     }
 
     fn finish_callback(
@@ -1277,6 +1296,14 @@ impl<D: Driver> Conn for SqlConn<D> {
             rows::MERCHANT_COLUMNS
         );
         self.one(&sql, &[P::Text(client_id)], rows::merchant)
+    }
+
+    fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool> {
+        self.merchant_active_row(merchant_id)
+    }
+
+    fn merchants(&mut self) -> StoreResult<Vec<MerchantSummary>> {
+        self.merchant_list()
     }
 
     fn invoice_status(

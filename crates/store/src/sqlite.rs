@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/sqlite/0009_card_guesses.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_merchant_admin.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;
@@ -117,6 +121,11 @@ impl Driver for SqliteDriver {
     // One writer: transactions never interleave, so no row locks are needed.
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    const CLAIM_DUE: &'static str = "merchants m JOIN callback_events c ON c.id IN (
+            SELECT x.id FROM callback_events x
+            WHERE x.merchant_id = m.id AND x.status = 'pending'
+            AND x.next_attempt_at <= $1 AND x.lease_until <= $1
+            ORDER BY x.next_attempt_at LIMIT $5)";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const CHAIN_BEGIN: bool = false;
     const LOCK_KEYS_FIRST: Option<&'static str> = None;
@@ -284,6 +293,8 @@ pub struct SqliteConnector {
 
 impl Connector for SqliteConnector {
     type C = SqlConn<SqliteDriver>;
+    // A reader in WAL mode does not wait for the writer; an indexed point read is a few µs.
+    const INLINE_READS: bool = true;
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut conn = Connection::open(&self.path)
@@ -320,17 +331,29 @@ impl Connector for SqliteConnector {
 }
 
 /// Opens (creating if needed) the database file, applies migrations and starts the writer.
+///
+/// The file is created 0600 in a 0700 directory before SQLite opens it: SQLite gives the
+/// `-wal` and `-shm` files the database file's own mode, so all three stay owner-only.
 pub fn open(path: &Path) -> StoreResult<SqliteStore> {
     open_with(path, &crate::StoreOptions::default())
 }
 
 /// [`open`] with options (the writer's queue size).
 pub fn open_with(path: &Path, options: &crate::StoreOptions) -> StoreResult<SqliteStore> {
+    let io_err =
+        |p: &Path, e: std::io::Error| StoreError::Db(format!("cannot create {}: {e}", p.display()));
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", dir.display())))?;
+            crate::files::create_private_dir(dir).map_err(|e| io_err(dir, e))?;
         }
+    }
+    crate::files::create_private_file(path).map_err(|e| io_err(path, e))?;
+    if let Ok(Some(mode)) = crate::files::shared_mode(path) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "the database file is readable by group or others; run chmod 600 on it (its -wal and -shm files take its mode)"
+        );
     }
     GroupStore::start(
         SqliteConnector {

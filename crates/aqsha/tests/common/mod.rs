@@ -72,6 +72,9 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
     extra_args: Vec<String>,
+    /// Environment variables set for the server process (besides the inherited ones), and
+    /// variables removed from it (a value of `None`).
+    env: Vec<(String, Option<String>)>,
 }
 
 impl Server {
@@ -80,6 +83,15 @@ impl Server {
     }
 
     pub fn start_with(args: &[&str]) -> Server {
+        Server::start_with_env(args, &[])
+    }
+
+    /// [`Server::start_with`], with environment variables set (`Some`) or removed (`None`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Server {
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect();
         let pg = (Backend::current() == Backend::Postgres).then(pg::PgServer::start);
         let mut extra: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         if let Some(pg) = &pg {
@@ -90,7 +102,7 @@ impl Server {
                 TEST_MASTER_KEY.to_string(),
             ]);
         }
-        Server::launch(pg, extra)
+        Server::launch(pg, extra, env)
     }
 
     /// Another instance on an existing database (several instances behind one balancer). All
@@ -103,10 +115,14 @@ impl Server {
             "--master-key".to_string(),
             master_key.to_string(),
         ]);
-        Server::launch(None, extra)
+        Server::launch(None, extra, Vec::new())
     }
 
-    fn launch(pg: Option<pg::PgServer>, extra: Vec<String>) -> Server {
+    fn launch(
+        pg: Option<pg::PgServer>,
+        extra: Vec<String>,
+        env: Vec<(String, Option<String>)>,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Server {
             child: None,
@@ -118,6 +134,7 @@ impl Server {
                 .build()
                 .unwrap(),
             extra_args: extra,
+            env,
         };
         s.spawn();
         s
@@ -137,7 +154,14 @@ impl Server {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let mut child = Command::new(bin())
+        let mut cmd = Command::new(bin());
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let mut child = cmd
             .arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -366,6 +390,20 @@ impl Server {
         assert_eq!(resp.status(), StatusCode::CREATED);
         let v: Value = resp.json().await.unwrap();
         v["pan"].as_str().unwrap().to_string()
+    }
+
+    /// Runs `aqsha merchant ARGS…` against this server's database (no vault key: the
+    /// administration commands other than `add` touch no card data).
+    pub fn merchant_cli(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new(bin());
+        cmd.arg("merchant")
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir());
+        if let Some(pg) = &self.pg {
+            cmd.args(["--database", &pg.url]);
+        }
+        cmd.env_remove("AQSHA_MASTER_KEY").output().unwrap()
     }
 
     /// Creates a second merchant through the CLI, against this server's database.

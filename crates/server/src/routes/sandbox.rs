@@ -49,7 +49,8 @@ async fn merchant(
         .await
         .map_err(|e| EpayError::internal("sandbox auth failed", e).into_response())?
     {
-        ClientCheck::Allowed(m) => Ok(m),
+        ClientCheck::Allowed(m) if !m.disabled => Ok(m),
+        ClientCheck::Allowed(_) => Err(denied()),
         ClientCheck::Denied => Err(denied()),
         ClientCheck::Throttled(wait) => {
             let mut r = EpayError::new(

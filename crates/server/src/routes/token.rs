@@ -182,6 +182,14 @@ async fn issue(
             return Ok(r);
         }
     };
+    // Said only to a caller who proved the secret, so it reveals nothing to anyone else.
+    if merchant.disabled {
+        return Err(OAuthFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "this client is disabled",
+        ));
+    }
     let scope = req
         .scope
         .as_deref()

@@ -71,6 +71,11 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
     let Some(claims) = aqsha_core::token::open(&state.vault, token) else {
         return Err(EpayError::token("unknown token").with_order(&invoice, &account));
     };
+    // Before anything is queued for the writer: a disabled merchant's transfer is refused
+    // without being recorded, whenever its token was issued.
+    crate::auth::require_active(state, &claims.merchant_id)
+        .await
+        .map_err(|e| e.with_order(&invoice, &account))?;
     let merchant = claims.merchant_id.as_str();
     let sender = side(state, merchant, &req.card.sender, "card.sender", true)
         .map_err(|e| e.with_order(&invoice, &account))?;

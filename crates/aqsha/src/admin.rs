@@ -1,0 +1,249 @@
+//! `aqsha merchant …`: merchant administration. Each command opens the database itself (the
+//! server need not be stopped) and changes it in one transaction; a running server sees the
+//! change at once at its token endpoint, and within its cache's TTL on bearer calls
+//! (docs/api.md, "Administration").
+
+use crate::StoreArgs;
+use anyhow::{bail, Context};
+use aqsha_core::fee::FeeSchedule;
+use aqsha_core::money::Currency;
+use aqsha_core::sandbox::{random_secret, random_uuid};
+use aqsha_core::store::{MerchantChange, Store};
+use aqsha_core::vault::sha256_hex;
+use aqsha_store::DatabaseUrl;
+use clap::Subcommand;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Length of generated client secrets (the seed's is 36 characters).
+const CLIENT_SECRET_LEN: usize = 36;
+/// Length of generated callback signing secrets.
+const CALLBACK_SECRET_LEN: usize = 40;
+
+#[derive(Subcommand)]
+pub enum MerchantCommand {
+    /// Create a merchant with one KZT terminal; prints its client secret and callback signing
+    /// secret once, as JSON.
+    Add {
+        /// The merchant's client_id.
+        #[arg(long)]
+        client_id: String,
+        /// Terminal id (a UUID); generated when absent.
+        #[arg(long)]
+        terminal: Option<String>,
+        /// Display name; the client_id when absent.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List merchants: client id, name, enabled or disabled, terminals. Never secrets.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Replace the client secret; prints the new one once. The old one stops working at once.
+    RotateSecret {
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Replace the key callbacks are signed with; prints the new one once. Attempts from now
+    /// on, including retries of older events, are signed with it.
+    RotateCallbackSecret {
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Refuse the merchant's logins and tokens, including tokens issued before.
+    Disable {
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Accept the merchant's logins and tokens again.
+    Enable {
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub async fn run(command: MerchantCommand) -> anyhow::Result<()> {
+    match command {
+        MerchantCommand::Add {
+            client_id,
+            terminal,
+            name,
+            store,
+        } => add(&client_id, terminal, name, &store).await,
+        MerchantCommand::List { json, store } => list(json, &store).await,
+        MerchantCommand::RotateSecret { client_id, store } => {
+            let secret = random_secret(CLIENT_SECRET_LEN);
+            let change = MerchantChange::SecretHash(sha256_hex(secret.as_bytes()));
+            change_merchant(&store, &client_id, change).await?;
+            println!(
+                "{}",
+                json!({"client_id": client_id, "client_secret": secret})
+            );
+            eprintln!("the old client secret no longer works; this one is not shown again");
+            Ok(())
+        }
+        MerchantCommand::RotateCallbackSecret { client_id, store } => {
+            let secret = random_secret(CALLBACK_SECRET_LEN);
+            let change = MerchantChange::CallbackSecret(secret.clone());
+            change_merchant(&store, &client_id, change).await?;
+            println!(
+                "{}",
+                json!({"client_id": client_id, "callback_secret": secret})
+            );
+            Ok(())
+        }
+        MerchantCommand::Disable { client_id, store } => {
+            change_merchant(&store, &client_id, MerchantChange::Disabled(true)).await?;
+            println!("merchant {client_id} disabled");
+            Ok(())
+        }
+        MerchantCommand::Enable { client_id, store } => {
+            change_merchant(&store, &client_id, MerchantChange::Disabled(false)).await?;
+            println!("merchant {client_id} enabled");
+            Ok(())
+        }
+    }
+}
+
+async fn add(
+    client_id: &str,
+    terminal: Option<String>,
+    name: Option<String>,
+    store: &StoreArgs,
+) -> anyhow::Result<()> {
+    let mut config = store.config(unused_addr());
+    // Adding a merchant never installs the sandbox as a side effect.
+    config.seed_sandbox = false;
+    aqsha_server::config::validate(&config)?;
+    let state = aqsha_server::config::prepare(&config).await?;
+    let secret = random_secret(CLIENT_SECRET_LEN);
+    let terminal = terminal.unwrap_or_else(random_uuid);
+    let merchant = aqsha_core::sandbox::new_merchant(
+        name.as_deref().unwrap_or(client_id),
+        client_id,
+        &secret,
+        &[(terminal.clone(), Currency::Kzt)],
+        FeeSchedule::DEFAULT,
+    );
+    let callback_secret = merchant.callback_secret.clone();
+    let seed = aqsha_core::sandbox::PreparedSeed {
+        merchants: vec![merchant],
+        ..Default::default()
+    };
+    state
+        .store
+        .install(seed)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| {
+            format!("cannot create merchant {client_id:?} (does it exist already?)")
+        })?;
+    println!(
+        "{}",
+        json!({"client_id": client_id, "client_secret": secret,
+               "callback_secret": callback_secret, "terminal": terminal})
+    );
+    Ok(())
+}
+
+async fn list(as_json: bool, store: &StoreArgs) -> anyhow::Result<()> {
+    let merchants = open(store)
+        .await?
+        .merchants()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let status = |disabled: bool| if disabled { "disabled" } else { "enabled" };
+    if as_json {
+        let list: Vec<_> = merchants
+            .iter()
+            .map(|m| {
+                let terminals: Vec<_> = m
+                    .terminals
+                    .iter()
+                    .map(|(id, c)| json!({"id": id, "currency": c.code()}))
+                    .collect();
+                json!({"client_id": m.client_id, "name": m.name,
+                       "status": status(m.disabled), "terminals": terminals})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(());
+    }
+    let width = |f: fn(&aqsha_core::store::MerchantSummary) -> usize, title: &str| {
+        merchants.iter().map(f).max().unwrap_or(0).max(title.len())
+    };
+    let (wc, wn) = (
+        width(|m| m.client_id.chars().count(), "CLIENT_ID"),
+        width(|m| m.name.chars().count(), "NAME"),
+    );
+    println!(
+        "{:wc$}  {:wn$}  {:8}  TERMINALS",
+        "CLIENT_ID", "NAME", "STATUS"
+    );
+    for m in &merchants {
+        let terminals: Vec<String> = m
+            .terminals
+            .iter()
+            .map(|(id, c)| format!("{id} ({})", c.code()))
+            .collect();
+        println!(
+            "{:wc$}  {:wn$}  {:8}  {}",
+            m.client_id,
+            m.name,
+            status(m.disabled),
+            terminals.join(", ")
+        );
+    }
+    Ok(())
+}
+
+async fn change_merchant(
+    store: &StoreArgs,
+    client_id: &str,
+    change: MerchantChange,
+) -> anyhow::Result<()> {
+    let found = open(store)
+        .await?
+        .update_merchant(client_id, change)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !found {
+        bail!("no merchant with client_id {client_id:?}");
+    }
+    Ok(())
+}
+
+/// Opens an existing database, without the vault key: these commands touch no card data.
+async fn open(store: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let url = store.config(unused_addr()).database_url()?;
+    if let DatabaseUrl::Sqlite(path) = &url {
+        if !path.exists() {
+            bail!(
+                "no database at {}: give the server's --data-dir or --database",
+                path.display()
+            );
+        }
+    }
+    aqsha_store::open(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn unused_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
