@@ -9,9 +9,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// A disabled merchant's bearer calls are refused within the store's cache TTL (5 s); the
-/// tests allow a little more.
-const CACHE_BOUND: Duration = Duration::from_secs(8);
+/// How long an instance may keep a merchant's row (`MERCHANT_TTL`, 1 s), with a margin.
+const MERCHANT_CACHE: Duration = Duration::from_millis(1200);
+
+/// A disabled merchant's bearer calls are refused within the store's cache TTL (1 s); the
+/// polls allow more.
+const CACHE_BOUND: Duration = Duration::from_secs(4);
 
 fn cli_json(out: std::process::Output) -> Value {
     assert!(
@@ -185,7 +188,8 @@ async fn list_disable_and_enable_through_the_cli_on(backend: Backend) {
         entry(&cli_json(s.merchant_cli(&["list", "--json"])), "shop")["status"],
         "disabled"
     );
-    // Logins are refused at once, on every instance.
+    // Logins are refused within the documented bound (a second's cache), on every instance.
+    tokio::time::sleep(MERCHANT_CACHE).await;
     for server in std::iter::once(&s).chain(other.as_ref()) {
         let (st, v) = token_raw(server, "shop", secret, &[("scope", "transfer")]).await;
         assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
@@ -211,6 +215,7 @@ async fn list_disable_and_enable_through_the_cli_on(backend: Backend) {
 
     let out = cli_text(s.merchant_cli(&["enable", "--client-id", "shop"]));
     assert_eq!(out.trim(), "merchant shop enabled");
+    tokio::time::sleep(MERCHANT_CACHE).await;
     let (st, v) = token_raw(&s, "shop", secret, &[("scope", "transfer")]).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     // The refused transfer was not recorded, and its token was not spent: it works now.
@@ -226,16 +231,16 @@ async fn list_disable_and_enable_through_the_cli_on(backend: Backend) {
 }
 
 #[tokio::test]
-async fn rotate_secret_refuses_the_old_secret_at_once() {
-    rotate_secret_refuses_the_old_secret_at_once_on(Backend::Sqlite).await
+async fn rotate_secret_refuses_the_old_secret_within_a_second() {
+    rotate_secret_refuses_the_old_secret_within_a_second_on(Backend::Sqlite).await
 }
 
 #[tokio::test]
-async fn rotate_secret_refuses_the_old_secret_at_once_on_postgres() {
-    rotate_secret_refuses_the_old_secret_at_once_on(Backend::Postgres).await
+async fn rotate_secret_refuses_the_old_secret_within_a_second_on_postgres() {
+    rotate_secret_refuses_the_old_secret_within_a_second_on(Backend::Postgres).await
 }
 
-async fn rotate_secret_refuses_the_old_secret_at_once_on(backend: Backend) {
+async fn rotate_secret_refuses_the_old_secret_within_a_second_on(backend: Backend) {
     if !backend.select() {
         return;
     }
@@ -253,6 +258,8 @@ async fn rotate_secret_refuses_the_old_secret_at_once_on(backend: Backend) {
     assert_eq!(new.len(), 36);
     assert_ne!(new, old);
 
+    // Refused within the documented bound: each instance keeps a merchant's row a second.
+    tokio::time::sleep(MERCHANT_CACHE).await;
     let (st, v) = token_raw(&s, "shop", old, &[]).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
     assert_eq!(v["error"], "invalid_client");

@@ -143,10 +143,6 @@ pub trait Conn: Tx + Send + 'static {
 /// Opens more connections of one backend: readers, and a writer again after a broken one.
 pub trait Connector: Send + Sync + 'static {
     type C: Conn;
-    /// Whether a point read may run on the calling (async) thread: true where it takes a few
-    /// microseconds and never waits on the network (SQLite), less than handing it to a
-    /// blocking thread costs.
-    const INLINE_READS: bool = false;
     fn writer(&self) -> StoreResult<Self::C>;
     fn reader(&self) -> StoreResult<Self::C>;
 }

@@ -119,8 +119,9 @@ pub struct GroupStore<K: Connector> {
     /// Whether a merchant is active, by merchant id: asked on every bearer call, so a
     /// disabled merchant is refused within the cache's TTL without a round trip per call.
     active: TtlCache<bool>,
-    /// The token endpoint's merchant reads, shared by the requests that wait for one.
-    merchant_reads: crate::fresh::Coalesced<Option<MerchantRecord>>,
+    /// Merchants by client id, for the token endpoint and the sandbox API: a rotated secret
+    /// or a disabled merchant is refused within the TTL (`cache::MERCHANT_TTL`).
+    merchants: TtlCache<Option<MerchantRecord>>,
     terminals: TtlCache<Option<TerminalRecord>>,
     writer: mpsc::Sender<Command<K::C>>,
     stats: Arc<WriterStats>,
@@ -154,8 +155,8 @@ impl<K: Connector> GroupStore<K> {
             .spawn(move || writer_loop(writer, rx, &s, &*k))
             .map_err(|e| StoreError::Db(e.to_string()))?;
         Ok(GroupStore {
-            active: TtlCache::new(),
-            merchant_reads: crate::fresh::Coalesced::new(),
+            active: TtlCache::with_ttl(crate::cache::MERCHANT_TTL),
+            merchants: TtlCache::with_ttl(crate::cache::MERCHANT_TTL),
             terminals: TtlCache::new(),
             writer: tx,
             stats,
@@ -227,28 +228,6 @@ impl<K: Connector> GroupStore<K> {
         })
         .await
         .map_err(|e| StoreError::Db(format!("reader task failed: {e}")))?
-    }
-
-    /// A point read that every token request makes: on the calling thread where the backend
-    /// allows it ([`Connector::INLINE_READS`]) and a reader is free at once, else as
-    /// [`Self::read`]. Handing a read to a blocking thread cost about 40 µs of CPU on the
-    /// 2-core machine, more than the token endpoint's own work.
-    async fn read_point<T, F>(&self, work: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut K::C) -> StoreResult<T> + Send + 'static,
-    {
-        if K::INLINE_READS {
-            if let Ok(_slot) = self.reader_slots.try_acquire() {
-                let popped = self.readers.lock().ok().and_then(|mut pool| pool.pop());
-                if let Some(mut conn) = popped {
-                    let result = work(&mut conn);
-                    give_back(&self.readers, &*self.connector, conn);
-                    return result;
-                }
-            }
-        }
-        self.read(work).await
     }
 }
 
@@ -472,14 +451,13 @@ impl<K: Connector> Store for GroupStore<K> {
     }
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<MerchantRecord>> {
-        // Not cached: a rotated secret or a disabled merchant must be refused at once, by
-        // every instance, at the token endpoint and the sandbox API.
+        if let Some(m) = self.merchants.get(client_id) {
+            return Ok(m);
+        }
         let id = client_id.to_string();
-        self.merchant_reads
-            .get(client_id, || {
-                self.read_point(move |c| c.merchant_by_client_id(&id))
-            })
-            .await
+        let m = self.read(move |c| c.merchant_by_client_id(&id)).await?;
+        self.merchants.put(client_id, m.clone());
+        Ok(m)
     }
 
     async fn merchant_active(&self, merchant_id: &str) -> StoreResult<bool> {

@@ -10,7 +10,6 @@ mod batch;
 mod cache;
 mod conn;
 pub mod files;
-mod fresh;
 pub mod group;
 mod postgres;
 mod rows;

@@ -293,9 +293,6 @@ pub struct SqliteConnector {
 
 impl Connector for SqliteConnector {
     type C = SqlConn<SqliteDriver>;
-    // A reader in WAL mode does not wait for the writer; an indexed point read is a few µs.
-    const INLINE_READS: bool = true;
-
     fn writer(&self) -> StoreResult<Self::C> {
         let mut conn = Connection::open(&self.path)
             .map_err(|e| StoreError::Db(format!("cannot open {}: {e}", self.path.display())))?;
