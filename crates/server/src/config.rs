@@ -132,7 +132,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         .public_card_keys()
         .await
         .map_err(|e| anyhow::anyhow!("reading the public test cards: {e}"))?;
-    Ok(AppState {
+    Ok(AppState::new(crate::App {
         store,
         vault,
         token_ttl_secs: config.token_ttl_secs,
@@ -142,7 +142,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         rules: config.rules,
         throttle: Arc::new(crate::throttle::Throttle::new(config.auth_throttle)),
         tls: config.tls.is_some(),
-    })
+    }))
 }
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down as the module documentation says.

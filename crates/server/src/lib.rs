@@ -29,8 +29,26 @@ use axum::Router;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// What every handler shares, behind one `Arc`: axum clones the state for each request, and
+/// one reference count is cheaper than one per field (measured: the per-field clones and
+/// drops were about 1% of the server's CPU under the benchmark).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+impl AppState {
+    pub fn new(app: App) -> AppState {
+        AppState(Arc::new(app))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+pub struct App {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
     /// Lifetime of issued tokens; ePay's is 7200 seconds.
@@ -51,7 +69,7 @@ pub struct AppState {
     pub tls: bool,
 }
 
-impl AppState {
+impl App {
     /// `"https"` or `"http"`, as this server is reached.
     pub fn scheme(&self) -> &'static str {
         if self.tls {

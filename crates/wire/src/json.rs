@@ -8,7 +8,7 @@
 //! ([`without_values`]).
 
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Checks that no object in the document repeats a key. Syntax errors are reported too, with
@@ -28,6 +28,28 @@ impl<'de> Deserialize<'de> for Unique {
 
 struct UniqueVisitor;
 
+/// An object key, borrowed from the input when it can be.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
 impl<'de> Visitor<'de> for UniqueVisitor {
     type Value = Unique;
 
@@ -36,8 +58,10 @@ impl<'de> Visitor<'de> for UniqueVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
+        // Keys are borrowed from the body where they have no escapes, and an ePay object has a
+        // dozen keys at most: a short list searched in order costs less than hashing them.
+        let mut seen: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if seen.contains(&key) {
                 let shown: String = key.chars().take(64).collect();
                 return Err(A::Error::custom(format!(
@@ -45,7 +69,7 @@ impl<'de> Visitor<'de> for UniqueVisitor {
                 )));
             }
             map.next_value::<Unique>()?;
-            seen.insert(key);
+            seen.push(key);
         }
         Ok(Unique)
     }
