@@ -293,6 +293,21 @@ async fn an_oversized_uri_or_header_block_gets_a_json_414_or_431() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], 477, "{body}");
     assert_eq!(body["invoiceId"], "", "{body}");
+    // Too many headers, each small: the JSON 431 too (hyper's own limit is far above).
+    let mut req = s.http.get(s.path("/cards/testUser1")).bearer_auth(&token);
+    for n in 0..150 {
+        req = req.header(format!("x-h{n}"), "1");
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 100 headers"),
+        "{body}"
+    );
 }
 
 /// A transfer that reports, rather than panics on, a connection the server dropped.

@@ -21,6 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+/// Most headers a request may carry; more get a JSON 431 from [`guard`]. hyper is told to
+/// accept up to [`HYPER_MAX_HEADERS`], so that its own bare 431 is only for far more.
+pub const MAX_HEADERS: usize = 100;
+pub const HYPER_MAX_HEADERS: usize = 1000;
+
 /// Every limit, with defaults that work on a small machine with the common 1,024 open files.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -229,6 +234,14 @@ pub async fn guard(
             token,
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             &format!("headers larger than {} bytes", g.max_header_bytes),
+            None,
+        );
+    }
+    if req.headers().len() > MAX_HEADERS {
+        return refusal(
+            token,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!("more than {MAX_HEADERS} headers"),
             None,
         );
     }

@@ -328,7 +328,8 @@ pub async fn serve(
         .header_read_timeout(limits.idle_timeout + limits.header_read_timeout)
         // Above our own limits (checked in `limits::guard`, which answers in JSON), so that
         // hyper's bare 431 is only for what is far too large.
-        .max_header_size(limits.max_uri_bytes + limits.max_header_bytes + 4096);
+        .max_header_size(limits.max_uri_bytes + limits.max_header_bytes + 4096)
+        .max_headers(crate::limits::HYPER_MAX_HEADERS);
     let http = Arc::new(http);
     let slots = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
