@@ -372,24 +372,7 @@ async fn card_hashes_differ_between_merchants() {
         }
     };
     let a_hash = hash(s.token(&[("scope", "webapi")]).await).await;
-    let b_hash = hash(service_token_of(&s, &b).await).await;
+    let b_hash = hash(s.token_of_scoped(&b, "webapi").await).await;
     assert_eq!(a_hash.len(), 64);
     assert_ne!(a_hash, b_hash, "one card, two merchants, two hashes");
-}
-
-async fn service_token_of(s: &Server, m: &Value) -> String {
-    let resp = s
-        .http
-        .post(s.path("/oauth2/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "webapi"),
-            ("client_id", m["client_id"].as_str().unwrap()),
-            ("client_secret", m["client_secret"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let v: Value = resp.json().await.unwrap();
-    v["access_token"].as_str().unwrap().to_string()
 }

@@ -249,12 +249,17 @@ impl Server {
 
     /// A transfer-scope token for a merchant added by [`Server::add_merchant`].
     pub async fn token_of(&self, merchant: &Value) -> String {
+        self.token_of_scoped(merchant, "transfer").await
+    }
+
+    /// A token with this scope for a merchant added by [`Server::add_merchant`].
+    pub async fn token_of_scoped(&self, merchant: &Value, scope: &str) -> String {
         let resp = self
             .http
             .post(self.path("/oauth2/token"))
             .form(&[
                 ("grant_type", "client_credentials"),
-                ("scope", "transfer"),
+                ("scope", scope),
                 ("client_id", merchant["client_id"].as_str().unwrap()),
                 ("client_secret", merchant["client_secret"].as_str().unwrap()),
             ])
