@@ -34,33 +34,13 @@ impl CardNumber {
 
     /// ePay's mask: the first 6 digits, three dots, the last 4.
     pub fn mask(&self) -> String {
-        let n = &self.0;
-        format!("{}...{}", &n[..6], &n[n.len() - 4..])
+        aqsha_wire::card::mask(&self.0)
     }
 
     /// Whether the check digit is right (Luhn). The client does not refuse a number that
     /// fails it: the issuer's answer (code 472) is the authority.
     pub fn luhn_ok(&self) -> bool {
-        let sum: u32 = self
-            .0
-            .bytes()
-            .rev()
-            .enumerate()
-            .map(|(i, b)| {
-                let d = u32::from(b - b'0');
-                if i % 2 == 1 {
-                    let x = d * 2;
-                    if x > 9 {
-                        x - 9
-                    } else {
-                        x
-                    }
-                } else {
-                    d
-                }
-            })
-            .sum();
-        sum.is_multiple_of(10)
+        aqsha_wire::card::luhn_ok(&self.0)
     }
 
     /// The plain number, for the request body only.

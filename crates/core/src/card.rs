@@ -30,27 +30,12 @@ impl Pan {
     }
 
     pub fn luhn_ok(&self) -> bool {
-        let mut sum = 0u32;
-        for (i, b) in self.0.bytes().rev().enumerate() {
-            let mut d = u32::from(b - b'0');
-            if i % 2 == 1 {
-                d *= 2;
-                if d > 9 {
-                    d -= 9;
-                }
-            }
-            sum += d;
-        }
-        sum.is_multiple_of(10)
+        aqsha_wire::card::luhn_ok(&self.0)
     }
 
-    /// ePay's mask: first six digits, three dots, last four (`440563...5096`). At least two
-    /// digits stay hidden whatever the length: a shorter number shows fewer leading digits.
+    /// ePay's mask (`440563...5096`, [`aqsha_wire::card::mask`]).
     pub fn mask(&self) -> String {
-        let n = self.0.len();
-        let last = 4.min(n.saturating_sub(2));
-        let first = 6.min(n.saturating_sub(last + 2));
-        format!("{}...{}", &self.0[..first], &self.0[n - last..])
+        aqsha_wire::card::mask(&self.0)
     }
 
     pub fn brand(&self) -> Brand {

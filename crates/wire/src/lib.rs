@@ -11,6 +11,7 @@
 
 pub mod amount;
 pub mod callback;
+pub mod card;
 pub mod codes;
 pub mod json;
 pub mod signature;
