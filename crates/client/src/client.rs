@@ -76,13 +76,14 @@ impl Client {
     /// fields. Nothing is cached.
     pub async fn token(&self, scope: &str, binding: &TokenBinding) -> Result<AccessToken> {
         let creds = &self.config.credentials;
-        let mut fields: Vec<(&str, String)> = vec![
-            ("grant_type", "client_credentials".into()),
-            ("scope", scope.to_string()),
-            ("client_id", creds.client_id.clone()),
-            ("client_secret", creds.secret().to_string()),
-        ];
-        fields.extend(binding.fields());
+        let fields = TokenBinding {
+            grant_type: Some("client_credentials".into()),
+            scope: Some(scope.to_string()),
+            client_id: Some(creds.client_id.clone()),
+            client_secret: Some(creds.secret().to_string()),
+            ..binding.clone()
+        }
+        .to_fields();
         let url = &self.config.endpoints.token_url;
         let request = if self.config.multipart_token_requests {
             let mut form = reqwest::multipart::Form::new();
@@ -129,6 +130,7 @@ impl Client {
             failure_post_link: t.failure_post_link.clone(),
             secret_hash: t.secret_hash.clone(),
             account_id: t.account_id.as_ref().map(|a| a.as_str().to_string()),
+            ..Default::default()
         };
         self.token(TRANSFER_SCOPE, &binding).await
     }

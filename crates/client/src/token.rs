@@ -101,40 +101,10 @@ pub fn parse_token_response(body: &[u8]) -> Result<AccessToken, String> {
     })
 }
 
-/// What a transfer token is bound to, plus the callback settings ePay takes at token time.
-#[derive(Debug, Clone, Default)]
-pub struct TokenBinding {
-    pub invoice_id: Option<String>,
-    pub amount: Option<String>,
-    pub currency: Option<String>,
-    pub terminal: Option<String>,
-    pub post_link: Option<String>,
-    pub failure_post_link: Option<String>,
-    pub secret_hash: Option<String>,
-    /// The customer (`accountId`) the token is for. Aqsha needs it on a token that pays from
-    /// a saved card or manages a customer's cards; ePay ignores it.
-    pub account_id: Option<String>,
-}
-
-impl TokenBinding {
-    pub(crate) fn fields(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        let mut push = |k: &'static str, v: &Option<String>| {
-            if let Some(v) = v {
-                out.push((k, v.clone()));
-            }
-        };
-        push("invoiceID", &self.invoice_id);
-        push("amount", &self.amount);
-        push("currency", &self.currency);
-        push("terminal", &self.terminal);
-        push("postLink", &self.post_link);
-        push("failurePostLink", &self.failure_post_link);
-        push("secret_hash", &self.secret_hash);
-        push("accountId", &self.account_id);
-        out
-    }
-}
+/// What a token is bound to (invoice, amount, currency, terminal, customer), plus the callback
+/// settings ePay takes at token time: the token request of the wire contract, whose
+/// credentials the client fills in itself.
+pub use aqsha_wire::token::TokenRequest as TokenBinding;
 
 #[cfg(test)]
 mod tests {

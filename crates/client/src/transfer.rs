@@ -2,8 +2,7 @@
 
 use crate::card::{AccountId, CardId, CardNumber, Cvc, Expiry, InvoiceId, TerminalId};
 use crate::money::{Amount, AmountError, Currency};
-use aqsha_wire::transfer::{Expire, TransferResponse};
-use serde::Serialize;
+use aqsha_wire::transfer::{CardSide, Cards, Order, TransferRequest, TransferResponse};
 
 /// Who pays: a card given by number (with its expiry and CVC), or a saved card by its id.
 #[derive(Debug, Clone)]
@@ -134,7 +133,7 @@ impl P2pTransfer {
 
     /// The JSON body, exactly as it goes on the wire. Building it twice for the same order
     /// gives the same bytes, which lets a server recognise a repeated request.
-    pub(crate) fn body(&self, terminal: &str) -> WireBody<'_> {
+    pub(crate) fn body(&self, terminal: &str) -> TransferRequest {
         let sender = match &self.sender {
             Sender::Card {
                 number,
@@ -142,109 +141,55 @@ impl P2pTransfer {
                 cvc,
                 name,
                 save,
-            } => WireSide {
+            } => CardSide {
                 save: save.then_some(true),
-                transfer_type: "TYPEPAN",
-                cvc: Some(cvc.expose()),
+                transfer_type: Some("TYPEPAN".into()),
+                cvc: Some(cvc.expose().to_string()),
                 expire: Some(expiry.to_wire()),
-                name: name.as_deref(),
-                card_cred: number.expose(),
+                name: name.clone(),
+                card_cred: number.expose().to_string(),
             },
-            Sender::Saved(id) => WireSide::card_id(id),
+            Sender::Saved(id) => saved_side(id),
         };
         let receiver = match &self.receiver {
-            Receiver::Card { number, save } => WireSide {
+            Receiver::Card { number, save } => CardSide {
                 save: save.then_some(true),
-                transfer_type: "TYPEPAN",
+                transfer_type: Some("TYPEPAN".into()),
                 cvc: None,
                 expire: None,
                 name: None,
-                card_cred: number.expose(),
+                card_cred: number.expose().to_string(),
             },
-            Receiver::Saved(id) => WireSide::card_id(id),
+            Receiver::Saved(id) => saved_side(id),
         };
-        WireBody {
-            order: WireOrder {
-                amount: self.amount,
-                currency: self.currency.code(),
-                description: self.description.as_deref(),
-                id: self.invoice_id.as_str(),
-                account_id: self.account_id.as_ref().map(AccountId::as_str),
-                sender_email: self.sender_email.as_deref(),
-                terminal_id: terminal.to_string(),
-                back_link: self.back_link.as_deref(),
-                failure_back_link: self.failure_back_link.as_deref(),
-                post_link: self.post_link.as_deref(),
-                failure_post_link: self.failure_post_link.as_deref(),
+        TransferRequest {
+            order: Order {
+                amount: self.amount.to_wire(),
+                currency: self.currency.code().to_string(),
+                description: self.description.clone(),
+                id: self.invoice_id.as_str().to_string(),
+                account_id: self.account_id.as_ref().map(|a| a.as_str().to_string()),
+                sender_email: self.sender_email.clone(),
+                terminal_id: Some(terminal.to_string()),
+                back_link: self.back_link.clone(),
+                failure_back_link: self.failure_back_link.clone(),
+                post_link: self.post_link.clone(),
+                failure_post_link: self.failure_post_link.clone(),
             },
-            card: WireCards { sender, receiver },
+            card: Cards { sender, receiver },
         }
     }
 }
 
-// The wire crate's `TransferRequest` is the server's parsing type (Deserialize only), so the
-// client carries its own serializing mirror of the same shape and keys.
-#[derive(Serialize)]
-pub(crate) struct WireBody<'a> {
-    order: WireOrder<'a>,
-    card: WireCards<'a>,
-}
-
-#[derive(Serialize)]
-struct WireOrder<'a> {
-    amount: Amount,
-    currency: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a str>,
-    id: &'a str,
-    #[serde(rename = "accountID", skip_serializing_if = "Option::is_none")]
-    account_id: Option<&'a str>,
-    #[serde(rename = "senderEmail", skip_serializing_if = "Option::is_none")]
-    sender_email: Option<&'a str>,
-    #[serde(rename = "terminalId")]
-    terminal_id: String,
-    #[serde(rename = "backLink", skip_serializing_if = "Option::is_none")]
-    back_link: Option<&'a str>,
-    #[serde(rename = "failureBackLink", skip_serializing_if = "Option::is_none")]
-    failure_back_link: Option<&'a str>,
-    #[serde(rename = "postLink", skip_serializing_if = "Option::is_none")]
-    post_link: Option<&'a str>,
-    #[serde(rename = "failurePostLink", skip_serializing_if = "Option::is_none")]
-    failure_post_link: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct WireCards<'a> {
-    sender: WireSide<'a>,
-    receiver: WireSide<'a>,
-}
-
-#[derive(Serialize)]
-struct WireSide<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    save: Option<bool>,
-    #[serde(rename = "transferType")]
-    transfer_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cvc: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expire: Option<Expire>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(rename = "cardCred")]
-    card_cred: &'a str,
-}
-
-impl<'a> WireSide<'a> {
-    fn card_id(id: &'a CardId) -> WireSide<'a> {
-        WireSide {
-            save: None,
-            transfer_type: "TYPECARDID",
-            cvc: None,
-            expire: None,
-            name: None,
-            card_cred: id.as_str(),
-        }
+/// A side paid from, or to, a saved card: its id and nothing else.
+fn saved_side(id: &CardId) -> CardSide {
+    CardSide {
+        save: None,
+        transfer_type: Some("TYPECARDID".into()),
+        cvc: None,
+        expire: None,
+        name: None,
+        card_cred: id.as_str().to_string(),
     }
 }
 

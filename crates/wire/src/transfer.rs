@@ -4,43 +4,62 @@ use crate::WireAmount;
 use serde::{Deserialize, Serialize};
 
 /// The transfer body. Unknown fields (the SDK's `foreign: false`, say) are ignored and `null`
-/// counts as absent.
-#[derive(Debug, Clone, Deserialize)]
+/// counts as absent. The server parses it; the client serializes it (absent fields left out),
+/// so both speak one definition of the body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TransferRequest {
     pub order: Order,
     pub card: Cards,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Order {
     pub amount: WireAmount,
     pub currency: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The invoice id; ePay names it `id` here and `invoiceID` in the token request.
     pub id: String,
-    #[serde(default, rename = "accountID", alias = "accountId")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "accountID",
+        alias = "accountId"
+    )]
     pub account_id: Option<String>,
-    #[serde(default, rename = "senderEmail")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "senderEmail"
+    )]
     pub sender_email: Option<String>,
     #[serde(
         default,
+        skip_serializing_if = "Option::is_none",
         rename = "terminalId",
         alias = "terminalID",
         alias = "terminal"
     )]
     pub terminal_id: Option<String>,
-    #[serde(default, rename = "backLink")]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "backLink")]
     pub back_link: Option<String>,
-    #[serde(default, rename = "failureBackLink")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "failureBackLink"
+    )]
     pub failure_back_link: Option<String>,
-    #[serde(default, rename = "postLink")]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "postLink")]
     pub post_link: Option<String>,
-    #[serde(default, rename = "failurePostLink")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "failurePostLink"
+    )]
     pub failure_post_link: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Cards {
     pub sender: CardSide,
     pub receiver: CardSide,
@@ -49,17 +68,21 @@ pub struct Cards {
 /// One side of the transfer. `cardCred` holds a card number (`TYPEPAN`, also when the type is
 /// empty or absent) or a saved card's id (`TYPECARDID`). The card number and CVC stay plain
 /// text only until the domain wraps them in masking types; this struct's `Debug` hides them.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 pub struct CardSide {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save: Option<bool>,
-    #[serde(default, rename = "transferType")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "transferType"
+    )]
     pub transfer_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvc: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire: Option<Expire>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(rename = "cardCred")]
     pub card_cred: String,

@@ -370,6 +370,7 @@ async fn token(a: TokenArgs) -> anyhow::Result<u8> {
         failure_post_link: a.failure_post_link.clone(),
         secret_hash: a.secret_hash.clone(),
         account_id: a.account_id.clone(),
+        ..Default::default()
     };
     let t = client.token(&scope, &binding).await?;
     if json {
