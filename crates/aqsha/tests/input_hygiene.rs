@@ -70,6 +70,29 @@ async fn bad_fields_are_named_without_their_values() {
         "{r}"
     );
 
+    // Callback links follow one rule wherever they are given: http(s), at most 2,048 characters.
+    let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+    b["order"]["postLink"] = json!(format!("https://shop.example/{}", "a".repeat(2100)));
+    let (st, r) = s.transfer(&token, &b).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("order.postLink is longer than 2048"),
+        "{r}"
+    );
+    let long = format!("https://shop.example/{}", "a".repeat(2100));
+    let (st, e) = s.token_raw(&[("postLink", long.as_str())]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    assert!(
+        e["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("postLink is longer"),
+        "{e}"
+    );
+
     // A duplicated key: refused, not "the last one wins".
     let text = seed_like_body(order["id"].as_str().unwrap(), json!(100))
         .to_string()

@@ -5,7 +5,7 @@
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::OAuthFailure;
-use crate::routes::read_body;
+use crate::routes::{check_callback_links, read_body};
 use crate::AppState;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::store::TokenRecord;
@@ -30,8 +30,6 @@ const KNOWN_SCOPES: &[&str] = &[
     "statistics",
 ];
 
-/// Callback URLs travel inside the token, so they are kept to what a URL reasonably needs.
-const MAX_LINK_LEN: usize = 2048;
 const MAX_SECRET_HASH_LEN: usize = 512;
 
 pub async fn token(
@@ -243,23 +241,11 @@ async fn issue(
             }
         }
     }
-    for (name, link) in [
+    check_callback_links([
         ("postLink", &req.post_link),
         ("failurePostLink", &req.failure_post_link),
-    ] {
-        if let Some(l) = link {
-            if !(l.starts_with("http://") || l.starts_with("https://")) {
-                return Err(OAuthFailure::invalid_request(format!(
-                    "{name} must be an http or https URL"
-                )));
-            }
-            if l.len() > MAX_LINK_LEN {
-                return Err(OAuthFailure::invalid_request(format!(
-                    "{name} is longer than {MAX_LINK_LEN} characters"
-                )));
-            }
-        }
-    }
+    ])
+    .map_err(OAuthFailure::invalid_request)?;
     if req
         .secret_hash
         .as_ref()

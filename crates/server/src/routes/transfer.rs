@@ -6,7 +6,7 @@
 
 use crate::auth::bearer;
 use crate::error::EpayError;
-use crate::routes::read_body;
+use crate::routes::{check_callback_links, read_body};
 use crate::AppState;
 use aqsha_core::card::{Cvc, Expiry, Pan};
 use aqsha_core::transfer::{
@@ -53,19 +53,11 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
     })?;
     let invoice = req.order.id.clone();
     let account = req.order.account_id.clone().unwrap_or_default();
-    for (name, link) in [
+    check_callback_links([
         ("order.postLink", &req.order.post_link),
         ("order.failurePostLink", &req.order.failure_post_link),
-    ] {
-        if let Some(l) = link.as_deref().filter(|l| !l.is_empty()) {
-            if !(l.starts_with("http://") || l.starts_with("https://")) {
-                return Err(
-                    EpayError::input(format!("{name} must be an http or https URL"))
-                        .with_order(&invoice, &account),
-                );
-            }
-        }
-    }
+    ])
+    .map_err(|why| EpayError::input(why).with_order(&invoice, &account))?;
     // A token that does not open (unknown, forged, sealed under another key) is refused here,
     // without queueing work for the writer. Its merchant decides how card numbers are known.
     let Some(claims) = aqsha_core::token::open(&state.vault, token) else {
