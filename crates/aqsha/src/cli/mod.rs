@@ -23,20 +23,19 @@ macro_rules! note {
 }
 
 mod batch;
+mod cards;
 mod conn;
 mod listen;
+mod status;
+mod token;
+mod transfer;
 
-use anyhow::{anyhow, Context};
-use aqsha_client::{
-    AccountId, Amount, CardId, CardNumber, Client, Currency, Cvc, Error, Expiry, InvoiceId,
-    P2pTransfer, Receipt, Receiver, Sender, StatusPath, TerminalId, TransactionStatus,
-    TransferPath, TransferState, WaitOptions,
-};
+use anyhow::anyhow;
+use aqsha_client::{CardId, CardNumber, Client, Cvc, Error, Expiry, Receiver, Sender, TerminalId};
 use clap::{Args, Subcommand};
 use conn::ConnArgs;
 use serde_json::{json, Value};
 use std::process::ExitCode;
-use std::time::Duration;
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_UNKNOWN: u8 = 3;
@@ -204,10 +203,10 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
     let json = cmd.json();
     let moves_money = matches!(cmd, ClientCommand::Transfer(_));
     let result = match cmd {
-        ClientCommand::Token(a) => token(a).await,
-        ClientCommand::Transfer(a) => transfer(a).await,
-        ClientCommand::Status(a) => status(a).await,
-        ClientCommand::Cards(c) => cards(c).await,
+        ClientCommand::Token(a) => token::token(a).await,
+        ClientCommand::Transfer(a) => transfer::transfer(a).await,
+        ClientCommand::Status(a) => status::status(a).await,
+        ClientCommand::Cards(c) => cards::cards(c).await,
         ClientCommand::Listen(a) => listen::run(a).await,
         ClientCommand::Batch(a) => batch::run(a).await,
     };
@@ -346,52 +345,6 @@ fn finality(is_final: bool, moves_money: bool) -> &'static str {
     }
 }
 
-// ---- token --------------------------------------------------------------------------------
-
-async fn token(a: TokenArgs) -> anyhow::Result<u8> {
-    let (client, json) = client(&a.conn)?;
-    let scope = match (&a.scope, a.service, &a.invoice) {
-        (Some(s), _, _) => s.clone(),
-        (None, false, Some(_)) => aqsha_client::token::TRANSFER_SCOPE.to_string(),
-        _ => aqsha_client::token::SERVICE_SCOPE.to_string(),
-    };
-    if let Some(inv) = &a.invoice {
-        InvoiceId::new(inv.as_str())?;
-    }
-    if let Some(am) = &a.amount {
-        Amount::parse(am)?;
-    }
-    let binding = aqsha_client::token::TokenBinding {
-        invoice_id: a.invoice.clone(),
-        amount: a.amount.clone(),
-        currency: a.currency.clone(),
-        terminal: client.config().terminal.as_ref().map(|t| t.to_string()),
-        post_link: a.post_link.clone(),
-        failure_post_link: a.failure_post_link.clone(),
-        secret_hash: a.secret_hash.clone(),
-        account_id: a.account_id.clone(),
-        ..Default::default()
-    };
-    let t = client.token(&scope, &binding).await?;
-    if json {
-        print_json(&serde_json::to_value(&t.response)?);
-    } else {
-        say!("access_token  {}", t.secret());
-        say!("token_type    {}", t.response.token_type);
-        say!("scope         {}", t.response.scope);
-        say!("expires_in    {} s", t.expires_in);
-        if let Some(term) = &binding.terminal {
-            say!("terminal      {term}");
-        }
-        if let Some(inv) = &binding.invoice_id {
-            say!("invoice       {inv}");
-        }
-    }
-    Ok(0)
-}
-
-// ---- transfer -----------------------------------------------------------------------------
-
 /// A card number, or a saved card's id: anything that is not 12-19 digits is an id.
 pub fn parse_sender(
     from: &str,
@@ -434,298 +387,6 @@ pub fn parse_receiver(to: &str, save: bool) -> anyhow::Result<Receiver> {
             return Err(anyhow!("a saved card (card id) cannot be saved again"));
         }
         Ok(Receiver::Saved(CardId::new(to)?))
-    }
-}
-
-fn opt<T>(v: Option<String>, f: impl FnOnce(String) -> T) -> Option<T> {
-    v.filter(|s| !s.trim().is_empty()).map(f)
-}
-
-async fn transfer(a: TransferArgs) -> anyhow::Result<u8> {
-    let r = a.conn.resolve()?;
-    let json = r.json;
-    let mut config = r.config;
-    if a.p2p_path {
-        config.transfer_path = TransferPath::P2pTransfer;
-    }
-    let client = Client::new(config)?;
-    let invoice = match &a.invoice {
-        Some(i) => InvoiceId::new(i.as_str())?,
-        None => InvoiceId::generate(),
-    };
-    let amount = Amount::parse(&a.amount)?;
-    let currency: Currency = a.currency.parse().map_err(|e: String| anyhow!(e))?;
-    let sender = parse_sender(
-        &a.from,
-        a.expiry.as_deref(),
-        a.cvc.as_deref(),
-        a.name.as_deref(),
-        a.save,
-    )?;
-    let receiver = parse_receiver(&a.to, a.save_receiver)?;
-    let mut t = P2pTransfer::new(invoice.clone(), amount, sender, receiver).currency(currency);
-    t.account_id = a.account_id.map(AccountId::new).transpose()?;
-    t.sender_email = opt(a.email, |s| s);
-    t.description = opt(a.description, |s| s);
-    t.post_link = opt(a.post_link, |s| s);
-    t.failure_post_link = opt(a.failure_post_link, |s| s);
-    t.secret_hash = opt(a.secret_hash, |s| s);
-    if !json {
-        note!(
-            "transfer {amount} {currency} from {} to {}, invoice {invoice}",
-            side_label_sender(&t.sender),
-            side_label_receiver(&t.receiver)
-        );
-    }
-    match client.transfer(&t).await {
-        Ok(receipt) => {
-            print_receipt(&receipt, json);
-            Ok(0)
-        }
-        Err(e) if e.is_outcome_unknown() && !a.no_wait => {
-            if !json {
-                note!("outcome unknown ({e}); not resending, waiting for the final status…");
-            }
-            let options = WaitOptions {
-                deadline: Duration::from_secs(a.wait_timeout),
-                ..WaitOptions::default()
-            };
-            let st = client
-                .wait_for_final_with(t.terminal.as_ref(), &invoice, options)
-                .await?;
-            print_status(&st, json, true);
-            Ok(status_exit(&st))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn side_label_sender(s: &Sender) -> String {
-    match s {
-        Sender::Card { number, .. } => number.mask(),
-        Sender::Saved(id) => format!("card id {id}"),
-    }
-}
-
-fn side_label_receiver(r: &Receiver) -> String {
-    match r {
-        Receiver::Card { number, .. } => number.mask(),
-        Receiver::Saved(id) => format!("card id {id}"),
-    }
-}
-
-fn print_receipt(r: &Receipt, json: bool) {
-    let w = &r.response;
-    if json {
-        print_json(&serde_json::to_value(w).unwrap_or(Value::Null));
-        return;
-    }
-    say!(
-        "{}  invoice {}  amount {} {}  fee {} {}",
-        w.status,
-        w.order_id,
-        r.amount,
-        w.currency,
-        r.fee,
-        w.currency
-    );
-    say!("  id            {}", w.id);
-    say!("  reference     {}", w.reference);
-    say!("  intReference  {}", w.int_reference);
-    say!("  terminal      {}", w.terminal_id);
-    say!(
-        "  sender        {} {} {}{}",
-        w.sender_card_pan,
-        w.sender_card_type,
-        w.sender_transfer_type,
-        if w.sender_card_id.is_empty() {
-            String::new()
-        } else {
-            format!("  card id {}", w.sender_card_id)
-        }
-    );
-    say!(
-        "  receiver      {} {} {}{}",
-        w.receiver_card_pan,
-        w.receiver_card_type,
-        w.receiver_transfer_type,
-        if w.receiver_card_id.is_empty() {
-            String::new()
-        } else {
-            format!("  card id {}", w.receiver_card_id)
-        }
-    );
-}
-
-// ---- status -------------------------------------------------------------------------------
-
-/// Exit code for a status: 0 for charged / authorised / other final states, 1 declined or not
-/// found, 3 still pending.
-fn status_exit(st: &TransactionStatus) -> u8 {
-    match st.state {
-        TransferState::Charged | TransferState::Authorized | TransferState::Other(_) => 0,
-        TransferState::Declined { .. } | TransferState::NotFound => EXIT_FAILURE,
-        TransferState::Pending => EXIT_UNKNOWN,
-    }
-}
-
-pub fn state_json(st: &TransactionStatus) -> Value {
-    let mut v = json!({
-        "invoiceId": st.invoice_id,
-        "state": st.state.name(),
-        "final": st.is_final(),
-    });
-    if let TransferState::Declined {
-        code,
-        reason,
-        message,
-    } = &st.state
-    {
-        v["code"] = json!(code);
-        v["meaning"] = json!(reason.map(|r| r.message).unwrap_or(message.as_str()));
-        v["reason"] = json!(message);
-    }
-    v["status"] = serde_json::to_value(&st.response).unwrap_or(Value::Null);
-    v
-}
-
-fn print_status(st: &TransactionStatus, json: bool, resolved: bool) {
-    if json {
-        let mut v = state_json(st);
-        if resolved {
-            v["resolvedByStatus"] = json!(true);
-        }
-        print_json(&v);
-        return;
-    }
-    let r = &st.response;
-    match &st.state {
-        TransferState::Declined {
-            code,
-            reason,
-            message,
-        } => say!(
-            "DECLINED  invoice {}  code {code} {} ({})  [resultCode {} {}]",
-            st.invoice_id,
-            reason.map(|r| r.message).unwrap_or(message.as_str()),
-            finality(true, true),
-            r.result_code,
-            r.result_message
-        ),
-        s => say!(
-            "{}  invoice {}  [resultCode {} {}]",
-            s.name(),
-            st.invoice_id,
-            r.result_code,
-            r.result_message
-        ),
-    }
-    if let Some(tx) = st.transaction() {
-        if let (Some(a), Some(f)) = (st.amount(), st.fee()) {
-            say!(
-                "  amount        {a} {}  fee {f} {}",
-                tx.currency,
-                tx.currency
-            );
-        }
-        say!("  id            {}", tx.id);
-        say!("  created       {}", tx.created_date);
-        say!("  terminal      {}", tx.terminal_id);
-        say!("  reference     {}", tx.reference);
-        say!("  reason        {} {}", tx.reason_code, tx.reason);
-        say!(
-            "  sender        {} {}",
-            tx.sender_card_pan,
-            tx.sender_card_id
-        );
-        say!(
-            "  receiver      {} {}",
-            tx.receiver_card_pan,
-            tx.receiver_card_id
-        );
-    }
-    if st.state == TransferState::NotFound {
-        say!("  no operation for this invoice on this terminal");
-    }
-}
-
-async fn status(a: StatusArgs) -> anyhow::Result<u8> {
-    let (client, json) = client(&a.conn)?;
-    let invoice = InvoiceId::new(a.invoice.as_str())?;
-    let path = if a.payment_path {
-        StatusPath::Payment
-    } else {
-        StatusPath::P2p
-    };
-    let st = if a.wait {
-        let mut cfg = client.config().clone();
-        cfg.status_path = path;
-        let client = Client::new(cfg)?;
-        client
-            .wait_for_final_with(
-                None,
-                &invoice,
-                WaitOptions {
-                    deadline: Duration::from_secs(a.wait_timeout),
-                    not_found_after: Duration::from_secs(a.wait_timeout.min(30)),
-                    ..WaitOptions::default()
-                },
-            )
-            .await?
-    } else {
-        client.status_on(None, path, &invoice).await?
-    };
-    print_status(&st, json, false);
-    Ok(0)
-}
-
-// ---- cards --------------------------------------------------------------------------------
-
-async fn cards(c: CardsCommand) -> anyhow::Result<u8> {
-    match c {
-        CardsCommand::List { conn, account_id } => {
-            let (client, json) = client(&conn)?;
-            let account = AccountId::new(account_id)?;
-            let cards = client.saved_cards(&account).await?;
-            if json {
-                print_json(&serde_json::to_value(&cards)?);
-            } else if cards.is_empty() {
-                say!("no saved cards for account {account}");
-            } else {
-                say!(
-                    "{:<38} {:<15} {:<20} {:<6} created",
-                    "id",
-                    "mask",
-                    "payer",
-                    "active"
-                );
-                for c in &cards {
-                    say!(
-                        "{:<38} {:<15} {:<20} {:<6} {}",
-                        c.id,
-                        c.card_mask,
-                        c.payer_name,
-                        c.payment_available,
-                        c.created_date
-                    );
-                }
-            }
-            Ok(0)
-        }
-        CardsCommand::Deactivate { conn, card_id } => {
-            let (client, json) = client(&conn)?;
-            let id = CardId::new(card_id)?;
-            let r = client
-                .deactivate_card(&id)
-                .await
-                .with_context(|| format!("deactivating card {id}"))?;
-            if json {
-                print_json(&json!({"cardId": id.as_str(), "status": r.status}));
-            } else {
-                say!("{id}: {}", r.status);
-            }
-            Ok(0)
-        }
     }
 }
 

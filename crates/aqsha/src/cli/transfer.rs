@@ -1,0 +1,132 @@
+//! `aqsha transfer`: one P2P transfer; an unknown outcome is resolved by status, never by
+//! resending.
+
+use super::status::{print_status, status_exit};
+use super::{parse_receiver, parse_sender, print_json, TransferArgs};
+use anyhow::anyhow;
+use aqsha_client::{
+    AccountId, Amount, Client, Currency, InvoiceId, P2pTransfer, Receipt, Receiver, Sender,
+    TransferPath, WaitOptions,
+};
+use serde_json::Value;
+use std::time::Duration;
+
+fn opt<T>(v: Option<String>, f: impl FnOnce(String) -> T) -> Option<T> {
+    v.filter(|s| !s.trim().is_empty()).map(f)
+}
+
+pub(super) async fn transfer(a: TransferArgs) -> anyhow::Result<u8> {
+    let r = a.conn.resolve()?;
+    let json = r.json;
+    let mut config = r.config;
+    if a.p2p_path {
+        config.transfer_path = TransferPath::P2pTransfer;
+    }
+    let client = Client::new(config)?;
+    let invoice = match &a.invoice {
+        Some(i) => InvoiceId::new(i.as_str())?,
+        None => InvoiceId::generate(),
+    };
+    let amount = Amount::parse(&a.amount)?;
+    let currency: Currency = a.currency.parse().map_err(|e: String| anyhow!(e))?;
+    let sender = parse_sender(
+        &a.from,
+        a.expiry.as_deref(),
+        a.cvc.as_deref(),
+        a.name.as_deref(),
+        a.save,
+    )?;
+    let receiver = parse_receiver(&a.to, a.save_receiver)?;
+    let mut t = P2pTransfer::new(invoice.clone(), amount, sender, receiver).currency(currency);
+    t.account_id = a.account_id.map(AccountId::new).transpose()?;
+    t.sender_email = opt(a.email, |s| s);
+    t.description = opt(a.description, |s| s);
+    t.post_link = opt(a.post_link, |s| s);
+    t.failure_post_link = opt(a.failure_post_link, |s| s);
+    t.secret_hash = opt(a.secret_hash, |s| s);
+    if !json {
+        note!(
+            "transfer {amount} {currency} from {} to {}, invoice {invoice}",
+            side_label_sender(&t.sender),
+            side_label_receiver(&t.receiver)
+        );
+    }
+    match client.transfer(&t).await {
+        Ok(receipt) => {
+            print_receipt(&receipt, json);
+            Ok(0)
+        }
+        Err(e) if e.is_outcome_unknown() && !a.no_wait => {
+            if !json {
+                note!("outcome unknown ({e}); not resending, waiting for the final status…");
+            }
+            let options = WaitOptions {
+                deadline: Duration::from_secs(a.wait_timeout),
+                ..WaitOptions::default()
+            };
+            let st = client
+                .wait_for_final_with(t.terminal.as_ref(), &invoice, options)
+                .await?;
+            print_status(&st, json, true);
+            Ok(status_exit(&st))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn side_label_sender(s: &Sender) -> String {
+    match s {
+        Sender::Card { number, .. } => number.mask(),
+        Sender::Saved(id) => format!("card id {id}"),
+    }
+}
+
+fn side_label_receiver(r: &Receiver) -> String {
+    match r {
+        Receiver::Card { number, .. } => number.mask(),
+        Receiver::Saved(id) => format!("card id {id}"),
+    }
+}
+
+fn print_receipt(r: &Receipt, json: bool) {
+    let w = &r.response;
+    if json {
+        print_json(&serde_json::to_value(w).unwrap_or(Value::Null));
+        return;
+    }
+    say!(
+        "{}  invoice {}  amount {} {}  fee {} {}",
+        w.status,
+        w.order_id,
+        r.amount,
+        w.currency,
+        r.fee,
+        w.currency
+    );
+    say!("  id            {}", w.id);
+    say!("  reference     {}", w.reference);
+    say!("  intReference  {}", w.int_reference);
+    say!("  terminal      {}", w.terminal_id);
+    say!(
+        "  sender        {} {} {}{}",
+        w.sender_card_pan,
+        w.sender_card_type,
+        w.sender_transfer_type,
+        if w.sender_card_id.is_empty() {
+            String::new()
+        } else {
+            format!("  card id {}", w.sender_card_id)
+        }
+    );
+    say!(
+        "  receiver      {} {} {}{}",
+        w.receiver_card_pan,
+        w.receiver_card_type,
+        w.receiver_transfer_type,
+        if w.receiver_card_id.is_empty() {
+            String::new()
+        } else {
+            format!("  card id {}", w.receiver_card_id)
+        }
+    );
+}
