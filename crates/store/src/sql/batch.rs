@@ -1,0 +1,431 @@
+//! A batch's own statements: locking its cards and accounts, reading ahead what its
+//! transfers will need, and writing what they left pending, each in as few round trips as
+//! the driver allows. See [`crate::batch`].
+
+use super::{
+    guesses_of, invoice_lock, is_card_account, stored, tail_lock, Balances, Driver, Rows, SqlConn,
+    P,
+};
+use crate::batch::TailKey;
+#[cfg(doc)]
+use crate::conn::Conn;
+use crate::conn::Keys;
+use crate::rows::{self, Cols};
+use aqsha_core::store::{CardGuesses, OperationRecord, StoreError, StoreResult};
+use aqsha_core::transfer::{day_of, invoice_tail};
+
+const OPERATION_INSERT_COLUMNS: &[&str] = &[
+    "id",
+    "merchant_id",
+    "terminal_id",
+    "invoice_id",
+    "account_id",
+    "amount",
+    "fee",
+    "currency",
+    "description",
+    "email",
+    "status",
+    "reason_code",
+    "reason",
+    "reference",
+    "int_reference",
+    "sender_card_id",
+    "sender_mask",
+    "sender_brand",
+    "sender_type",
+    "receiver_card_id",
+    "receiver_mask",
+    "receiver_brand",
+    "receiver_type",
+    "token_id",
+    "request_digest",
+    "http_status",
+    "response_body",
+    "created_at",
+    "post_link",
+    "failure_post_link",
+    "secret_hash",
+    "day",
+    "invoice_tail",
+];
+
+const CALLBACK_INSERT_COLUMNS: &[&str] = &[
+    "id",
+    "merchant_id",
+    "operation_id",
+    "invoice_id",
+    "url",
+    "kind",
+    "body",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+];
+impl<D: Driver> SqlConn<D> {
+    /// See [`Conn::prepare`]. Locks whatever card accounts are free (`SKIP LOCKED`), so no
+    /// batch ever waits for another while holding cards; a command runs now if all its cards
+    /// were locked. When none can run, it starts over and waits instead, locking the batch's
+    /// accounts in id order (so waiting batches cannot deadlock), rather than spin. The
+    /// locked accounts' balances, and the network cards, become known. The batch's invoice
+    /// and tail locks (`locks`, sorted) are taken here too, in the same statement as the
+    /// cards where the driver can ([`Driver::LOCK_KEYS_FIRST`]).
+    pub(super) fn lock_cards(&mut self, keys: &[&Keys], locks: &[&str]) -> StoreResult<Vec<bool>> {
+        let fingerprints: Vec<&str> = keys
+            .iter()
+            .flat_map(|k| k.fingerprints.iter().map(String::as_str))
+            .collect();
+        let saved: Vec<&str> = keys
+            .iter()
+            .flat_map(|k| k.saved_cards.iter().map(String::as_str))
+            .collect();
+        let mut account_of = std::collections::HashMap::new();
+        let mut missing = Vec::new();
+        for f in fingerprints {
+            match self.cards.get(f) {
+                Some(card) => {
+                    account_of.insert(f.to_string(), card.account_id);
+                }
+                None => missing.push(f),
+            }
+        }
+        if !missing.is_empty() {
+            let sql = format!(
+                "SELECT {} FROM network_cards WHERE fingerprint = ANY($1)",
+                rows::NETWORK_CARD_COLUMNS
+            );
+            for card in self.all(&sql, &[P::List(&missing)], rows::network_card)? {
+                account_of.insert(card.fingerprint.clone(), card.account_id.clone());
+                self.cards.put(&card.fingerprint.clone(), card);
+            }
+        }
+        if !saved.is_empty() {
+            self.driver.query(
+                "SELECT v.id, n.account_id FROM vault_cards v
+                 JOIN network_cards n ON n.fingerprint = v.fingerprint
+                 WHERE v.id = ANY($1)",
+                &[P::List(&saved)],
+                &mut |r| {
+                    account_of.insert(r.text(0)?, r.text(1)?);
+                    Ok(())
+                },
+            )?;
+        }
+        if account_of.is_empty() {
+            self.driver.lock_keys(locks)?;
+            return Ok(vec![true; keys.len()]);
+        }
+        let mut accounts: Vec<&str> = account_of.values().map(String::as_str).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let balances = self.lock_accounts(&accounts, D::SKIP_LOCKED, locks)?;
+        let ready: Vec<bool> = keys
+            .iter()
+            .map(|k| {
+                k.fingerprints
+                    .iter()
+                    .chain(&k.saved_cards)
+                    .filter_map(|c| account_of.get(c))
+                    .all(|a| balances.contains_key(a))
+            })
+            .collect();
+        if !ready.iter().any(|r| *r) {
+            // Let go of what was taken before waiting, so a waiting batch holds only
+            // accounts below the one it waits for.
+            self.driver
+                .control("ROLLBACK")
+                .and_then(|()| self.driver.control(D::BEGIN))
+                .map_err(|e| StoreError::Db(e.message))?;
+            // Cards first, then keys: a batch never waits for cards while it holds keys.
+            let balances = self.lock_accounts(&accounts, D::FOR_UPDATE, &[])?;
+            self.driver.lock_keys(locks)?;
+            self.known.balances.extend(balances);
+            return Ok(vec![true; keys.len()]);
+        }
+        self.known.balances.extend(balances);
+        Ok(ready)
+    }
+
+    /// Takes the advisory locks `keys` (invoices and tails, waiting for them), then locks
+    /// these accounts, in id order, and reads their balances. `lock` is the driver's
+    /// `FOR UPDATE` (wait) or `SKIP LOCKED` (take what is free): accounts another transaction
+    /// holds are then missing from the answer.
+    fn lock_accounts(
+        &mut self,
+        accounts: &[&str],
+        lock: &str,
+        keys: &[&str],
+    ) -> StoreResult<std::collections::HashMap<String, i64>> {
+        let mut balances = std::collections::HashMap::new();
+        let rows = format!(
+            "SELECT id, balance FROM (SELECT id, balance FROM accounts WHERE id = ANY($1)
+             ORDER BY id{lock}) AS a"
+        );
+        let mut each = |r: &dyn Cols| {
+            balances.insert(r.text(0)?, r.int(1)?);
+            Ok(())
+        };
+        match D::LOCK_KEYS_FIRST {
+            Some(first) if !keys.is_empty() => {
+                let sql = format!("{first} UNION ALL {rows}");
+                self.driver
+                    .query(&sql, &[P::List(accounts), P::List(keys)], &mut each)?;
+            }
+            _ => {
+                self.driver.lock_keys(keys)?;
+                self.driver.query(&rows, &[P::List(accounts)], &mut each)?;
+            }
+        }
+        Ok(balances)
+    }
+
+    /// Reads, in one query, the spent tokens, charged invoices and invoice tails the ready
+    /// commands will look for, into `known`. Their invoices and tails were locked by
+    /// [`Self::lock_cards`], in an earlier statement: the read must see whatever the locks'
+    /// previous holders committed.
+    pub(super) fn read_ahead(&mut self, keys: &[&Keys]) -> StoreResult<()> {
+        let tokens: Vec<&str> = keys.iter().filter_map(|k| k.token.as_deref()).collect();
+        let invoices: Vec<&(String, String)> =
+            keys.iter().filter_map(|k| k.invoice.as_ref()).collect();
+        let tails: Vec<&TailKey> = keys.iter().filter_map(|k| k.tail.as_ref()).collect();
+        let guesses: Vec<&(String, String)> =
+            keys.iter().filter_map(|k| k.guesses.as_ref()).collect();
+        if tokens.is_empty() && invoices.is_empty() && tails.is_empty() && guesses.is_empty() {
+            return Ok(());
+        }
+        for k in &guesses {
+            self.known
+                .guesses
+                .insert((*k).clone(), CardGuesses::default());
+        }
+        let guess_merchants: Vec<&str> = guesses.iter().map(|k| k.0.as_str()).collect();
+        let guess_cards: Vec<&str> = guesses.iter().map(|k| k.1.as_str()).collect();
+        for t in &tokens {
+            self.known.spent.insert(t.to_string(), None);
+        }
+        for k in &invoices {
+            self.known.charged.insert((*k).clone(), None);
+        }
+        for k in &tails {
+            self.known.tails.insert((*k).clone(), Vec::new());
+        }
+        let merchants: Vec<&str> = invoices.iter().map(|k| k.0.as_str()).collect();
+        let numbers: Vec<&str> = invoices.iter().map(|k| k.1.as_str()).collect();
+        let terminals: Vec<&str> = tails.iter().map(|k| k.0.as_str()).collect();
+        let days: Vec<&str> = tails.iter().map(|k| k.1.as_str()).collect();
+        let digits: Vec<&str> = tails.iter().map(|k| k.2.as_str()).collect();
+        let known = &mut self.known;
+        // Four lookups in one round trip; the first column says which. Each part finds its
+        // rows through its own index (lists are matched on an index's first column). The
+        // tails' status is filtered in code, for the reason given in `invoice_tail_taken`.
+        self.driver.query(
+            "SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
+             WHERE token_id = ANY($1)
+             UNION ALL
+             SELECT 'c', merchant_id, invoice_id, id, request_digest, http_status, response_body
+             FROM operations WHERE invoice_id = ANY($3) AND merchant_id = ANY($2)
+             AND status = 'CHARGE'
+             UNION ALL
+             SELECT 't', terminal_id, day, invoice_tail, invoice_id, 0, status FROM operations
+             WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)
+             UNION ALL
+             SELECT 'g', merchant_id, card_key, '', '', wrong, CAST(blocked_until AS TEXT)
+             FROM card_guesses WHERE card_key = ANY($8) AND merchant_id = ANY($7)",
+            &[
+                P::List(&tokens),
+                P::List(&merchants),
+                P::List(&numbers),
+                P::List(&terminals),
+                P::List(&days),
+                P::List(&digits),
+                P::List(&guess_merchants),
+                P::List(&guess_cards),
+            ],
+            &mut |r| {
+                let (a, b) = (r.text(1)?, r.text(2)?);
+                match r.text(0)?.as_str() {
+                    "s" => {
+                        if let Some(slot) = known.spent.get_mut(&a) {
+                            *slot = Some(b);
+                        }
+                    }
+                    "c" => {
+                        if let Some(slot) = known.charged.get_mut(&(a, b)) {
+                            *slot = Some((r.text(3)?, r.text(4)?, stored(r, 5)?));
+                        }
+                    }
+                    "g" => {
+                        if let Some(slot) = known.guesses.get_mut(&(a, b)) {
+                            *slot = guesses_of(r.int(5)?, &r.text(6)?);
+                        }
+                    }
+                    _ => {
+                        let key = (a, b, r.text(3)?);
+                        if let Some(rows) = known.tails.get_mut(&key) {
+                            rows.push((r.text(4)?, r.text(6)? == "CHARGE"));
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Sends the pending writes, each table in one go; then they are part of what is known.
+    pub(super) fn write_pending(&mut self) -> StoreResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let p = &self.pending;
+        let dates: Vec<(String, String)> = p
+            .operations
+            .iter()
+            .map(|o| (rows::rfc3339(o.created_at), day_of(o.created_at)))
+            .collect();
+        let ops: Vec<Vec<P>> = p
+            .operations
+            .iter()
+            .zip(&dates)
+            .map(|(o, (created, day))| operation_params(o, created, day))
+            .collect();
+        let postings: Vec<Vec<P>> = p
+            .postings
+            .iter()
+            .map(|(op, posting)| {
+                vec![
+                    P::Text(op),
+                    P::Text(&posting.account_id),
+                    P::Int(posting.amount.minor()),
+                ]
+            })
+            .collect();
+        let spent: Vec<Vec<P>> = p
+            .spent
+            .iter()
+            .map(|(token, op)| vec![P::Text(token), P::Text(op)])
+            .collect();
+        let events: Vec<Vec<P>> = p
+            .callbacks
+            .iter()
+            .map(|e| {
+                let at = e.created_at.timestamp_millis();
+                vec![
+                    P::Text(&e.id),
+                    P::Text(&e.merchant_id),
+                    P::Text(&e.operation_id),
+                    P::Text(&e.invoice_id),
+                    P::Text(&e.url),
+                    P::Text(&e.kind),
+                    P::Text(&e.body),
+                    P::Text("pending"),
+                    P::Int(0),
+                    P::Int(at),
+                    P::Int(at),
+                ]
+            })
+            .collect();
+        let inserts = [
+            Rows {
+                table: "operations",
+                columns: OPERATION_INSERT_COLUMNS,
+                rows: ops,
+            },
+            Rows {
+                table: "postings",
+                columns: &["operation_id", "account_id", "amount"],
+                rows: postings,
+            },
+            Rows {
+                table: "spent_tokens",
+                columns: &["token_id", "operation_id"],
+                rows: spent,
+            },
+            Rows {
+                table: "callback_events",
+                columns: CALLBACK_INSERT_COLUMNS,
+                rows: events,
+            },
+        ];
+        let mut balances = Balances {
+            cards: Vec::new(),
+            shared: Vec::new(),
+            shard: self.shard,
+        };
+        // Every account posted to is written, even when its changes cancel out: the count
+        // below is what proves each one exists (PostgreSQL has no foreign key from postings
+        // to accounts; migration 0008 says why).
+        for (account, delta) in &p.deltas {
+            let side = match is_card_account(account) {
+                true => &mut balances.cards,
+                false => &mut balances.shared,
+            };
+            side.push((account.as_str(), *delta));
+        }
+        let expected = (balances.cards.len() + balances.shared.len()) as u64;
+        let changed = self.driver.write(&inserts, &balances)?;
+        if changed != expected {
+            return Err(StoreError::Invariant(
+                "postings name a ledger account that does not exist".into(),
+            ));
+        }
+        self.pending.apply_to(&mut self.known);
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// The advisory locks a batch takes: its invoices and invoice tails (so that another instance
+/// charging the same invoice, or another invoice with the same tail, waits for this commit),
+/// sorted, so that two batches cannot deadlock on them.
+pub(super) fn lock_keys_of(keys: &[&Keys]) -> Vec<String> {
+    let mut locks: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.invoice.as_ref())
+        .map(|(m, i)| invoice_lock(m, i))
+        .chain(keys.iter().filter_map(|k| k.tail.as_ref()).map(tail_lock))
+        .collect();
+    locks.sort_unstable();
+    locks.dedup();
+    locks
+}
+
+/// An operation's row, in [`OPERATION_INSERT_COLUMNS`] order.
+fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str) -> Vec<P<'a>> {
+    vec![
+        P::Text(&op.id),
+        P::Text(&op.merchant_id),
+        P::Text(&op.terminal_id),
+        P::Text(&op.invoice_id),
+        P::Text(&op.account_id),
+        P::Int(op.amount.minor()),
+        P::Int(op.fee.minor()),
+        P::Text(&op.currency),
+        P::Text(&op.description),
+        P::Text(&op.email),
+        P::Text(&op.status),
+        P::Int(i64::from(op.reason_code)),
+        P::Text(&op.reason),
+        P::Text(&op.reference),
+        P::Text(&op.int_reference),
+        P::Text(&op.sender.card_id),
+        P::Text(&op.sender.mask),
+        P::Text(&op.sender.brand),
+        P::Text(&op.sender.transfer_type),
+        P::Text(&op.receiver.card_id),
+        P::Text(&op.receiver.mask),
+        P::Text(&op.receiver.brand),
+        P::Text(&op.receiver.transfer_type),
+        P::Text(&op.token_id),
+        P::Text(&op.request_digest),
+        P::Int(i64::from(op.http_status)),
+        P::Text(&op.response_body),
+        P::Text(created),
+        P::OptText(op.post_link.as_deref()),
+        P::OptText(op.failure_post_link.as_deref()),
+        P::OptText(op.secret_hash.as_deref()),
+        P::Text(day),
+        // A six-digit invoice is its own tail.
+        P::Text(invoice_tail(&op.invoice_id).unwrap_or(&op.invoice_id)),
+    ]
+}

@@ -1,0 +1,482 @@
+//! The store's [`Conn`] over a [`SqlConn`]: transaction control, and the seed, callback,
+//! merchant, card and ledger statements outside a transfer.
+
+use super::batch::lock_keys_of;
+use super::{batch_err, Driver, SqlConn, P};
+use crate::conn::{BatchError, Conn, Keys};
+use crate::rows;
+use aqsha_core::money::{Currency, Money};
+use aqsha_core::network::funding_account;
+use aqsha_core::sandbox::PreparedSeed;
+use aqsha_core::store::{
+    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
+    MerchantRecord, MerchantSummary, NextStep, OperationRecord, SandboxCardView, SealedRecord,
+    SealedTable, StoreResult, Tx, VaultCard,
+};
+use aqsha_core::transfer::external_account;
+use aqsha_core::vault::SealedPan;
+use chrono::{DateTime, Utc};
+
+impl<D: Driver> Conn for SqlConn<D> {
+    fn begin(&mut self) -> Result<(), BatchError> {
+        self.reset(false);
+        if std::mem::take(&mut self.begun) {
+            return Ok(());
+        }
+        self.driver.control(D::BEGIN)
+    }
+    fn prepare(&mut self, keys: &[&Keys]) -> Result<Vec<bool>, BatchError> {
+        let locks = lock_keys_of(keys);
+        let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
+        let ready = self.lock_cards(keys, &locks).map_err(batch_err)?;
+        let now: Vec<&Keys> = keys
+            .iter()
+            .zip(&ready)
+            .filter(|(_, r)| **r)
+            .map(|(k, _)| *k)
+            .collect();
+        self.read_ahead(&now).map_err(batch_err)?;
+        Ok(ready)
+    }
+    fn flush(&mut self) -> Result<(), BatchError> {
+        self.write_pending().map_err(batch_err)
+    }
+    fn commit(&mut self, next: bool) -> Result<(), BatchError> {
+        self.flush()?;
+        self.reset(false);
+        if next && D::CHAIN_BEGIN {
+            // One simple query, two statements: if COMMIT fails, BEGIN does not run.
+            self.driver.control(&format!("COMMIT; {}", D::BEGIN))?;
+            self.begun = true;
+            return Ok(());
+        }
+        self.driver.control("COMMIT")
+    }
+    fn rollback(&mut self) {
+        self.begun = false;
+        self.reset(true);
+        let _ = self.driver.control("ROLLBACK");
+    }
+    // Commands run in savepoints only in the careful path, each flushed before its savepoint
+    // is released; so nothing is pending at a savepoint.
+    fn savepoint(&mut self) -> Result<(), BatchError> {
+        self.driver.control("SAVEPOINT job")
+    }
+    fn release_savepoint(&mut self) -> Result<(), BatchError> {
+        self.driver.control("RELEASE SAVEPOINT job")
+    }
+    fn rollback_to_savepoint(&mut self) -> Result<(), BatchError> {
+        self.pending.clear();
+        if D::REFERENCES_ROLL_BACK {
+            self.references.clear();
+        }
+        self.driver.control("ROLLBACK TO SAVEPOINT job")
+    }
+    fn is_broken(&self) -> bool {
+        self.driver.is_broken()
+    }
+
+    fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool> {
+        let now = rows::rfc3339(Utc::now());
+        if let Some(marker) = &seed.marker {
+            let inserted = self.driver.exec(
+                "INSERT INTO seed_markers (marker, applied_at) VALUES ($1, $2) ON CONFLICT (marker) DO NOTHING",
+                &[P::Text(marker), P::Text(&now)],
+            )?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+        }
+        for c in [Currency::Kzt, Currency::Usd] {
+            self.ensure_account(&external_account(c), "external", c)?;
+            self.ensure_account(&funding_account(None, c), "funding", c)?;
+        }
+        for m in &seed.merchants {
+            let r = &m.record;
+            self.driver.exec(
+                "INSERT INTO merchants (id, client_id, secret_hash, name, cabinet_email,
+                 cabinet_password_hash, callback_secret, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    P::Text(&r.id),
+                    P::Text(&r.client_id),
+                    P::Text(&r.secret_hash),
+                    P::Text(&r.name),
+                    P::OptText(m.cabinet_email.as_deref()),
+                    P::OptText(m.cabinet_password_hash.as_deref()),
+                    P::Text(&m.callback_secret),
+                    P::Text(&now),
+                ],
+            )?;
+        }
+        let terminals = seed.merchants.iter().flat_map(|m| m.terminals.iter());
+        for t in terminals.chain(seed.terminals.iter()) {
+            self.ensure_account(&t.fee_account, "fee", t.currency)?;
+            self.driver.exec(
+                "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    P::Text(&t.id),
+                    P::Text(&t.merchant_id),
+                    P::Text(t.currency.code()),
+                    P::Int(t.fee.percent_bps),
+                    P::Int(t.fee.min_fee.minor()),
+                    P::Text(&t.fee_account),
+                ],
+            )?;
+        }
+        for n in &seed.cards {
+            let c = &n.card;
+            self.ensure_account(&c.account_id, "card", c.currency)?;
+            self.driver.exec(
+                "INSERT INTO network_cards (id, fingerprint, key_id, pan_sealed, mask, brand, exp_month,
+                 exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at,
+                 owner_merchant_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                &[
+                    P::Text(&c.id),
+                    P::Text(&c.fingerprint),
+                    P::Text(&n.sealed.key_id),
+                    P::Blob(&n.sealed.blob),
+                    P::Text(&c.mask),
+                    P::Text(c.brand.name()),
+                    P::Int(i64::from(c.expiry.month)),
+                    P::Int(i64::from(c.expiry.year)),
+                    P::Text(&c.cvc_check),
+                    P::Bool(c.locked),
+                    P::Bool(c.enforce_expiry),
+                    P::Text(&c.account_id),
+                    P::Text(c.currency.code()),
+                    P::Text(&now),
+                    P::OptText(c.owner.as_deref()),
+                ],
+            )?;
+            self.fund(
+                c,
+                n.opening_balance,
+                seed.funding_cap,
+                &format!("funding:{}", c.id),
+            )?;
+        }
+        for v in &seed.vault_cards {
+            self.put_vault_card(v)?;
+        }
+        Ok(true)
+    }
+
+    fn top_up(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Option<Money>> {
+        let sql = format!(
+            "SELECT {} FROM network_cards WHERE id = $1 AND owner_merchant_id = $2",
+            rows::NETWORK_CARD_COLUMNS
+        );
+        let Some(card) = self.one(
+            &sql,
+            &[P::Text(card_id), P::Text(merchant_id)],
+            rows::network_card,
+        )?
+        else {
+            return Ok(None);
+        };
+        let op = format!("topup:{}", uuid::Uuid::now_v7());
+        self.fund(&card, amount, cap, &op)?;
+        // The new balance: the locked balance plus this batch's pending change.
+        Ok(Some(self.balance(&card.account_id)?))
+    }
+
+    fn public_card_keys(&mut self) -> StoreResult<Vec<String>> {
+        self.all(
+            "SELECT fingerprint FROM network_cards WHERE owner_merchant_id IS NULL",
+            &[],
+            |r| r.text(0),
+        )
+    }
+
+    fn deactivate_card(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        account_id: Option<&str>,
+    ) -> StoreResult<bool> {
+        let n = self.driver.exec(
+            "UPDATE vault_cards SET active = $3 WHERE id = $1 AND merchant_id = $2 AND active = $4
+             AND (CAST($5 AS TEXT) IS NULL OR account_id = $5)",
+            &[
+                P::Text(card_id),
+                P::Text(merchant_id),
+                P::Bool(false),
+                P::Bool(true),
+                P::OptText(account_id),
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn claim_callbacks(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_ms: i64,
+        per_merchant: usize,
+        skip: &[String],
+    ) -> StoreResult<Vec<DueCallback>> {
+        let now_ms = now.timestamp_millis();
+        let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+        // Each merchant's earliest due events, at most `per_merchant` of them, found by an
+        // index seek per merchant (migration "merchant_admin"), so that a merchant at its cap
+        // costs nothing however many of its events are due; then the earliest of those.
+        let sql = format!(
+            "UPDATE callback_events SET lease_until = $2, attempts = attempts + 1
+             WHERE id IN (
+                SELECT c.id FROM {}
+                WHERE NOT (m.id = ANY($4))
+                ORDER BY c.next_attempt_at LIMIT $3)
+             RETURNING {}, attempts,
+                (SELECT m.callback_secret FROM merchants m WHERE m.id = callback_events.merchant_id)",
+            D::CLAIM_DUE,
+            rows::EVENT_COLUMNS
+        );
+        self.all(
+            &sql,
+            &[
+                P::Int(now_ms),
+                P::Int(now_ms + lease_ms),
+                P::Int(limit as i64),
+                P::List(&skip),
+                P::Int(per_merchant as i64),
+            ],
+            |r| {
+                Ok(DueCallback {
+                    event: rows::event(r)?,
+                    attempt: u32::try_from(r.int(8)?).unwrap_or(u32::MAX),
+                    secret: r.text(9)?,
+                })
+            },
+        )
+    }
+
+    fn update_merchant(&mut self, client_id: &str, change: &MerchantChange) -> StoreResult<bool> {
+        self.merchant_update(client_id, change)
+    }
+
+    fn finish_callback(
+        &mut self,
+        event_id: &str,
+        a: &CallbackAttempt,
+        next: NextStep,
+    ) -> StoreResult<()> {
+        self.driver.exec(
+            "INSERT INTO callback_attempts (event_id, attempt, at, http_status, error, duration_ms)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, attempt) DO NOTHING",
+            &[
+                P::Text(event_id),
+                P::Int(i64::from(a.attempt)),
+                P::Int(a.at.timestamp_millis()),
+                P::OptInt(a.http_status.map(i64::from)),
+                P::OptText(a.error.as_deref()),
+                P::Int(i64::try_from(a.duration_ms).unwrap_or(i64::MAX)),
+            ],
+        )?;
+        let (status, next_at, delivered_at) = match next {
+            NextStep::Delivered => ("delivered", None, Some(a.at.timestamp_millis())),
+            NextStep::RetryAt(t) => ("pending", Some(t.timestamp_millis()), None),
+            NextStep::Failed => ("failed", None, None),
+        };
+        self.driver.exec(
+            "UPDATE callback_events SET status = $2, lease_until = 0,
+             next_attempt_at = COALESCE($3, next_attempt_at), delivered_at = COALESCE($4, delivered_at)
+             WHERE id = $1",
+            &[P::Text(event_id), P::Text(status), P::OptInt(next_at), P::OptInt(delivered_at)],
+        )?;
+        Ok(())
+    }
+
+    fn resend_callback(
+        &mut self,
+        merchant_id: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let n = self.driver.exec(
+            "UPDATE callback_events SET status = 'pending', next_attempt_at = $3, lease_until = 0
+             WHERE id = $1 AND merchant_id = $2",
+            &[
+                P::Text(event_id),
+                P::Text(merchant_id),
+                P::Int(now.timestamp_millis()),
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn ping(&mut self) -> StoreResult<()> {
+        self.one("SELECT 1", &[], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>> {
+        let sql = format!(
+            "SELECT {} FROM merchants WHERE client_id = $1",
+            rows::MERCHANT_COLUMNS
+        );
+        self.one(&sql, &[P::Text(client_id)], rows::merchant)
+    }
+
+    fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool> {
+        self.merchant_active_row(merchant_id)
+    }
+
+    fn merchants(&mut self) -> StoreResult<Vec<MerchantSummary>> {
+        self.merchant_list()
+    }
+
+    fn invoice_status(
+        &mut self,
+        merchant_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Option<OperationRecord>> {
+        let sql = format!(
+            "SELECT {} FROM operations WHERE merchant_id = $1 AND invoice_id = $2
+             ORDER BY (status = 'CHARGE') DESC, created_at DESC LIMIT 1",
+            rows::OPERATION_COLUMNS
+        );
+        self.one(
+            &sql,
+            &[P::Text(merchant_id), P::Text(invoice_id)],
+            rows::operation,
+        )
+    }
+
+    fn saved_cards(&mut self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>> {
+        let sql = format!(
+            "SELECT {} FROM vault_cards WHERE merchant_id = $1 AND account_id = $2 AND active = $3
+             ORDER BY created_at",
+            rows::VAULT_CARD_COLUMNS
+        );
+        self.all(
+            &sql,
+            &[P::Text(merchant_id), P::Text(account_id), P::Bool(true)],
+            rows::vault_card,
+        )
+    }
+
+    fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>> {
+        self.all(
+            rows::SANDBOX_CARD_SELECT,
+            &[P::Text(merchant_id)],
+            rows::sandbox_card,
+        )
+    }
+
+    fn callbacks(
+        &mut self,
+        merchant_id: &str,
+        invoice_id: Option<&str>,
+    ) -> StoreResult<Vec<CallbackView>> {
+        let sql = format!(
+            "SELECT {}, status, next_attempt_at, delivered_at FROM callback_events
+             WHERE merchant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR invoice_id = $2)
+             ORDER BY created_at DESC, id LIMIT 500",
+            rows::EVENT_COLUMNS
+        );
+        let mut views = self.all(&sql, &[P::Text(merchant_id), P::OptText(invoice_id)], |r| {
+            let status = r.text(8)?;
+            let next = r.int(9)?;
+            Ok(CallbackView {
+                event: rows::event(r)?,
+                next_attempt_at: (status == "pending").then(|| rows::millis(next)),
+                status,
+                delivered_at: r.opt_int(10)?.map(rows::millis),
+                attempts: Vec::new(),
+            })
+        })?;
+        let sql = format!(
+            "SELECT {} FROM callback_attempts WHERE event_id = $1 ORDER BY attempt",
+            rows::ATTEMPT_COLUMNS
+        );
+        for v in views.iter_mut() {
+            v.attempts = self.all(&sql, &[P::Text(&v.event.id)], rows::attempt)?;
+        }
+        Ok(views)
+    }
+
+    fn callback_secret(&mut self, merchant_id: &str) -> StoreResult<Option<String>> {
+        self.one(
+            "SELECT callback_secret FROM merchants WHERE id = $1",
+            &[P::Text(merchant_id)],
+            |r| r.text(0),
+        )
+    }
+
+    fn key_usage(&mut self) -> StoreResult<Vec<KeyUsage>> {
+        crate::sealed::key_usage(self)
+    }
+
+    fn sealed_not_under(
+        &mut self,
+        table: SealedTable,
+        key_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedRecord>> {
+        crate::sealed::sealed_not_under(self, table, key_id, after_id, limit)
+    }
+
+    fn reseal(
+        &mut self,
+        table: SealedTable,
+        changes: &[(SealedRecord, SealedPan)],
+    ) -> StoreResult<u64> {
+        crate::sealed::reseal(self, table, changes)
+    }
+
+    fn ledger_report(&mut self) -> StoreResult<LedgerReport> {
+        // A shared account's balance is its own column plus its shard rows.
+        let total_minor = self.count(
+            "SELECT CAST(SUM(b) AS BIGINT) FROM (SELECT balance AS b FROM accounts
+             UNION ALL SELECT balance FROM balance_shards) AS t",
+        )?;
+        let unbalanced = self.count(
+            "SELECT COUNT(*) FROM (SELECT operation_id FROM postings GROUP BY operation_id
+             HAVING SUM(amount) <> 0) AS u",
+        )?;
+        // One pass over the postings: a per-account sub-query would scan them once per account.
+        let drifted = self.count(
+            "SELECT COUNT(*) FROM accounts a
+             LEFT JOIN (SELECT account_id, CAST(SUM(amount) AS BIGINT) AS total FROM postings
+                GROUP BY account_id) p ON p.account_id = a.id
+             LEFT JOIN (SELECT account_id, CAST(SUM(balance) AS BIGINT) AS total
+                FROM balance_shards GROUP BY account_id) s ON s.account_id = a.id
+             WHERE a.balance + COALESCE(s.total, 0) <> COALESCE(p.total, 0)",
+        )?;
+        let negative =
+            self.count("SELECT COUNT(*) FROM accounts WHERE kind = 'card' AND balance < 0")?;
+        // PostgreSQL has no foreign key from postings to accounts (migration 0008); this
+        // checks after the fact what the batch's row count checks as it writes.
+        let orphans = self.count(
+            "SELECT COUNT(*) FROM postings p
+             WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id)",
+        )?;
+        let accounts = self.count("SELECT COUNT(*) FROM accounts")?;
+        let postings = self.count("SELECT COUNT(*) FROM postings")?;
+        Ok(LedgerReport {
+            balanced: total_minor == 0
+                && unbalanced == 0
+                && drifted == 0
+                && negative == 0
+                && orphans == 0,
+            total_minor,
+            unbalanced_operations: unbalanced as u64,
+            drifted_accounts: drifted as u64,
+            negative_cards: negative as u64,
+            orphan_postings: orphans as u64,
+            accounts: accounts as u64,
+            postings: postings as u64,
+        })
+    }
+}
