@@ -10,6 +10,8 @@ mod tx;
 use crate::batch::{Known, Pending, TailKey};
 use crate::cache::TtlCache;
 use crate::conn::BatchError;
+#[cfg(doc)]
+use crate::conn::Conn;
 use crate::rows::{self, Cols};
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::network::funding_account;

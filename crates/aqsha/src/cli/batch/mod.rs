@@ -11,7 +11,7 @@
 //! number and no CVC: rows are recognised by a digest of their masked fields.
 //!
 //! The parts, in the order a run goes through them: [`plan`] reads and checks the CSV and
-//! chooses each row's invoice against the [`journal`]; [`run`] answers settled and invalid
+//! chooses each row's invoice against the [`journal`]; [`run`](mod@run) answers settled and invalid
 //! rows at once and sends the rest; [`report`] writes the result CSV and the summary.
 
 mod journal;
