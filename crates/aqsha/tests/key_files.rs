@@ -5,7 +5,6 @@
 mod common;
 use common::pg::PgServer;
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -59,15 +58,7 @@ fn serve(dir: &Path, args: &[&str]) -> Started {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        for _ in lines {}
-    });
+    let rx = first_stdout_line(&mut child);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {

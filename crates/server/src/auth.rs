@@ -42,10 +42,9 @@ pub async fn service_token(
     require_active(state, &record.merchant_id).await?;
     // Status and saved-card calls are service calls (reference §4, §5): a token for them
     // carries `payment`, `transfer` or the service scope's `webapi`.
-    if !record
-        .scope
-        .split_whitespace()
-        .any(|s| matches!(s, "payment" | "transfer" | "webapi"))
+    if !["payment", "transfer", "webapi"]
+        .iter()
+        .any(|w| has_scope(&record, w))
     {
         return Err(EpayError::token(
             "token scope allows no service calls (needs payment, transfer or webapi)",

@@ -173,17 +173,7 @@ impl Server {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the child never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = rx
+        let line = first_stdout_line(&mut child)
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("server did not start; log:\n{}", self.log()));
         self.url = line
@@ -436,6 +426,21 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
+}
+
+/// The first line the child prints on stdout (`aqsha listening on …`), when it comes; the rest
+/// is drained in the background so the child never blocks on a full pipe.
+pub fn first_stdout_line(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    rx
 }
 
 /// SIGTERM without `unsafe`: through the `kill` command.
