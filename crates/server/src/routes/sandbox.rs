@@ -65,6 +65,16 @@ async fn merchant(
     }
 }
 
+/// A sandbox request body, read as strictly as the ePay API's: a repeated key is refused, and
+/// a complaint never repeats the value (it may be a card number or a CVC).
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, EpayError> {
+    aqsha_wire::json::unique_keys(body).map_err(|e| EpayError::input(format!("{what}: {e}")))?;
+    serde_json::from_slice(body).map_err(|e| {
+        let why = aqsha_wire::json::without_values(&e.to_string());
+        EpayError::input(format!("{what}: {why}"))
+    })
+}
+
 #[derive(Serialize)]
 pub struct CardView {
     id: String,
@@ -159,13 +169,7 @@ pub async fn issue_card(
     };
     let result = async {
         let body = read_body(body).await?;
-        aqsha_wire::json::unique_keys(&body)
-            .map_err(|e| EpayError::input(format!("card request: {e}")))?;
-        let req: IssueCard = serde_json::from_slice(&body).map_err(|e| {
-            // Never the value back: it may be the card number or CVC.
-            let why = aqsha_wire::json::without_values(&e.to_string());
-            EpayError::input(format!("card request: {why}"))
-        })?;
+        let req: IssueCard = json_body(&body, "card request")?;
         let pan_text = req.pan.unwrap_or_else(random_visa);
         let pan = Pan::parse(&pan_text).map_err(|e| EpayError::input(format!("pan {e}")))?;
         if !pan.luhn_ok() {
@@ -269,8 +273,7 @@ pub async fn top_up(
     };
     let result = async {
         let body = read_body(body).await?;
-        let req: TopUp = serde_json::from_slice(&body)
-            .map_err(|e| EpayError::input(format!("top-up request: {e}")))?;
+        let req: TopUp = json_body(&body, "top-up request")?;
         let amount = Money::parse_positive(req.amount.as_str())
             .map_err(|e| EpayError::input(format!("amount: {e}")))?;
         let balance = state
@@ -323,8 +326,7 @@ pub async fn add_terminal(
         let req: NewTerminal = if body.is_empty() {
             NewTerminal::default()
         } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| EpayError::input(format!("terminal request: {e}")))?
+            json_body(&body, "terminal request")?
         };
         let currency = match req.currency {
             None => Currency::Kzt,
