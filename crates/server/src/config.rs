@@ -147,6 +147,26 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down as the module documentation says.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let bound = bind(config).await?;
+    // One plain line on stdout, for scripts and tests that start the server on port 0.
+    println!("aqsha listening on {}://{}", bound.config.scheme(), bound.addr);
+    bound.run(shutdown_signal()).await
+}
+
+/// A server whose store is open and whose listener is bound, not serving yet: [`serve`] in
+/// two steps, so that a caller (the end-to-end tests' in-process server) learns the address
+/// and chooses when to stop.
+pub struct Bound {
+    config: Config,
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    max_connections: usize,
+}
+
+/// Opens the store (seeding it if asked) and binds the listener.
+pub async fn bind(config: Config) -> anyhow::Result<Bound> {
     let open_files = crate::limits::raise_open_files();
     let max_connections = match (config.limits.max_connections, open_files) {
         (Some(n), _) => n,
@@ -195,42 +215,67 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
              but host names are resolved by the proxy, which must refuse internal targets itself"
         );
     }
-    // One plain line on stdout, for scripts and tests that start the server on port 0.
-    println!("aqsha listening on {}://{addr}", config.scheme());
     if addr.ip().is_unspecified() {
         tracing::warn!("listening on all interfaces");
     }
-    let dispatcher = crate::callbacks::Dispatcher::new(
-        state.store.clone(),
-        config.callbacks.clone(),
-        state.callbacks_wake.clone(),
-    )?;
-    // Deliveries in flight at shutdown are simply retried by the next start: each event's
-    // lease runs out and it becomes due again.
-    tokio::spawn(Arc::new(dispatcher).run());
-    let store = state.store.clone();
-    let app = router_with(state, config.sandbox_api, &config.limits);
-    crate::listener::serve(
+    Ok(Bound {
+        config,
+        state,
         listener,
-        app,
-        config.limits.clone(),
-        max_connections,
+        addr,
         tls,
-        shutdown_signal(),
-    )
-    .await;
-    // The writer finishes its queue whatever the grace period left behind: requests cut off
-    // there may have queued transfers, and each commits whole (or fails whole) here. Bounded
-    // too, for a database that no longer answers.
-    if tokio::time::timeout(config.limits.shutdown_grace, store.close())
-        .await
-        .is_err()
-    {
-        tracing::warn!("the database writer did not finish within the grace period; exiting");
-    } else {
-        tracing::info!("stopped");
+        max_connections,
+    })
+}
+
+impl Bound {
+    /// The address the listener is bound to (the real port when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
-    Ok(())
+
+    /// Serves until `shutdown` completes, then drains and closes the store.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let Bound {
+            config,
+            state,
+            listener,
+            tls,
+            max_connections,
+            ..
+        } = self;
+        let dispatcher = crate::callbacks::Dispatcher::new(
+            state.store.clone(),
+            config.callbacks.clone(),
+            state.callbacks_wake.clone(),
+        )?;
+        // Deliveries in flight at shutdown are simply retried by the next start: each event's
+        // lease runs out and it becomes due again.
+        tokio::spawn(Arc::new(dispatcher).run());
+        let store = state.store.clone();
+        let app = router_with(state, config.sandbox_api, &config.limits);
+        crate::listener::serve(
+            listener,
+            app,
+            config.limits.clone(),
+            max_connections,
+            tls,
+            shutdown,
+        )
+        .await;
+        // The writer finishes its queue whatever the grace period left behind: requests cut
+        // off there may have queued transfers, and each commits whole (or fails whole) here.
+        // Bounded too, for a database that no longer answers.
+        if tokio::time::timeout(config.limits.shutdown_grace, store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the database writer did not finish within the grace period; exiting");
+        } else {
+            tracing::info!("stopped");
+        }
+        Ok(())
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,11 +1,17 @@
-//! Test harness: runs the real `aqsha` binary on a free loopback port with its own data
-//! directory (a real SQLite file), and talks to it over HTTP.
+//! Test helpers: a server for each test, in this process ([`Server::start`]: the real router
+//! on a real listener and database) or as the real `aqsha` binary ([`Server::process`], for
+//! tests of the process itself: logs, signals, crashes, flags), on a free loopback port with
+//! its own data directory (a real SQLite file) or its own PostgreSQL database.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cli;
+pub mod harness;
+mod inproc;
 pub mod pg;
 pub mod receiver;
 
+#[allow(unused_imports)]
+pub use harness::eventually;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -32,42 +38,26 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_aqsha"))
 }
 
-/// Which database the test's server uses.
+/// Which database the test's server uses; each test is handed its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
 }
 
-thread_local! {
-    static BACKEND: std::cell::Cell<Backend> = const { std::cell::Cell::new(Backend::Sqlite) };
-}
-
-impl Backend {
-    /// Makes this the backend of the servers this test starts. `false` means the test must be
-    /// skipped: no PostgreSQL binaries here (an error instead when AQSHA_REQUIRE_POSTGRES=1).
-    pub fn select(self) -> bool {
-        if self == Backend::Postgres && pg::binaries().is_none() {
-            assert!(
-                std::env::var("AQSHA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "AQSHA_REQUIRE_POSTGRES=1 but no PostgreSQL binaries (initdb, postgres) were found"
-            );
-            eprintln!("SKIPPED: no PostgreSQL binaries (initdb, postgres) on PATH or under /usr/lib/postgresql");
-            return false;
-        }
-        BACKEND.with(|b| b.set(self));
-        true
-    }
-
-    pub fn current() -> Backend {
-        BACKEND.with(|b| b.get())
-    }
+/// How the server runs.
+enum Runner {
+    /// The `aqsha` binary; `None` while stopped.
+    Process(Option<Child>),
+    /// The router in this process, on its own thread and runtime, with the configuration it
+    /// restarts with; `None` while stopped.
+    InProcess(Box<aqsha_server::Config>, Option<inproc::Running>),
 }
 
 pub struct Server {
-    child: Option<Child>,
-    /// The PostgreSQL server behind this one, when the backend is PostgreSQL.
-    pub pg: Option<pg::PgServer>,
+    runner: Runner,
+    /// The PostgreSQL database behind this one, when the backend is PostgreSQL.
+    pub pg: Option<pg::PgDb>,
     pub url: String,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
@@ -78,21 +68,44 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start() -> Server {
-        Server::start_with(&[])
+    /// A server in this process: no logs to read and no process to signal, but nothing to
+    /// wait for either. Most tests want this one.
+    pub fn start(backend: Backend) -> Server {
+        Server::start_configured(backend, |_| {})
     }
 
-    pub fn start_with(args: &[&str]) -> Server {
-        Server::start_with_env(args, &[])
+    /// [`Server::start`] with settings changed from the defaults of `aqsha serve`.
+    pub fn start_configured(backend: Backend, adjust: impl FnOnce(&mut aqsha_server::Config)) -> Server {
+        let pg = (backend == Backend::Postgres).then(pg::PgDb::create);
+        let mut s = Server::new(pg, Vec::new(), Vec::new());
+        let mut config = inproc::config(&s.data_dir(), s.pg.as_ref().map(|pg| pg.url.as_str()));
+        adjust(&mut config);
+        s.runner = Runner::InProcess(Box::new(config), None);
+        s.spawn();
+        s
+    }
+
+    /// The real `aqsha serve` process, for tests of its logs, signals, crashes and flags.
+    pub fn process(backend: Backend) -> Server {
+        Server::start_with(backend, &[])
+    }
+
+    /// [`Server::process`] with these command-line arguments.
+    pub fn start_with(backend: Backend, args: &[&str]) -> Server {
+        Server::start_with_env(backend, args, &[])
     }
 
     /// [`Server::start_with`], with environment variables set (`Some`) or removed (`None`).
-    pub fn start_with_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Server {
+    pub fn start_with_env(
+        backend: Backend,
+        args: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> Server {
         let env = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
             .collect();
-        let pg = (Backend::current() == Backend::Postgres).then(pg::PgServer::start);
+        let pg = (backend == Backend::Postgres).then(pg::PgDb::create);
         let mut extra: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         if let Some(pg) = &pg {
             extra.extend([
@@ -118,14 +131,16 @@ impl Server {
         Server::launch(None, extra, Vec::new())
     }
 
-    fn launch(
-        pg: Option<pg::PgServer>,
-        extra: Vec<String>,
-        env: Vec<(String, Option<String>)>,
-    ) -> Server {
+    fn launch(pg: Option<pg::PgDb>, extra: Vec<String>, env: Vec<(String, Option<String>)>) -> Server {
+        let mut s = Server::new(pg, extra, env);
+        s.spawn();
+        s
+    }
+
+    fn new(pg: Option<pg::PgDb>, extra: Vec<String>, env: Vec<(String, Option<String>)>) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Server {
-            child: None,
+        Server {
+            runner: Runner::Process(None),
             pg,
             url: String::new(),
             dir,
@@ -135,9 +150,7 @@ impl Server {
                 .unwrap(),
             extra_args: extra,
             env,
-        };
-        s.spawn();
-        s
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -149,6 +162,12 @@ impl Server {
     }
 
     fn spawn(&mut self) {
+        if let Runner::InProcess(config, running) = &mut self.runner {
+            let (url, handle) = inproc::Running::start(config);
+            *running = Some(handle);
+            self.url = url;
+            return;
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -180,26 +199,35 @@ impl Server {
             .strip_prefix("aqsha listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        self.child = Some(child);
+        self.runner = Runner::Process(Some(child));
+    }
+
+    /// The running process; tests that call this must start the server with
+    /// [`Server::process`] or [`Server::start_with`].
+    fn child(&mut self) -> &mut Option<Child> {
+        match &mut self.runner {
+            Runner::Process(child) => child,
+            Runner::InProcess(..) => panic!("an in-process server has no process: use Server::process"),
+        }
     }
 
     /// Stops with SIGTERM and waits; returns the exit status.
     pub fn stop(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("running");
+        let mut child = self.child().take().expect("running");
         unsafe_free_sigterm(child.id());
         child.wait().unwrap()
     }
 
     /// Kills the server with SIGKILL, as a crash would.
     pub fn crash(&mut self) {
-        let mut child = self.child.take().expect("running");
+        let mut child = self.child().take().expect("running");
         child.kill().unwrap();
         child.wait().unwrap();
     }
 
     /// Waits for a process that was already sent SIGTERM.
     pub fn stop_waiting(&mut self) -> std::process::ExitStatus {
-        self.child.take().expect("running").wait().unwrap()
+        self.child().take().expect("running").wait().unwrap()
     }
 
     /// Waits at most `within` for the process to exit (after SIGTERM); `None` if it is still
@@ -207,9 +235,9 @@ impl Server {
     pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let started = std::time::Instant::now();
         while started.elapsed() < within {
-            let child = self.child.as_mut().expect("running");
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
+            let slot = self.child();
+            if let Some(status) = slot.as_mut().expect("running").try_wait().unwrap() {
+                *slot = None;
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -217,19 +245,33 @@ impl Server {
         None
     }
 
+    /// Stops the server (gracefully) and starts it again on the same data and database.
     pub fn restart(&mut self) {
-        if self.child.is_some() {
-            self.stop();
+        match &mut self.runner {
+            Runner::InProcess(_, running) => drop(running.take()),
+            Runner::Process(child) => {
+                if child.is_some() {
+                    self.stop();
+                }
+            }
         }
         // The first line of the new run must be read, not the old one's.
         self.spawn();
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        match &self.runner {
+            Runner::Process(Some(child)) => child.id(),
+            _ => panic!("no running process: use Server::process"),
+        }
     }
 
+    /// What the server process wrote on stderr (at debug level).
     pub fn log(&self) -> String {
+        assert!(
+            matches!(self.runner, Runner::Process(_)),
+            "an in-process server writes no log: use Server::process"
+        );
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
@@ -421,7 +463,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        // An in-process server stops when its `Running` is dropped.
+        if let Runner::Process(Some(mut c)) = std::mem::replace(&mut self.runner, Runner::Process(None)) {
             let _ = c.kill();
             let _ = c.wait();
         }

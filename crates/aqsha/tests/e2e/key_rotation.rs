@@ -4,25 +4,19 @@
 //! card number to the new key, and `aqsha keys retire` removes the old one. On SQLite the
 //! server starts with no configuration (its `master.key` becomes the keyring's first key); on
 //! PostgreSQL with `--master-key` and an explicit `--keyring` file.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 use aqsha_core::card::Pan;
 use aqsha_core::keyring::Keyring;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[tokio::test]
-async fn keys_rotate_reencrypt_and_retire() {
-    keys_rotate_reencrypt_and_retire_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn keys_rotate_reencrypt_and_retire_on_postgres() {
-    keys_rotate_reencrypt_and_retire_on(Backend::Postgres).await
+crate::tests! {
+    both: [
+        keys_rotate_reencrypt_and_retire,
+    ],
 }
 
 /// Runs `aqsha keys ARGS` against the server's database and keys.
@@ -95,10 +89,7 @@ async fn pay_with_saved(s: &Server, account: &str, card: &str) -> (StatusCode, V
     s.pay(&b).await
 }
 
-async fn keys_rotate_reencrypt_and_retire_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
+async fn keys_rotate_reencrypt_and_retire(backend: Backend) {
     // PostgreSQL instances share an explicit keyring file; SQLite runs with no configuration.
     let keys_dir = tempfile::tempdir().unwrap();
     let explicit: Option<PathBuf> =
@@ -108,7 +99,7 @@ async fn keys_rotate_reencrypt_and_retire_on(backend: Backend) {
         Some(p) => vec!["--keyring", p.to_str().unwrap()],
         None => vec![],
     };
-    let mut s = Server::start_with(&server_args);
+    let mut s = Server::start_with(backend, &server_args);
 
     // The seed's transfer, saving the sender's card; its token is kept for status calls.
     let inv = invoice();

@@ -1,14 +1,21 @@
 //! Keys and the database on disk: owner-only modes whatever the umask, key files that others
 //! can read refused at start, and the key given by file instead of on the command line.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::pg::PgServer;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+crate::tests! {
+    both: [
+        a_key_file_open_to_others_is_refused,
+    ],
+    sqlite: [
+        data_dir_key_and_database_are_owner_only_whatever_the_umask,
+        a_key_on_the_command_line_is_warned_about,
+    ],
+}
 
 /// How a start ended: listening (the child and its URL), or exited (status, stderr).
 enum Started {
@@ -95,8 +102,7 @@ fn chmod(p: &Path, m: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
 }
 
-#[tokio::test]
-async fn data_dir_key_and_database_are_owner_only_whatever_the_umask() {
+async fn data_dir_key_and_database_are_owner_only_whatever_the_umask(_: Backend) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let (child, url) = serve(tmp.path(), &["--data-dir", data.to_str().unwrap()]).listening();
@@ -133,21 +139,8 @@ async fn data_dir_key_and_database_are_owner_only_whatever_the_umask() {
     stop(child);
 }
 
-#[tokio::test]
-async fn a_key_file_open_to_others_is_refused() {
-    a_key_file_open_to_others_is_refused_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn a_key_file_open_to_others_is_refused_on_postgres() {
-    a_key_file_open_to_others_is_refused_on(Backend::Postgres).await
-}
-
-async fn a_key_file_open_to_others_is_refused_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let pg = (backend == Backend::Postgres).then(PgServer::start);
+async fn a_key_file_open_to_others_is_refused(backend: Backend) {
+    let pg = (backend == Backend::Postgres).then(crate::common::pg::PgDb::create);
     let tmp = tempfile::tempdir().unwrap();
     let data: PathBuf = tmp.path().join("data");
     let key = tmp.path().join("vault.key");
@@ -200,12 +193,11 @@ async fn a_key_file_open_to_others_is_refused_on(backend: Backend) {
     }
 }
 
-#[tokio::test]
-async fn a_key_on_the_command_line_is_warned_about() {
-    let s = Server::start_with(&["--master-key", TEST_MASTER_KEY]);
+async fn a_key_on_the_command_line_is_warned_about(backend: Backend) {
+    let s = Server::start_with(backend, &["--master-key", TEST_MASTER_KEY]);
     assert!(s
         .log()
         .contains("visible to every user in the process list"));
-    let s = Server::start_with_env(&[], &[("AQSHA_MASTER_KEY", Some(TEST_MASTER_KEY))]);
+    let s = Server::start_with_env(backend, &[], &[("AQSHA_MASTER_KEY", Some(TEST_MASTER_KEY))]);
     assert!(!s.log().contains("process list"), "{}", s.log());
 }

@@ -1,19 +1,27 @@
 //! The `aqsha` client subcommands, run as the built binary against a real server: `token`,
 //! `transfer`, `status`, `cards list|deactivate`, connection settings from flags, environment
 //! and a profile file, error output and exit codes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::cli::{bare_cli, cli, run, Mode, Proxy};
-use common::*;
+use crate::common::cli::{bare_cli, cli, run, Mode, Proxy};
+use crate::common::*;
+
+crate::tests! {
+    sqlite: [
+        token_prints_service_and_bound_transfer_tokens,
+        transfer_generates_an_invoice_and_status_reports_it_on_both_paths,
+        declines_show_code_meaning_finality_and_exit_non_zero,
+        unknown_outcome_is_resolved_by_status_not_by_resending,
+        cards_list_and_deactivate,
+        settings_come_from_a_profile_file_env_and_flags,
+    ],
+}
 
 const VISA_MASK: &str = "440563...5096";
 
 const SEND_VISA: &[&str] = &["--from", VISA, "--expiry", "01/25", "--cvc", "815"];
 
-#[tokio::test]
-async fn token_prints_service_and_bound_transfer_tokens() {
-    let s = Server::start();
+async fn token_prints_service_and_bound_transfer_tokens(backend: Backend) {
+    let s = Server::start(backend);
     let out = run(&mut cli(&s), &["token"]).await;
     out.ok();
     assert!(out.stdout.contains("access_token  "), "{out:?}");
@@ -48,9 +56,8 @@ async fn token_prints_service_and_bound_transfer_tokens() {
     assert_eq!(status, reqwest::StatusCode::OK);
 }
 
-#[tokio::test]
-async fn transfer_generates_an_invoice_and_status_reports_it_on_both_paths() {
-    let s = Server::start();
+async fn transfer_generates_an_invoice_and_status_reports_it_on_both_paths(backend: Backend) {
+    let s = Server::start(backend);
     let before = s.balance(VISA_MASK).await;
     let mut args = vec!["transfer", "--json"];
     args.extend(SEND_VISA);
@@ -99,7 +106,7 @@ async fn transfer_generates_an_invoice_and_status_reports_it_on_both_paths() {
 
     // Text output of a transfer between two saved cards, on /p2p/transfer, with an invoice
     // given explicitly.
-    let inv2 = common::invoice();
+    let inv2 = crate::common::invoice();
     let out = run(
         &mut cli(&s),
         &[
@@ -130,9 +137,8 @@ async fn transfer_generates_an_invoice_and_status_reports_it_on_both_paths() {
     assert!(!out.stderr.contains(VISA), "no full card number in output");
 }
 
-#[tokio::test]
-async fn declines_show_code_meaning_finality_and_exit_non_zero() {
-    let s = Server::start();
+async fn declines_show_code_meaning_finality_and_exit_non_zero(backend: Backend) {
+    let s = Server::start(backend);
     let before = s.balance(VISA_MASK).await;
     let out = run(
         &mut cli(&s),
@@ -193,9 +199,8 @@ async fn declines_show_code_meaning_finality_and_exit_non_zero() {
     assert_eq!(out.code, 2);
 }
 
-#[tokio::test]
-async fn unknown_outcome_is_resolved_by_status_not_by_resending() {
-    let s = Server::start();
+async fn unknown_outcome_is_resolved_by_status_not_by_resending(backend: Backend) {
+    let s = Server::start(backend);
     let proxy = Proxy::start(&s.url, Mode::HangAfterForward).await;
     let before = s.balance(VISA_MASK).await;
     let via_proxy = |c: &mut tokio::process::Command| {
@@ -252,9 +257,8 @@ async fn unknown_outcome_is_resolved_by_status_not_by_resending() {
     assert_eq!(before - s.balance(VISA_MASK).await, 2 * 19_500);
 }
 
-#[tokio::test]
-async fn cards_list_and_deactivate() {
-    let s = Server::start();
+async fn cards_list_and_deactivate(backend: Backend) {
+    let s = Server::start(backend);
     let mut args = vec!["transfer", "--json", "--to", MASTERCARD, "--amount", "100"];
     args.extend(SEND_VISA);
     args.extend(["--save", "--account-id", "acct-cli"]);
@@ -289,9 +293,8 @@ async fn cards_list_and_deactivate() {
     assert_eq!(e["final"], true);
 }
 
-#[tokio::test]
-async fn settings_come_from_a_profile_file_env_and_flags() {
-    let s = Server::start();
+async fn settings_come_from_a_profile_file_env_and_flags(backend: Backend) {
+    let s = Server::start(backend);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("profiles.toml");
     std::fs::write(

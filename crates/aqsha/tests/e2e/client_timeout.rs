@@ -3,16 +3,26 @@
 //! "poll" code 454). The client must report the outcome as unknown, never send the transfer
 //! again, and `wait_for_final` must find what really happened. The sender's balance proves that
 //! money moved exactly once.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 use aqsha_client::{
     Amount, CardId, CardNumber, Client, Config, Credentials, Cvc, Endpoints, Error, Expiry,
     InvoiceId, P2pTransfer, Receiver, Sender, TerminalId, TransferState, UnknownCause, WaitOptions,
 };
-use common::cli::{Mode, Proxy};
-use common::*;
+use crate::common::cli::{Mode, Proxy};
+use crate::common::*;
 use std::time::Duration;
+
+crate::tests! {
+    sqlite: [
+        timeout_after_the_server_charged_is_resolved_by_status_without_a_second_charge,
+        bad_gateway_is_an_unknown_outcome,
+        a_500_with_code_100_is_an_unknown_outcome,
+        a_poll_code_is_an_unknown_outcome_not_a_decline,
+        a_request_lost_before_the_server_is_not_found_and_moved_nothing,
+        still_pending_when_the_deadline_passes_first,
+        a_refused_connection_sends_nothing_and_says_so,
+    ],
+}
 
 const VISA_MASK: &str = "440563...5096";
 
@@ -42,8 +52,8 @@ fn transfer() -> P2pTransfer {
 /// Sends one transfer through a proxy in `mode`, expects an unknown outcome whose cause
 /// satisfies `cause_ok`, resolves it with `wait_for_final` and checks that exactly one charge
 /// happened.
-async fn unknown_then_resolved(mode: Mode, cause_ok: fn(&UnknownCause) -> bool) {
-    let s = Server::start();
+async fn unknown_then_resolved(backend: Backend, mode: Mode, cause_ok: fn(&UnknownCause) -> bool) {
+    let s = Server::start(backend);
     let proxy = Proxy::start(&s.url, mode).await;
     let c = client_via(&s, &proxy);
     let before = s.balance(VISA_MASK).await;
@@ -76,17 +86,15 @@ async fn unknown_then_resolved(mode: Mode, cause_ok: fn(&UnknownCause) -> bool) 
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn timeout_after_the_server_charged_is_resolved_by_status_without_a_second_charge() {
-    unknown_then_resolved(Mode::HangAfterForward, |c| {
+async fn timeout_after_the_server_charged_is_resolved_by_status_without_a_second_charge(backend: Backend) {
+    unknown_then_resolved(backend, Mode::HangAfterForward, |c| {
         matches!(c, UnknownCause::Timeout)
     })
     .await;
 }
 
-#[tokio::test]
-async fn bad_gateway_is_an_unknown_outcome() {
-    unknown_then_resolved(Mode::BadGateway, |c| {
+async fn bad_gateway_is_an_unknown_outcome(backend: Backend) {
+    unknown_then_resolved(backend, Mode::BadGateway, |c| {
         matches!(
             c,
             UnknownCause::ServerError {
@@ -98,26 +106,24 @@ async fn bad_gateway_is_an_unknown_outcome() {
     .await;
 }
 
-#[tokio::test]
-async fn a_500_with_code_100_is_an_unknown_outcome() {
-    unknown_then_resolved(Mode::ServerError, |c| {
+async fn a_500_with_code_100_is_an_unknown_outcome(backend: Backend) {
+    unknown_then_resolved(backend, Mode::ServerError, |c| {
         matches!(c, UnknownCause::ServerError { http_status: 500, failure: Some(f) } if f.code() == 100)
     })
     .await;
 }
 
-#[tokio::test]
-async fn a_poll_code_is_an_unknown_outcome_not_a_decline() {
+async fn a_poll_code_is_an_unknown_outcome_not_a_decline(backend: Backend) {
     unknown_then_resolved(
+        backend,
         Mode::PollCode,
         |c| matches!(c, UnknownCause::PollCode(f) if f.code() == 454 && !f.is_final()),
     )
     .await;
 }
 
-#[tokio::test]
-async fn a_request_lost_before_the_server_is_not_found_and_moved_nothing() {
-    let s = Server::start();
+async fn a_request_lost_before_the_server_is_not_found_and_moved_nothing(backend: Backend) {
+    let s = Server::start(backend);
     let proxy = Proxy::start(&s.url, Mode::DropRequest).await;
     let c = client_via(&s, &proxy);
     let before = s.balance(VISA_MASK).await;
@@ -150,9 +156,8 @@ async fn a_request_lost_before_the_server_is_not_found_and_moved_nothing() {
     assert_eq!(s.balance(VISA_MASK).await, before);
 }
 
-#[tokio::test]
-async fn still_pending_when_the_deadline_passes_first() {
-    let s = Server::start();
+async fn still_pending_when_the_deadline_passes_first(backend: Backend) {
+    let s = Server::start(backend);
     let c = Client::new(
         Config::new(
             Endpoints::aqsha(&s.url).unwrap(),
@@ -181,10 +186,9 @@ async fn still_pending_when_the_deadline_passes_first() {
     }
 }
 
-#[tokio::test]
-async fn a_refused_connection_sends_nothing_and_says_so() {
-    let s = Server::start();
-    let nowhere = common::receiver::free_port();
+async fn a_refused_connection_sends_nothing_and_says_so(backend: Backend) {
+    let s = Server::start(backend);
+    let nowhere = crate::common::receiver::free_port();
     let endpoints = Endpoints::custom(
         &format!("{}/oauth2/token", s.url),
         &format!("http://{nowhere}"),

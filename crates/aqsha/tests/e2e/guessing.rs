@@ -1,14 +1,24 @@
 //! Guessing a CVC or an expiry date is stopped (issue 12, item 7): wrong answers are counted per
 //! card and merchant in the database, and a card with too many is refused (492) to that merchant
 //! for a while, across restarts and instances; other merchants keep using a public test card.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::pg::PgServer;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+crate::tests! {
+    both: [
+        wrong_answers_block_the_card_for_the_merchant_that_guessed,
+    ],
+    sqlite: [
+        a_block_ends_after_its_time,
+        wrong_client_secrets_are_limited_per_client_and_per_address,
+    ],
+    postgres: [
+        two_instances_share_one_count,
+    ],
+}
 
 /// One transfer from the seed's VISA with this CVC and expiry; returns (status, body).
 async fn try_card(s: &Server, cvc: &str, month: &str) -> (StatusCode, Value) {
@@ -18,21 +28,8 @@ async fn try_card(s: &Server, cvc: &str, month: &str) -> (StatusCode, Value) {
     s.pay(&b).await
 }
 
-#[tokio::test]
-async fn wrong_answers_block_the_card_for_the_merchant_that_guessed() {
-    wrong_answers_block_the_card_for_the_merchant_that_guessed_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn wrong_answers_block_the_card_for_the_merchant_that_guessed_on_postgres() {
-    wrong_answers_block_the_card_for_the_merchant_that_guessed_on(Backend::Postgres).await
-}
-
-async fn wrong_answers_block_the_card_for_the_merchant_that_guessed_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let mut s = Server::start();
+async fn wrong_answers_block_the_card_for_the_merchant_that_guessed(backend: Backend) {
+    let mut s = Server::start(backend);
     // A right answer clears the count: two wrong, one right, two wrong is not a block.
     for (cvc, month, code) in [("100", "01", 466), ("815", "02", 457)] {
         let (st, r) = try_card(&s, cvc, month).await;
@@ -74,12 +71,8 @@ async fn wrong_answers_block_the_card_for_the_merchant_that_guessed_on(backend: 
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn a_block_ends_after_its_time() {
-    if !Backend::Sqlite.select() {
-        return;
-    }
-    let s = Server::start_with(&["--card-guess-limit", "1", "--card-guess-block", "2s"]);
+async fn a_block_ends_after_its_time(backend: Backend) {
+    let s = Server::start_with(backend, &["--card-guess-limit", "1", "--card-guess-block", "2s"]);
     let (_, r) = try_card(&s, "000", "01").await;
     assert_eq!(r["code"], 466, "{r}");
     let (_, r) = try_card(&s, "815", "01").await;
@@ -89,12 +82,8 @@ async fn a_block_ends_after_its_time() {
     assert_eq!(st, StatusCode::OK, "{r}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_one_count() {
-    if !Backend::Postgres.select() {
-        return;
-    }
-    let pg = PgServer::start();
+async fn two_instances_share_one_count(_: Backend) {
+    let pg = crate::common::pg::PgDb::create();
     let a = Server::start_instance(&pg.url, TEST_MASTER_KEY, &[]);
     let b = Server::start_instance(&pg.url, TEST_MASTER_KEY, &[]);
     // Guesses alternate between the instances behind a balancer; the count is one.
@@ -124,12 +113,8 @@ async fn token_from(s: &Server, from: [u8; 4], secret: &str) -> reqwest::Respons
         .unwrap()
 }
 
-#[tokio::test]
-async fn wrong_client_secrets_are_limited_per_client_and_per_address() {
-    if !Backend::Sqlite.select() {
-        return;
-    }
-    let s = Server::start_with(&[
+async fn wrong_client_secrets_are_limited_per_client_and_per_address(backend: Backend) {
+    let s = Server::start_with(backend, &[
         "--auth-failures-per-client",
         "3",
         "--auth-failures-per-address",

@@ -1,24 +1,24 @@
 //! Two real `aqsha serve` processes sharing one PostgreSQL, as behind a load balancer.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::pg::PgServer;
-use common::receiver::Receiver;
-use common::*;
+use crate::common::receiver::Receiver;
+use crate::common::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
 
+crate::tests! {
+    postgres: [
+        two_instances_share_tokens_balances_and_callbacks,
+        one_token_raced_on_two_instances_is_spent_once,
+    ],
+}
+
 const KEY: &str = "6b1f0e2d3c4a59687766554433221100ffeeddccbbaa99887766554433221100";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_tokens_balances_and_callbacks() {
-    if !Backend::Postgres.select() {
-        return;
-    }
-    let pg = PgServer::start();
+async fn two_instances_share_tokens_balances_and_callbacks(_: Backend) {
+    let pg = crate::common::pg::PgDb::create();
     let fast = [
         "--callback-retry-schedule",
         "300ms",
@@ -107,12 +107,8 @@ async fn two_instances_share_tokens_balances_and_callbacks() {
 /// One token sent to both instances at the same moment is spent once: with the same body, both
 /// answers are the one charge; with two bodies (two invoices, two sender cards, so nothing
 /// else serialises them), one is charged and the other refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_token_raced_on_two_instances_is_spent_once() {
-    if !Backend::Postgres.select() {
-        return;
-    }
-    let pg = PgServer::start();
+async fn one_token_raced_on_two_instances_is_spent_once(_: Backend) {
+    let pg = crate::common::pg::PgDb::create();
     let a = Server::start_instance(&pg.url, KEY, &[]);
     let b = Server::start_instance(&pg.url, KEY, &[]);
     let first = a.issue_card("12/39", "111", "1000000", false).await;

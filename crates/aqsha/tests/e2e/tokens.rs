@@ -1,26 +1,23 @@
 //! The token endpoint: body encodings, OAuth errors, single use, expiry.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn token_accepts_json_urlencoded_and_bodies_without_content_type() {
-    token_accepts_json_urlencoded_and_bodies_without_content_type_on(Backend::Sqlite).await
+crate::tests! {
+    both: [
+        token_accepts_json_urlencoded_and_bodies_without_content_type,
+        token_errors_follow_oauth2,
+        a_token_is_spent_by_one_transfer,
+        missing_unknown_and_expired_tokens_are_refused_with_401,
+    ],
+    sqlite: [
+        tokens_are_sealed_never_stored_and_tamper_evident,
+    ],
 }
 
-#[tokio::test]
-async fn token_accepts_json_urlencoded_and_bodies_without_content_type_on_postgres() {
-    token_accepts_json_urlencoded_and_bodies_without_content_type_on(Backend::Postgres).await
-}
-
-async fn token_accepts_json_urlencoded_and_bodies_without_content_type_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn token_accepts_json_urlencoded_and_bodies_without_content_type(backend: Backend) {
+    let s = Server::start(backend);
     // JSON with a numeric amount written as 100.0.
     let resp = s
         .http
@@ -57,21 +54,8 @@ async fn token_accepts_json_urlencoded_and_bodies_without_content_type_on(backen
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn token_errors_follow_oauth2() {
-    token_errors_follow_oauth2_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn token_errors_follow_oauth2_on_postgres() {
-    token_errors_follow_oauth2_on(Backend::Postgres).await
-}
-
-async fn token_errors_follow_oauth2_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn token_errors_follow_oauth2(backend: Backend) {
+    let s = Server::start(backend);
     let (st, wrong) = s.token_raw(&[("client_secret", "not-the-secret")]).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong["error"], "invalid_client");
@@ -115,21 +99,8 @@ async fn token_errors_follow_oauth2_on(backend: Backend) {
     assert_eq!(resp.headers()["cache-control"], "no-store");
 }
 
-#[tokio::test]
-async fn a_token_is_spent_by_one_transfer() {
-    a_token_is_spent_by_one_transfer_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn a_token_is_spent_by_one_transfer_on_postgres() {
-    a_token_is_spent_by_one_transfer_on(Backend::Postgres).await
-}
-
-async fn a_token_is_spent_by_one_transfer_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn a_token_is_spent_by_one_transfer(backend: Backend) {
+    let s = Server::start(backend);
     let body = seed_like_body(&invoice(), json!(100));
     let token = s.token_for(&body["order"]).await;
     let (st, first) = s.transfer(&token, &body).await;
@@ -173,21 +144,8 @@ async fn a_token_is_spent_by_one_transfer_on(backend: Backend) {
     assert_eq!(first["status"], "CHARGE");
 }
 
-#[tokio::test]
-async fn missing_unknown_and_expired_tokens_are_refused_with_401() {
-    missing_unknown_and_expired_tokens_are_refused_with_401_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn missing_unknown_and_expired_tokens_are_refused_with_401_on_postgres() {
-    missing_unknown_and_expired_tokens_are_refused_with_401_on(Backend::Postgres).await
-}
-
-async fn missing_unknown_and_expired_tokens_are_refused_with_401_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(&["--token-ttl", "1"]);
+async fn missing_unknown_and_expired_tokens_are_refused_with_401(backend: Backend) {
+    let s = Server::start_with(backend, &["--token-ttl", "1"]);
     let body = seed_like_body(&invoice(), json!(100));
     let resp = s
         .http
@@ -216,10 +174,9 @@ async fn missing_unknown_and_expired_tokens_are_refused_with_401_on(backend: Bac
 /// Tokens are sealed claims: the token text is never written anywhere, a changed character makes
 /// it unknown, and a server with another master key cannot read it. (Tokens never reach the
 /// store, so this holds on either backend; it runs on SQLite, whose files the test can read.)
-#[tokio::test]
-async fn tokens_are_sealed_never_stored_and_tamper_evident() {
-    let s = Server::start();
-    let other = Server::start_with(&["--master-key", &"ab".repeat(32)]);
+async fn tokens_are_sealed_never_stored_and_tamper_evident(backend: Backend) {
+    let s = Server::start(backend);
+    let other = Server::start_with(backend, &["--master-key", &"ab".repeat(32)]);
     let inv = invoice();
     let token = s
         .token(&[

@@ -1,10 +1,18 @@
 //! The seed's own requests, sent verbatim to a real server.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+crate::tests! {
+    both: [
+        seed_token_request_succeeds_verbatim_on_both_paths,
+        seed_transfer_succeeds_verbatim_and_returns_the_seed_fields,
+        seed_body_with_its_trailing_comma_is_refused_with_the_position,
+        all_four_pan_and_card_id_combinations_work_and_save_cards,
+        receiver_outside_the_sandbox_is_paid_through_the_external_network,
+    ],
+}
 
 /// The seed's transfer body, as printed, with only the trailing comma after the receiver's
 /// `transferType` removed.
@@ -56,21 +64,8 @@ fn seed_token_form(invoice: &str, terminal: &str) -> reqwest::multipart::Form {
         .text("failurePostLink", "")
 }
 
-#[tokio::test]
-async fn seed_token_request_succeeds_verbatim_on_both_paths() {
-    seed_token_request_succeeds_verbatim_on_both_paths_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn seed_token_request_succeeds_verbatim_on_both_paths_on_postgres() {
-    seed_token_request_succeeds_verbatim_on_both_paths_on(Backend::Postgres).await
-}
-
-async fn seed_token_request_succeeds_verbatim_on_both_paths_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn seed_token_request_succeeds_verbatim_on_both_paths(backend: Backend) {
+    let s = Server::start(backend);
     for path in ["/epay2/oauth2/token", "/oauth2/token"] {
         let resp = s
             .http
@@ -96,21 +91,8 @@ async fn seed_token_request_succeeds_verbatim_on_both_paths_on(backend: Backend)
     }
 }
 
-#[tokio::test]
-async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields() {
-    seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on_postgres() {
-    seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on(Backend::Postgres).await
-}
-
-async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields(backend: Backend) {
+    let s = Server::start(backend);
     let before_sender = s.balance("440563...5096").await;
     let before_receiver = s.balance("440563...7622").await;
     let resp = s
@@ -202,21 +184,8 @@ async fn seed_transfer_succeeds_verbatim_and_returns_the_seed_fields_on(backend:
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn seed_body_with_its_trailing_comma_is_refused_with_the_position() {
-    seed_body_with_its_trailing_comma_is_refused_with_the_position_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn seed_body_with_its_trailing_comma_is_refused_with_the_position_on_postgres() {
-    seed_body_with_its_trailing_comma_is_refused_with_the_position_on(Backend::Postgres).await
-}
-
-async fn seed_body_with_its_trailing_comma_is_refused_with_the_position_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn seed_body_with_its_trailing_comma_is_refused_with_the_position(backend: Backend) {
+    let s = Server::start(backend);
     let with_comma = SEED_BODY.replace(
         "\"transferType\": \"TYPECARDID\"\n}",
         "\"transferType\": \"TYPECARDID\",\n}",
@@ -237,21 +206,8 @@ fn uuid_like(s: &str) -> bool {
     s.len() == 36 && s.chars().filter(|&c| c == '-').count() == 4
 }
 
-#[tokio::test]
-async fn all_four_pan_and_card_id_combinations_work_and_save_cards() {
-    all_four_pan_and_card_id_combinations_work_and_save_cards_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn all_four_pan_and_card_id_combinations_work_and_save_cards_on_postgres() {
-    all_four_pan_and_card_id_combinations_work_and_save_cards_on(Backend::Postgres).await
-}
-
-async fn all_four_pan_and_card_id_combinations_work_and_save_cards_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn all_four_pan_and_card_id_combinations_work_and_save_cards(backend: Backend) {
+    let s = Server::start(backend);
     let account = "combo-user";
     // 1. PAN -> PAN, saving both cards.
     let inv = invoice();
@@ -314,21 +270,8 @@ async fn all_four_pan_and_card_id_combinations_work_and_save_cards_on(backend: B
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn receiver_outside_the_sandbox_is_paid_through_the_external_network() {
-    receiver_outside_the_sandbox_is_paid_through_the_external_network_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn receiver_outside_the_sandbox_is_paid_through_the_external_network_on_postgres() {
-    receiver_outside_the_sandbox_is_paid_through_the_external_network_on(Backend::Postgres).await
-}
-
-async fn receiver_outside_the_sandbox_is_paid_through_the_external_network_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn receiver_outside_the_sandbox_is_paid_through_the_external_network(backend: Backend) {
+    let s = Server::start(backend);
     let before = s.balance("440563...5096").await;
     let mut body = seed_like_body(&invoice(), json!(500));
     // A valid VISA test number that the sandbox did not issue.

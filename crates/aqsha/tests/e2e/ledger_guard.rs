@@ -3,20 +3,20 @@
 //! foreign key from postings to accounts (migration 0008), and the batch refuses to commit
 //! unless every account it posts to had its balance row written. (On SQLite the foreign key
 //! remains; the store-level test `a_command_whose_writes_fail_at_flush_fails_alone` covers it.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
-async fn a_transfer_posting_to_a_missing_account_fails_alone_on_postgres() {
-    if !Backend::Postgres.select() {
-        return;
-    }
-    let s = Server::start();
+crate::tests! {
+    postgres: [
+        a_transfer_posting_to_a_missing_account_fails_alone_on_postgres,
+    ],
+}
+
+async fn a_transfer_posting_to_a_missing_account_fails_alone_on_postgres(backend: Backend) {
+    let s = Server::start(backend);
     let ghost = s.add_merchant("ghost-shop");
     let ghost_terminal = ghost["terminal"].as_str().unwrap().to_string();
     // The merchant's fee account disappears behind the store's back (replica mode skips the

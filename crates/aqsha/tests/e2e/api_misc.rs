@@ -1,26 +1,26 @@
 //! Status, bad input, health, shutdown, configuration, and what reaches the disk and the logs.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn status_answers_for_the_tokens_terminal_only() {
-    status_answers_for_the_tokens_terminal_only_on(Backend::Sqlite).await
+crate::tests! {
+    both: [
+        status_answers_for_the_tokens_terminal_only,
+        bad_input_gets_a_clear_error_naming_the_problem,
+        health_readiness_request_ids_and_the_sdk_profile_call,
+        sigterm_drains_an_in_flight_request,
+        no_card_number_or_cvc_reaches_the_database_or_the_logs,
+    ],
+    sqlite: [
+        the_sandbox_api_can_be_turned_off,
+        production_mode_has_no_route_that_creates_money_or_cards,
+        bad_configuration_fails_fast_with_a_clear_message,
+    ],
 }
 
-#[tokio::test]
-async fn status_answers_for_the_tokens_terminal_only_on_postgres() {
-    status_answers_for_the_tokens_terminal_only_on(Backend::Postgres).await
-}
-
-async fn status_answers_for_the_tokens_terminal_only_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn status_answers_for_the_tokens_terminal_only(backend: Backend) {
+    let s = Server::start(backend);
     let inv = invoice();
     let (st, paid) = s.pay(&seed_like_body(&inv, json!(100))).await;
     assert_eq!(st, StatusCode::OK);
@@ -108,21 +108,8 @@ async fn bad_input(s: &Server, body: &str) -> String {
     e["message"].as_str().unwrap().to_string()
 }
 
-#[tokio::test]
-async fn bad_input_gets_a_clear_error_naming_the_problem() {
-    bad_input_gets_a_clear_error_naming_the_problem_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn bad_input_gets_a_clear_error_naming_the_problem_on_postgres() {
-    bad_input_gets_a_clear_error_naming_the_problem_on(Backend::Postgres).await
-}
-
-async fn bad_input_gets_a_clear_error_naming_the_problem_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn bad_input_gets_a_clear_error_naming_the_problem(backend: Backend) {
+    let s = Server::process(backend);
     let good = seed_like_body(&invoice(), json!(100));
     let msg = bad_input(&s, "{\"order\": {\"amount\": 100,}").await;
     assert!(msg.contains("line 1 column"), "{msg}");
@@ -228,21 +215,8 @@ async fn bad_input_gets_a_clear_error_naming_the_problem_on(backend: Backend) {
     assert!(!s.log().contains("status=500"));
 }
 
-#[tokio::test]
-async fn health_readiness_request_ids_and_the_sdk_profile_call() {
-    health_readiness_request_ids_and_the_sdk_profile_call_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn health_readiness_request_ids_and_the_sdk_profile_call_on_postgres() {
-    health_readiness_request_ids_and_the_sdk_profile_call_on(Backend::Postgres).await
-}
-
-async fn health_readiness_request_ids_and_the_sdk_profile_call_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn health_readiness_request_ids_and_the_sdk_profile_call(backend: Backend) {
+    let s = Server::process(backend);
     let r = s.http.get(s.path("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let r = s.http.get(s.path("/readyz")).send().await.unwrap();
@@ -287,21 +261,8 @@ async fn health_readiness_request_ids_and_the_sdk_profile_call_on(backend: Backe
     assert_eq!(amex["status"], "lock");
 }
 
-#[tokio::test]
-async fn sigterm_drains_an_in_flight_request() {
-    sigterm_drains_an_in_flight_request_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn sigterm_drains_an_in_flight_request_on_postgres() {
-    sigterm_drains_an_in_flight_request_on(Backend::Postgres).await
-}
-
-async fn sigterm_drains_an_in_flight_request_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let mut s = Server::start();
+async fn sigterm_drains_an_in_flight_request(backend: Backend) {
+    let mut s = Server::process(backend);
     let body = seed_like_body(&invoice(), json!(100));
     let token = s.token_for(&body["order"]).await;
     let text = body.to_string();
@@ -358,9 +319,8 @@ async fn sigterm_drains_an_in_flight_request_on(backend: Backend) {
     assert_eq!(st["resultCode"], "100");
 }
 
-#[tokio::test]
-async fn the_sandbox_api_can_be_turned_off() {
-    let s = Server::start_with(&["--sandbox-api", "false"]);
+async fn the_sandbox_api_can_be_turned_off(backend: Backend) {
+    let s = Server::start_with(backend, &["--sandbox-api", "false"]);
     let r = s
         .http
         .get(s.path("/sandbox/cards"))
@@ -374,9 +334,8 @@ async fn the_sandbox_api_can_be_turned_off() {
     assert_eq!(st, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn production_mode_has_no_route_that_creates_money_or_cards() {
-    let s = Server::start_with(&["--mode", "production"]);
+async fn production_mode_has_no_route_that_creates_money_or_cards(backend: Backend) {
+    let s = Server::start_with(backend, &["--mode", "production"]);
     // No sandbox API at all, and no public test merchant to authenticate with.
     for path in [
         "/sandbox/cards",
@@ -408,7 +367,7 @@ async fn production_mode_has_no_route_that_creates_money_or_cards() {
     drop(s);
 
     // Asked for, the test merchant is seeded; the sandbox API stays off.
-    let s = Server::start_with(&["--mode", "production", "--seed-sandbox"]);
+    let s = Server::start_with(backend, &["--mode", "production", "--seed-sandbox"]);
     let (st, r) = s.pay(&seed_like_body(&invoice(), json!(10))).await;
     assert_eq!(st, StatusCode::OK, "{r}");
     let r = s
@@ -421,8 +380,7 @@ async fn production_mode_has_no_route_that_creates_money_or_cards() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-#[test]
-fn bad_configuration_fails_fast_with_a_clear_message() {
+async fn bad_configuration_fails_fast_with_a_clear_message(_: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let out = std::process::Command::new(bin())
@@ -460,21 +418,8 @@ fn bad_configuration_fails_fast_with_a_clear_message() {
     );
 }
 
-#[tokio::test]
-async fn no_card_number_or_cvc_reaches_the_database_or_the_logs() {
-    no_card_number_or_cvc_reaches_the_database_or_the_logs_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn no_card_number_or_cvc_reaches_the_database_or_the_logs_on_postgres() {
-    no_card_number_or_cvc_reaches_the_database_or_the_logs_on(Backend::Postgres).await
-}
-
-async fn no_card_number_or_cvc_reaches_the_database_or_the_logs_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let mut s = Server::start();
+async fn no_card_number_or_cvc_reaches_the_database_or_the_logs(backend: Backend) {
+    let mut s = Server::process(backend);
     // Every kind of flow: success with saving, declines, bad input, replays.
     let mut b = seed_like_body(&invoice(), json!(100));
     b["card"]["sender"]["save"] = json!(true);

@@ -1,12 +1,20 @@
 //! Merchants are tenants of the sandbox network (issue 12, items 1–3): a card one merchant
 //! issues belongs to it, money it creates comes from its own capped funding account, and card
 //! hashes differ between merchants.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+crate::tests! {
+    both: [
+        a_card_belongs_to_the_merchant_that_issued_it,
+        money_comes_from_the_merchants_capped_funding_account,
+    ],
+    sqlite: [
+        card_hashes_differ_between_merchants,
+    ],
+}
 
 const SHARED_NUMBER: &str = "4111111111111111";
 
@@ -69,21 +77,8 @@ fn balance_of(cards: &[Value], id: &str) -> i64 {
     to_minor(&cards.iter().find(|c| c["id"] == id).unwrap()["balance"])
 }
 
-#[tokio::test]
-async fn a_card_belongs_to_the_merchant_that_issued_it() {
-    a_card_belongs_to_the_merchant_that_issued_it_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn a_card_belongs_to_the_merchant_that_issued_it_on_postgres() {
-    a_card_belongs_to_the_merchant_that_issued_it_on(Backend::Postgres).await
-}
-
-async fn a_card_belongs_to_the_merchant_that_issued_it_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn a_card_belongs_to_the_merchant_that_issued_it(backend: Backend) {
+    let s = Server::start(backend);
     let a = seed_merchant();
     let b = s.add_merchant("shop-b");
     let b_terminal = b["terminal"].as_str().unwrap();
@@ -205,22 +200,9 @@ async fn a_card_belongs_to_the_merchant_that_issued_it_on(backend: Backend) {
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn money_comes_from_the_merchants_capped_funding_account() {
-    money_comes_from_the_merchants_capped_funding_account_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn money_comes_from_the_merchants_capped_funding_account_on_postgres() {
-    money_comes_from_the_merchants_capped_funding_account_on(Backend::Postgres).await
-}
-
-async fn money_comes_from_the_merchants_capped_funding_account_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
+async fn money_comes_from_the_merchants_capped_funding_account(backend: Backend) {
     // The default cap refuses ten billion at once, with a clear error.
-    let s = Server::start();
+    let s = Server::start(backend);
     let a = seed_merchant();
     let (st, r) = sandbox_post(
         &s,
@@ -238,7 +220,7 @@ async fn money_comes_from_the_merchants_capped_funding_account_on(backend: Backe
     drop(s);
 
     // A small cap: opening balances and top-ups count against it, per merchant.
-    let s = Server::start_with(&["--sandbox-funding-cap", "1000"]);
+    let s = Server::start_with(backend, &["--sandbox-funding-cap", "1000"]);
     let b = s.add_merchant("shop-b");
     let issue = |m: Value, balance: &'static str| {
         let s = &s;
@@ -319,12 +301,8 @@ async fn money_comes_from_the_merchants_capped_funding_account_on(backend: Backe
     }
 }
 
-#[tokio::test]
-async fn card_hashes_differ_between_merchants() {
-    if !Backend::Sqlite.select() {
-        return;
-    }
-    let s = Server::start();
+async fn card_hashes_differ_between_merchants(backend: Backend) {
+    let s = Server::start(backend);
     let b = s.add_merchant("shop-b");
     // Both merchants save the same public card (as a receiver) for a customer of theirs.
     let (st, issued) = sandbox_post(

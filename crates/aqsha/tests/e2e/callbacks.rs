@@ -1,12 +1,22 @@
 //! postLink / failurePostLink delivery to real HTTP receivers on loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::receiver::{free_port, Answer, Receiver};
-use common::*;
+use crate::common::receiver::{free_port, Answer, Receiver};
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+crate::tests! {
+    both: [
+        success_and_failure_callbacks_carry_the_full_body_signed,
+        callback_urls_from_the_token_are_used_when_the_order_has_none,
+        failed_attempts_are_retried_until_accepted,
+        a_receiver_that_is_down_at_first_still_gets_the_event,
+        an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart,
+        a_slow_receiver_does_not_hold_back_another,
+        production_setting_refuses_private_targets_even_by_name,
+    ],
+}
 
 /// Fast retries so the tests run in seconds.
 const FAST: &[&str] = &[
@@ -64,21 +74,8 @@ async fn wait_status(s: &Server, invoice: &str, status: &str, secs: u64) -> Valu
     }
 }
 
-#[tokio::test]
-async fn success_and_failure_callbacks_carry_the_full_body_signed() {
-    success_and_failure_callbacks_carry_the_full_body_signed_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn success_and_failure_callbacks_carry_the_full_body_signed_on_postgres() {
-    success_and_failure_callbacks_carry_the_full_body_signed_on(Backend::Postgres).await
-}
-
-async fn success_and_failure_callbacks_carry_the_full_body_signed_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(FAST);
+async fn success_and_failure_callbacks_carry_the_full_body_signed(backend: Backend) {
+    let s = Server::start_with(backend, FAST);
     let r = Receiver::start(&[]).await;
     let secret: Value = s.sandbox_get("/sandbox/callback-secret").await;
     let secret = secret["callbackSecret"].as_str().unwrap().to_string();
@@ -178,21 +175,8 @@ async fn success_and_failure_callbacks_carry_the_full_body_signed_on(backend: Ba
     assert!(events(&s, &inv3).await.is_empty());
 }
 
-#[tokio::test]
-async fn callback_urls_from_the_token_are_used_when_the_order_has_none() {
-    callback_urls_from_the_token_are_used_when_the_order_has_none_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn callback_urls_from_the_token_are_used_when_the_order_has_none_on_postgres() {
-    callback_urls_from_the_token_are_used_when_the_order_has_none_on(Backend::Postgres).await
-}
-
-async fn callback_urls_from_the_token_are_used_when_the_order_has_none_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(FAST);
+async fn callback_urls_from_the_token_are_used_when_the_order_has_none(backend: Backend) {
+    let s = Server::start_with(backend, FAST);
     let r = Receiver::start(&[]).await;
     let body = seed_like_body(&invoice(), json!(5));
     let o = &body["order"];
@@ -209,21 +193,8 @@ async fn callback_urls_from_the_token_are_used_when_the_order_has_none_on(backen
     assert_eq!(r.wait_for(1, 30).await[0].path, "/from-token");
 }
 
-#[tokio::test]
-async fn failed_attempts_are_retried_until_accepted() {
-    failed_attempts_are_retried_until_accepted_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn failed_attempts_are_retried_until_accepted_on_postgres() {
-    failed_attempts_are_retried_until_accepted_on(Backend::Postgres).await
-}
-
-async fn failed_attempts_are_retried_until_accepted_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(FAST);
+async fn failed_attempts_are_retried_until_accepted(backend: Backend) {
+    let s = Server::start_with(backend, FAST);
     let r = Receiver::start(&[Answer::Status(500), Answer::Status(500)]).await;
     let inv = invoice();
     let mut body = seed_like_body(&inv, json!(100));
@@ -263,21 +234,8 @@ async fn failed_attempts_are_retried_until_accepted_on(backend: Backend) {
     assert_eq!(hits[3].body, hits[0].body);
 }
 
-#[tokio::test]
-async fn a_receiver_that_is_down_at_first_still_gets_the_event() {
-    a_receiver_that_is_down_at_first_still_gets_the_event_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn a_receiver_that_is_down_at_first_still_gets_the_event_on_postgres() {
-    a_receiver_that_is_down_at_first_still_gets_the_event_on(Backend::Postgres).await
-}
-
-async fn a_receiver_that_is_down_at_first_still_gets_the_event_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(FAST);
+async fn a_receiver_that_is_down_at_first_still_gets_the_event(backend: Backend) {
+    let s = Server::start_with(backend, FAST);
     let addr = free_port();
     let inv = invoice();
     let mut body = seed_like_body(&inv, json!(100));
@@ -302,25 +260,8 @@ async fn a_receiver_that_is_down_at_first_still_gets_the_event_on(backend: Backe
     wait_status(&s, &inv, "delivered", 30).await;
 }
 
-#[tokio::test]
-async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart() {
-    an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart_on(Backend::Sqlite)
-        .await
-}
-
-#[tokio::test]
-async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart_on_postgres() {
-    an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart_on(Backend::Postgres)
-        .await
-}
-
-async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart_on(
-    backend: Backend,
-) {
-    if !backend.select() {
-        return;
-    }
-    let mut s = Server::start_with(FAST);
+async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart(backend: Backend) {
+    let mut s = Server::start_with(backend, FAST);
     // The first attempt hangs: the server is killed while it is in flight.
     let r = Receiver::start(&[Answer::Hang(Duration::from_secs(60))]).await;
     let inv = invoice();
@@ -339,21 +280,8 @@ async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart
     wait_status(&s, &inv, "delivered", 30).await;
 }
 
-#[tokio::test]
-async fn a_slow_receiver_does_not_hold_back_another() {
-    a_slow_receiver_does_not_hold_back_another_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn a_slow_receiver_does_not_hold_back_another_on_postgres() {
-    a_slow_receiver_does_not_hold_back_another_on(Backend::Postgres).await
-}
-
-async fn a_slow_receiver_does_not_hold_back_another_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(&[
+async fn a_slow_receiver_does_not_hold_back_another(backend: Backend) {
+    let s = Server::start_with(backend, &[
         "--callback-retry-schedule",
         "1h",
         "--callback-timeout",
@@ -390,21 +318,8 @@ async fn a_slow_receiver_does_not_hold_back_another_on(backend: Backend) {
     }
 }
 
-#[tokio::test]
-async fn production_setting_refuses_private_targets_even_by_name() {
-    production_setting_refuses_private_targets_even_by_name_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn production_setting_refuses_private_targets_even_by_name_on_postgres() {
-    production_setting_refuses_private_targets_even_by_name_on(Backend::Postgres).await
-}
-
-async fn production_setting_refuses_private_targets_even_by_name_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(&[
+async fn production_setting_refuses_private_targets_even_by_name(backend: Backend) {
+    let s = Server::start_with(backend, &[
         "--callback-targets",
         "public",
         "--callback-retry-schedule",

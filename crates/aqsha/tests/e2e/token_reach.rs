@@ -2,14 +2,22 @@
 //! redirect the token's callbacks or its `secret_hash`, a per-order token cannot read other
 //! invoices or manage saved cards, and a saved sender card pays only under a token issued for
 //! its customer. `--customer-binding epay` restores ePay's looser behaviour.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::receiver::Receiver;
-use common::*;
+use crate::common::receiver::Receiver;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+crate::tests! {
+    both: [
+        the_order_cannot_redirect_callbacks_or_the_secret_hash,
+        a_per_order_token_reaches_its_own_order_only,
+    ],
+    sqlite: [
+        epay_binding_restores_the_looser_behaviour,
+    ],
+}
 
 const FAST: &[&str] = &["--callback-retry-schedule", "300ms"];
 
@@ -40,21 +48,8 @@ async fn token_with(
     s.token(&refs).await
 }
 
-#[tokio::test]
-async fn the_order_cannot_redirect_callbacks_or_the_secret_hash() {
-    the_order_cannot_redirect_callbacks_or_the_secret_hash_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn the_order_cannot_redirect_callbacks_or_the_secret_hash_on_postgres() {
-    the_order_cannot_redirect_callbacks_or_the_secret_hash_on(Backend::Postgres).await
-}
-
-async fn the_order_cannot_redirect_callbacks_or_the_secret_hash_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(FAST);
+async fn the_order_cannot_redirect_callbacks_or_the_secret_hash(backend: Backend) {
+    let s = Server::start_with(backend, FAST);
     let merchant = Receiver::start(&[]).await;
     let attacker = Receiver::start(&[]).await;
 
@@ -122,21 +117,8 @@ async fn the_order_cannot_redirect_callbacks_or_the_secret_hash_on(backend: Back
     assert_eq!(attacker.hits().len(), 1);
 }
 
-#[tokio::test]
-async fn a_per_order_token_reaches_its_own_order_only() {
-    a_per_order_token_reaches_its_own_order_only_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn a_per_order_token_reaches_its_own_order_only_on_postgres() {
-    a_per_order_token_reaches_its_own_order_only_on(Backend::Postgres).await
-}
-
-async fn a_per_order_token_reaches_its_own_order_only_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn a_per_order_token_reaches_its_own_order_only(backend: Backend) {
+    let s = Server::start(backend);
     // Another order's outcome, to try to read.
     let other = invoice();
     let (st, _) = s.pay(&seed_like_body(&other, json!(100))).await;
@@ -216,12 +198,8 @@ async fn a_per_order_token_reaches_its_own_order_only_on(backend: Backend) {
     assert_eq!(st, StatusCode::OK, "{cards}");
 }
 
-#[tokio::test]
-async fn epay_binding_restores_the_looser_behaviour() {
-    if !Backend::Sqlite.select() {
-        return;
-    }
-    let s = Server::start_with(&["--customer-binding", "epay"]);
+async fn epay_binding_restores_the_looser_behaviour(backend: Backend) {
+    let s = Server::start_with(backend, &["--customer-binding", "epay"]);
     let other = invoice();
     let (st, _) = s.pay(&seed_like_body(&other, json!(100))).await;
     assert_eq!(st, StatusCode::OK);

@@ -1,12 +1,18 @@
 //! `aqsha listen`: real callbacks from real transfers arrive, are verified with the merchant's
 //! signing key (fetched from the server) and the secret_hash, printed, and forwarded to a real
 //! receiver; forged callbacks are refused.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::cli::{cli, run, Running};
-use common::receiver::Receiver;
-use common::*;
+use crate::common::cli::{cli, run, Running};
+use crate::common::receiver::Receiver;
+use crate::common::*;
+
+crate::tests! {
+    sqlite: [
+        listen_verifies_prints_and_forwards_real_callbacks,
+        listen_refuses_forged_and_unsigned_callbacks,
+        listen_prints_text_by_default,
+    ],
+}
 
 async fn start_listen(s: &Server, extra: &[&str]) -> (Running, String) {
     let mut args = vec!["listen", "--json", "--listen", "127.0.0.1:0"];
@@ -18,9 +24,8 @@ async fn start_listen(s: &Server, extra: &[&str]) -> (Running, String) {
     (l, url)
 }
 
-#[tokio::test]
-async fn listen_verifies_prints_and_forwards_real_callbacks() {
-    let s = Server::start();
+async fn listen_verifies_prints_and_forwards_real_callbacks(backend: Backend) {
+    let s = Server::start(backend);
     let target = Receiver::start(&[]).await;
     let (mut l, url) = start_listen(
         &s,
@@ -130,9 +135,8 @@ async fn listen_verifies_prints_and_forwards_real_callbacks() {
     assert_eq!(events[0]["status"], "delivered", "{events}");
 }
 
-#[tokio::test]
-async fn listen_refuses_forged_and_unsigned_callbacks() {
-    let s = Server::start();
+async fn listen_refuses_forged_and_unsigned_callbacks(backend: Backend) {
+    let s = Server::start(backend);
     let (mut l, url) = start_listen(&s, &["--count", "3"]).await;
     let http = reqwest::Client::new();
     let body = serde_json::to_vec(&serde_json::json!({
@@ -191,9 +195,8 @@ async fn listen_refuses_forged_and_unsigned_callbacks() {
     assert_eq!(l.wait(30).await, 0);
 }
 
-#[tokio::test]
-async fn listen_prints_text_by_default() {
-    let s = Server::start();
+async fn listen_prints_text_by_default(backend: Backend) {
+    let s = Server::start(backend);
     let mut l = Running::spawn(
         cli(&s),
         &["listen", "--listen", "127.0.0.1:0", "--count", "1"],

@@ -1,17 +1,27 @@
 //! The `aqsha-client` crate against a real Aqsha server on loopback: tokens, the four card
 //! combinations with saving, both transfer and both status paths, declines with their codes,
 //! saved cards, and callback verification on real callbacks.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 use aqsha_client::{
     AccountId, Amount, CallbackError, CallbackVerifier, CardId, CardNumber, Client, Config,
     Credentials, Cvc, Endpoints, Error, Expiry, InvoiceId, P2pTransfer, Receiver, Sender,
     StatusPath, TerminalId, TransferPath, TransferState, WaitOptions,
 };
-use common::receiver::Receiver as CallbackReceiver;
-use common::*;
+use crate::common::receiver::Receiver as CallbackReceiver;
+use crate::common::*;
 use std::time::Duration;
+
+crate::tests! {
+    sqlite: [
+        transfer_tokens_are_per_operation_and_service_tokens_are_cached,
+        a_service_token_close_to_expiry_is_replaced,
+        four_card_combinations_with_save_on_both_transfer_paths,
+        status_on_both_paths_and_declines_with_code_meaning_and_finality,
+        saved_cards_are_listed_and_deactivated,
+        epay_style_endpoints_with_separate_token_path_and_api_prefix,
+        callback_verifier_checks_real_callbacks,
+    ],
+}
 
 const VISA_MASK: &str = "440563...5096";
 const MC_MASK: &str = "552204...6736";
@@ -55,9 +65,8 @@ fn saved(id: &str) -> CardId {
     CardId::new(id).unwrap()
 }
 
-#[tokio::test]
-async fn transfer_tokens_are_per_operation_and_service_tokens_are_cached() {
-    let s = Server::start();
+async fn transfer_tokens_are_per_operation_and_service_tokens_are_cached(backend: Backend) {
+    let s = Server::start(backend);
     let c = client(&s);
     let t = P2pTransfer::new(
         inv(),
@@ -118,11 +127,10 @@ async fn transfer_tokens_are_per_operation_and_service_tokens_are_cached() {
     ));
 }
 
-#[tokio::test]
-async fn a_service_token_close_to_expiry_is_replaced() {
+async fn a_service_token_close_to_expiry_is_replaced(backend: Backend) {
     // Tokens live 30 s here; a client that refreshes 60 s before expiry never reuses one,
     // one that refreshes 5 s before does.
-    let s = Server::start_with(&["--token-ttl", "30"]);
+    let s = Server::start_with(backend, &["--token-ttl", "30"]);
     let term = TerminalId::new(TERMINAL).unwrap();
     let eager = client(&s);
     let a = eager.service_token(Some(&term)).await.unwrap();
@@ -140,9 +148,8 @@ async fn a_service_token_close_to_expiry_is_replaced() {
     assert_eq!(st.state, TransferState::NotFound);
 }
 
-#[tokio::test]
-async fn four_card_combinations_with_save_on_both_transfer_paths() {
-    let s = Server::start();
+async fn four_card_combinations_with_save_on_both_transfer_paths(backend: Backend) {
+    let s = Server::start(backend);
     let c = client(&s);
     let mut p2p_cfg = config(&s);
     p2p_cfg.transfer_path = TransferPath::P2pTransfer;
@@ -231,9 +238,8 @@ async fn four_card_combinations_with_save_on_both_transfer_paths() {
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn status_on_both_paths_and_declines_with_code_meaning_and_finality() {
-    let s = Server::start();
+async fn status_on_both_paths_and_declines_with_code_meaning_and_finality(backend: Backend) {
+    let s = Server::start(backend);
     let c = client(&s);
     let t = P2pTransfer::new(
         inv(),
@@ -350,9 +356,8 @@ async fn status_on_both_paths_and_declines_with_code_meaning_and_finality() {
     );
 }
 
-#[tokio::test]
-async fn saved_cards_are_listed_and_deactivated() {
-    let s = Server::start();
+async fn saved_cards_are_listed_and_deactivated(backend: Backend) {
+    let s = Server::start(backend);
     let c = client(&s);
     let account = AccountId::new("acct-cards-1").unwrap();
     assert!(c.saved_cards(&account).await.unwrap().is_empty());
@@ -398,11 +403,10 @@ async fn saved_cards_are_listed_and_deactivated() {
     assert_eq!(e.reason_code(), Some(487));
 }
 
-#[tokio::test]
-async fn epay_style_endpoints_with_separate_token_path_and_api_prefix() {
+async fn epay_style_endpoints_with_separate_token_path_and_api_prefix(backend: Backend) {
     // ePay's test layout: the token at /epay2/oauth2/token, the API under /api. Aqsha serves
     // both, so the same client configuration shape works against it.
-    let s = Server::start();
+    let s = Server::start(backend);
     let mut cfg = config(&s);
     cfg.endpoints = Endpoints::custom(
         &format!("{}/epay2/oauth2/token", s.url),
@@ -430,9 +434,8 @@ async fn epay_style_endpoints_with_separate_token_path_and_api_prefix() {
     ));
 }
 
-#[tokio::test]
-async fn callback_verifier_checks_real_callbacks() {
-    let s = Server::start();
+async fn callback_verifier_checks_real_callbacks(backend: Backend) {
+    let s = Server::start(backend);
     let c = client(&s);
     let r = CallbackReceiver::start(&[]).await;
     let key = c.sandbox_callback_secret().await.unwrap();

@@ -1,11 +1,21 @@
 //! Every issuer decision and validation decline, with its reason code; nothing moves, the failed
 //! operation is recorded and visible through the status endpoint.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+crate::tests! {
+    both: [
+        issuer_declines_cards_with_the_fitting_codes,
+        expired_and_underfunded_cards_are_declined,
+        invalid_amounts_are_declined_with_470,
+        order_not_matching_its_token_is_declined_with_469,
+        terminals_and_saved_cards_of_other_merchants_are_refused,
+        deactivated_saved_card_can_no_longer_be_used,
+        a_saved_card_pays_only_for_its_own_customer,
+    ],
+}
 
 /// Sends a transfer expected to be declined with `code`; checks that no balance moved, that
 /// the ledger balances, and that status shows the failed operation with the same code.
@@ -49,21 +59,8 @@ async fn decline_case(s: &Server, body: Value, code: u64) -> Value {
     assert_declined(s, &token, &body, code).await
 }
 
-#[tokio::test]
-async fn issuer_declines_cards_with_the_fitting_codes() {
-    issuer_declines_cards_with_the_fitting_codes_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn issuer_declines_cards_with_the_fitting_codes_on_postgres() {
-    issuer_declines_cards_with_the_fitting_codes_on(Backend::Postgres).await
-}
-
-async fn issuer_declines_cards_with_the_fitting_codes_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn issuer_declines_cards_with_the_fitting_codes(backend: Backend) {
+    let s = Server::start(backend);
     // Locked card (the seed's AMEX, "lock").
     let mut b = seed_like_body(&invoice(), json!(100));
     b["card"]["sender"]["cardCred"] = json!(AMEX_LOCKED);
@@ -105,21 +102,8 @@ async fn issuer_declines_cards_with_the_fitting_codes_on(backend: Backend) {
     decline_case(&s, b, 469).await;
 }
 
-#[tokio::test]
-async fn expired_and_underfunded_cards_are_declined() {
-    expired_and_underfunded_cards_are_declined_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn expired_and_underfunded_cards_are_declined_on_postgres() {
-    expired_and_underfunded_cards_are_declined_on(Backend::Postgres).await
-}
-
-async fn expired_and_underfunded_cards_are_declined_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn expired_and_underfunded_cards_are_declined(backend: Backend) {
+    let s = Server::start(backend);
     // A card outside the documented set whose expiry has passed.
     let expired = s.issue_card("01/20", "123", "5000", false).await;
     let mut b = seed_like_body(&invoice(), json!(100));
@@ -164,21 +148,8 @@ async fn expired_and_underfunded_cards_are_declined_on(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn invalid_amounts_are_declined_with_470() {
-    invalid_amounts_are_declined_with_470_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn invalid_amounts_are_declined_with_470_on_postgres() {
-    invalid_amounts_are_declined_with_470_on(Backend::Postgres).await
-}
-
-async fn invalid_amounts_are_declined_with_470_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn invalid_amounts_are_declined_with_470(backend: Backend) {
+    let s = Server::start(backend);
     for amount in [json!(0), json!(-5), json!(1.005), json!("12.345")] {
         let b = seed_like_body(&invoice(), amount);
         // An unbound token: the amount check is the transfer's own.
@@ -187,21 +158,8 @@ async fn invalid_amounts_are_declined_with_470_on(backend: Backend) {
     }
 }
 
-#[tokio::test]
-async fn order_not_matching_its_token_is_declined_with_469() {
-    order_not_matching_its_token_is_declined_with_469_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn order_not_matching_its_token_is_declined_with_469_on_postgres() {
-    order_not_matching_its_token_is_declined_with_469_on(Backend::Postgres).await
-}
-
-async fn order_not_matching_its_token_is_declined_with_469_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn order_not_matching_its_token_is_declined_with_469(backend: Backend) {
+    let s = Server::start(backend);
     let b = seed_like_body(&invoice(), json!(100));
     let o = &b["order"];
     let inv = o["id"].as_str().unwrap();
@@ -246,21 +204,8 @@ async fn order_not_matching_its_token_is_declined_with_469_on(backend: Backend) 
     }
 }
 
-#[tokio::test]
-async fn terminals_and_saved_cards_of_other_merchants_are_refused() {
-    terminals_and_saved_cards_of_other_merchants_are_refused_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn terminals_and_saved_cards_of_other_merchants_are_refused_on_postgres() {
-    terminals_and_saved_cards_of_other_merchants_are_refused_on(Backend::Postgres).await
-}
-
-async fn terminals_and_saved_cards_of_other_merchants_are_refused_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn terminals_and_saved_cards_of_other_merchants_are_refused(backend: Backend) {
+    let s = Server::start(backend);
     let other = s.add_merchant("other-shop");
     let other_terminal = other["terminal"].as_str().unwrap();
     // Our token, another merchant's terminal: 464.
@@ -299,21 +244,8 @@ async fn terminals_and_saved_cards_of_other_merchants_are_refused_on(backend: Ba
     }
 }
 
-#[tokio::test]
-async fn deactivated_saved_card_can_no_longer_be_used() {
-    deactivated_saved_card_can_no_longer_be_used_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn deactivated_saved_card_can_no_longer_be_used_on_postgres() {
-    deactivated_saved_card_can_no_longer_be_used_on(Backend::Postgres).await
-}
-
-async fn deactivated_saved_card_can_no_longer_be_used_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn deactivated_saved_card_can_no_longer_be_used(backend: Backend) {
+    let s = Server::start(backend);
     let mut b = seed_like_body(&invoice(), json!(100));
     b["card"]["sender"]["save"] = json!(true);
     b["order"]["accountID"] = json!("deact-user");
@@ -365,21 +297,8 @@ async fn deactivated_saved_card_can_no_longer_be_used_on(backend: Backend) {
     decline_case(&s, b, 487).await;
 }
 
-#[tokio::test]
-async fn a_saved_card_pays_only_for_its_own_customer() {
-    a_saved_card_pays_only_for_its_own_customer_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn a_saved_card_pays_only_for_its_own_customer_on_postgres() {
-    a_saved_card_pays_only_for_its_own_customer_on(Backend::Postgres).await
-}
-
-async fn a_saved_card_pays_only_for_its_own_customer_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn a_saved_card_pays_only_for_its_own_customer(backend: Backend) {
+    let s = Server::start(backend);
     let mut b = seed_like_body(&invoice(), json!(100));
     b["card"]["sender"]["save"] = json!(true);
     b["order"]["accountID"] = json!("alice");

@@ -4,21 +4,15 @@
 //! id). So a second charge row for an invoice is refused, however it gets there, while failed
 //! attempts may sit beside the charge; and the status query, which reads through the same
 //! index, still answers with the charge.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
-async fn the_database_refuses_a_second_charge_of_an_invoice() {
-    the_database_refuses_a_second_charge_of_an_invoice_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn the_database_refuses_a_second_charge_of_an_invoice_on_postgres() {
-    the_database_refuses_a_second_charge_of_an_invoice_on(Backend::Postgres).await
+crate::tests! {
+    both: [
+        the_database_refuses_a_second_charge_of_an_invoice,
+    ],
 }
 
 /// Copies the invoice's operation that has `status` into a new row with id `new_id`, as a
@@ -33,11 +27,8 @@ fn copy_operation(invoice: &str, status: &str, new_id: &str, change: &str) -> St
     )
 }
 
-async fn the_database_refuses_a_second_charge_of_an_invoice_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn the_database_refuses_a_second_charge_of_an_invoice(backend: Backend) {
+    let s = Server::start(backend);
     // Runs SQL behind the server's back, on whichever database it uses.
     let raw = |sql: &str| -> Result<(), String> {
         match &s.pg {

@@ -1,13 +1,19 @@
 //! `aqsha merchant list / disable / enable / rotate-secret / rotate-callback-secret` through
 //! the real CLI, against the database of a running server, seen through its HTTP API.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::receiver::Receiver;
-use common::*;
+use crate::common::receiver::Receiver;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+crate::tests! {
+    both: [
+        list_disable_and_enable_through_the_cli,
+        rotate_secret_refuses_the_old_secret_within_a_second,
+        rotate_callback_secret_signs_callbacks_with_the_new_secret,
+    ],
+}
 
 /// How long an instance may keep a merchant's row (`MERCHANT_TTL`, 1 s), with a margin.
 const MERCHANT_CACHE: Duration = Duration::from_millis(1200);
@@ -104,21 +110,8 @@ async fn sandbox_status(s: &Server, client_id: &str, secret: &str) -> StatusCode
         .status()
 }
 
-#[tokio::test]
-async fn list_disable_and_enable_through_the_cli() {
-    list_disable_and_enable_through_the_cli_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn list_disable_and_enable_through_the_cli_on_postgres() {
-    list_disable_and_enable_through_the_cli_on(Backend::Postgres).await
-}
-
-async fn list_disable_and_enable_through_the_cli_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn list_disable_and_enable_through_the_cli(backend: Backend) {
+    let s = Server::start(backend);
     // On PostgreSQL, a second instance shares the database and must refuse as well.
     let other =
         s.pg.as_ref()
@@ -230,21 +223,8 @@ async fn list_disable_and_enable_through_the_cli_on(backend: Backend) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }
 
-#[tokio::test]
-async fn rotate_secret_refuses_the_old_secret_within_a_second() {
-    rotate_secret_refuses_the_old_secret_within_a_second_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn rotate_secret_refuses_the_old_secret_within_a_second_on_postgres() {
-    rotate_secret_refuses_the_old_secret_within_a_second_on(Backend::Postgres).await
-}
-
-async fn rotate_secret_refuses_the_old_secret_within_a_second_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn rotate_secret_refuses_the_old_secret_within_a_second(backend: Backend) {
+    let s = Server::start(backend);
     let shop = s.add_merchant("shop");
     let old = shop["client_secret"].as_str().unwrap();
     // The old secret is in use (and so in any cache) before the rotation.
@@ -278,21 +258,8 @@ async fn rotate_secret_refuses_the_old_secret_within_a_second_on(backend: Backen
     assert!(!out.status.success());
 }
 
-#[tokio::test]
-async fn rotate_callback_secret_signs_callbacks_with_the_new_secret() {
-    rotate_callback_secret_signs_callbacks_with_the_new_secret_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn rotate_callback_secret_signs_callbacks_with_the_new_secret_on_postgres() {
-    rotate_callback_secret_signs_callbacks_with_the_new_secret_on(Backend::Postgres).await
-}
-
-async fn rotate_callback_secret_signs_callbacks_with_the_new_secret_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start_with(&["--callback-timeout", "2s"]);
+async fn rotate_callback_secret_signs_callbacks_with_the_new_secret(backend: Backend) {
+    let s = Server::start_with(backend, &["--callback-timeout", "2s"]);
     let shop = s.add_merchant("shop");
     let (secret, old) = (
         shop["client_secret"].as_str().unwrap(),

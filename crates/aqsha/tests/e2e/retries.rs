@@ -1,28 +1,25 @@
 //! Orders and retries: replays, refused re-use of an invoice, racing duplicates, and many
 //! transfers racing on one card's balance.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing() {
-    a_retried_transfer_replays_its_stored_response_and_moves_nothing_on(Backend::Sqlite).await
+crate::tests! {
+    both: [
+        one_token_raced_with_different_bodies_is_spent_once,
+        racing_invoices_with_one_tail_charge_once,
+        a_retried_transfer_replays_its_stored_response_and_moves_nothing,
+        invoice_tail_must_be_unique_on_a_terminal_per_day,
+        identical_requests_racing_each_other_charge_once,
+        fifty_concurrent_transfers_never_overdraw_one_card,
+        an_acknowledged_transfer_survives_a_crash,
+    ],
 }
 
-#[tokio::test]
-async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing_on_postgres() {
-    a_retried_transfer_replays_its_stored_response_and_moves_nothing_on(Backend::Postgres).await
-}
-
-async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing(backend: Backend) {
+    let s = Server::start(backend);
     let body = seed_like_body(&invoice(), json!(100));
     let token = s.token_for(&body["order"]).await;
     let (st, first) = s.transfer(&token, &body).await;
@@ -61,21 +58,8 @@ async fn a_retried_transfer_replays_its_stored_response_and_moves_nothing_on(bac
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn invoice_tail_must_be_unique_on_a_terminal_per_day() {
-    invoice_tail_must_be_unique_on_a_terminal_per_day_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn invoice_tail_must_be_unique_on_a_terminal_per_day_on_postgres() {
-    invoice_tail_must_be_unique_on_a_terminal_per_day_on(Backend::Postgres).await
-}
-
-async fn invoice_tail_must_be_unique_on_a_terminal_per_day_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn invoice_tail_must_be_unique_on_a_terminal_per_day(backend: Backend) {
+    let s = Server::start(backend);
     let (st, _) = s.pay(&seed_like_body("1000123456", json!(10))).await;
     assert_eq!(st, StatusCode::OK);
     let b = seed_like_body("2000123456", json!(10));
@@ -98,23 +82,10 @@ fn refused_but_one(results: &[(StatusCode, Value)]) -> Vec<&(StatusCode, Value)>
     refused
 }
 
-#[tokio::test]
-async fn racing_invoices_with_one_tail_charge_once() {
-    racing_invoices_with_one_tail_charge_once_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn racing_invoices_with_one_tail_charge_once_on_postgres() {
-    racing_invoices_with_one_tail_charge_once_on(Backend::Postgres).await
-}
-
 /// Transfers of one batch see each other's charges before anything is written: twenty
 /// invoices with the same last six digits, sent at once, charge once.
-async fn racing_invoices_with_one_tail_charge_once_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn racing_invoices_with_one_tail_charge_once(backend: Backend) {
+    let s = Server::start(backend);
     let tail = &invoice()[9..];
     let mut bodies = Vec::new();
     for n in 0..20 {
@@ -137,23 +108,10 @@ async fn racing_invoices_with_one_tail_charge_once_on(backend: Backend) {
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn one_token_raced_with_different_bodies_is_spent_once() {
-    one_token_raced_with_different_bodies_is_spent_once_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn one_token_raced_with_different_bodies_is_spent_once_on_postgres() {
-    one_token_raced_with_different_bodies_is_spent_once_on(Backend::Postgres).await
-}
-
 /// One unbound token and twenty different requests at once: one is charged, the others are
 /// refused as a used token, and nothing else moves.
-async fn one_token_raced_with_different_bodies_is_spent_once_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn one_token_raced_with_different_bodies_is_spent_once(backend: Backend) {
+    let s = Server::start(backend);
     let token = s.token(&[("scope", "transfer")]).await;
     let bodies: Vec<Value> = (0..20)
         .map(|_| seed_like_body(&invoice(), json!(10)))
@@ -167,21 +125,8 @@ async fn one_token_raced_with_different_bodies_is_spent_once_on(backend: Backend
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn identical_requests_racing_each_other_charge_once() {
-    identical_requests_racing_each_other_charge_once_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn identical_requests_racing_each_other_charge_once_on_postgres() {
-    identical_requests_racing_each_other_charge_once_on(Backend::Postgres).await
-}
-
-async fn identical_requests_racing_each_other_charge_once_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn identical_requests_racing_each_other_charge_once(backend: Backend) {
+    let s = Server::start(backend);
     let before = s.balance("440563...5096").await;
     // Twenty copies under one token, and twenty under twenty tokens for the same invoice.
     let body = seed_like_body(&invoice(), json!(100));
@@ -203,21 +148,8 @@ async fn identical_requests_racing_each_other_charge_once_on(backend: Backend) {
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn fifty_concurrent_transfers_never_overdraw_one_card() {
-    fifty_concurrent_transfers_never_overdraw_one_card_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn fifty_concurrent_transfers_never_overdraw_one_card_on_postgres() {
-    fifty_concurrent_transfers_never_overdraw_one_card_on(Backend::Postgres).await
-}
-
-async fn fifty_concurrent_transfers_never_overdraw_one_card_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let s = Server::start();
+async fn fifty_concurrent_transfers_never_overdraw_one_card(backend: Backend) {
+    let s = Server::start(backend);
     // 1,000 KZT; each transfer costs 100 + 95 fee, so exactly five fit.
     let pan = s.issue_card("12/39", "555", "1000", false).await;
     let mask = format!("{}...{}", &pan[..6], &pan[pan.len() - 4..]);
@@ -243,21 +175,8 @@ async fn fifty_concurrent_transfers_never_overdraw_one_card_on(backend: Backend)
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn an_acknowledged_transfer_survives_a_crash() {
-    an_acknowledged_transfer_survives_a_crash_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn an_acknowledged_transfer_survives_a_crash_on_postgres() {
-    an_acknowledged_transfer_survives_a_crash_on(Backend::Postgres).await
-}
-
-async fn an_acknowledged_transfer_survives_a_crash_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let mut s = Server::start();
+async fn an_acknowledged_transfer_survives_a_crash(backend: Backend) {
+    let mut s = Server::process(backend);
     let before = s.balance("440563...5096").await;
     let mut acknowledged = Vec::new();
     for _ in 0..5 {

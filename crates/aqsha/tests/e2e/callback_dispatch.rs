@@ -1,11 +1,9 @@
 //! How the dispatcher sends: merchants share it fairly (one merchant's hanging endpoints do
 //! not hold back another's callbacks), and it ignores proxy variables unless told to use a
 //! proxy.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::receiver::Receiver;
-use common::*;
+use crate::common::receiver::Receiver;
+use crate::common::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -13,6 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
+
+crate::tests! {
+    both: [
+        a_merchant_whose_endpoint_hangs_does_not_hold_back_another,
+        callbacks_ignore_proxy_variables_unless_a_proxy_is_configured,
+    ],
+}
 
 /// An endpoint that accepts connections and never answers: it reads until the caller gives
 /// up and closes. Counts connections accepted, open now, and open at most.
@@ -77,22 +82,9 @@ const CAP: usize = 4;
 /// would hold every slot.
 const A_EVENTS: usize = 300;
 
-#[tokio::test]
-async fn a_merchant_whose_endpoint_hangs_does_not_hold_back_another() {
-    a_merchant_whose_endpoint_hangs_does_not_hold_back_another_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn a_merchant_whose_endpoint_hangs_does_not_hold_back_another_on_postgres() {
-    a_merchant_whose_endpoint_hangs_does_not_hold_back_another_on(Backend::Postgres).await
-}
-
-async fn a_merchant_whose_endpoint_hangs_does_not_hold_back_another_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
+async fn a_merchant_whose_endpoint_hangs_does_not_hold_back_another(backend: Backend) {
     // A's attempts hang for a minute, far longer than the test waits for B.
-    let s = Server::start_with(&[
+    let s = Server::start_with(backend, &[
         "--callback-per-merchant",
         &CAP.to_string(),
         "--callback-timeout",
@@ -166,20 +158,7 @@ async fn a_merchant_whose_endpoint_hangs_does_not_hold_back_another_on(backend: 
     assert_eq!(pending, A_EVENTS, "all of A's events are still pending");
 }
 
-#[tokio::test]
-async fn callbacks_ignore_proxy_variables_unless_a_proxy_is_configured() {
-    callbacks_ignore_proxy_variables_unless_a_proxy_is_configured_on(Backend::Sqlite).await
-}
-
-#[tokio::test]
-async fn callbacks_ignore_proxy_variables_unless_a_proxy_is_configured_on_postgres() {
-    callbacks_ignore_proxy_variables_unless_a_proxy_is_configured_on(Backend::Postgres).await
-}
-
-async fn callbacks_ignore_proxy_variables_unless_a_proxy_is_configured_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
+async fn callbacks_ignore_proxy_variables_unless_a_proxy_is_configured(backend: Backend) {
     // A real HTTP server acting as the proxy: a proxied request arrives in absolute form and
     // is recorded by its path like any other.
     let proxy = Receiver::start(&[]).await;
@@ -202,7 +181,7 @@ async fn callbacks_ignore_proxy_variables_unless_a_proxy_is_configured_on(backen
     };
 
     // The variables are set, and ignored: the callback goes straight to its target.
-    let s = Server::start_with_env(&["--callback-timeout", "2s"], &env);
+    let s = Server::start_with_env(backend, &["--callback-timeout", "2s"], &env);
     let (st, r) = s.pay(&body()).await;
     assert_eq!(st, StatusCode::OK, "{r}");
     target.wait_for(1, 30).await;
@@ -210,7 +189,7 @@ async fn callbacks_ignore_proxy_variables_unless_a_proxy_is_configured_on(backen
     drop(s);
 
     // Configured, the proxy carries every callback.
-    let s = Server::start_with_env(
+    let s = Server::start_with_env(backend, 
         &["--callback-timeout", "2s", "--callback-proxy", &proxy.url],
         &env,
     );

@@ -1,18 +1,19 @@
 //! Card data is never echoed, ambiguous bodies are refused, and nothing derived from a CVC is
 //! kept (issue 12, items 8 and 9).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
-async fn bad_fields_are_named_without_their_values() {
-    if !Backend::Sqlite.select() {
-        return;
-    }
-    let s = Server::start();
+crate::tests! {
+    sqlite: [
+        bad_fields_are_named_without_their_values,
+        the_request_digest_holds_no_card_data,
+    ],
+}
+
+async fn bad_fields_are_named_without_their_values(backend: Backend) {
+    let s = Server::start(backend);
     let order = seed_like_body(&invoice(), json!(100))["order"].clone();
     let token = s.token_for(&order).await;
 
@@ -141,12 +142,8 @@ async fn bad_fields_are_named_without_their_values() {
     assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
 }
 
-#[tokio::test]
-async fn the_request_digest_holds_no_card_data() {
-    if !Backend::Sqlite.select() {
-        return;
-    }
-    let s = Server::start();
+async fn the_request_digest_holds_no_card_data(backend: Backend) {
+    let s = Server::start(backend);
     let inv = invoice();
     let b = seed_like_body(&inv, json!(100));
     let token = s.token_for(&b["order"]).await;

@@ -4,16 +4,30 @@
 //! real binary on loopback with small limits set by flags, and talks raw TCP where a
 //! misbehaving client is the point. Durations below are upper bounds for "eventually", never
 //! measurements of speed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+crate::tests! {
+    both: [
+        sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer,
+    ],
+    sqlite: [
+        a_silent_connection_and_an_idle_kept_alive_one_are_closed,
+        a_client_sending_one_header_byte_a_second_is_cut_off,
+        at_the_connection_cap_a_new_connection_waits_for_a_free_slot,
+        silent_connections_past_the_cap_do_not_take_health_down,
+        the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape,
+        an_oversized_uri_or_header_block_gets_a_json_414_or_431,
+        https_serves_a_token_and_a_transfer_with_the_configured_certificate,
+        a_client_that_stops_reading_its_responses_is_cut_off,
+    ],
+}
 
 /// Longest a test waits for something the server should do within a few seconds.
 const EVENTUALLY: Duration = Duration::from_secs(30);
@@ -67,9 +81,8 @@ async fn get_on(stream: &mut TcpStream, path: &str) -> String {
         .to_string()
 }
 
-#[tokio::test]
-async fn a_silent_connection_and_an_idle_kept_alive_one_are_closed() {
-    let s = Server::start_with(&["--header-read-timeout", "2s", "--idle-timeout", "3s"]);
+async fn a_silent_connection_and_an_idle_kept_alive_one_are_closed(backend: Backend) {
+    let s = Server::start_with(backend, &["--header-read-timeout", "2s", "--idle-timeout", "3s"]);
     // Connected, never sent a byte.
     let mut silent = connect(&s).await;
     // Sent a request, got the answer, then said nothing more.
@@ -88,9 +101,8 @@ async fn a_silent_connection_and_an_idle_kept_alive_one_are_closed() {
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn a_client_sending_one_header_byte_a_second_is_cut_off() {
-    let s = Server::start_with(&["--header-read-timeout", "2s", "--idle-timeout", "60s"]);
+async fn a_client_sending_one_header_byte_a_second_is_cut_off(backend: Backend) {
+    let s = Server::start_with(backend, &["--header-read-timeout", "2s", "--idle-timeout", "60s"]);
     let mut slow = connect(&s).await;
     let request = b"GET /healthz HTTP/1.1\r\nHost: aqsha\r\nUser-Agent: slow-and-steady\r\n\r\n";
     // Every byte arrives well within any per-byte timeout; only a deadline on the whole
@@ -125,9 +137,8 @@ async fn a_client_sending_one_header_byte_a_second_is_cut_off() {
     assert!(logged, "{}", s.log());
 }
 
-#[tokio::test]
-async fn at_the_connection_cap_a_new_connection_waits_for_a_free_slot() {
-    let s = Server::start_with(&[
+async fn at_the_connection_cap_a_new_connection_waits_for_a_free_slot(backend: Backend) {
+    let s = Server::start_with(backend, &[
         "--max-connections",
         "3",
         "--header-read-timeout",
@@ -164,9 +175,8 @@ async fn at_the_connection_cap_a_new_connection_waits_for_a_free_slot() {
     assert!(s.log().contains("connection cap reached"), "{}", s.log());
 }
 
-#[tokio::test]
-async fn silent_connections_past_the_cap_do_not_take_health_down() {
-    let s = Server::start_with(&[
+async fn silent_connections_past_the_cap_do_not_take_health_down(backend: Backend) {
+    let s = Server::start_with(backend, &[
         "--max-connections",
         "3",
         "--header-read-timeout",
@@ -208,9 +218,8 @@ async fn stalled_transfer(s: &Server) -> TcpStream {
     c
 }
 
-#[tokio::test]
-async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape() {
-    let s = Server::start_with(&["--max-in-flight", "1", "--request-timeout", "60s"]);
+async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape(backend: Backend) {
+    let s = Server::start_with(backend, &["--max-in-flight", "1", "--request-timeout", "60s"]);
     let mut held = stalled_transfer(&s).await;
     // The stalled request holds the one slot once the server has read its headers. If one of
     // the requests below got there first, the stalled one was itself refused (an answer, or
@@ -271,9 +280,8 @@ async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape() {
     assert!(served, "the slot was not freed");
 }
 
-#[tokio::test]
-async fn an_oversized_uri_or_header_block_gets_a_json_414_or_431() {
-    let s = Server::start_with(&["--max-uri-bytes", "1024", "--max-header-bytes", "16384"]);
+async fn an_oversized_uri_or_header_block_gets_a_json_414_or_431(backend: Backend) {
+    let s = Server::start_with(backend, &["--max-uri-bytes", "1024", "--max-header-bytes", "16384"]);
     let token = s.token(&[("terminal", TERMINAL_2)]).await;
     let long = "1".repeat(2000);
     let (status, body) = s
@@ -349,23 +357,8 @@ async fn try_pay(http: &reqwest::Client, url: &str, body: &Value) -> Result<(u16
     Ok((status, value))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer(
-) {
-    sigterm_with_stalled_clients_on(Backend::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer_on_postgres(
-) {
-    sigterm_with_stalled_clients_on(Backend::Postgres).await
-}
-
-async fn sigterm_with_stalled_clients_on(backend: Backend) {
-    if !backend.select() {
-        return;
-    }
-    let mut s = Server::start_with(&[
+async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer(backend: Backend) {
+    let mut s = Server::start_with(backend, &[
         "--shutdown-grace",
         "2s",
         "--header-read-timeout",
@@ -442,15 +435,14 @@ async fn sigterm_with_stalled_clients_on(backend: Backend) {
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn https_serves_a_token_and_a_transfer_with_the_configured_certificate() {
+async fn https_serves_a_token_and_a_transfer_with_the_configured_certificate(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-    let mut s = Server::start_with(&[
+    let mut s = Server::start_with(backend, &[
         "--tls-cert",
         cert_path.to_str().unwrap(),
         "--tls-key",
@@ -475,9 +467,8 @@ async fn https_serves_a_token_and_a_transfer_with_the_configured_certificate() {
     assert_eq!(r["status"], "CHARGE");
 }
 
-#[tokio::test]
-async fn a_client_that_stops_reading_its_responses_is_cut_off() {
-    let s = Server::start_with(&["--idle-timeout", "2s", "--header-read-timeout", "2s"]);
+async fn a_client_that_stops_reading_its_responses_is_cut_off(backend: Backend) {
+    let s = Server::start_with(backend, &["--idle-timeout", "2s", "--header-read-timeout", "2s"]);
     let stream = connect(&s).await;
     let (_unread, mut write) = stream.into_split();
     // Pipelined requests whose responses are never read: once the socket buffers are full the

@@ -1,12 +1,18 @@
 //! `aqsha batch FILE.csv`: results, re-runs, and a 1,000-transfer batch killed midway (with
 //! transfers charged but unanswered at that moment) and resumed, with no invoice charged twice.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::cli::{cli, run, Mode, Proxy, Running};
-use common::*;
+use crate::common::cli::{cli, run, Mode, Proxy, Running};
+use crate::common::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+
+crate::tests! {
+    sqlite: [
+        batch_reports_every_row_and_a_rerun_sends_nothing,
+        a_thousand_transfers_interrupted_and_resumed_charge_each_invoice_once,
+        ctrl_c_stops_starting_rows_finishes_those_in_flight_and_writes_results,
+    ],
+}
 
 fn read_results(path: &Path) -> Vec<HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
@@ -30,9 +36,8 @@ fn journal_count(path: &Path, event: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
-    let s = Server::start();
+async fn batch_reports_every_row_and_a_rerun_sends_nothing(backend: Backend) {
+    let s = Server::start(backend);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("payouts.csv");
     let explicit = invoice();
@@ -158,12 +163,11 @@ async fn batch_reports_every_row_and_a_rerun_sends_nothing() {
     assert!(out.stderr.contains("does not match its journal"), "{out:?}");
 }
 
-#[tokio::test]
-async fn a_thousand_transfers_interrupted_and_resumed_charge_each_invoice_once() {
+async fn a_thousand_transfers_interrupted_and_resumed_charge_each_invoice_once(backend: Backend) {
     const ROWS: usize = 1_000;
     const BEFORE_KILL: usize = 400;
     const CONCURRENCY: usize = 8;
-    let s = Server::start();
+    let s = Server::start(backend);
     // Fresh cards: the sender can pay exactly 1,000 x (100 + 95 fee) plus a little.
     let sender = s.issue_card("12/30", "123", "200000", false).await;
     let receiver = s.issue_card("12/30", "321", "0", false).await;
@@ -275,9 +279,8 @@ async fn a_thousand_transfers_interrupted_and_resumed_charge_each_invoice_once()
     assert_eq!(s.balance(&mask(&receiver)).await, (ROWS as i64) * 10_000);
 }
 
-#[tokio::test]
-async fn ctrl_c_stops_starting_rows_finishes_those_in_flight_and_writes_results() {
-    let s = Server::start();
+async fn ctrl_c_stops_starting_rows_finishes_those_in_flight_and_writes_results(backend: Backend) {
+    let s = Server::start(backend);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("small.csv");
     let mut csv = String::from("amount,from,expiry,cvc,to\n");

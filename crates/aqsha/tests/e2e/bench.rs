@@ -1,16 +1,19 @@
 //! `aqsha bench` against a real server: it runs complete flows (token, then transfer), reports
 //! them, and every transfer it counts is a charge the server's ledger holds.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::HashSet;
 
-#[tokio::test]
-async fn the_bench_runs_complete_flows_and_the_ledger_agrees() {
-    Backend::Sqlite.select();
-    let s = Server::start();
+crate::tests! {
+    sqlite: [
+        the_bench_runs_complete_flows_and_the_ledger_agrees,
+        the_bench_refuses_what_it_cannot_measure,
+    ],
+}
+
+async fn the_bench_runs_complete_flows_and_the_ledger_agrees(backend: Backend) {
+    let s = Server::process(backend);
     let cards_before: HashSet<String> = card_ids(&s.sandbox_get("/sandbox/cards").await);
     let out = tokio::process::Command::new(bin())
         .args([
@@ -66,8 +69,7 @@ async fn the_bench_runs_complete_flows_and_the_ledger_agrees() {
     s.assert_ledger_balanced().await;
 }
 
-#[tokio::test]
-async fn the_bench_refuses_what_it_cannot_measure() {
+async fn the_bench_refuses_what_it_cannot_measure(_: Backend) {
     let out = tokio::process::Command::new(bin())
         .args(["bench", "--url", "https://127.0.0.1:1", "-d", "1"])
         .output()

@@ -1,0 +1,161 @@
+//! The test runner: every test is registered once with the backends it runs on, and becomes one
+//! libtest-mimic trial per backend (`name_on_sqlite`, `name_on_postgres`).
+//!
+//! The PostgreSQL trials are *ignored*, with the reason printed, when PostgreSQL's binaries are
+//! missing, so that a run without them says so instead of passing them; with
+//! `AQSHA_REQUIRE_POSTGRES=1` (CI sets it) they run, and fail.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use super::Backend;
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+pub type TestFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// One registered test: its module, its name and the backends it runs on.
+pub struct Case {
+    pub module: &'static str,
+    pub name: &'static str,
+    /// `true`: one trial per backend, named `…_on_sqlite` and `…_on_postgres`. `false`: one
+    /// trial, under the test's own name, on `backends[0]`.
+    pub per_backend: bool,
+    pub backends: &'static [Backend],
+    pub run: fn(Backend) -> TestFuture,
+}
+
+impl Case {
+    pub fn both(module: &'static str, name: &'static str, run: fn(Backend) -> TestFuture) -> Case {
+        Case::new(module, name, true, &[Backend::Sqlite, Backend::Postgres], run)
+    }
+
+    pub fn sqlite(module: &'static str, name: &'static str, run: fn(Backend) -> TestFuture) -> Case {
+        Case::new(module, name, false, &[Backend::Sqlite], run)
+    }
+
+    /// A test that needs PostgreSQL itself (several instances on one database).
+    pub fn postgres(
+        module: &'static str,
+        name: &'static str,
+        run: fn(Backend) -> TestFuture,
+    ) -> Case {
+        Case::new(module, name, false, &[Backend::Postgres], run)
+    }
+
+    fn new(
+        module: &'static str,
+        name: &'static str,
+        per_backend: bool,
+        backends: &'static [Backend],
+        run: fn(Backend) -> TestFuture,
+    ) -> Case {
+        // `e2e::declines` → `declines`.
+        let module = module.rsplit("::").next().unwrap_or(module);
+        Case {
+            module,
+            name,
+            per_backend,
+            backends,
+            run,
+        }
+    }
+}
+
+/// Registers a module's tests: `tests! { both: [a, b], sqlite: [c], postgres: [d] }`. Each
+/// test is an `async fn name(backend: Backend)`; the lists may be empty or left out.
+#[macro_export]
+macro_rules! tests {
+    ($($kind:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
+        pub fn cases() -> Vec<$crate::common::harness::Case> {
+            vec![$($($crate::common::harness::Case::$kind(
+                module_path!(),
+                stringify!($name),
+                |backend| Box::pin($name(backend)),
+            ),)*)*]
+        }
+    };
+}
+
+/// Why the PostgreSQL trials cannot run here, if they cannot.
+fn postgres_missing() -> Option<&'static str> {
+    super::pg::binaries()
+        .is_none()
+        .then_some("no PostgreSQL binaries (initdb, postgres) on PATH or under /usr/lib/postgresql")
+}
+
+fn postgres_required() -> bool {
+    std::env::var("AQSHA_REQUIRE_POSTGRES").as_deref() == Ok("1")
+}
+
+/// Turns the registered cases into trials, runs them, stops the shared PostgreSQL cluster and
+/// exits with the run's status.
+pub fn main(cases: Vec<Case>) -> ! {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        // The trials mostly wait on servers, sockets and databases, not on the CPU: twice
+        // the cores, unless RUST_TEST_THREADS says otherwise.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = std::env::var("RUST_TEST_THREADS").ok().and_then(|n| n.parse().ok());
+        args.test_threads = Some(threads.unwrap_or((cores * 2).max(4)));
+    }
+    let missing = postgres_missing();
+    let ignore_postgres = missing.is_some() && !postgres_required();
+    if let (Some(why), true) = (missing, ignore_postgres) {
+        if !args.list {
+            eprintln!("note: the PostgreSQL trials are ignored: {why}");
+        }
+    }
+    let mut trials = Vec::new();
+    for case in cases {
+        for &backend in case.backends {
+            let name = match (case.per_backend, backend) {
+                (false, _) => format!("{}::{}", case.module, case.name),
+                (true, Backend::Sqlite) => format!("{}::{}_on_sqlite", case.module, case.name),
+                (true, Backend::Postgres) => format!("{}::{}_on_postgres", case.module, case.name),
+            };
+            let run = case.run;
+            let ignored = backend == Backend::Postgres && ignore_postgres;
+            trials.push(
+                Trial::test(name, move || run_trial(run, backend)).with_ignored_flag(ignored),
+            );
+        }
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    super::pg::shutdown();
+    conclusion.exit()
+}
+
+fn run_trial(run: fn(Backend) -> TestFuture, backend: Backend) -> Result<(), Failed> {
+    if backend == Backend::Postgres {
+        if let Some(why) = postgres_missing() {
+            return Err(format!("this trial needs PostgreSQL: {why}").into());
+        }
+    }
+    // Two workers, as some tests need a second thread while one blocks (a child process's
+    // output read synchronously, several servers' clients at once).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(format!("no runtime: {e}")))?;
+    runtime.block_on(run(backend));
+    Ok(())
+}
+
+/// Polls `check` until it returns `Some`, for at most `within`; panics naming `what` if it
+/// never does. For conditions a test can observe but not await.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
