@@ -270,14 +270,18 @@ async fn sigterm_drains_an_in_flight_request(backend: Backend) {
     let (first, rest) = (first.to_string(), rest.to_string());
     // A request whose body arrives slowly: SIGTERM lands while it is in flight.
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // Told when the client asks for the rest of the body: the first part has been written
+    // on a connection the server already accepted (the token's, reused from the pool).
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
     let stream = futures_util::stream::unfold(
-        (Some(first), Some(rest), Some(rx)),
+        (Some(first), Some(rest), Some((rx, sent_tx))),
         |(a, b, rx)| async move {
             if let Some(a) = a {
                 return Some((Ok::<_, std::io::Error>(a), (None, b, rx)));
             }
             if let Some(b) = b {
-                if let Some(rx) = rx {
+                if let Some((rx, sent_tx)) = rx {
+                    let _ = sent_tx.send(());
                     let _ = rx.await;
                 }
                 return Some((Ok(b), (None, None, None)));
@@ -293,9 +297,12 @@ async fn sigterm_drains_an_in_flight_request(backend: Backend) {
         .body(reqwest::Body::wrap_stream(stream))
         .send();
     let pending = tokio::spawn(req);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sent_rx.await.unwrap();
     unsafe_free_sigterm(s.pid());
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    eventually("the server logs the signal", EVENTUALLY, || async {
+        s.log().contains("shutdown signal received").then_some(())
+    })
+    .await;
     let _ = tx.send(());
     let resp = pending.await.unwrap().unwrap();
     assert_eq!(resp.status(), StatusCode::OK);

@@ -77,6 +77,7 @@ async fn a_block_ends_after_its_time(backend: Backend) {
     assert_eq!(r["code"], 466, "{r}");
     let (_, r) = try_card(&s, "815", "01").await;
     assert_eq!(r["code"], 492, "{r}");
+    // Time is what is tested: the 2 s block, and a margin.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let (st, r) = try_card(&s, "815", "01").await;
     assert_eq!(st, StatusCode::OK, "{r}");

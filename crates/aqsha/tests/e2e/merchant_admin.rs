@@ -208,6 +208,7 @@ async fn list_disable_and_enable_through_the_cli(backend: Backend) {
 
     let out = cli_text(s.merchant_cli(&["enable", "--client-id", "shop"]));
     assert_eq!(out.trim(), "merchant shop enabled");
+    // Accepted again within the same documented bound.
     tokio::time::sleep(MERCHANT_CACHE).await;
     let (st, v) = token_raw(&s, "shop", secret, &[("scope", "transfer")]).await;
     assert_eq!(st, StatusCode::OK, "{v}");

@@ -87,6 +87,7 @@ async fn two_instances_share_tokens_balances_and_callbacks(_: Backend) {
 
     // Every one of the 60 events is delivered once: each is dispatched by one instance at a time.
     let hits = r.wait_for(60, 30).await;
+    // An absence cannot be awaited: a second delivery would come within this quiet window.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let hits_after = r.hits();
     assert_eq!(hits_after.len(), 60, "no event was sent twice");

@@ -29,9 +29,6 @@ crate::tests! {
     ],
 }
 
-/// Longest a test waits for something the server should do within a few seconds.
-const EVENTUALLY: Duration = Duration::from_secs(30);
-
 fn addr(s: &Server) -> String {
     s.url
         .trim_start_matches("http://")
@@ -380,14 +377,18 @@ async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses
     // Transfers keep coming while the signal arrives.
     let (url, http) = (s.url.clone(), s.http.clone());
     let mut clients = Vec::new();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for _ in 0..8 {
-        let (url, http) = (url.clone(), http.clone());
+        let (url, http, answered) = (url.clone(), http.clone(), answered.clone());
         clients.push(tokio::spawn(async move {
             let mut tried = Vec::new();
             loop {
                 let body = seed_like_body(&invoice(), json!(100));
                 let answer = try_pay(&http, &url, &body).await;
                 let stop = answer.is_err();
+                if !stop {
+                    answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 tried.push((body, answer));
                 if stop {
                     return tried;
@@ -395,7 +396,11 @@ async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // SIGTERM once every client is under way (a few answers each on average).
+    eventually("the clients are paying", EVENTUALLY, || async {
+        (answered.load(std::sync::atomic::Ordering::SeqCst) >= 24).then_some(())
+    })
+    .await;
     unsafe_free_sigterm(s.pid());
     let status = s
         .wait_exit(EVENTUALLY)

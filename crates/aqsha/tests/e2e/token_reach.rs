@@ -113,6 +113,7 @@ async fn the_order_cannot_redirect_callbacks_or_the_secret_hash(backend: Backend
     let hits = merchant.wait_for(2, 30).await;
     assert_eq!(hits[1].path, "/ok");
     assert_eq!(hits[1].json()["secret_hash"], "merchant-secret");
+    // An absence cannot be awaited: a callback to the attacker would come within this window.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(attacker.hits().len(), 1);
 }

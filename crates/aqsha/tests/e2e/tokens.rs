@@ -161,6 +161,7 @@ async fn missing_unknown_and_expired_tokens_are_refused_with_401(backend: Backen
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["expires_in"], "1");
     let token = v["access_token"].as_str().unwrap().to_string();
+    // Time is what is tested: the one-second token outlived, with a margin for clock rounding.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let before = s.balance("440563...5096").await;
     let (st, e) = s.transfer(&token, &body).await;

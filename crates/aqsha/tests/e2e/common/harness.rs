@@ -10,6 +10,7 @@ use super::Backend;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub type TestFuture = Pin<Box<dyn Future<Output = ()>>>;
@@ -116,14 +117,38 @@ pub fn main(cases: Vec<Case>) -> ! {
             };
             let run = case.run;
             let ignored = backend == Backend::Postgres && ignore_postgres;
-            trials.push(
-                Trial::test(name, move || run_trial(run, backend)).with_ignored_flag(ignored),
-            );
+            let timed = name.clone();
+            let trial = Trial::test(name, move || {
+                let started = Instant::now();
+                let result = run_trial(run, backend);
+                TIMES.lock().unwrap().push((started.elapsed(), timed));
+                result
+            });
+            trials.push(trial.with_ignored_flag(ignored));
         }
     }
     let conclusion = libtest_mimic::run(&args, trials);
     super::pg::shutdown();
+    print_slowest();
     conclusion.exit()
+}
+
+/// How long each trial that ran took, for [`print_slowest`].
+static TIMES: Mutex<Vec<(Duration, String)>> = Mutex::new(Vec::new());
+
+/// The slowest trials with their wall times (libtest prints none), where the time of a run
+/// goes.
+fn print_slowest() {
+    let mut times = std::mem::take(&mut *TIMES.lock().unwrap());
+    if times.len() < 2 {
+        return;
+    }
+    times.sort_by(|a, b| b.0.cmp(&a.0));
+    let total: Duration = times.iter().map(|t| t.0).sum();
+    eprintln!("slowest trials (of {} taking {:.1} s in all):", times.len(), total.as_secs_f64());
+    for (took, name) in times.iter().take(15) {
+        eprintln!("  {:7.2} s  {name}", took.as_secs_f64());
+    }
 }
 
 fn run_trial(run: fn(Backend) -> TestFuture, backend: Backend) -> Result<(), Failed> {

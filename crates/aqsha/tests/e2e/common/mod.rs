@@ -30,6 +30,9 @@ pub const VISA: &str = "4405639704015096";
 pub const MASTERCARD: &str = "5522042705066736";
 pub const AMEX_LOCKED: &str = "377514500004820";
 
+/// How long a test waits for something that should happen soon (a delivery, a close).
+pub const EVENTUALLY: Duration = Duration::from_secs(30);
+
 /// The vault key of test servers on PostgreSQL (which needs one given explicitly).
 pub const TEST_MASTER_KEY: &str =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";

@@ -37,6 +37,8 @@ pub enum Answer {
 struct Shared {
     hits: Arc<Mutex<Vec<Hit>>>,
     plan: Arc<Mutex<VecDeque<Answer>>>,
+    /// Woken on every request, for [`Receiver::wait_for`].
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 pub struct Receiver {
@@ -56,6 +58,7 @@ async fn handle(
         headers,
         body,
     });
+    s.arrived.notify_waiters();
     let answer = s
         .plan
         .lock()
@@ -103,16 +106,15 @@ impl Receiver {
     pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Hit> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
+            // Registered before the count is read, so that no arrival in between is missed.
+            let arrived = self.shared.arrived.notified();
             let hits = self.hits();
             if hits.len() >= n {
                 return hits;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {} of {n} callbacks arrived",
-                hits.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("only {} of {n} callbacks arrived", self.hits().len());
+            }
         }
     }
 }
