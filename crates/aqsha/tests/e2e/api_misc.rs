@@ -465,8 +465,15 @@ async fn no_card_number_or_cvc_reaches_the_database_or_the_logs(backend: Backend
     let pans = [VISA, MASTERCARD, AMEX_LOCKED, "4405630000007622"];
     let cvcs = ["815", "525", "4169"];
     let secret_bits = [CLIENT_SECRET, "XZG1E@Mm"];
+    let pg_dir = s.pg.as_ref().map(|pg| pg.data_dir());
     for f in &files {
-        let bytes = std::fs::read(f).unwrap();
+        let in_pg = pg_dir.as_ref().is_some_and(|d| f.starts_with(d));
+        let bytes = match std::fs::read(f) {
+            Ok(bytes) => bytes,
+            // The cluster is shared: other tests' databases come and go while this one reads.
+            Err(e) if in_pg && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("{}: {e}", f.display()),
+        };
         let text = String::from_utf8_lossy(&bytes);
         for p in pans.iter().chain(secret_bits.iter()) {
             assert!(!text.contains(p), "{} holds {p}", f.display());
@@ -476,7 +483,7 @@ async fn no_card_number_or_cvc_reaches_the_database_or_the_logs(backend: Backend
         // later). The
         // PostgreSQL server's own files (catalogs, binary pages) are searched for card numbers
         // only: three digits alone turn up there by chance.
-        if s.pg.as_ref().is_some_and(|pg| f.starts_with(pg.data_dir())) {
+        if in_pg {
             continue;
         }
         for line in text.lines() {

@@ -32,31 +32,33 @@ mod token_reach;
 mod tokens;
 
 fn main() {
+    // Slowest first (they wait on timeouts, leases and child processes), so that their waits
+    // overlap the many short trials instead of trailing at the end of the run.
     let cases = [
-        api_misc::cases(),
-        bench::cases(),
-        callback_dispatch::cases(),
-        callbacks::cases(),
+        server_limits::cases(),
         cli_batch::cases(),
-        cli_commands::cases(),
-        cli_listen::cases(),
-        client_api::cases(),
-        client_timeout::cases(),
-        declines::cases(),
-        guessing::cases(),
-        input_hygiene::cases(),
-        invoice_index::cases(),
-        key_files::cases(),
+        callbacks::cases(),
         key_rotation::cases(),
-        ledger_guard::cases(),
+        tenants::cases(),
         merchant_admin::cases(),
         multi_instance::cases(),
+        bench::cases(),
         retries::cases(),
-        seed_flow::cases(),
-        server_limits::cases(),
-        tenants::cases(),
-        token_reach::cases(),
+        callback_dispatch::cases(),
+        api_misc::cases(),
+        cli_commands::cases(),
+        client_timeout::cases(),
         tokens::cases(),
+        token_reach::cases(),
+        guessing::cases(),
+        key_files::cases(),
+        cli_listen::cases(),
+        seed_flow::cases(),
+        declines::cases(),
+        client_api::cases(),
+        invoice_index::cases(),
+        input_hygiene::cases(),
+        ledger_guard::cases(),
     ];
     common::harness::main(cases.into_iter().flatten().collect())
 }

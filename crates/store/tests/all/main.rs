@@ -1,0 +1,8 @@
+//! The store's integration tests, as one binary (each binary is linked separately, and linking
+//! is most of the time of a test build).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod group_commit;
+mod ledger_report;
+mod reseal;
+mod writer_queue;
