@@ -149,7 +149,11 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let bound = bind(config).await?;
     // One plain line on stdout, for scripts and tests that start the server on port 0.
-    println!("aqsha listening on {}://{}", bound.config.scheme(), bound.addr);
+    println!(
+        "aqsha listening on {}://{}",
+        bound.config.scheme(),
+        bound.addr
+    );
     bound.run(shutdown_signal()).await
 }
 

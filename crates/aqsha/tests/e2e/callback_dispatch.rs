@@ -84,12 +84,15 @@ const A_EVENTS: usize = 300;
 
 async fn a_merchant_whose_endpoint_hangs_does_not_hold_back_another(backend: Backend) {
     // A's attempts hang for a minute, far longer than the test waits for B.
-    let s = Server::start_with(backend, &[
-        "--callback-per-merchant",
-        &CAP.to_string(),
-        "--callback-timeout",
-        "60s",
-    ]);
+    let s = Server::start_with(
+        backend,
+        &[
+            "--callback-per-merchant",
+            &CAP.to_string(),
+            "--callback-timeout",
+            "60s",
+        ],
+    );
     let shop_b = s.add_merchant("shop-b");
     let hanging = Hanging::start().await;
 
@@ -189,7 +192,8 @@ async fn callbacks_ignore_proxy_variables_unless_a_proxy_is_configured(backend: 
     drop(s);
 
     // Configured, the proxy carries every callback.
-    let s = Server::start_with_env(backend, 
+    let s = Server::start_with_env(
+        backend,
         &["--callback-timeout", "2s", "--callback-proxy", &proxy.url],
         &env,
     );

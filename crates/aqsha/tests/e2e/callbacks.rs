@@ -281,12 +281,15 @@ async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart
 }
 
 async fn a_slow_receiver_does_not_hold_back_another(backend: Backend) {
-    let s = Server::start_with(backend, &[
-        "--callback-retry-schedule",
-        "1h",
-        "--callback-timeout",
-        "3s",
-    ]);
+    let s = Server::start_with(
+        backend,
+        &[
+            "--callback-retry-schedule",
+            "1h",
+            "--callback-timeout",
+            "3s",
+        ],
+    );
     let slow = Receiver::start(&[Answer::Hang(Duration::from_secs(60))]).await;
     let fast = Receiver::start(&[]).await;
     let slow_inv = invoice();
@@ -319,12 +322,15 @@ async fn a_slow_receiver_does_not_hold_back_another(backend: Backend) {
 }
 
 async fn production_setting_refuses_private_targets_even_by_name(backend: Backend) {
-    let s = Server::start_with(backend, &[
-        "--callback-targets",
-        "public",
-        "--callback-retry-schedule",
-        "300ms",
-    ]);
+    let s = Server::start_with(
+        backend,
+        &[
+            "--callback-targets",
+            "public",
+            "--callback-retry-schedule",
+            "300ms",
+        ],
+    );
     let r = Receiver::start(&[]).await;
     let port = r.url.rsplit(':').next().unwrap().to_string();
     for host in ["127.0.0.1", "localhost"] {

@@ -131,10 +131,14 @@ async fn listen_verifies_prints_and_forwards_real_callbacks(backend: Backend) {
     // The server saw both deliveries answered 200 by the listener (it records the answer
     // after the listener has printed it, so this is awaited, not read at once).
     let path = format!("/sandbox/callbacks?invoiceId={ok_inv}");
-    eventually("the success callback is recorded as delivered", EVENTUALLY, || async {
-        let events = s.sandbox_get(&path).await;
-        (events[0]["status"] == "delivered").then_some(())
-    })
+    eventually(
+        "the success callback is recorded as delivered",
+        EVENTUALLY,
+        || async {
+            let events = s.sandbox_get(&path).await;
+            (events[0]["status"] == "delivered").then_some(())
+        },
+    )
     .await;
 }
 

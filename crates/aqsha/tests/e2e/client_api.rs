@@ -2,13 +2,13 @@
 //! combinations with saving, both transfer and both status paths, declines with their codes,
 //! saved cards, and callback verification on real callbacks.
 
+use crate::common::receiver::Receiver as CallbackReceiver;
+use crate::common::*;
 use aqsha_client::{
     AccountId, Amount, CallbackError, CallbackVerifier, CardId, CardNumber, Client, Config,
     Credentials, Cvc, Endpoints, Error, Expiry, InvoiceId, P2pTransfer, Receiver, Sender,
     StatusPath, TerminalId, TransferPath, TransferState, WaitOptions,
 };
-use crate::common::receiver::Receiver as CallbackReceiver;
-use crate::common::*;
 use std::time::Duration;
 
 crate::tests! {

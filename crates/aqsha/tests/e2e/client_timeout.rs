@@ -4,12 +4,12 @@
 //! again, and `wait_for_final` must find what really happened. The sender's balance proves that
 //! money moved exactly once.
 
+use crate::common::cli::{Mode, Proxy};
+use crate::common::*;
 use aqsha_client::{
     Amount, CardId, CardNumber, Client, Config, Credentials, Cvc, Endpoints, Error, Expiry,
     InvoiceId, P2pTransfer, Receiver, Sender, TerminalId, TransferState, UnknownCause, WaitOptions,
 };
-use crate::common::cli::{Mode, Proxy};
-use crate::common::*;
 use std::time::Duration;
 
 crate::tests! {
@@ -86,7 +86,9 @@ async fn unknown_then_resolved(backend: Backend, mode: Mode, cause_ok: fn(&Unkno
     s.assert_ledger_balanced().await;
 }
 
-async fn timeout_after_the_server_charged_is_resolved_by_status_without_a_second_charge(backend: Backend) {
+async fn timeout_after_the_server_charged_is_resolved_by_status_without_a_second_charge(
+    backend: Backend,
+) {
     unknown_then_resolved(backend, Mode::HangAfterForward, |c| {
         matches!(c, UnknownCause::Timeout)
     })

@@ -72,7 +72,10 @@ async fn wrong_answers_block_the_card_for_the_merchant_that_guessed(backend: Bac
 }
 
 async fn a_block_ends_after_its_time(backend: Backend) {
-    let s = Server::start_with(backend, &["--card-guess-limit", "1", "--card-guess-block", "2s"]);
+    let s = Server::start_with(
+        backend,
+        &["--card-guess-limit", "1", "--card-guess-block", "2s"],
+    );
     let (_, r) = try_card(&s, "000", "01").await;
     assert_eq!(r["code"], 466, "{r}");
     let (_, r) = try_card(&s, "815", "01").await;
@@ -115,12 +118,15 @@ async fn token_from(s: &Server, from: [u8; 4], secret: &str) -> reqwest::Respons
 }
 
 async fn wrong_client_secrets_are_limited_per_client_and_per_address(backend: Backend) {
-    let s = Server::start_with(backend, &[
-        "--auth-failures-per-client",
-        "3",
-        "--auth-failures-per-address",
-        "5",
-    ]);
+    let s = Server::start_with(
+        backend,
+        &[
+            "--auth-failures-per-client",
+            "3",
+            "--auth-failures-per-address",
+            "5",
+        ],
+    );
     // The merchant's own server (127.0.0.1) has authenticated before.
     assert_eq!(
         token_from(&s, [127, 0, 0, 1], CLIENT_SECRET).await.status(),

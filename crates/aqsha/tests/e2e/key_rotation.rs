@@ -5,9 +5,9 @@
 //! server starts with no configuration (its `master.key` becomes the keyring's first key); on
 //! PostgreSQL with `--master-key` and an explicit `--keyring` file.
 
+use crate::common::*;
 use aqsha_core::card::Pan;
 use aqsha_core::keyring::Keyring;
-use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,6 @@
 //! misbehaving client is the point. Durations below are upper bounds for "eventually", never
 //! measurements of speed.
 
-
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -79,7 +78,10 @@ async fn get_on(stream: &mut TcpStream, path: &str) -> String {
 }
 
 async fn a_silent_connection_and_an_idle_kept_alive_one_are_closed(backend: Backend) {
-    let s = Server::start_with(backend, &["--header-read-timeout", "2s", "--idle-timeout", "3s"]);
+    let s = Server::start_with(
+        backend,
+        &["--header-read-timeout", "2s", "--idle-timeout", "3s"],
+    );
     // Connected, never sent a byte.
     let mut silent = connect(&s).await;
     // Sent a request, got the answer, then said nothing more.
@@ -99,7 +101,10 @@ async fn a_silent_connection_and_an_idle_kept_alive_one_are_closed(backend: Back
 }
 
 async fn a_client_sending_one_header_byte_a_second_is_cut_off(backend: Backend) {
-    let s = Server::start_with(backend, &["--header-read-timeout", "2s", "--idle-timeout", "60s"]);
+    let s = Server::start_with(
+        backend,
+        &["--header-read-timeout", "2s", "--idle-timeout", "60s"],
+    );
     let mut slow = connect(&s).await;
     let request = b"GET /healthz HTTP/1.1\r\nHost: aqsha\r\nUser-Agent: slow-and-steady\r\n\r\n";
     // Every byte arrives well within any per-byte timeout; only a deadline on the whole
@@ -135,14 +140,17 @@ async fn a_client_sending_one_header_byte_a_second_is_cut_off(backend: Backend) 
 }
 
 async fn at_the_connection_cap_a_new_connection_waits_for_a_free_slot(backend: Backend) {
-    let s = Server::start_with(backend, &[
-        "--max-connections",
-        "3",
-        "--header-read-timeout",
-        "60s",
-        "--idle-timeout",
-        "60s",
-    ]);
+    let s = Server::start_with(
+        backend,
+        &[
+            "--max-connections",
+            "3",
+            "--header-read-timeout",
+            "60s",
+            "--idle-timeout",
+            "60s",
+        ],
+    );
     let mut held = Vec::new();
     for _ in 0..3 {
         let mut c = connect(&s).await;
@@ -173,14 +181,17 @@ async fn at_the_connection_cap_a_new_connection_waits_for_a_free_slot(backend: B
 }
 
 async fn silent_connections_past_the_cap_do_not_take_health_down(backend: Backend) {
-    let s = Server::start_with(backend, &[
-        "--max-connections",
-        "3",
-        "--header-read-timeout",
-        "2s",
-        "--idle-timeout",
-        "2s",
-    ]);
+    let s = Server::start_with(
+        backend,
+        &[
+            "--max-connections",
+            "3",
+            "--header-read-timeout",
+            "2s",
+            "--idle-timeout",
+            "2s",
+        ],
+    );
     // Three times the cap in silent connections: the first three hold the slots, the rest
     // wait in the accept queue; each round is cut off by the header-read timeout.
     let mut silent = Vec::new();
@@ -216,7 +227,10 @@ async fn stalled_transfer(s: &Server) -> TcpStream {
 }
 
 async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape(backend: Backend) {
-    let s = Server::start_with(backend, &["--max-in-flight", "1", "--request-timeout", "60s"]);
+    let s = Server::start_with(
+        backend,
+        &["--max-in-flight", "1", "--request-timeout", "60s"],
+    );
     let mut held = stalled_transfer(&s).await;
     // The stalled request holds the one slot once the server has read its headers. If one of
     // the requests below got there first, the stalled one was itself refused (an answer, or
@@ -278,7 +292,10 @@ async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape(backend
 }
 
 async fn an_oversized_uri_or_header_block_gets_a_json_414_or_431(backend: Backend) {
-    let s = Server::start_with(backend, &["--max-uri-bytes", "1024", "--max-header-bytes", "16384"]);
+    let s = Server::start_with(
+        backend,
+        &["--max-uri-bytes", "1024", "--max-header-bytes", "16384"],
+    );
     let token = s.token(&[("terminal", TERMINAL_2)]).await;
     let long = "1".repeat(2000);
     let (status, body) = s
@@ -354,17 +371,22 @@ async fn try_pay(http: &reqwest::Client, url: &str, body: &Value) -> Result<(u16
     Ok((status, value))
 }
 
-async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer(backend: Backend) {
-    let mut s = Server::start_with(backend, &[
-        "--shutdown-grace",
-        "2s",
-        "--header-read-timeout",
-        "300s",
-        "--idle-timeout",
-        "300s",
-        "--request-timeout",
-        "300s",
-    ]);
+async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer(
+    backend: Backend,
+) {
+    let mut s = Server::start_with(
+        backend,
+        &[
+            "--shutdown-grace",
+            "2s",
+            "--header-read-timeout",
+            "300s",
+            "--idle-timeout",
+            "300s",
+            "--request-timeout",
+            "300s",
+        ],
+    );
     let before = s.balance("440563...5096").await;
     // One client stalled in its headers, one halfway through its body (a request in flight
     // that never completes): neither may keep the server alive past the grace period.
@@ -447,12 +469,15 @@ async fn https_serves_a_token_and_a_transfer_with_the_configured_certificate(bac
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-    let mut s = Server::start_with(backend, &[
-        "--tls-cert",
-        cert_path.to_str().unwrap(),
-        "--tls-key",
-        key_path.to_str().unwrap(),
-    ]);
+    let mut s = Server::start_with(
+        backend,
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
+    );
     assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
     assert!(s.log().contains("scheme=\"https\""), "{}", s.log());
     // A client that does not trust the certificate gets nowhere.
@@ -473,7 +498,10 @@ async fn https_serves_a_token_and_a_transfer_with_the_configured_certificate(bac
 }
 
 async fn a_client_that_stops_reading_its_responses_is_cut_off(backend: Backend) {
-    let s = Server::start_with(backend, &["--idle-timeout", "2s", "--header-read-timeout", "2s"]);
+    let s = Server::start_with(
+        backend,
+        &["--idle-timeout", "2s", "--header-read-timeout", "2s"],
+    );
     let stream = connect(&s).await;
     let (_unread, mut write) = stream.into_split();
     // Pipelined requests whose responses are never read: once the socket buffers are full the

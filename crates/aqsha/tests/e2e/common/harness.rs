@@ -28,10 +28,20 @@ pub struct Case {
 
 impl Case {
     pub fn both(module: &'static str, name: &'static str, run: fn(Backend) -> TestFuture) -> Case {
-        Case::new(module, name, true, &[Backend::Sqlite, Backend::Postgres], run)
+        Case::new(
+            module,
+            name,
+            true,
+            &[Backend::Sqlite, Backend::Postgres],
+            run,
+        )
     }
 
-    pub fn sqlite(module: &'static str, name: &'static str, run: fn(Backend) -> TestFuture) -> Case {
+    pub fn sqlite(
+        module: &'static str,
+        name: &'static str,
+        run: fn(Backend) -> TestFuture,
+    ) -> Case {
         Case::new(module, name, false, &[Backend::Sqlite], run)
     }
 
@@ -97,7 +107,9 @@ pub fn main(cases: Vec<Case>) -> ! {
         // The trials mostly wait on servers, sockets and databases, not on the CPU: twice
         // the cores, unless RUST_TEST_THREADS says otherwise.
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let threads = std::env::var("RUST_TEST_THREADS").ok().and_then(|n| n.parse().ok());
+        let threads = std::env::var("RUST_TEST_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok());
         args.test_threads = Some(threads.unwrap_or((cores * 2).max(4)));
     }
     let missing = postgres_missing();
@@ -143,9 +155,13 @@ fn print_slowest() {
     if times.len() < 2 {
         return;
     }
-    times.sort_by(|a, b| b.0.cmp(&a.0));
+    times.sort_by_key(|t| std::cmp::Reverse(t.0));
     let total: Duration = times.iter().map(|t| t.0).sum();
-    eprintln!("slowest trials (of {} taking {:.1} s in all):", times.len(), total.as_secs_f64());
+    eprintln!(
+        "slowest trials (of {} taking {:.1} s in all):",
+        times.len(),
+        total.as_secs_f64()
+    );
     for (took, name) in times.iter().take(15) {
         eprintln!("  {:7.2} s  {name}", took.as_secs_f64());
     }

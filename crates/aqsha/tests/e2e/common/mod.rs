@@ -78,7 +78,10 @@ impl Server {
     }
 
     /// [`Server::start`] with settings changed from the defaults of `aqsha serve`.
-    pub fn start_configured(backend: Backend, adjust: impl FnOnce(&mut aqsha_server::Config)) -> Server {
+    pub fn start_configured(
+        backend: Backend,
+        adjust: impl FnOnce(&mut aqsha_server::Config),
+    ) -> Server {
         let pg = (backend == Backend::Postgres).then(pg::PgDb::create);
         let mut s = Server::new(pg, Vec::new(), Vec::new());
         let mut config = inproc::config(&s.data_dir(), s.pg.as_ref().map(|pg| pg.url.as_str()));
@@ -99,11 +102,7 @@ impl Server {
     }
 
     /// [`Server::start_with`], with environment variables set (`Some`) or removed (`None`).
-    pub fn start_with_env(
-        backend: Backend,
-        args: &[&str],
-        env: &[(&str, Option<&str>)],
-    ) -> Server {
+    pub fn start_with_env(backend: Backend, args: &[&str], env: &[(&str, Option<&str>)]) -> Server {
         let env = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
@@ -134,7 +133,11 @@ impl Server {
         Server::launch(None, extra, Vec::new())
     }
 
-    fn launch(pg: Option<pg::PgDb>, extra: Vec<String>, env: Vec<(String, Option<String>)>) -> Server {
+    fn launch(
+        pg: Option<pg::PgDb>,
+        extra: Vec<String>,
+        env: Vec<(String, Option<String>)>,
+    ) -> Server {
         let mut s = Server::new(pg, extra, env);
         s.spawn();
         s
@@ -210,7 +213,9 @@ impl Server {
     fn child(&mut self) -> &mut Option<Child> {
         match &mut self.runner {
             Runner::Process(child) => child,
-            Runner::InProcess(..) => panic!("an in-process server has no process: use Server::process"),
+            Runner::InProcess(..) => {
+                panic!("an in-process server has no process: use Server::process")
+            }
         }
     }
 
@@ -467,7 +472,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         // An in-process server stops when its `Running` is dropped.
-        if let Runner::Process(Some(mut c)) = std::mem::replace(&mut self.runner, Runner::Process(None)) {
+        if let Runner::Process(Some(mut c)) =
+            std::mem::replace(&mut self.runner, Runner::Process(None))
+        {
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -126,7 +126,12 @@ fn start() -> Result<Cluster, String> {
         .arg(&data)
         .args(["-p", &port.to_string(), "-k"])
         .arg(dir.path())
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400"])
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=400",
+        ])
         .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
         .args(["-c", "full_page_writes=off"])
         .env("LOG", &log)
@@ -172,7 +177,10 @@ impl Cluster {
         let out = Command::new(super::bin())
             .args(["migrate", "--database", &self.url(TEMPLATE)])
             .args(["--master-key", super::TEST_MASTER_KEY])
-            .env("AQSHA_DATA_DIR", self.data.parent().unwrap().join("migrate"))
+            .env(
+                "AQSHA_DATA_DIR",
+                self.data.parent().unwrap().join("migrate"),
+            )
             .output()
             .map_err(|e| e.to_string())?;
         if !out.status.success() {
