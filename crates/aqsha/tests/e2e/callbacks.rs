@@ -19,12 +19,19 @@ crate::tests! {
 }
 
 /// Fast retries so the tests run in seconds.
+/// `--callback-retry-schedule 300ms --callback-timeout 2s`: retries within a test's patience.
 const FAST: &[&str] = &[
     "--callback-retry-schedule",
     "300ms",
     "--callback-timeout",
     "2s",
 ];
+
+/// [`FAST`] for an in-process server.
+fn fast(c: &mut aqsha_server::Config) {
+    c.callbacks.retry_schedule = vec![Duration::from_millis(300)];
+    c.callbacks.timeout = Duration::from_secs(2);
+}
 
 async fn pay_with_links(
     s: &Server,
@@ -75,7 +82,7 @@ async fn wait_status(s: &Server, invoice: &str, status: &str, secs: u64) -> Valu
 }
 
 async fn success_and_failure_callbacks_carry_the_full_body_signed(backend: Backend) {
-    let s = Server::start_with(backend, FAST);
+    let s = Server::start_configured(backend, fast);
     let r = Receiver::start(&[]).await;
     let secret: Value = s.sandbox_get("/sandbox/callback-secret").await;
     let secret = secret["callbackSecret"].as_str().unwrap().to_string();
@@ -176,7 +183,7 @@ async fn success_and_failure_callbacks_carry_the_full_body_signed(backend: Backe
 }
 
 async fn callback_urls_from_the_token_are_used_when_the_order_has_none(backend: Backend) {
-    let s = Server::start_with(backend, FAST);
+    let s = Server::start_configured(backend, fast);
     let r = Receiver::start(&[]).await;
     let body = seed_like_body(&invoice(), json!(5));
     let o = &body["order"];
@@ -194,7 +201,7 @@ async fn callback_urls_from_the_token_are_used_when_the_order_has_none(backend: 
 }
 
 async fn failed_attempts_are_retried_until_accepted(backend: Backend) {
-    let s = Server::start_with(backend, FAST);
+    let s = Server::start_configured(backend, fast);
     let r = Receiver::start(&[Answer::Status(500), Answer::Status(500)]).await;
     let inv = invoice();
     let mut body = seed_like_body(&inv, json!(100));
@@ -235,7 +242,7 @@ async fn failed_attempts_are_retried_until_accepted(backend: Backend) {
 }
 
 async fn a_receiver_that_is_down_at_first_still_gets_the_event(backend: Backend) {
-    let s = Server::start_with(backend, FAST);
+    let s = Server::start_configured(backend, fast);
     let addr = free_port();
     let inv = invoice();
     let mut body = seed_like_body(&inv, json!(100));
@@ -281,15 +288,10 @@ async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart
 }
 
 async fn a_slow_receiver_does_not_hold_back_another(backend: Backend) {
-    let s = Server::start_with(
-        backend,
-        &[
-            "--callback-retry-schedule",
-            "1h",
-            "--callback-timeout",
-            "3s",
-        ],
-    );
+    let s = Server::start_configured(backend, |c| {
+        c.callbacks.retry_schedule = vec![Duration::from_secs(3600)];
+        c.callbacks.timeout = Duration::from_secs(3);
+    });
     let slow = Receiver::start(&[Answer::Hang(Duration::from_secs(60))]).await;
     let fast = Receiver::start(&[]).await;
     let slow_inv = invoice();
@@ -322,15 +324,10 @@ async fn a_slow_receiver_does_not_hold_back_another(backend: Backend) {
 }
 
 async fn production_setting_refuses_private_targets_even_by_name(backend: Backend) {
-    let s = Server::start_with(
-        backend,
-        &[
-            "--callback-targets",
-            "public",
-            "--callback-retry-schedule",
-            "300ms",
-        ],
-    );
+    let s = Server::start_configured(backend, |c| {
+        c.callbacks.public_only = true;
+        c.callbacks.retry_schedule = vec![Duration::from_millis(300)];
+    });
     let r = Receiver::start(&[]).await;
     let port = r.url.rsplit(':').next().unwrap().to_string();
     for host in ["127.0.0.1", "localhost"] {

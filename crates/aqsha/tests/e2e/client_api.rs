@@ -130,7 +130,7 @@ async fn transfer_tokens_are_per_operation_and_service_tokens_are_cached(backend
 async fn a_service_token_close_to_expiry_is_replaced(backend: Backend) {
     // Tokens live 30 s here; a client that refreshes 60 s before expiry never reuses one,
     // one that refreshes 5 s before does.
-    let s = Server::start_with(backend, &["--token-ttl", "30"]);
+    let s = Server::start_configured(backend, |c| c.token_ttl_secs = 30);
     let term = TerminalId::new(TERMINAL).unwrap();
     let eager = client(&s);
     let a = eager.service_token(Some(&term)).await.unwrap();

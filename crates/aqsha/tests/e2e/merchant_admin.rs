@@ -260,7 +260,7 @@ async fn rotate_secret_refuses_the_old_secret_within_a_second(backend: Backend) 
 }
 
 async fn rotate_callback_secret_signs_callbacks_with_the_new_secret(backend: Backend) {
-    let s = Server::start_with(backend, &["--callback-timeout", "2s"]);
+    let s = Server::start_configured(backend, |c| c.callbacks.timeout = Duration::from_secs(2));
     let shop = s.add_merchant("shop");
     let (secret, old) = (
         shop["client_secret"].as_str().unwrap(),

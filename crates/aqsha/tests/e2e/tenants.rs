@@ -220,7 +220,9 @@ async fn money_comes_from_the_merchants_capped_funding_account(backend: Backend)
     drop(s);
 
     // A small cap: opening balances and top-ups count against it, per merchant.
-    let s = Server::start_with(backend, &["--sandbox-funding-cap", "1000"]);
+    let s = Server::start_configured(backend, |c| {
+        c.funding_cap = aqsha_core::money::Money::parse_positive("1000").unwrap();
+    });
     let b = s.add_merchant("shop-b");
     let issue = |m: Value, balance: &'static str| {
         let s = &s;

@@ -19,8 +19,6 @@ crate::tests! {
     ],
 }
 
-const FAST: &[&str] = &["--callback-retry-schedule", "300ms"];
-
 /// A body that the issuer declines (wrong CVC), so a failure callback follows.
 fn declined_body(inv: &str) -> Value {
     let mut b = seed_like_body(inv, json!(100));
@@ -49,7 +47,9 @@ async fn token_with(
 }
 
 async fn the_order_cannot_redirect_callbacks_or_the_secret_hash(backend: Backend) {
-    let s = Server::start_with(backend, FAST);
+    let s = Server::start_configured(backend, |c| {
+        c.callbacks.retry_schedule = vec![Duration::from_millis(300)];
+    });
     let merchant = Receiver::start(&[]).await;
     let attacker = Receiver::start(&[]).await;
 
@@ -200,7 +200,9 @@ async fn a_per_order_token_reaches_its_own_order_only(backend: Backend) {
 }
 
 async fn epay_binding_restores_the_looser_behaviour(backend: Backend) {
-    let s = Server::start_with(backend, &["--customer-binding", "epay"]);
+    let s = Server::start_configured(backend, |c| {
+        c.rules.binding = aqsha_core::token::CustomerBinding::Epay;
+    });
     let other = invoice();
     let (st, _) = s.pay(&seed_like_body(&other, json!(100))).await;
     assert_eq!(st, StatusCode::OK);

@@ -145,7 +145,7 @@ async fn a_token_is_spent_by_one_transfer(backend: Backend) {
 }
 
 async fn missing_unknown_and_expired_tokens_are_refused_with_401(backend: Backend) {
-    let s = Server::start_with(backend, &["--token-ttl", "1"]);
+    let s = Server::start_configured(backend, |c| c.token_ttl_secs = 1);
     let body = seed_like_body(&invoice(), json!(100));
     let resp = s
         .http
