@@ -453,8 +453,13 @@ async fn no_card_number_or_cvc_reaches_the_database_or_the_logs(backend: Backend
 
     let mut files = files_under(&s.data_dir());
     files.push(s.log_path());
-    if let Some(pg) = &s.pg {
-        files.extend(files_under(&pg.data_dir()));
+    let pg_dirs = s.pg.as_ref().map(|pg| {
+        // The server is stopped; PostgreSQL writes what it holds in memory now.
+        pg.sql("CHECKPOINT");
+        pg.data_dirs()
+    });
+    if let Some(dirs) = &pg_dirs {
+        files.extend(dirs.iter().flat_map(|d| files_under(d)));
         assert!(
             files.len() > 100,
             "the PostgreSQL data directory is searched too"
@@ -462,12 +467,22 @@ async fn no_card_number_or_cvc_reaches_the_database_or_the_logs(backend: Backend
     } else {
         assert!(files.iter().any(|f| f.ends_with("aqsha.db")));
     }
+    // The search sees what the server stored: the paid order's invoice id is there in plain.
+    let paid = b["order"]["id"].as_str().unwrap();
+    let on_disk = |f: &std::path::PathBuf| {
+        std::fs::read(f).is_ok_and(|b| String::from_utf8_lossy(&b).contains(paid))
+    };
+    let stored_at: Vec<&std::path::PathBuf> =
+        files.iter().filter(|f| *f != &s.log_path()).collect();
+    assert!(
+        stored_at.into_iter().any(on_disk),
+        "the invoice id is on disk"
+    );
     let pans = [VISA, MASTERCARD, AMEX_LOCKED, "4405630000007622"];
     let cvcs = ["815", "525", "4169"];
     let secret_bits = [CLIENT_SECRET, "XZG1E@Mm"];
-    let pg_dir = s.pg.as_ref().map(|pg| pg.data_dir());
     for f in &files {
-        let in_pg = pg_dir.as_ref().is_some_and(|d| f.starts_with(d));
+        let in_pg = pg_dirs.iter().flatten().any(|d| f.starts_with(d));
         let bytes = match std::fs::read(f) {
             Ok(bytes) => bytes,
             // The cluster is shared: other tests' databases come and go while this one reads.

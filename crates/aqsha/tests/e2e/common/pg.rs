@@ -134,6 +134,8 @@ fn start() -> Result<Cluster, String> {
         ])
         .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
         .args(["-c", "full_page_writes=off"])
+        // A copied database is written to the log whole: keep the log short.
+        .args(["-c", "max_wal_size=256MB", "-c", "min_wal_size=32MB"])
         .env("LOG", &log)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -246,9 +248,13 @@ impl PgDb {
         }
     }
 
-    /// The cluster's data directory (shared with the other tests' databases).
-    pub fn data_dir(&self) -> PathBuf {
-        cluster().data.clone()
+    /// Where this database's data reaches the disk: its own directory and the cluster's
+    /// write-ahead log (shared with the other tests' databases). `CHECKPOINT` first to have
+    /// everything written there.
+    pub fn data_dirs(&self) -> Vec<PathBuf> {
+        let oid = self.sql("SELECT oid FROM pg_database WHERE datname = current_database()");
+        let data = &cluster().data;
+        vec![data.join("base").join(oid.trim()), data.join("pg_wal")]
     }
 
     /// Runs SQL on this database through `psql`, as a person with a console would, behind the
