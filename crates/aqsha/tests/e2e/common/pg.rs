@@ -59,6 +59,16 @@ fn command(bin: &Path, name: &str, who: Option<(u32, u32)>) -> Command {
     c
 }
 
+/// Runs `cmd` to its end; `Err` says what failed with what it printed on stderr.
+fn run_ok(mut cmd: Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("{what} failed: {stderr}"));
+    }
+    Ok(())
+}
+
 /// The template every test database is copied from: migrated once, never connected to after.
 const TEMPLATE: &str = "aqsha_template";
 
@@ -95,18 +105,12 @@ fn start() -> Result<Cluster, String> {
     if let Some((uid, gid)) = who {
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).map_err(|e| e.to_string())?;
     }
-    let out = command(&bin, "initdb", who)
+    let mut initdb = command(&bin, "initdb", who);
+    initdb
         .arg("-D")
         .arg(&data)
-        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+    run_ok(initdb, "initdb")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
@@ -176,22 +180,15 @@ impl Cluster {
     /// operator would, so that each test's database starts migrated.
     fn migrate_template(&self) -> Result<(), String> {
         self.psql("postgres", &format!("CREATE DATABASE {TEMPLATE}"))?;
-        let out = Command::new(super::bin())
+        let mut migrate = Command::new(super::bin());
+        migrate
             .args(["migrate", "--database", &self.url(TEMPLATE)])
             .args(["--master-key", super::TEST_MASTER_KEY])
             .env(
                 "AQSHA_DATA_DIR",
                 self.data.parent().unwrap().join("migrate"),
-            )
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(format!(
-                "aqsha migrate on the template failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(())
+            );
+        run_ok(migrate, "aqsha migrate on the template")
     }
 
     fn log(&self) -> String {
