@@ -22,15 +22,18 @@
 //! Reads use a small pool of separate connections.
 
 use crate::cache::TtlCache;
-use crate::conn::{BatchError, Conn, Connector, Keys};
+use crate::conn::{BatchError, Conn, Connector};
 use aqsha_core::money::Money;
-use aqsha_core::sandbox::PreparedSeed;
-use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
-    MerchantRecord, MerchantSummary, NextStep, OperationRecord, SandboxCardView, SealedRecord,
-    SealedTable, Store, StoreError, StoreResult, TerminalRecord, Tx, VaultCard,
+use aqsha_core::provision::NewRecords;
+use aqsha_core::records::{
+    CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
+    VaultCard,
 };
-use aqsha_core::transfer::{self, SideInput, TransferCommand, TransferOutcome};
+use aqsha_core::store::{
+    CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
+    SandboxCardView, Store, StoreError, StoreResult, Tx,
+};
+use aqsha_core::transfer::{self, LockKeys, TransferCommand, TransferOutcome};
 use aqsha_core::vault::SealedPan;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -58,12 +61,12 @@ trait WriteJob<C>: Send {
     /// Marks work that ran but whose pending writes failed.
     fn fail(&mut self, message: String);
     /// What the work will lock and read.
-    fn keys(&self) -> &Keys;
+    fn keys(&self) -> &LockKeys;
 }
 
 struct Job<T, F> {
     work: F,
-    keys: Keys,
+    keys: LockKeys,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -86,7 +89,7 @@ where
         }
     }
 
-    fn keys(&self) -> &Keys {
+    fn keys(&self) -> &LockKeys {
         &self.keys
     }
 
@@ -179,10 +182,10 @@ impl<K: Connector> GroupStore<K> {
         T: Send + 'static,
         F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
     {
-        self.write_keyed(Keys::default(), work).await
+        self.write_keyed(LockKeys::default(), work).await
     }
 
-    async fn write_keyed<T, F>(&self, keys: Keys, work: F) -> StoreResult<T>
+    async fn write_keyed<T, F>(&self, keys: LockKeys, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
@@ -412,7 +415,7 @@ fn begin<C: Conn>(
     put_off: &mut Vec<Box<dyn WriteJob<C>>>,
 ) -> Result<(), BatchError> {
     conn.begin()?;
-    let keys: Vec<&Keys> = batch.iter().map(|j| j.keys()).collect();
+    let keys: Vec<&LockKeys> = batch.iter().map(|j| j.keys()).collect();
     let ready = match conn.prepare(&keys) {
         Ok(r) => r,
         Err(e) => {
@@ -490,30 +493,8 @@ impl<K: Connector> Store for GroupStore<K> {
     }
 
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome> {
-        let mut keys = Keys::default();
-        for side in [&cmd.sender, &cmd.receiver] {
-            match side {
-                SideInput::Pan(p) => keys.fingerprints.push(p.fingerprint.clone()),
-                SideInput::CardId { id, .. } => keys.saved_cards.push(id.clone()),
-            }
-        }
-        let (token, order) = (&cmd.token, &cmd.order);
-        if let SideInput::Pan(p) = &cmd.sender {
-            // The sender's answers are checked, so its wrong-answer count is read ahead.
-            keys.guesses = Some((token.merchant_id.clone(), p.fingerprint.clone()));
-        }
-        keys.token = Some(token.id.clone());
-        keys.invoice = Some((token.merchant_id.clone(), order.invoice_id.clone()));
-        if let (Some(terminal), Some(tail)) = (
-            order.terminal_id.as_ref().or(token.terminal_id.as_ref()),
-            transfer::invoice_tail(&order.invoice_id),
-        ) {
-            keys.tail = Some((
-                terminal.clone(),
-                transfer::day_of(cmd.now),
-                tail.to_string(),
-            ));
-        }
+        // The transfer rules say what a command will lock and read; the batch only uses it.
+        let keys = cmd.lock_keys();
         self.write_keyed(keys, move |c| transfer::execute(c as &mut dyn Tx, &cmd))
             .await
     }
@@ -568,7 +549,7 @@ impl<K: Connector> Store for GroupStore<K> {
         self.write(move |c| c.top_up(&m, &id, amount, cap)).await
     }
 
-    async fn install(&self, seed: PreparedSeed) -> StoreResult<bool> {
+    async fn install(&self, seed: NewRecords) -> StoreResult<bool> {
         self.write(move |c| c.install(&seed)).await
     }
 

@@ -3,16 +3,18 @@
 //! the driver allows. See [`crate::batch`].
 
 use super::{
-    guesses_of, invoice_lock, is_card_account, stored, tail_lock, Balances, Driver, Rows, SqlConn,
-    P,
+    guesses_of, invoice_lock, is_card_account, stored, tail_lock, Balances, Driver, Param, Rows,
+    SqlConn,
 };
 use crate::batch::TailKey;
 #[cfg(doc)]
 use crate::conn::Conn;
-use crate::conn::Keys;
 use crate::rows::{self, Cols};
-use aqsha_core::store::{CardGuesses, OperationRecord, StoreError, StoreResult};
-use aqsha_core::transfer::{day_of, invoice_tail};
+use aqsha_core::invoice::{day_of, invoice_tail};
+use aqsha_core::records::{CallbackStatus, OperationStatus};
+use aqsha_core::records::{CardGuesses, OperationRecord};
+use aqsha_core::store::{StoreError, StoreResult};
+use aqsha_core::transfer::LockKeys;
 
 const OPERATION_INSERT_COLUMNS: &[&str] = &[
     "id",
@@ -71,7 +73,11 @@ impl<D: Driver> SqlConn<D> {
     /// locked accounts' balances, and the network cards, become known. The batch's invoice
     /// and tail locks (`locks`, sorted) are taken here too, in the same statement as the
     /// cards where the driver can ([`Driver::LOCK_KEYS_FIRST`]).
-    pub(super) fn lock_cards(&mut self, keys: &[&Keys], locks: &[&str]) -> StoreResult<Vec<bool>> {
+    pub(super) fn lock_cards(
+        &mut self,
+        keys: &[&LockKeys],
+        locks: &[&str],
+    ) -> StoreResult<Vec<bool>> {
         let fingerprints: Vec<&str> = keys
             .iter()
             .flat_map(|k| k.fingerprints.iter().map(String::as_str))
@@ -95,7 +101,7 @@ impl<D: Driver> SqlConn<D> {
                 "SELECT {} FROM network_cards WHERE fingerprint = ANY($1)",
                 rows::NETWORK_CARD_COLUMNS
             );
-            for card in self.all(&sql, &[P::List(&missing)], rows::network_card)? {
+            for card in self.all(&sql, &[Param::List(&missing)], rows::network_card)? {
                 account_of.insert(card.fingerprint.clone(), card.account_id.clone());
                 self.cards.put(&card.fingerprint.clone(), card);
             }
@@ -105,7 +111,7 @@ impl<D: Driver> SqlConn<D> {
                 "SELECT v.id, n.account_id FROM vault_cards v
                  JOIN network_cards n ON n.fingerprint = v.fingerprint
                  WHERE v.id = ANY($1)",
-                &[P::List(&saved)],
+                &[Param::List(&saved)],
                 &mut |r| {
                     account_of.insert(r.text(0)?, r.text(1)?);
                     Ok(())
@@ -170,11 +176,12 @@ impl<D: Driver> SqlConn<D> {
             Some(first) if !keys.is_empty() => {
                 let sql = format!("{first} UNION ALL {rows}");
                 self.driver
-                    .query(&sql, &[P::List(accounts), P::List(keys)], &mut each)?;
+                    .query(&sql, &[Param::List(accounts), Param::List(keys)], &mut each)?;
             }
             _ => {
                 self.driver.lock_keys(keys)?;
-                self.driver.query(&rows, &[P::List(accounts)], &mut each)?;
+                self.driver
+                    .query(&rows, &[Param::List(accounts)], &mut each)?;
             }
         }
         Ok(balances)
@@ -184,7 +191,7 @@ impl<D: Driver> SqlConn<D> {
     /// commands will look for, into `known`. Their invoices and tails were locked by
     /// [`Self::lock_cards`], in an earlier statement: the read must see whatever the locks'
     /// previous holders committed.
-    pub(super) fn read_ahead(&mut self, keys: &[&Keys]) -> StoreResult<()> {
+    pub(super) fn read_ahead(&mut self, keys: &[&LockKeys]) -> StoreResult<()> {
         let tokens: Vec<&str> = keys.iter().filter_map(|k| k.token.as_deref()).collect();
         let invoices: Vec<&(String, String)> =
             keys.iter().filter_map(|k| k.invoice.as_ref()).collect();
@@ -233,14 +240,14 @@ impl<D: Driver> SqlConn<D> {
              SELECT 'g', merchant_id, card_key, '', '', wrong, CAST(blocked_until AS TEXT)
              FROM card_guesses WHERE card_key = ANY($8) AND merchant_id = ANY($7)",
             &[
-                P::List(&tokens),
-                P::List(&merchants),
-                P::List(&numbers),
-                P::List(&terminals),
-                P::List(&days),
-                P::List(&digits),
-                P::List(&guess_merchants),
-                P::List(&guess_cards),
+                Param::List(&tokens),
+                Param::List(&merchants),
+                Param::List(&numbers),
+                Param::List(&terminals),
+                Param::List(&days),
+                Param::List(&digits),
+                Param::List(&guess_merchants),
+                Param::List(&guess_cards),
             ],
             &mut |r| {
                 let (a, b) = (r.text(1)?, r.text(2)?);
@@ -263,7 +270,9 @@ impl<D: Driver> SqlConn<D> {
                     _ => {
                         let key = (a, b, r.text(3)?);
                         if let Some(rows) = known.tails.get_mut(&key) {
-                            rows.push((r.text(4)?, r.text(6)? == "CHARGE"));
+                            let charged = OperationStatus::parse(&r.text(6)?)
+                                == Some(OperationStatus::Charge);
+                            rows.push((r.text(4)?, charged));
                         }
                     }
                 }
@@ -283,45 +292,45 @@ impl<D: Driver> SqlConn<D> {
             .iter()
             .map(|o| (rows::rfc3339(o.created_at), day_of(o.created_at)))
             .collect();
-        let ops: Vec<Vec<P>> = p
+        let ops: Vec<Vec<Param>> = p
             .operations
             .iter()
             .zip(&dates)
             .map(|(o, (created, day))| operation_params(o, created, day))
             .collect();
-        let postings: Vec<Vec<P>> = p
+        let postings: Vec<Vec<Param>> = p
             .postings
             .iter()
             .map(|(op, posting)| {
                 vec![
-                    P::Text(op),
-                    P::Text(&posting.account_id),
-                    P::Int(posting.amount.minor()),
+                    Param::Text(op),
+                    Param::Text(&posting.account_id),
+                    Param::Int(posting.amount.minor()),
                 ]
             })
             .collect();
-        let spent: Vec<Vec<P>> = p
+        let spent: Vec<Vec<Param>> = p
             .spent
             .iter()
-            .map(|(token, op)| vec![P::Text(token), P::Text(op)])
+            .map(|(token, op)| vec![Param::Text(token), Param::Text(op)])
             .collect();
-        let events: Vec<Vec<P>> = p
+        let events: Vec<Vec<Param>> = p
             .callbacks
             .iter()
             .map(|e| {
                 let at = e.created_at.timestamp_millis();
                 vec![
-                    P::Text(&e.id),
-                    P::Text(&e.merchant_id),
-                    P::Text(&e.operation_id),
-                    P::Text(&e.invoice_id),
-                    P::Text(&e.url),
-                    P::Text(&e.kind),
-                    P::Text(&e.body),
-                    P::Text("pending"),
-                    P::Int(0),
-                    P::Int(at),
-                    P::Int(at),
+                    Param::Text(&e.id),
+                    Param::Text(&e.merchant_id),
+                    Param::Text(&e.operation_id),
+                    Param::Text(&e.invoice_id),
+                    Param::Text(&e.url),
+                    Param::Text(e.kind.as_str()),
+                    Param::Text(&e.body),
+                    Param::Text(CallbackStatus::Pending.as_str()),
+                    Param::Int(0),
+                    Param::Int(at),
+                    Param::Int(at),
                 ]
             })
             .collect();
@@ -378,7 +387,7 @@ impl<D: Driver> SqlConn<D> {
 /// The advisory locks a batch takes: its invoices and invoice tails (so that another instance
 /// charging the same invoice, or another invoice with the same tail, waits for this commit),
 /// sorted, so that two batches cannot deadlock on them.
-pub(super) fn lock_keys_of(keys: &[&Keys]) -> Vec<String> {
+pub(super) fn lock_keys_of(keys: &[&LockKeys]) -> Vec<String> {
     let mut locks: Vec<String> = keys
         .iter()
         .filter_map(|k| k.invoice.as_ref())
@@ -391,41 +400,41 @@ pub(super) fn lock_keys_of(keys: &[&Keys]) -> Vec<String> {
 }
 
 /// An operation's row, in [`OPERATION_INSERT_COLUMNS`] order.
-fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str) -> Vec<P<'a>> {
+fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str) -> Vec<Param<'a>> {
     vec![
-        P::Text(&op.id),
-        P::Text(&op.merchant_id),
-        P::Text(&op.terminal_id),
-        P::Text(&op.invoice_id),
-        P::Text(&op.account_id),
-        P::Int(op.amount.minor()),
-        P::Int(op.fee.minor()),
-        P::Text(&op.currency),
-        P::Text(&op.description),
-        P::Text(&op.email),
-        P::Text(&op.status),
-        P::Int(i64::from(op.reason_code)),
-        P::Text(&op.reason),
-        P::Text(&op.reference),
-        P::Text(&op.int_reference),
-        P::Text(&op.sender.card_id),
-        P::Text(&op.sender.mask),
-        P::Text(&op.sender.brand),
-        P::Text(&op.sender.transfer_type),
-        P::Text(&op.receiver.card_id),
-        P::Text(&op.receiver.mask),
-        P::Text(&op.receiver.brand),
-        P::Text(&op.receiver.transfer_type),
-        P::Text(&op.token_id),
-        P::Text(&op.request_digest),
-        P::Int(i64::from(op.http_status)),
-        P::Text(&op.response_body),
-        P::Text(created),
-        P::OptText(op.post_link.as_deref()),
-        P::OptText(op.failure_post_link.as_deref()),
-        P::OptText(op.secret_hash.as_deref()),
-        P::Text(day),
+        Param::Text(&op.id),
+        Param::Text(&op.merchant_id),
+        Param::Text(&op.terminal_id),
+        Param::Text(&op.invoice_id),
+        Param::Text(&op.account_id),
+        Param::Int(op.amount.minor()),
+        Param::Int(op.fee.minor()),
+        Param::Text(&op.currency),
+        Param::Text(&op.description),
+        Param::Text(&op.email),
+        Param::Text(op.status.as_str()),
+        Param::Int(i64::from(op.reason_code)),
+        Param::Text(&op.reason),
+        Param::Text(&op.reference),
+        Param::Text(&op.int_reference),
+        Param::Text(&op.sender.card_id),
+        Param::Text(&op.sender.mask),
+        Param::Text(op.sender.brand_name()),
+        Param::Text(op.sender.transfer_type_name()),
+        Param::Text(&op.receiver.card_id),
+        Param::Text(&op.receiver.mask),
+        Param::Text(op.receiver.brand_name()),
+        Param::Text(op.receiver.transfer_type_name()),
+        Param::Text(&op.token_id),
+        Param::Text(&op.request_digest),
+        Param::Int(i64::from(op.http_status)),
+        Param::Text(&op.response_body),
+        Param::Text(created),
+        Param::OptText(op.post_link.as_deref()),
+        Param::OptText(op.failure_post_link.as_deref()),
+        Param::OptText(op.secret_hash.as_deref()),
+        Param::Text(day),
         // A six-digit invoice is its own tail.
-        P::Text(invoice_tail(&op.invoice_id).unwrap_or(&op.invoice_id)),
+        Param::Text(invoice_tail(&op.invoice_id).unwrap_or(&op.invoice_id)),
     ]
 }
