@@ -7,8 +7,10 @@
 use crate::card::{Cvc, Expiry, Pan};
 use crate::fee::FeeSchedule;
 use crate::money::{Currency, Money};
-use crate::provision::{hash_password, network_card, new_merchant, CardTerms, NewRecords};
-use crate::records::VaultCard;
+use crate::provision::{
+    hash_password, network_card, new_merchant, CardTerms, NewMerchant, NewRecords,
+};
+use crate::records::{NewNetworkCard, VaultCard};
 use crate::vault::Vault;
 use chrono::Utc;
 use serde::Deserialize;
@@ -89,73 +91,100 @@ pub fn prepare(vault: &Vault) -> Result<NewRecords, SeedError> {
         ..Default::default()
     };
     for m in &file.merchants {
-        let terminals = m
-            .terminals
-            .iter()
-            .map(|t| {
-                Ok((
-                    t.id.clone(),
-                    Currency::parse(&t.currency).ok_or_else(|| bad("terminal currency"))?,
-                ))
-            })
-            .collect::<Result<Vec<_>, SeedError>>()?;
-        let mut nm = new_merchant(&m.name, &m.client_id, &m.client_secret, &terminals, fee);
-        nm.cabinet_email = m.cabinet_email.clone();
-        nm.cabinet_password_hash = match &m.cabinet_password {
-            Some(p) => Some(hash_password(p).map_err(|e| SeedError::Invalid(e.to_string()))?),
-            None => None,
-        };
-        seed.merchants.push(nm);
+        seed.merchants.push(merchant(m, fee)?);
     }
     for c in &file.cards {
         let pan = Pan::parse(&c.pan).map_err(|_| bad("card pan"))?;
-        let (mm, yy) = c.expire.split_once('/').ok_or_else(|| bad("card expire"))?;
-        let expiry = Expiry::parse(mm, yy).ok_or_else(|| bad("card expire"))?;
-        let cvc = Cvc::parse(&c.cvc).map_err(|_| bad("card cvc"))?;
-        let currency = Currency::parse(&c.currency).ok_or_else(|| bad("card currency"))?;
-        let balance = if c.balance.trim() == "0" {
-            Money::ZERO
-        } else {
-            Money::parse_positive(&c.balance).map_err(|_| bad("card balance"))?
-        };
-        let terms = CardTerms {
-            expiry,
-            locked: c.locked,
-            enforce_expiry: c.enforce_expiry,
-            balance,
-            currency,
-        };
-        let card = network_card(vault, vault.fingerprint(&pan), None, &pan, &cvc, terms);
+        let card = card(vault, &pan, c)?;
         if let Some(s) = &c.saved {
-            let merchant = seed
-                .merchants
-                .iter()
-                .find(|m| m.record.client_id == s.merchant)
-                .ok_or_else(|| bad("saved card merchant"))?;
-            seed.vault_cards.push(VaultCard {
-                id: s.id.clone(),
-                merchant_id: merchant.record.id.clone(),
-                account_id: s.account_id.clone(),
-                fingerprint: card.card.fingerprint.clone(),
-                sealed: vault.seal(&pan),
-                mask: pan.mask(),
-                brand: pan.brand(),
-                payer_name: s.payer_name.clone(),
-                active: true,
-                created_at: Utc::now(),
-                transaction_id: String::new(),
-                reference: String::new(),
-                int_reference: String::new(),
-                terminal_id: merchant
-                    .terminals
-                    .first()
-                    .map(|t| t.id.clone())
-                    .unwrap_or_default(),
-            });
+            let saved = saved_card(vault, &pan, &card.card.fingerprint, s, &seed.merchants)?;
+            seed.vault_cards.push(saved);
         }
         seed.cards.push(card);
     }
     Ok(seed)
+}
+
+fn merchant(m: &SeedMerchant, fee: FeeSchedule) -> Result<NewMerchant, SeedError> {
+    let terminals = m
+        .terminals
+        .iter()
+        .map(|t| {
+            Ok((
+                t.id.clone(),
+                Currency::parse(&t.currency).ok_or_else(|| bad("terminal currency"))?,
+            ))
+        })
+        .collect::<Result<Vec<_>, SeedError>>()?;
+    let mut nm = new_merchant(&m.name, &m.client_id, &m.client_secret, &terminals, fee);
+    nm.cabinet_email = m.cabinet_email.clone();
+    nm.cabinet_password_hash = match &m.cabinet_password {
+        Some(p) => Some(hash_password(p).map_err(|e| SeedError::Invalid(e.to_string()))?),
+        None => None,
+    };
+    Ok(nm)
+}
+
+/// A public test card: known by the network-wide fingerprint, shared by every merchant.
+fn card(vault: &Vault, pan: &Pan, c: &SeedCard) -> Result<NewNetworkCard, SeedError> {
+    let (mm, yy) = c.expire.split_once('/').ok_or_else(|| bad("card expire"))?;
+    let expiry = Expiry::parse(mm, yy).ok_or_else(|| bad("card expire"))?;
+    let cvc = Cvc::parse(&c.cvc).map_err(|_| bad("card cvc"))?;
+    let currency = Currency::parse(&c.currency).ok_or_else(|| bad("card currency"))?;
+    let balance = if c.balance.trim() == "0" {
+        Money::ZERO
+    } else {
+        Money::parse_positive(&c.balance).map_err(|_| bad("card balance"))?
+    };
+    let terms = CardTerms {
+        expiry,
+        locked: c.locked,
+        enforce_expiry: c.enforce_expiry,
+        balance,
+        currency,
+    };
+    Ok(network_card(
+        vault,
+        vault.fingerprint(pan),
+        None,
+        pan,
+        &cvc,
+        terms,
+    ))
+}
+
+/// A test card saved for one of the seed's merchants' customers, on its first terminal.
+fn saved_card(
+    vault: &Vault,
+    pan: &Pan,
+    fingerprint: &str,
+    s: &SeedSaved,
+    merchants: &[NewMerchant],
+) -> Result<VaultCard, SeedError> {
+    let merchant = merchants
+        .iter()
+        .find(|m| m.record.client_id == s.merchant)
+        .ok_or_else(|| bad("saved card merchant"))?;
+    Ok(VaultCard {
+        id: s.id.clone(),
+        merchant_id: merchant.record.id.clone(),
+        account_id: s.account_id.clone(),
+        fingerprint: fingerprint.to_string(),
+        sealed: vault.seal(pan),
+        mask: pan.mask(),
+        brand: pan.brand(),
+        payer_name: s.payer_name.clone(),
+        active: true,
+        created_at: Utc::now(),
+        transaction_id: String::new(),
+        reference: String::new(),
+        int_reference: String::new(),
+        terminal_id: merchant
+            .terminals
+            .first()
+            .map(|t| t.id.clone())
+            .unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]

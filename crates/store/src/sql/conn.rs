@@ -5,8 +5,7 @@ use super::batch::lock_keys_of;
 use super::{batch_err, Driver, Param, SqlConn};
 use crate::conn::{BatchError, Conn};
 use crate::rows;
-use aqsha_core::money::{Currency, Money};
-use aqsha_core::network::funding_account;
+use aqsha_core::money::Money;
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::CallbackStatus;
 use aqsha_core::records::{
@@ -16,7 +15,6 @@ use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
     SandboxCardView, StoreResult, Tx,
 };
-use aqsha_core::transfer::external_account;
 use aqsha_core::transfer::LockKeys;
 use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
@@ -81,91 +79,7 @@ impl<D: Driver> Conn for SqlConn<D> {
     }
 
     fn install(&mut self, seed: &NewRecords) -> StoreResult<bool> {
-        let now = rows::rfc3339(Utc::now());
-        if let Some(marker) = &seed.marker {
-            let inserted = self.driver.exec(
-                "INSERT INTO seed_markers (marker, applied_at) VALUES ($1, $2) ON CONFLICT (marker) DO NOTHING",
-                &[Param::Text(marker), Param::Text(&now)],
-            )?;
-            if inserted == 0 {
-                return Ok(false);
-            }
-        }
-        for c in [Currency::Kzt, Currency::Usd] {
-            self.ensure_account(&external_account(c), "external", c)?;
-            self.ensure_account(&funding_account(None, c), "funding", c)?;
-        }
-        for m in &seed.merchants {
-            let r = &m.record;
-            self.driver.exec(
-                "INSERT INTO merchants (id, client_id, secret_hash, name, cabinet_email,
-                 cabinet_password_hash, callback_secret, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    Param::Text(&r.id),
-                    Param::Text(&r.client_id),
-                    Param::Text(&r.secret_hash),
-                    Param::Text(&r.name),
-                    Param::OptText(m.cabinet_email.as_deref()),
-                    Param::OptText(m.cabinet_password_hash.as_deref()),
-                    Param::Text(&m.callback_secret),
-                    Param::Text(&now),
-                ],
-            )?;
-        }
-        let terminals = seed.merchants.iter().flat_map(|m| m.terminals.iter());
-        for t in terminals.chain(seed.terminals.iter()) {
-            self.ensure_account(&t.fee_account, "fee", t.currency)?;
-            self.driver.exec(
-                "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    Param::Text(&t.id),
-                    Param::Text(&t.merchant_id),
-                    Param::Text(t.currency.code()),
-                    Param::Int(t.fee.percent_bps),
-                    Param::Int(t.fee.min_fee.minor()),
-                    Param::Text(&t.fee_account),
-                ],
-            )?;
-        }
-        for n in &seed.cards {
-            let c = &n.card;
-            self.ensure_account(&c.account_id, "card", c.currency)?;
-            self.driver.exec(
-                "INSERT INTO network_cards (id, fingerprint, key_id, pan_sealed, mask, brand, exp_month,
-                 exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at,
-                 owner_merchant_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                &[
-                    Param::Text(&c.id),
-                    Param::Text(&c.fingerprint),
-                    Param::Text(&n.sealed.key_id),
-                    Param::Blob(&n.sealed.blob),
-                    Param::Text(&c.mask),
-                    Param::Text(c.brand.name()),
-                    Param::Int(i64::from(c.expiry.month)),
-                    Param::Int(i64::from(c.expiry.year)),
-                    Param::Text(&c.cvc_check),
-                    Param::Bool(c.locked),
-                    Param::Bool(c.enforce_expiry),
-                    Param::Text(&c.account_id),
-                    Param::Text(c.currency.code()),
-                    Param::Text(&now),
-                    Param::OptText(c.owner.as_deref()),
-                ],
-            )?;
-            self.fund(
-                c,
-                n.opening_balance,
-                seed.funding_cap,
-                &format!("funding:{}", c.id),
-            )?;
-        }
-        for v in &seed.vault_cards {
-            self.put_vault_card(v)?;
-        }
-        Ok(true)
+        self.install_records(seed)
     }
 
     fn top_up(

@@ -5,6 +5,7 @@
 //! Statements use PostgreSQL's `$1` placeholders; the SQLite driver rewrites them to `?1`.
 mod batch;
 mod conn;
+mod install;
 mod tx;
 
 use crate::batch::{Known, Pending, TailKey};
