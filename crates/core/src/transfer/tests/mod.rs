@@ -226,6 +226,18 @@ fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap()
 }
 
+/// Runs `cmd`, which must record an operation: (response, operation id, charged).
+fn recorded(w: &mut MemoryTx, cmd: &TransferCommand) -> (StoredResponse, String, bool) {
+    match run(w, cmd) {
+        TransferOutcome::Done {
+            response,
+            operation_id,
+            charged,
+        } => (response, operation_id, charged),
+        other => panic!("expected a recorded operation, got {other:?}"),
+    }
+}
+
 /// Runs `cmd`, which must be declined with `code` and a message containing `detail`; checks
 /// the answer's fields, that nothing moved, and that the decline was recorded and the token
 /// spent on it.
@@ -236,15 +248,8 @@ fn declined(
     detail: &str,
 ) -> OperationRecord {
     let (balances, postings) = (w.balances.clone(), w.postings.len());
-    let TransferOutcome::Done {
-        response,
-        operation_id,
-        charged,
-    } = run(w, cmd)
-    else {
-        panic!("expected a recorded decline {}", code.code);
-    };
-    assert!(!charged);
+    let (response, operation_id, charged) = recorded(w, cmd);
+    assert!(!charged, "expected a decline {}", code.code);
     assert_eq!(response.http_status, 400);
     let body = json(&response.body);
     assert_eq!(body["code"], code.code, "{body}");
@@ -274,14 +279,7 @@ fn declined(
 
 /// Runs `cmd`, which must be charged; returns the answer's body.
 fn charged(w: &mut MemoryTx, cmd: &TransferCommand) -> Value {
-    let TransferOutcome::Done {
-        response,
-        operation_id,
-        charged,
-    } = run(w, cmd)
-    else {
-        panic!("expected a charge");
-    };
+    let (response, operation_id, charged) = recorded(w, cmd);
     let body = json(&response.body);
     assert!(charged, "{body}");
     assert_eq!(response.http_status, 200);
