@@ -1,7 +1,7 @@
 //! Provisioning: new merchants with their terminals, network cards with their accounts, the
 //! ids and secrets they are given, and the set of records a store installs in one go
-//! ([`NewRecords`]). The seed ([`crate::seed`]), `aqsha merchant add` and the sandbox API all
-//! build their records here.
+//! ([`NewRecords`]). The sandbox seed (module `seed`), `aqsha merchant add` and the sandbox
+//! API all build their records here.
 
 use crate::card::{Cvc, Expiry, Pan};
 use crate::fee::FeeSchedule;

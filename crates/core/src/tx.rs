@@ -1,9 +1,9 @@
 //! The unit of work a transfer runs in ([`Tx`]), and the errors a store reports.
 //!
-//! The transfer algorithm ([`crate::transfer::execute`]) is written once, against [`Tx`]. The
-//! store runs it inside its own transaction, many commands to one commit (group commit); a
-//! command's reads see the commands before it in the batch, and one command's failure never
-//! touches the others.
+//! The transfer algorithm (`transfer::execute`, a module above this one) is written once,
+//! against [`Tx`]. The store runs it inside its own transaction, many commands to one commit
+//! (group commit); a command's reads see the commands before it in the batch, and one
+//! command's failure never touches the others.
 
 use crate::money::Money;
 use crate::records::{
