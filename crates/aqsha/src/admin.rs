@@ -7,7 +7,7 @@ use crate::StoreArgs;
 use anyhow::{bail, Context};
 use aqsha_core::fee::FeeSchedule;
 use aqsha_core::money::Currency;
-use aqsha_core::sandbox::{random_secret, random_uuid};
+use aqsha_core::provision::{random_secret, random_uuid};
 use aqsha_core::store::{MerchantChange, Store};
 use aqsha_core::vault::sha256_hex;
 use aqsha_store::DatabaseUrl;
@@ -133,7 +133,7 @@ async fn add(
     let state = aqsha_server::config::prepare(&config).await?;
     let secret = random_secret(CLIENT_SECRET_LEN);
     let terminal = terminal.unwrap_or_else(random_uuid);
-    let merchant = aqsha_core::sandbox::new_merchant(
+    let merchant = aqsha_core::provision::new_merchant(
         name.as_deref().unwrap_or(client_id),
         client_id,
         &secret,
@@ -141,7 +141,7 @@ async fn add(
         FeeSchedule::DEFAULT,
     );
     let callback_secret = merchant.callback_secret.clone();
-    let seed = aqsha_core::sandbox::PreparedSeed {
+    let seed = aqsha_core::provision::NewRecords {
         merchants: vec![merchant],
         ..Default::default()
     };

@@ -9,7 +9,8 @@
 use crate::StoreArgs;
 use anyhow::{bail, Context};
 use aqsha_core::keyring::{KeyState, Keyring};
-use aqsha_core::store::{KeyUsage, SealedTable, Store};
+use aqsha_core::records::SealedTable;
+use aqsha_core::store::{KeyUsage, Store};
 use aqsha_server::keyfile::{self, KeySource};
 use clap::Subcommand;
 use std::collections::BTreeMap;

@@ -1,53 +1,20 @@
-//! What the domain needs from a database: records, the unit of work ([`Tx`]) that a transfer
-//! runs inside, and the [`Store`] that the server talks to.
+//! The store the server talks to ([`Store`]), and the views it answers with.
 //!
-//! The transfer algorithm ([`crate::transfer::execute`]) is written once, against [`Tx`]. The
-//! store runs it inside its own transaction, many commands to one commit (group commit); a
-//! command's reads see the commands before it in the batch, and one command's failure never
-//! touches the others.
+//! The records themselves are in [`crate::records`]; the transfer's unit of work and the
+//! store's errors in [`crate::tx`] (re-exported here, where the server looks for them).
 
 use crate::card::{Brand, Expiry};
-use crate::fee::FeeSchedule;
 use crate::money::{Currency, Money};
+use crate::provision::NewRecords;
+use crate::records::{
+    CallbackAttempt, CallbackEvent, CallbackStatus, MerchantRecord, OperationRecord, SealedRecord,
+    SealedTable, TerminalRecord, VaultCard,
+};
 use crate::transfer::{TransferCommand, TransferOutcome};
 use crate::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Db(String),
-    #[error("the store is shutting down")]
-    Closed,
-    /// The writer's queue is full: the work was not queued, so nothing of it happened, and the
-    /// same request can be sent again later.
-    #[error("the store is busy: its write queue is full")]
-    Busy,
-    #[error("ledger invariant violated: {0}")]
-    Invariant(String),
-    /// A deadlock or serialization failure between concurrent transactions: running the same
-    /// work again will succeed.
-    #[error("transaction conflict: {0}")]
-    Conflict(String),
-    /// The request breaks a rule the store enforces atomically (a funding cap, say); the text
-    /// is meant for the caller.
-    #[error("{0}")]
-    Refused(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
-
-#[derive(Debug, Clone)]
-pub struct MerchantRecord {
-    pub id: String,
-    pub client_id: String,
-    /// SHA-256 (hex) of the client secret; secrets are long random strings, so a plain hash is
-    /// enough and keeps the token endpoint fast.
-    pub secret_hash: String,
-    pub name: String,
-    /// Set by `aqsha merchant disable`: the merchant's logins and tokens are refused.
-    pub disabled: bool,
-}
+pub use crate::tx::{StoreError, StoreResult, Tx};
 
 /// A merchant as `aqsha merchant list` shows it: never a secret or a hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,152 +36,6 @@ pub enum MerchantChange {
     CallbackSecret(String),
 }
 
-#[derive(Debug, Clone)]
-pub struct TerminalRecord {
-    pub id: String,
-    pub merchant_id: String,
-    pub currency: Currency,
-    pub fee: FeeSchedule,
-    /// The ledger account that receives this terminal's fees (the merchant's fee account).
-    pub fee_account: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct TokenRecord {
-    /// Unique per token and time-ordered (UUID v7), so the spent-token index grows at its end.
-    pub id: String,
-    pub merchant_id: String,
-    pub scope: String,
-    pub invoice_id: Option<String>,
-    pub amount: Option<Money>,
-    pub currency: Option<Currency>,
-    pub terminal_id: Option<String>,
-    pub post_link: Option<String>,
-    pub failure_post_link: Option<String>,
-    pub secret_hash: Option<String>,
-    pub expires_at: DateTime<Utc>,
-    /// The customer (`accountID`) the token was issued for, if any.
-    pub account_id: Option<String>,
-}
-
-/// A card issued by Aqsha's built-in card network, as its issuer sees it.
-#[derive(Debug, Clone)]
-pub struct NetworkCard {
-    pub id: String,
-    pub fingerprint: String,
-    pub mask: String,
-    pub brand: Brand,
-    pub expiry: Expiry,
-    /// Keyed check value of (card, CVC); the CVC itself is never stored.
-    pub cvc_check: String,
-    pub locked: bool,
-    /// `false` only for the documented test cards, whose printed dates have passed but which
-    /// must keep working as the seed shows. Set by the seed data, not by card number in code.
-    pub enforce_expiry: bool,
-    pub account_id: String,
-    pub currency: Currency,
-    /// The merchant that issued the card through the sandbox API; `None` for the network's
-    /// public test cards, which every merchant shares.
-    pub owner: Option<String>,
-}
-
-/// A card saved in the vault for one merchant's customer (`accountID`).
-#[derive(Debug, Clone)]
-pub struct VaultCard {
-    pub id: String,
-    pub merchant_id: String,
-    pub account_id: String,
-    pub fingerprint: String,
-    pub sealed: SealedPan,
-    pub mask: String,
-    pub brand: Brand,
-    pub payer_name: String,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub transaction_id: String,
-    pub reference: String,
-    pub int_reference: String,
-    pub terminal_id: String,
-}
-
-/// Wrong CVC or expiry answers given for one card by one merchant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CardGuesses {
-    /// Wrong answers since the last right one (or since the last block).
-    pub wrong: u32,
-    /// The card is refused to this merchant until then.
-    pub blocked_until: Option<DateTime<Utc>>,
-}
-
-/// One side of a posting: `amount` is added to the account's balance (negative = debit).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Posting {
-    pub account_id: String,
-    pub amount: Money,
-}
-
-/// A finished operation, success or decline, with the exact response it was answered with.
-#[derive(Debug, Clone)]
-pub struct OperationRecord {
-    pub id: String,
-    pub merchant_id: String,
-    pub terminal_id: String,
-    pub invoice_id: String,
-    pub account_id: String,
-    pub amount: Money,
-    pub fee: Money,
-    pub currency: String,
-    pub description: String,
-    pub email: String,
-    /// `CHARGE` or `FAILED`.
-    pub status: String,
-    pub reason_code: u32,
-    pub reason: String,
-    pub reference: String,
-    pub int_reference: String,
-    pub sender: SideRecord,
-    pub receiver: SideRecord,
-    /// The id of the token that carried the request.
-    pub token_id: String,
-    pub request_digest: String,
-    pub http_status: u16,
-    pub response_body: String,
-    pub created_at: DateTime<Utc>,
-    pub post_link: Option<String>,
-    pub failure_post_link: Option<String>,
-    pub secret_hash: Option<String>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct SideRecord {
-    pub card_id: String,
-    pub mask: String,
-    pub brand: String,
-    pub transfer_type: String,
-}
-
-/// A stored answer, replayed byte for byte when the same request comes again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    pub http_status: u16,
-    pub body: String,
-}
-
-/// A callback to deliver, written in the same commit as the operation it reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackEvent {
-    pub id: String,
-    pub merchant_id: String,
-    pub operation_id: String,
-    pub invoice_id: String,
-    pub url: String,
-    /// `success` (postLink) or `failure` (failurePostLink).
-    pub kind: String,
-    /// The exact JSON sent on every attempt.
-    pub body: String,
-    pub created_at: DateTime<Utc>,
-}
-
 /// An event claimed for one delivery attempt.
 #[derive(Debug, Clone)]
 pub struct DueCallback {
@@ -223,18 +44,6 @@ pub struct DueCallback {
     pub attempt: u32,
     /// The merchant's signing key.
     pub secret: String,
-}
-
-/// One delivery attempt, as recorded.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CallbackAttempt {
-    pub attempt: u32,
-    pub at: DateTime<Utc>,
-    #[serde(rename = "httpStatus")]
-    pub http_status: Option<u16>,
-    pub error: Option<String>,
-    #[serde(rename = "durationMs")]
-    pub duration_ms: u64,
 }
 
 /// What happens to an event after an attempt.
@@ -250,8 +59,7 @@ pub enum NextStep {
 #[derive(Debug, Clone)]
 pub struct CallbackView {
     pub event: CallbackEvent,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: CallbackStatus,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub attempts: Vec<CallbackAttempt>,
@@ -267,14 +75,6 @@ pub struct SandboxCardView {
     pub balance: Money,
     pub currency: Currency,
     pub expiry: Expiry,
-}
-
-/// A new card for the sandbox network.
-#[derive(Debug, Clone)]
-pub struct NewNetworkCard {
-    pub card: NetworkCard,
-    pub sealed: SealedPan,
-    pub opening_balance: Money,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -295,100 +95,12 @@ pub struct LedgerReport {
     pub postings: u64,
 }
 
-/// A table that keeps sealed card numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SealedTable {
-    /// Saved cards (`vault_cards`).
-    VaultCards,
-    /// The sandbox network's cards (`network_cards`).
-    NetworkCards,
-}
-
-impl SealedTable {
-    pub const ALL: [SealedTable; 2] = [SealedTable::VaultCards, SealedTable::NetworkCards];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SealedTable::VaultCards => "vault_cards",
-            SealedTable::NetworkCards => "network_cards",
-        }
-    }
-}
-
-/// One row's sealed card number, for re-encryption.
-#[derive(Debug, Clone)]
-pub struct SealedRecord {
-    pub id: String,
-    pub sealed: SealedPan,
-}
-
 /// How many records of a table are sealed under one key id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyUsage {
     pub table: SealedTable,
     pub key_id: String,
     pub records: u64,
-}
-
-/// The unit of work a transfer runs in. Every method reads or writes inside one database
-/// transaction; nothing is visible to others until the store commits.
-pub trait Tx {
-    /// The operation that spent the token with this id, if one has.
-    fn token_spent_by(&mut self, token_id: &str) -> StoreResult<Option<String>>;
-    /// Records that the token was spent; a second spend of one token fails.
-    fn spend_token(&mut self, token_id: &str, operation_id: &str) -> StoreResult<()>;
-    fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>>;
-    fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>>;
-    fn vault_card(&mut self, id: &str) -> StoreResult<Option<VaultCard>>;
-    fn vault_card_for(
-        &mut self,
-        merchant_id: &str,
-        account_id: &str,
-        fingerprint: &str,
-    ) -> StoreResult<Option<VaultCard>>;
-    /// Inserts the card, or (same id) reactivates and refreshes an existing one.
-    fn put_vault_card(&mut self, card: &VaultCard) -> StoreResult<()>;
-    fn operation_response(
-        &mut self,
-        operation_id: &str,
-    ) -> StoreResult<Option<(String, StoredResponse)>>;
-    /// The charged operation of an invoice, if any: (operation id, request digest, response).
-    fn charged_operation(
-        &mut self,
-        merchant_id: &str,
-        invoice_id: &str,
-    ) -> StoreResult<Option<(String, String, StoredResponse)>>;
-    /// Whether another invoice with the same last six digits was charged on this terminal on
-    /// this day (reference §2: the last six digits must be unique as well).
-    fn invoice_tail_taken(
-        &mut self,
-        terminal_id: &str,
-        day: &str,
-        tail: &str,
-        invoice_id: &str,
-    ) -> StoreResult<bool>;
-    /// The wrong-answer count of a card (by its fingerprint in the merchant's world).
-    fn card_guesses(&mut self, merchant_id: &str, card_key: &str) -> StoreResult<CardGuesses>;
-    fn put_card_guesses(
-        &mut self,
-        merchant_id: &str,
-        card_key: &str,
-        guesses: CardGuesses,
-    ) -> StoreResult<()>;
-    fn balance(&mut self, account_id: &str) -> StoreResult<Money>;
-    /// Applies balanced postings; fails if a card account would go below zero.
-    fn post(&mut self, operation_id: &str, postings: &[Posting]) -> StoreResult<()>;
-    fn insert_operation(&mut self, op: &OperationRecord) -> StoreResult<()>;
-    /// A 12-digit retrieval reference number, unique in this database.
-    fn next_reference(&mut self) -> StoreResult<String>;
-    /// Queues a callback; it becomes due at once.
-    fn insert_callback(&mut self, event: &CallbackEvent) -> StoreResult<()>;
-}
-
-/// Status of one invoice, as the status endpoint shows it.
-#[derive(Debug, Clone)]
-pub struct OperationView {
-    pub op: OperationRecord,
 }
 
 /// The store the server talks to. Each write is durable before its future resolves.
@@ -440,7 +152,7 @@ pub trait Store: Send + Sync + 'static {
     /// Installs merchants, terminals, network cards (with opening balances posted against the
     /// funding account) and saved cards in one transaction. With a marker, only once: returns
     /// `false` when that marker was installed before.
-    async fn install(&self, seed: crate::sandbox::PreparedSeed) -> StoreResult<bool>;
+    async fn install(&self, seed: NewRecords) -> StoreResult<bool>;
     async fn ledger_report(&self) -> StoreResult<LedgerReport>;
 
     /// Claims up to `limit` due callbacks for one attempt each, at most `per_merchant` of any

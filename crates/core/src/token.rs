@@ -11,9 +11,37 @@
 //! stored.
 
 use crate::money::{Currency, Money};
-use crate::store::TokenRecord;
 use crate::vault::Vault;
 use chrono::{DateTime, Utc};
+
+/// What a token was issued for, sealed inside the token text. Never stored: a transfer
+/// records only the token's id, as spent.
+#[derive(Debug, Clone)]
+pub struct TokenClaims {
+    /// Unique per token and time-ordered (UUID v7), so the spent-token index grows at its end.
+    pub id: String,
+    pub merchant_id: String,
+    /// Space-separated scope words as the merchant asked for them (`transfer`, `payment`,
+    /// `webapi`, …): free text on ePay's wire, so kept as given and read by word.
+    pub scope: String,
+    pub invoice_id: Option<String>,
+    pub amount: Option<Money>,
+    pub currency: Option<Currency>,
+    pub terminal_id: Option<String>,
+    pub post_link: Option<String>,
+    pub failure_post_link: Option<String>,
+    pub secret_hash: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    /// The customer (`accountID`) the token was issued for, if any.
+    pub account_id: Option<String>,
+}
+
+impl TokenClaims {
+    /// Whether one of the token's scope words is `word`.
+    pub fn has_scope(&self, word: &str) -> bool {
+        self.scope.split_whitespace().any(|s| s == word)
+    }
+}
 
 /// How far a token reaches into a merchant's customers (issue 12).
 ///
@@ -52,13 +80,13 @@ const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// Seals a token's claims into the token text: base32 without padding (`A–Z`, `2–7`), which
 /// keeps to the upper-case letters and digits of ePay's own tokens.
-pub fn issue(vault: &Vault, claims: &TokenRecord) -> String {
+pub fn issue(vault: &Vault, claims: &TokenClaims) -> String {
     data_encoding::BASE32_NOPAD.encode(&vault.seal_token(&encode(claims)))
 }
 
 /// The claims of a token issued by [`issue`] under any key the vault holds; `None` for anything
 /// else: garbage, a tampered token, or one sealed under a key the vault does not hold.
-pub fn open(vault: &Vault, token: &str) -> Option<TokenRecord> {
+pub fn open(vault: &Vault, token: &str) -> Option<TokenClaims> {
     if token.len() > MAX_TOKEN_LEN {
         return None;
     }
@@ -81,7 +109,7 @@ const UUID_SIMPLE: u8 = 3;
 const NUMBER: u8 = 4;
 
 /// Fields in a fixed order, each a shape byte and its bytes (text: a 16-bit length first).
-fn encode(c: &TokenRecord) -> Vec<u8> {
+fn encode(c: &TokenClaims) -> Vec<u8> {
     let amount = c.amount.map(|a| a.minor().to_string());
     let expires = c.expires_at.timestamp().to_string();
     let fields: [Option<&str>; 11] = [
@@ -173,7 +201,7 @@ impl Fields<'_> {
     }
 }
 
-fn decode(plain: &[u8]) -> Option<TokenRecord> {
+fn decode(plain: &[u8]) -> Option<TokenClaims> {
     let (&version, rest) = plain.split_first()?;
     if version != VERSION {
         return None;
@@ -201,7 +229,7 @@ fn decode(plain: &[u8]) -> Option<TokenRecord> {
     if !f.0.is_empty() {
         return None;
     }
-    Some(TokenRecord {
+    Some(TokenClaims {
         id,
         merchant_id,
         scope,
@@ -221,8 +249,8 @@ fn decode(plain: &[u8]) -> Option<TokenRecord> {
 mod tests {
     use super::*;
 
-    fn claims() -> TokenRecord {
-        TokenRecord {
+    fn claims() -> TokenClaims {
+        TokenClaims {
             id: new_id(),
             merchant_id: "m-1".into(),
             scope: "webapi payment".into(),
@@ -255,7 +283,7 @@ mod tests {
     #[test]
     fn ids_and_numbers_are_packed_and_come_back_exactly() {
         let v = Vault::new([3u8; 32]);
-        let c = TokenRecord {
+        let c = TokenClaims {
             id: new_id(),
             merchant_id: "0c6b7a52-7d0e-4c43-9d51-0f0b8e3a9c11".into(),
             scope: "transfer".into(),

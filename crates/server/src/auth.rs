@@ -2,8 +2,8 @@
 
 use crate::error::EpayError;
 use crate::AppState;
-use aqsha_core::store::{MerchantRecord, TokenRecord};
-use aqsha_core::token::CustomerBinding;
+use aqsha_core::records::MerchantRecord;
+use aqsha_core::token::{CustomerBinding, TokenClaims};
 use aqsha_core::vault::{ct_eq, sha256_hex};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -32,7 +32,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, EpayError> {
 pub async fn service_token(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<TokenRecord, EpayError> {
+) -> Result<TokenClaims, EpayError> {
     let token = bearer(headers)?;
     let record = aqsha_core::token::open(&state.vault, token)
         .ok_or_else(|| EpayError::token("unknown token"))?;
@@ -58,7 +58,7 @@ pub async fn service_token(
 /// nothing else.
 pub fn may_read_invoice(
     state: &AppState,
-    token: &TokenRecord,
+    token: &TokenClaims,
     invoice: &str,
 ) -> Result<(), EpayError> {
     match &token.invoice_id {
@@ -77,7 +77,7 @@ pub fn may_read_invoice(
 /// issued for the customer (`accountId`). Returns the customer the token is confined to.
 pub fn may_manage_cards<'t>(
     state: &AppState,
-    token: &'t TokenRecord,
+    token: &'t TokenClaims,
     account: Option<&str>,
 ) -> Result<Option<&'t str>, EpayError> {
     if state.rules.binding == CustomerBinding::Epay {
@@ -102,8 +102,8 @@ pub fn may_manage_cards<'t>(
     }
 }
 
-fn has_scope(token: &TokenRecord, word: &str) -> bool {
-    token.scope.split_whitespace().any(|s| s == word)
+fn has_scope(token: &TokenClaims, word: &str) -> bool {
+    token.has_scope(word)
 }
 
 /// Refuses the calls of a disabled merchant, whatever its token. The answer is the store's

@@ -12,7 +12,8 @@
 
 pub use crate::targets::is_public;
 use crate::targets::PublicOnlyResolver;
-use aqsha_core::store::{CallbackAttempt, DueCallback, NextStep, Store};
+use aqsha_core::records::CallbackAttempt;
+use aqsha_core::store::{DueCallback, NextStep, Store};
 use aqsha_wire::callback::{ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;

@@ -117,7 +117,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if config.seed_sandbox {
-        let seed = aqsha_core::sandbox::prepare(&vault)?;
+        let seed = aqsha_core::seed::prepare(&vault)?;
         if store
             .install(seed)
             .await

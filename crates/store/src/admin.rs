@@ -2,7 +2,7 @@
 //! `rotate-secret` and `rotate-callback-secret`, and the active-merchant check that every
 //! bearer call makes (through the store's short cache, [`crate::group`]).
 
-use crate::sql::{Driver, SqlConn, P};
+use crate::sql::{Driver, Param, SqlConn};
 use aqsha_core::money::Currency;
 use aqsha_core::store::{MerchantChange, MerchantSummary, StoreError, StoreResult};
 
@@ -12,7 +12,7 @@ impl<D: Driver> SqlConn<D> {
         let mut disabled = None;
         self.driver.query(
             "SELECT disabled FROM merchants WHERE id = $1",
-            &[P::Text(merchant_id)],
+            &[Param::Text(merchant_id)],
             &mut |r| {
                 disabled = Some(r.boolean(0)?);
                 Ok(())
@@ -60,15 +60,15 @@ impl<D: Driver> SqlConn<D> {
         let changed = match change {
             MerchantChange::Disabled(d) => self.driver.exec(
                 "UPDATE merchants SET disabled = $2 WHERE client_id = $1",
-                &[P::Text(client_id), P::Bool(*d)],
+                &[Param::Text(client_id), Param::Bool(*d)],
             )?,
             MerchantChange::SecretHash(h) => self.driver.exec(
                 "UPDATE merchants SET secret_hash = $2 WHERE client_id = $1",
-                &[P::Text(client_id), P::Text(h)],
+                &[Param::Text(client_id), Param::Text(h)],
             )?,
             MerchantChange::CallbackSecret(s) => self.driver.exec(
                 "UPDATE merchants SET callback_secret = $2 WHERE client_id = $1",
-                &[P::Text(client_id), P::Text(s)],
+                &[Param::Text(client_id), Param::Text(s)],
             )?,
         };
         Ok(changed == 1)

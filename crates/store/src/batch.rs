@@ -7,15 +7,13 @@
 //! per transfer into about a dozen per batch. Reads look at `Pending` first, then `Known`, and
 //! only then at the database, so every command sees the commands before it in its batch.
 
-use aqsha_core::store::{CallbackEvent, CardGuesses, OperationRecord, Posting, StoredResponse};
-use aqsha_core::transfer::{day_of, invoice_tail};
+use aqsha_core::records::{CallbackEvent, CardGuesses, OperationRecord, Posting, StoredResponse};
 use std::collections::{BTreeMap, HashMap};
 
 /// A charged operation of an invoice: (operation id, request digest, stored response).
 pub type Charged = (String, String, StoredResponse);
 
-/// (terminal, day, invoice tail): the key of the invoice-tail rule.
-pub type TailKey = (String, String, String);
+pub use aqsha_core::invoice::TailKey;
 
 /// Database state as this transaction sees it: read in bulk for the batch, and kept current
 /// as pending writes are flushed. A key that is present is authoritative for the transaction:
@@ -78,27 +76,21 @@ impl Pending {
 
     pub fn response(&self, operation_id: &str) -> Option<(String, StoredResponse)> {
         let op = &self.operations[*self.by_id.get(operation_id)?];
-        Some((op.request_digest.clone(), stored(op)))
+        Some((op.request_digest.clone(), op.response()))
     }
 
     pub fn charged(&self, merchant_id: &str, invoice_id: &str) -> Option<Charged> {
         self.operations
             .iter()
-            .find(|o| {
-                o.status == "CHARGE" && o.invoice_id == invoice_id && o.merchant_id == merchant_id
-            })
+            .find(|o| o.charged() && o.invoice_id == invoice_id && o.merchant_id == merchant_id)
             .map(charged)
     }
 
     /// Whether a pending charge of another invoice has this tail key.
     pub fn tail_taken(&self, key: &TailKey, invoice_id: &str) -> bool {
-        self.operations.iter().any(|o| {
-            o.status == "CHARGE"
-                && o.invoice_id != invoice_id
-                && invoice_tail(&o.invoice_id) == Some(key.2.as_str())
-                && o.terminal_id == key.0
-                && day_of(o.created_at) == key.1
-        })
+        self.operations
+            .iter()
+            .any(|o| o.charged() && o.invoice_id != invoice_id && o.has_tail_key(key))
     }
 
     pub fn delta(&self, account_id: &str) -> i64 {
@@ -115,19 +107,14 @@ impl Pending {
             known.spent.insert(token.clone(), Some(op.clone()));
         }
         for o in &self.operations {
-            let is_charge = o.status == "CHARGE";
+            let is_charge = o.charged();
             if is_charge {
                 known.charged.insert(
                     (o.merchant_id.clone(), o.invoice_id.clone()),
                     Some(charged(o)),
                 );
             }
-            if let Some(tail) = invoice_tail(&o.invoice_id) {
-                let key = (
-                    o.terminal_id.clone(),
-                    day_of(o.created_at),
-                    tail.to_string(),
-                );
+            if let Some(key) = o.tail_key() {
                 if let Some(rows) = known.tails.get_mut(&key) {
                     rows.push((o.invoice_id.clone(), is_charge));
                 }
@@ -142,12 +129,5 @@ impl Pending {
 }
 
 fn charged(op: &OperationRecord) -> Charged {
-    (op.id.clone(), op.request_digest.clone(), stored(op))
-}
-
-fn stored(op: &OperationRecord) -> StoredResponse {
-    StoredResponse {
-        http_status: op.http_status,
-        body: op.response_body.clone(),
-    }
+    (op.id.clone(), op.request_digest.clone(), op.response())
 }

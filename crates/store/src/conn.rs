@@ -2,14 +2,17 @@
 //! transaction control for group commit. One type per backend implements all of it, so every
 //! backend is plugged into the same [`crate::group::GroupStore`].
 
-use crate::batch::TailKey;
 use aqsha_core::money::Money;
-use aqsha_core::sandbox::PreparedSeed;
-use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
-    MerchantRecord, MerchantSummary, NextStep, OperationRecord, SandboxCardView, SealedRecord,
-    SealedTable, StoreResult, TerminalRecord, Tx, VaultCard,
+use aqsha_core::provision::NewRecords;
+use aqsha_core::records::{
+    CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
+    VaultCard,
 };
+use aqsha_core::store::{
+    CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
+    SandboxCardView, StoreResult, Tx,
+};
+use aqsha_core::transfer::LockKeys;
 use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
@@ -21,26 +24,6 @@ pub struct BatchError {
     pub retryable: bool,
 }
 
-/// What a command will lock and read, named before it runs, so that a batch can lock all of
-/// its card accounts at once (several instances, without waiting or deadlocking) and read what
-/// its commands need in one query per table instead of one per command
-/// ([`Conn::prepare`]). A key left out costs only speed: the command reads it itself.
-#[derive(Debug, Default, Clone)]
-pub struct Keys {
-    /// Keyed fingerprints of card numbers given in full.
-    pub fingerprints: Vec<String>,
-    /// Saved-card ids.
-    pub saved_cards: Vec<String>,
-    /// The id of the token the command spends.
-    pub token: Option<String>,
-    /// (merchant, invoice) whose charge the command looks for.
-    pub invoice: Option<(String, String)>,
-    /// (terminal, day, last six digits of the invoice) for the invoice-tail rule.
-    pub tail: Option<TailKey>,
-    /// (merchant, sender card fingerprint) whose wrong CVC/expiry answers are counted.
-    pub guesses: Option<(String, String)>,
-}
-
 pub trait Conn: Tx + Send + 'static {
     // Transaction control.
     fn begin(&mut self) -> Result<(), BatchError>;
@@ -48,7 +31,7 @@ pub trait Conn: Tx + Send + 'static {
     /// transaction ends, and reads in bulk what they will read. Says which commands may run
     /// now (`true`) and which must wait for a later batch because another instance holds one
     /// of their cards.
-    fn prepare(&mut self, keys: &[&Keys]) -> Result<Vec<bool>, BatchError>;
+    fn prepare(&mut self, keys: &[&LockKeys]) -> Result<Vec<bool>, BatchError>;
     /// Writes what the commands so far left pending (they write at the end, several rows per
     /// statement). A failure here is the failure of the commands since the last flush.
     fn flush(&mut self) -> Result<(), BatchError>;
@@ -65,7 +48,7 @@ pub trait Conn: Tx + Send + 'static {
     }
 
     // Writes besides the transfer's.
-    fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool>;
+    fn install(&mut self, seed: &NewRecords) -> StoreResult<bool>;
     fn deactivate_card(
         &mut self,
         merchant_id: &str,

@@ -6,13 +6,9 @@
 //! transfers is what makes thousands of durable transfers a second possible. A batch's reads
 //! and writes are set-based too: it reads what its commands need in one query per table and
 //! writes each table in one statement ([`crate::batch`]). Isolation is kept: a command that
-//! fails leaves the others untouched (the batch runs again with a savepoint per command, see
-//! [`run_batch`]), and a failed commit fails them all — nobody hears "done" for work that is
-//! not durable. When the database reports a deadlock or serialization failure (several
-//! instances on PostgreSQL), the whole batch runs again from the start; commands are written
-//! to be re-runnable. A batch first locks the card accounts its transfers name
-//! ([`Conn::prepare`]) and puts off, to its next batch, any transfer whose card another instance
-//! holds.
+//! fails leaves the others untouched, and a failed commit fails them all; the writer itself
+//! (batching, savepoints, retries) is [`crate::writer`]. This module is the [`Store`] built on
+//! it: writes go through the writer's queue, reads through a pool of reader connections.
 //!
 //! The queue is bounded ([`GroupStore::start`]'s `queue`): when it is full a write fails at
 //! once with [`StoreError::Busy`] instead of waiting, so a burst the writer cannot keep up with
@@ -22,98 +18,28 @@
 //! Reads use a small pool of separate connections.
 
 use crate::cache::TtlCache;
-use crate::conn::{BatchError, Conn, Connector, Keys};
+use crate::conn::{Conn, Connector};
+pub use crate::writer::MAX_BATCH;
+use crate::writer::{writer_loop, Command, WriterStats};
 use aqsha_core::money::Money;
-use aqsha_core::sandbox::PreparedSeed;
-use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
-    MerchantRecord, MerchantSummary, NextStep, OperationRecord, SandboxCardView, SealedRecord,
-    SealedTable, Store, StoreError, StoreResult, TerminalRecord, Tx, VaultCard,
+use aqsha_core::provision::NewRecords;
+use aqsha_core::records::{
+    CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
+    VaultCard,
 };
-use aqsha_core::transfer::{self, SideInput, TransferCommand, TransferOutcome};
+use aqsha_core::store::{
+    CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
+    SandboxCardView, Store, StoreError, StoreResult, Tx,
+};
+use aqsha_core::transfer::{self, LockKeys, TransferCommand, TransferOutcome};
 use aqsha_core::vault::SealedPan;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// The most commands one commit carries. Past this, a batch's latency grows with no gain.
-pub const MAX_BATCH: usize = 256;
-/// How often a batch that hit a deadlock is run again before its commands fail.
-const BATCH_RETRIES: usize = 8;
 /// Writes that may wait for the writer by default. Far more than the server lets be in flight
 /// at once by default, so only a flood from several sources (or a stuck database) fills it.
 pub const DEFAULT_WRITER_QUEUE: usize = 4096;
-
-/// What the writer thread is sent: work, or the order to finish and stop.
-enum Command<C> {
-    Write(Box<dyn WriteJob<C>>),
-    /// Close the queue, run what is in it, then answer.
-    Close(oneshot::Sender<()>),
-}
-
-trait WriteJob<C>: Send {
-    /// Runs the work; `Err` carries the error's text and whether a re-run could succeed.
-    fn run(&mut self, conn: &mut C) -> Result<(), BatchError>;
-    fn complete(self: Box<Self>, committed: Result<(), String>);
-    /// Marks work that ran but whose pending writes failed.
-    fn fail(&mut self, message: String);
-    /// What the work will lock and read.
-    fn keys(&self) -> &Keys;
-}
-
-struct Job<T, F> {
-    work: F,
-    keys: Keys,
-    result: Option<StoreResult<T>>,
-    reply: oneshot::Sender<StoreResult<T>>,
-}
-
-impl<C, T, F> WriteJob<C> for Job<T, F>
-where
-    T: Send,
-    F: Fn(&mut C) -> StoreResult<T> + Send,
-{
-    fn run(&mut self, conn: &mut C) -> Result<(), BatchError> {
-        let result = (self.work)(conn);
-        let failed = result.as_ref().err().map(|e| BatchError {
-            message: e.to_string(),
-            retryable: matches!(e, StoreError::Conflict(_)),
-        });
-        self.result = Some(result);
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-
-    fn keys(&self) -> &Keys {
-        &self.keys
-    }
-
-    fn fail(&mut self, message: String) {
-        if !matches!(self.result, Some(Err(_))) {
-            self.result = Some(Err(StoreError::Db(message)));
-        }
-    }
-
-    fn complete(self: Box<Self>, committed: Result<(), String>) {
-        let answer = match (committed, self.result) {
-            (_, Some(Err(e))) => Err(e),
-            (Err(e), _) => Err(StoreError::Db(format!("commit failed: {e}"))),
-            (Ok(()), Some(ok)) => ok,
-            (Ok(()), None) => Err(StoreError::Closed),
-        };
-        // The caller may have gone away (client disconnected); the work is committed anyway.
-        let _ = self.reply.send(answer);
-    }
-}
-
-/// How much grouping the writer achieved: commands carried, and commits that carried them.
-#[derive(Debug, Default)]
-pub struct WriterStats {
-    pub jobs: AtomicU64,
-    pub commits: AtomicU64,
-}
 
 pub struct GroupStore<K: Connector> {
     /// Whether a merchant is active, by merchant id: asked on every bearer call, so a
@@ -179,24 +105,18 @@ impl<K: Connector> GroupStore<K> {
         T: Send + 'static,
         F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
     {
-        self.write_keyed(Keys::default(), work).await
+        self.write_keyed(LockKeys::default(), work).await
     }
 
-    async fn write_keyed<T, F>(&self, keys: Keys, work: F) -> StoreResult<T>
+    async fn write_keyed<T, F>(&self, keys: LockKeys, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: Fn(&mut K::C) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            work,
-            keys,
-            result: None,
-            reply,
-        };
         // Never waits for room: a full queue is an answer ("busy, nothing done"), not a wait.
         self.writer
-            .try_send(Command::Write(Box::new(job)))
+            .try_send(Command::write(work, keys, reply))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => StoreError::Busy,
                 mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
@@ -241,207 +161,6 @@ fn give_back<K: Connector>(readers: &Mutex<Vec<K::C>>, connector: &K, mut conn: 
     if let Ok(mut pool) = readers.lock() {
         pool.push(conn);
     }
-}
-
-type Queue<C> = mpsc::Receiver<Command<C>>;
-
-/// Takes everything waiting (up to [`MAX_BATCH`]); `None` when the store is gone or closed and
-/// drained. `carried` (commands put off by the last batch) first; when there are none, waits
-/// for one. A close order closes the queue (nothing new gets in, what is in it still comes
-/// out) and is kept in `closers`, to be answered when the writer stops.
-fn next_batch<C>(
-    rx: &mut Queue<C>,
-    carried: Vec<Box<dyn WriteJob<C>>>,
-    closers: &mut Vec<oneshot::Sender<()>>,
-) -> Option<Vec<Box<dyn WriteJob<C>>>> {
-    let mut batch = carried;
-    while batch.is_empty() {
-        match rx.blocking_recv()? {
-            Command::Write(job) => batch.push(job),
-            Command::Close(reply) => {
-                rx.close();
-                closers.push(reply);
-            }
-        }
-    }
-    while batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(Command::Write(job)) => batch.push(job),
-            Ok(Command::Close(reply)) => {
-                rx.close();
-                closers.push(reply);
-            }
-            Err(_) => break,
-        }
-    }
-    Some(batch)
-}
-
-fn writer_loop<K: Connector>(
-    mut conn: K::C,
-    mut queue: Queue<K::C>,
-    stats: &WriterStats,
-    connector: &K,
-) {
-    // Grouping figures, logged at debug level every few seconds for tuning.
-    let (mut window, mut w_jobs, mut w_commits, mut w_busy) = (
-        std::time::Instant::now(),
-        0u64,
-        0u64,
-        std::time::Duration::ZERO,
-    );
-    let mut carried = Vec::new();
-    let mut closers = Vec::new();
-    while let Some(mut batch) = next_batch(&mut queue, std::mem::take(&mut carried), &mut closers) {
-        let began = std::time::Instant::now();
-        let mut committed = run_batch(&mut conn, &mut batch, &mut carried, &queue);
-        let mut tries = 1;
-        while let Err(e) = &committed {
-            if conn.is_broken() {
-                match connector.writer() {
-                    Ok(fresh) => conn = fresh,
-                    Err(re) => tracing::error!(error = %re, "reconnecting the writer failed"),
-                }
-            }
-            if !e.retryable || tries >= BATCH_RETRIES {
-                break;
-            }
-            tries += 1;
-            committed = run_batch(&mut conn, &mut batch, &mut carried, &queue);
-        }
-        let committed = committed.map_err(|e| e.message);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, jobs = batch.len(), "batch commit failed");
-        }
-        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        stats.commits.fetch_add(1, Ordering::Relaxed);
-        w_jobs += batch.len() as u64;
-        w_commits += 1;
-        w_busy += began.elapsed();
-        if window.elapsed() >= std::time::Duration::from_secs(5) {
-            tracing::debug!(
-                commits = w_commits,
-                jobs_per_commit = w_jobs as f64 / w_commits as f64,
-                busy_ms_per_commit = w_busy.as_secs_f64() * 1000.0 / w_commits as f64,
-                busy_share = w_busy.as_secs_f64() / window.elapsed().as_secs_f64(),
-                "writer"
-            );
-            (window, w_jobs, w_commits, w_busy) =
-                (std::time::Instant::now(), 0, 0, std::time::Duration::ZERO);
-        }
-        for job in batch {
-            job.complete(committed.clone());
-        }
-    }
-    if !closers.is_empty() {
-        tracing::info!("writer stopped: every queued write was run");
-    }
-    for reply in closers {
-        let _ = reply.send(());
-    }
-}
-
-/// Runs a batch in one transaction and commits it. First optimistically, with no savepoints:
-/// a command that fails is rare (a decline is an answer, not a failure), and savepoints cost
-/// — SQLite copies every page a command first touches into a sub-journal, PostgreSQL spends
-/// two round trips. Commands leave most of their writes pending, and the batch writes them
-/// together at the end ([`Conn::flush`]). If a command or that flush fails, the transaction is
-/// rolled back and the batch runs again with a savepoint per command, each flushed on its
-/// own, so the failure stays in its own savepoint and the others commit.
-///
-/// Commands whose card accounts another instance holds are moved from `batch` to `put_off`, to
-/// run in this writer's next batch.
-fn run_batch<C: Conn>(
-    conn: &mut C,
-    batch: &mut Vec<Box<dyn WriteJob<C>>>,
-    put_off: &mut Vec<Box<dyn WriteJob<C>>>,
-    queue: &Queue<C>,
-) -> Result<(), BatchError> {
-    begin(conn, batch, put_off)?;
-    let ran = batch
-        .iter_mut()
-        .try_for_each(|job| job.run(conn))
-        .and_then(|()| conn.flush());
-    match ran {
-        Ok(()) => finish(conn, put_off, queue),
-        Err(e) if e.retryable => {
-            conn.rollback();
-            Err(e)
-        }
-        Err(_) => {
-            conn.rollback();
-            run_batch_isolated(conn, batch, put_off, queue)
-        }
-    }
-}
-
-/// The careful way: each command in its own savepoint, its pending writes flushed inside it.
-fn run_batch_isolated<C: Conn>(
-    conn: &mut C,
-    batch: &mut Vec<Box<dyn WriteJob<C>>>,
-    put_off: &mut Vec<Box<dyn WriteJob<C>>>,
-    queue: &Queue<C>,
-) -> Result<(), BatchError> {
-    begin(conn, batch, put_off)?;
-    for job in batch.iter_mut() {
-        let step = conn.savepoint().and_then(|()| {
-            match job.run(conn).and_then(|()| conn.flush()) {
-                Ok(()) => {}
-                // A deadlock victim: the whole batch runs again.
-                Err(e) if e.retryable => return Err(e),
-                Err(e) => {
-                    job.fail(e.message);
-                    conn.rollback_to_savepoint()?;
-                }
-            }
-            conn.release_savepoint()
-        });
-        if let Err(e) = step {
-            conn.rollback();
-            return Err(e);
-        }
-    }
-    finish(conn, put_off, queue)
-}
-
-/// Begins the batch's transaction and prepares its commands ([`Conn::prepare`]); commands
-/// whose cards another instance holds move to `put_off`.
-fn begin<C: Conn>(
-    conn: &mut C,
-    batch: &mut Vec<Box<dyn WriteJob<C>>>,
-    put_off: &mut Vec<Box<dyn WriteJob<C>>>,
-) -> Result<(), BatchError> {
-    conn.begin()?;
-    let keys: Vec<&Keys> = batch.iter().map(|j| j.keys()).collect();
-    let ready = match conn.prepare(&keys) {
-        Ok(r) => r,
-        Err(e) => {
-            conn.rollback();
-            return Err(e);
-        }
-    };
-    for (n, job) in std::mem::take(batch).into_iter().enumerate() {
-        if ready.get(n).copied().unwrap_or(true) {
-            batch.push(job);
-        } else {
-            put_off.push(job);
-        }
-    }
-    Ok(())
-}
-
-/// Commits, saying whether more work is waiting (put off, or queued), so that the next
-/// batch follows at once.
-fn finish<C: Conn>(
-    conn: &mut C,
-    put_off: &[Box<dyn WriteJob<C>>],
-    queue: &Queue<C>,
-) -> Result<(), BatchError> {
-    if let Err(e) = conn.commit(!put_off.is_empty() || !queue.is_empty()) {
-        conn.rollback();
-        return Err(e);
-    }
-    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -490,30 +209,8 @@ impl<K: Connector> Store for GroupStore<K> {
     }
 
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome> {
-        let mut keys = Keys::default();
-        for side in [&cmd.sender, &cmd.receiver] {
-            match side {
-                SideInput::Pan(p) => keys.fingerprints.push(p.fingerprint.clone()),
-                SideInput::CardId { id, .. } => keys.saved_cards.push(id.clone()),
-            }
-        }
-        let (token, order) = (&cmd.token, &cmd.order);
-        if let SideInput::Pan(p) = &cmd.sender {
-            // The sender's answers are checked, so its wrong-answer count is read ahead.
-            keys.guesses = Some((token.merchant_id.clone(), p.fingerprint.clone()));
-        }
-        keys.token = Some(token.id.clone());
-        keys.invoice = Some((token.merchant_id.clone(), order.invoice_id.clone()));
-        if let (Some(terminal), Some(tail)) = (
-            order.terminal_id.as_ref().or(token.terminal_id.as_ref()),
-            transfer::invoice_tail(&order.invoice_id),
-        ) {
-            keys.tail = Some((
-                terminal.clone(),
-                transfer::day_of(cmd.now),
-                tail.to_string(),
-            ));
-        }
+        // The transfer rules say what a command will lock and read; the batch only uses it.
+        let keys = cmd.lock_keys();
         self.write_keyed(keys, move |c| transfer::execute(c as &mut dyn Tx, &cmd))
             .await
     }
@@ -568,7 +265,7 @@ impl<K: Connector> Store for GroupStore<K> {
         self.write(move |c| c.top_up(&m, &id, amount, cap)).await
     }
 
-    async fn install(&self, seed: PreparedSeed) -> StoreResult<bool> {
+    async fn install(&self, seed: NewRecords) -> StoreResult<bool> {
         self.write(move |c| c.install(&seed)).await
     }
 

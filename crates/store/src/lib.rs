@@ -16,6 +16,7 @@ mod rows;
 mod sealed;
 mod sql;
 mod sqlite;
+mod writer;
 
 pub use group::{DEFAULT_WRITER_QUEUE, MAX_BATCH};
 pub use postgres::PostgresStore;

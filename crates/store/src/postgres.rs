@@ -11,7 +11,7 @@
 use crate::conn::{BatchError, Connector};
 use crate::group::GroupStore;
 use crate::rows::Cols;
-use crate::sql::{Balances, Driver, Rows, SqlConn, P};
+use crate::sql::{Balances, Driver, Param, Rows, SqlConn};
 use aqsha_core::store::{StoreError, StoreResult};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -125,28 +125,28 @@ impl PostgresDriver {
     }
 }
 
-fn bind<'a>(p: &'a P<'a>) -> Box<dyn ToSql + Sync + 'a> {
+fn bind<'a>(p: &'a Param<'a>) -> Box<dyn ToSql + Sync + 'a> {
     match p {
-        P::Text(s) => Box::new(*s),
-        P::OptText(s) => Box::new(*s),
-        P::Int(i) => Box::new(*i),
-        P::OptInt(i) => Box::new(*i),
-        P::Bool(b) => Box::new(*b),
-        P::Blob(b) => Box::new(*b),
-        P::List(l) => Box::new(*l),
+        Param::Text(s) => Box::new(*s),
+        Param::OptText(s) => Box::new(*s),
+        Param::Int(i) => Box::new(*i),
+        Param::OptInt(i) => Box::new(*i),
+        Param::Bool(b) => Box::new(*b),
+        Param::Blob(b) => Box::new(*b),
+        Param::List(l) => Box::new(*l),
     }
 }
 
 /// One column of a multi-row insert, as a typed array for `unnest`, with its cast.
 fn column<'a>(
-    rows: &'a [Vec<P<'a>>],
+    rows: &'a [Vec<Param<'a>>],
     i: usize,
 ) -> StoreResult<(Box<dyn ToSql + Sync + 'a>, &'static str)> {
     /// The column's values, each taken by `pick`, which answers `None` for another kind.
     fn array<'a, T: ToSql + Sync + 'a>(
-        rows: &'a [Vec<P<'a>>],
+        rows: &'a [Vec<Param<'a>>],
         i: usize,
-        pick: fn(&P<'a>) -> Option<T>,
+        pick: fn(&Param<'a>) -> Option<T>,
     ) -> StoreResult<Box<dyn ToSql + Sync + 'a>> {
         let values = rows
             .iter()
@@ -156,37 +156,37 @@ fn column<'a>(
         Ok(Box::new(values))
     }
     Ok(match rows.first().and_then(|r| r.get(i)) {
-        Some(P::Text(_) | P::OptText(_)) => (
+        Some(Param::Text(_) | Param::OptText(_)) => (
             array(rows, i, |p| match *p {
-                P::Text(s) => Some(Some(s)),
-                P::OptText(s) => Some(s),
+                Param::Text(s) => Some(Some(s)),
+                Param::OptText(s) => Some(s),
                 _ => None,
             })?,
             "text[]",
         ),
-        Some(P::Int(_) | P::OptInt(_)) => (
+        Some(Param::Int(_) | Param::OptInt(_)) => (
             array(rows, i, |p| match *p {
-                P::Int(n) => Some(Some(n)),
-                P::OptInt(n) => Some(n),
+                Param::Int(n) => Some(Some(n)),
+                Param::OptInt(n) => Some(n),
                 _ => None,
             })?,
             "int8[]",
         ),
-        Some(P::Bool(_)) => (
+        Some(Param::Bool(_)) => (
             array(rows, i, |p| match *p {
-                P::Bool(b) => Some(b),
+                Param::Bool(b) => Some(b),
                 _ => None,
             })?,
             "bool[]",
         ),
-        Some(P::Blob(_)) => (
+        Some(Param::Blob(_)) => (
             array(rows, i, |p| match *p {
-                P::Blob(b) => Some(b),
+                Param::Blob(b) => Some(b),
                 _ => None,
             })?,
             "bytea[]",
         ),
-        Some(P::List(_)) | None => {
+        Some(Param::List(_)) | None => {
             return Err(StoreError::Invariant(format!("no array for column {i}")))
         }
     })
@@ -237,7 +237,7 @@ impl Driver for PostgresDriver {
          FROM unnest($2::text[]) AS k) AS l WHERE l.n < 0",
     );
 
-    fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
+    fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
         let st = self.statement(sql)?;
         let boxed: Vec<Box<dyn ToSql + Sync>> = params.iter().map(bind).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
@@ -247,7 +247,7 @@ impl Driver for PostgresDriver {
     fn query(
         &mut self,
         sql: &str,
-        params: &[P],
+        params: &[Param],
         each: &mut dyn FnMut(&dyn Cols) -> StoreResult<()>,
     ) -> StoreResult<()> {
         let st = self.statement(sql)?;
@@ -357,7 +357,7 @@ impl Driver for PostgresDriver {
         // In the order given (the caller sorts), so two batches cannot deadlock on them.
         self.query(
             "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k",
-            &[P::List(keys)],
+            &[Param::List(keys)],
             &mut |_| Ok(()),
         )
     }

@@ -4,10 +4,11 @@
 use aqsha_core::card::{Brand, Expiry};
 use aqsha_core::fee::FeeSchedule;
 use aqsha_core::money::{Currency, Money};
-use aqsha_core::store::{
-    CallbackAttempt, CallbackEvent, MerchantRecord, NetworkCard, OperationRecord, SandboxCardView,
-    SideRecord, StoreError, StoreResult, TerminalRecord, VaultCard,
+use aqsha_core::records::{
+    CallbackAttempt, CallbackEvent, CallbackKind, CallbackStatus, MerchantRecord, NetworkCard,
+    OperationRecord, OperationStatus, SideRecord, TerminalRecord, TransferType, VaultCard,
 };
+use aqsha_core::store::{SandboxCardView, StoreError, StoreResult};
 use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
@@ -123,13 +124,27 @@ pub fn vault_card(r: &dyn Cols) -> StoreResult<VaultCard> {
     })
 }
 
+/// A side never looked at (a decline before it) is stored with empty brand and type.
 fn side(r: &dyn Cols, at: usize) -> StoreResult<SideRecord> {
+    let (brand, transfer_type) = (r.text(at + 2)?, r.text(at + 3)?);
     Ok(SideRecord {
         card_id: r.text(at)?,
         mask: r.text(at + 1)?,
-        brand: r.text(at + 2)?,
-        transfer_type: r.text(at + 3)?,
+        brand: (!brand.is_empty()).then(|| Brand::from_name(&brand)),
+        transfer_type: match transfer_type.as_str() {
+            "" => None,
+            t => Some(closed(TransferType::parse(t), "transfer type", t)?),
+        },
     })
+}
+
+/// A closed set's value read back; anything else in the database is an error, not a guess.
+fn closed<T>(value: Option<T>, what: &str, text: &str) -> StoreResult<T> {
+    value.ok_or_else(|| StoreError::Db(format!("unknown {what} {text:?} in database")))
+}
+
+pub fn callback_status(text: &str) -> StoreResult<CallbackStatus> {
+    closed(CallbackStatus::parse(text), "callback status", text)
 }
 
 pub fn operation(r: &dyn Cols) -> StoreResult<OperationRecord> {
@@ -144,7 +159,10 @@ pub fn operation(r: &dyn Cols) -> StoreResult<OperationRecord> {
         currency: r.text(7)?,
         description: r.text(8)?,
         email: r.text(9)?,
-        status: r.text(10)?,
+        status: {
+            let s = r.text(10)?;
+            closed(OperationStatus::parse(&s), "operation status", &s)?
+        },
         reason_code: small(r.int(11)?)?,
         reason: r.text(12)?,
         reference: r.text(13)?,
@@ -169,7 +187,10 @@ pub fn event(r: &dyn Cols) -> StoreResult<CallbackEvent> {
         operation_id: r.text(2)?,
         invoice_id: r.text(3)?,
         url: r.text(4)?,
-        kind: r.text(5)?,
+        kind: {
+            let k = r.text(5)?;
+            closed(CallbackKind::parse(&k), "callback kind", &k)?
+        },
         body: r.text(6)?,
         created_at: millis(r.int(7)?),
     })

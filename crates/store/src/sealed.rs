@@ -4,8 +4,9 @@
 //! reads each row once through the primary key, needs no index on `key_id`, and can stop and
 //! start again anywhere: rows already under the active key are simply not selected again.
 
-use crate::sql::{Driver, SqlConn, P};
-use aqsha_core::store::{KeyUsage, SealedRecord, SealedTable, StoreError, StoreResult};
+use crate::sql::{Driver, Param, SqlConn};
+use aqsha_core::records::{SealedRecord, SealedTable};
+use aqsha_core::store::{KeyUsage, StoreError, StoreResult};
 use aqsha_core::vault::SealedPan;
 
 pub fn key_usage<D: Driver>(c: &mut SqlConn<D>) -> StoreResult<Vec<KeyUsage>> {
@@ -44,7 +45,11 @@ pub fn sealed_not_under<D: Driver>(
     let mut out = Vec::new();
     c.driver.query(
         &sql,
-        &[P::Text(key_id), P::Text(after_id), P::Int(limit)],
+        &[
+            Param::Text(key_id),
+            Param::Text(after_id),
+            Param::Int(limit),
+        ],
         &mut |r| {
             out.push(SealedRecord {
                 id: r.text(0)?,
@@ -74,11 +79,11 @@ pub fn reseal<D: Driver>(
         n += c.driver.exec(
             &sql,
             &[
-                P::Text(&new.key_id),
-                P::Blob(&new.blob),
-                P::Text(&old.id),
-                P::Text(&old.sealed.key_id),
-                P::Blob(&old.sealed.blob),
+                Param::Text(&new.key_id),
+                Param::Blob(&new.blob),
+                Param::Text(&old.id),
+                Param::Text(&old.sealed.key_id),
+                Param::Blob(&old.sealed.blob),
             ],
         )?;
     }

@@ -5,7 +5,7 @@
 use crate::conn::{BatchError, Connector};
 use crate::group::GroupStore;
 use crate::rows::Cols;
-use crate::sql::{Balances, Driver, Rows, SqlConn, P};
+use crate::sql::{Balances, Driver, Param, Rows, SqlConn};
 use aqsha_core::store::{StoreError, StoreResult};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -60,7 +60,7 @@ pub struct SqliteDriver {
 }
 
 /// The statement in SQLite's placeholder style, rewritten once and then reused: `$1` becomes
-/// `?1`, and `= ANY($1)` (a [`P::List`], bound as a JSON array) becomes
+/// `?1`, and `= ANY($1)` (a [`Param::List`], bound as a JSON array) becomes
 /// `IN (SELECT value FROM json_each(?1))`.
 fn rewritten<'a>(cache: &'a mut HashMap<String, String>, sql: &str) -> &'a str {
     if !cache.contains_key(sql) {
@@ -80,15 +80,15 @@ fn rewritten<'a>(cache: &'a mut HashMap<String, String>, sql: &str) -> &'a str {
     cache.get(sql).map(String::as_str).unwrap_or("")
 }
 
-fn bind<'a>(p: &'a P<'a>) -> ToSqlOutput<'a> {
+fn bind<'a>(p: &'a Param<'a>) -> ToSqlOutput<'a> {
     match *p {
-        P::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-        P::OptText(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-        P::OptText(None) | P::OptInt(None) => ToSqlOutput::Owned(Value::Null),
-        P::Int(i) | P::OptInt(Some(i)) => ToSqlOutput::Owned(Value::Integer(i)),
-        P::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(b))),
-        P::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
-        P::List(l) => ToSqlOutput::Owned(Value::Text(
+        Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        Param::OptText(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        Param::OptText(None) | Param::OptInt(None) => ToSqlOutput::Owned(Value::Null),
+        Param::Int(i) | Param::OptInt(Some(i)) => ToSqlOutput::Owned(Value::Integer(i)),
+        Param::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(b))),
+        Param::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        Param::List(l) => ToSqlOutput::Owned(Value::Text(
             serde_json::to_string(l).unwrap_or_else(|_| "[]".into()),
         )),
     }
@@ -130,7 +130,7 @@ impl Driver for SqliteDriver {
     const CHAIN_BEGIN: bool = false;
     const LOCK_KEYS_FIRST: Option<&'static str> = None;
 
-    fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64> {
+    fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
         let sql = rewritten(&mut self.rewritten, sql);
         let values: Vec<ToSqlOutput> = params.iter().map(bind).collect();
         let mut st = self.conn.prepare_cached(sql).map_err(db_err)?;
@@ -143,7 +143,7 @@ impl Driver for SqliteDriver {
     fn query(
         &mut self,
         sql: &str,
-        params: &[P],
+        params: &[Param],
         each: &mut dyn FnMut(&dyn Cols) -> StoreResult<()>,
     ) -> StoreResult<()> {
         let sql = rewritten(&mut self.rewritten, sql);
@@ -216,7 +216,7 @@ impl Driver for SqliteDriver {
         let mut last = None;
         self.query(
             "UPDATE counters SET value = value + $1 WHERE name = 'reference' RETURNING value",
-            &[P::Int(REFERENCE_BLOCK)],
+            &[Param::Int(REFERENCE_BLOCK)],
             &mut |r| {
                 last = Some(r.int(0)?);
                 Ok(())

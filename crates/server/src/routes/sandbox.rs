@@ -14,8 +14,9 @@ use crate::routes::read_body;
 use crate::AppState;
 use aqsha_core::card::{Cvc, Expiry, Pan};
 use aqsha_core::money::{Currency, Money};
-use aqsha_core::sandbox::{network_card, CardTerms, PreparedSeed};
-use aqsha_core::store::{LedgerReport, MerchantRecord, SandboxCardView, StoreError};
+use aqsha_core::provision::{network_card, CardTerms, NewRecords};
+use aqsha_core::records::MerchantRecord;
+use aqsha_core::store::{LedgerReport, SandboxCardView, StoreError};
 use aqsha_wire::codes::reason;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
@@ -220,7 +221,7 @@ pub async fn issue_card(
             currency,
             expiry,
         };
-        let seed = PreparedSeed {
+        let seed = NewRecords {
             cards: vec![card],
             funding_cap: Some(state.funding_cap),
             ..Default::default()
@@ -333,15 +334,15 @@ pub async fn add_terminal(
             Some(c) => Currency::parse(&c)
                 .ok_or_else(|| EpayError::input("currency must be KZT or USD"))?,
         };
-        let terminal = aqsha_core::store::TerminalRecord {
-            id: aqsha_core::sandbox::random_uuid(),
+        let terminal = aqsha_core::records::TerminalRecord {
+            id: aqsha_core::provision::random_uuid(),
             merchant_id: m.id.clone(),
             currency,
             fee: aqsha_core::fee::FeeSchedule::DEFAULT,
-            fee_account: aqsha_core::sandbox::fee_account(&m.id),
+            fee_account: aqsha_core::provision::fee_account(&m.id),
         };
         let id = terminal.id.clone();
-        let seed = PreparedSeed {
+        let seed = NewRecords {
             terminals: vec![terminal],
             ..Default::default()
         };
@@ -401,8 +402,8 @@ pub async fn callbacks(
                         "invoiceId": v.event.invoice_id,
                         "operationId": v.event.operation_id,
                         "url": v.event.url,
-                        "kind": v.event.kind,
-                        "status": v.status,
+                        "kind": v.event.kind.as_str(),
+                        "status": v.status.as_str(),
                         "createdAt": v.event.created_at,
                         "nextAttemptAt": v.next_attempt_at,
                         "deliveredAt": v.delivered_at,

@@ -4,7 +4,7 @@
 use crate::auth::{may_read_invoice, service_token};
 use crate::error::EpayError;
 use crate::AppState;
-use aqsha_core::store::OperationRecord;
+use aqsha_core::records::{OperationRecord, OperationStatus};
 use aqsha_wire::status::{StatusResponse, StatusTransaction};
 use aqsha_wire::WireAmount;
 use axum::extract::{Path, State};
@@ -40,9 +40,9 @@ pub async fn status(
     let Some(op) = op.filter(|op| op.terminal_id == terminal) else {
         return Ok(result("102", "invoice not found", None));
     };
-    let (code, message) = match op.status.as_str() {
-        "CHARGE" => ("100", "SUCCESS"),
-        _ => ("101", "REJECTED"),
+    let (code, message) = match op.status {
+        OperationStatus::Charge => ("100", "SUCCESS"),
+        OperationStatus::Failed => ("101", "REJECTED"),
     };
     Ok(result(code, message, Some(transaction(&op))))
 }
@@ -61,12 +61,12 @@ fn transaction(op: &OperationRecord) -> StatusTransaction {
         account_id: op.account_id.clone(),
         description: op.description.clone(),
         card_mask: op.sender.mask.clone(),
-        card_type: op.sender.brand.clone(),
+        card_type: op.sender.brand_name().into(),
         reference: op.reference.clone(),
         int_reference: op.int_reference.clone(),
         reason_code: op.reason_code.to_string(),
         reason: op.reason.clone(),
-        status_name: op.status.clone(),
+        status_name: op.status.as_str().into(),
         sender_card_id: op.sender.card_id.clone(),
         sender_card_pan: op.sender.mask.clone(),
         receiver_card_id: op.receiver.card_id.clone(),

@@ -8,8 +8,8 @@ use crate::error::OAuthFailure;
 use crate::routes::{check_callback_links, read_body};
 use crate::AppState;
 use aqsha_core::money::{Currency, Money};
-use aqsha_core::store::TokenRecord;
 use aqsha_core::token;
+use aqsha_core::token::TokenClaims;
 use aqsha_core::transfer::valid_invoice;
 use aqsha_wire::token::{TokenRequest, TokenResponse};
 use axum::body::{Body, Bytes};
@@ -257,7 +257,7 @@ async fn issue(
     }
     // The token carries its claims sealed: issuing it writes nothing, and any instance with
     // the same master key can read it (aqsha_core::token).
-    let claims = TokenRecord {
+    let claims = TokenClaims {
         id: token::new_id(),
         merchant_id: merchant.id.clone(),
         scope: scope.clone(),

@@ -140,7 +140,7 @@ fn canonical(mut value: serde_json::Value, sender: &SideInput, receiver: &SideIn
 }
 
 /// A stored answer, sent byte for byte.
-fn json_response(response: aqsha_core::store::StoredResponse) -> Response {
+fn json_response(response: aqsha_core::records::StoredResponse) -> Response {
     let status = StatusCode::from_u16(response.http_status).unwrap_or(StatusCode::OK);
     let mut resp = (status, response.body).into_response();
     resp.headers_mut().insert(

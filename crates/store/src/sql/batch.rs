@@ -3,16 +3,18 @@
 //! the driver allows. See [`crate::batch`].
 
 use super::{
-    guesses_of, invoice_lock, is_card_account, stored, tail_lock, Balances, Driver, Rows, SqlConn,
-    P,
+    guesses_of, invoice_lock, is_card_account, stored, tail_lock, Balances, Driver, Param, Rows,
+    SqlConn,
 };
-use crate::batch::TailKey;
+use crate::batch::{Known, Pending};
 #[cfg(doc)]
 use crate::conn::Conn;
-use crate::conn::Keys;
 use crate::rows::{self, Cols};
-use aqsha_core::store::{CardGuesses, OperationRecord, StoreError, StoreResult};
-use aqsha_core::transfer::{day_of, invoice_tail};
+use aqsha_core::invoice::{day_of, invoice_tail};
+use aqsha_core::records::{CallbackEvent, CallbackStatus, OperationStatus};
+use aqsha_core::records::{CardGuesses, OperationRecord};
+use aqsha_core::store::{StoreError, StoreResult};
+use aqsha_core::transfer::LockKeys;
 
 const OPERATION_INSERT_COLUMNS: &[&str] = &[
     "id",
@@ -71,7 +73,11 @@ impl<D: Driver> SqlConn<D> {
     /// locked accounts' balances, and the network cards, become known. The batch's invoice
     /// and tail locks (`locks`, sorted) are taken here too, in the same statement as the
     /// cards where the driver can ([`Driver::LOCK_KEYS_FIRST`]).
-    pub(super) fn lock_cards(&mut self, keys: &[&Keys], locks: &[&str]) -> StoreResult<Vec<bool>> {
+    pub(super) fn lock_cards(
+        &mut self,
+        keys: &[&LockKeys],
+        locks: &[&str],
+    ) -> StoreResult<Vec<bool>> {
         let fingerprints: Vec<&str> = keys
             .iter()
             .flat_map(|k| k.fingerprints.iter().map(String::as_str))
@@ -95,7 +101,7 @@ impl<D: Driver> SqlConn<D> {
                 "SELECT {} FROM network_cards WHERE fingerprint = ANY($1)",
                 rows::NETWORK_CARD_COLUMNS
             );
-            for card in self.all(&sql, &[P::List(&missing)], rows::network_card)? {
+            for card in self.all(&sql, &[Param::List(&missing)], rows::network_card)? {
                 account_of.insert(card.fingerprint.clone(), card.account_id.clone());
                 self.cards.put(&card.fingerprint.clone(), card);
             }
@@ -105,7 +111,7 @@ impl<D: Driver> SqlConn<D> {
                 "SELECT v.id, n.account_id FROM vault_cards v
                  JOIN network_cards n ON n.fingerprint = v.fingerprint
                  WHERE v.id = ANY($1)",
-                &[P::List(&saved)],
+                &[Param::List(&saved)],
                 &mut |r| {
                     account_of.insert(r.text(0)?, r.text(1)?);
                     Ok(())
@@ -170,11 +176,12 @@ impl<D: Driver> SqlConn<D> {
             Some(first) if !keys.is_empty() => {
                 let sql = format!("{first} UNION ALL {rows}");
                 self.driver
-                    .query(&sql, &[P::List(accounts), P::List(keys)], &mut each)?;
+                    .query(&sql, &[Param::List(accounts), Param::List(keys)], &mut each)?;
             }
             _ => {
                 self.driver.lock_keys(keys)?;
-                self.driver.query(&rows, &[P::List(accounts)], &mut each)?;
+                self.driver
+                    .query(&rows, &[Param::List(accounts)], &mut each)?;
             }
         }
         Ok(balances)
@@ -184,92 +191,15 @@ impl<D: Driver> SqlConn<D> {
     /// commands will look for, into `known`. Their invoices and tails were locked by
     /// [`Self::lock_cards`], in an earlier statement: the read must see whatever the locks'
     /// previous holders committed.
-    pub(super) fn read_ahead(&mut self, keys: &[&Keys]) -> StoreResult<()> {
-        let tokens: Vec<&str> = keys.iter().filter_map(|k| k.token.as_deref()).collect();
-        let invoices: Vec<&(String, String)> =
-            keys.iter().filter_map(|k| k.invoice.as_ref()).collect();
-        let tails: Vec<&TailKey> = keys.iter().filter_map(|k| k.tail.as_ref()).collect();
-        let guesses: Vec<&(String, String)> =
-            keys.iter().filter_map(|k| k.guesses.as_ref()).collect();
-        if tokens.is_empty() && invoices.is_empty() && tails.is_empty() && guesses.is_empty() {
+    pub(super) fn read_ahead(&mut self, keys: &[&LockKeys]) -> StoreResult<()> {
+        let lookups = Lookups::of(keys);
+        if lookups.is_empty() {
             return Ok(());
         }
-        for k in &guesses {
-            self.known
-                .guesses
-                .insert((*k).clone(), CardGuesses::default());
-        }
-        let guess_merchants: Vec<&str> = guesses.iter().map(|k| k.0.as_str()).collect();
-        let guess_cards: Vec<&str> = guesses.iter().map(|k| k.1.as_str()).collect();
-        for t in &tokens {
-            self.known.spent.insert(t.to_string(), None);
-        }
-        for k in &invoices {
-            self.known.charged.insert((*k).clone(), None);
-        }
-        for k in &tails {
-            self.known.tails.insert((*k).clone(), Vec::new());
-        }
-        let merchants: Vec<&str> = invoices.iter().map(|k| k.0.as_str()).collect();
-        let numbers: Vec<&str> = invoices.iter().map(|k| k.1.as_str()).collect();
-        let terminals: Vec<&str> = tails.iter().map(|k| k.0.as_str()).collect();
-        let days: Vec<&str> = tails.iter().map(|k| k.1.as_str()).collect();
-        let digits: Vec<&str> = tails.iter().map(|k| k.2.as_str()).collect();
+        expect(&mut self.known, keys);
         let known = &mut self.known;
-        // Four lookups in one round trip; the first column says which. Each part finds its
-        // rows through its own index (lists are matched on an index's first column). The
-        // tails' status is filtered in code, for the reason given in `invoice_tail_taken`.
-        self.driver.query(
-            "SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
-             WHERE token_id = ANY($1)
-             UNION ALL
-             SELECT 'c', merchant_id, invoice_id, id, request_digest, http_status, response_body
-             FROM operations WHERE invoice_id = ANY($3) AND merchant_id = ANY($2)
-             AND status = 'CHARGE'
-             UNION ALL
-             SELECT 't', terminal_id, day, invoice_tail, invoice_id, 0, status FROM operations
-             WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)
-             UNION ALL
-             SELECT 'g', merchant_id, card_key, '', '', wrong, CAST(blocked_until AS TEXT)
-             FROM card_guesses WHERE card_key = ANY($8) AND merchant_id = ANY($7)",
-            &[
-                P::List(&tokens),
-                P::List(&merchants),
-                P::List(&numbers),
-                P::List(&terminals),
-                P::List(&days),
-                P::List(&digits),
-                P::List(&guess_merchants),
-                P::List(&guess_cards),
-            ],
-            &mut |r| {
-                let (a, b) = (r.text(1)?, r.text(2)?);
-                match r.text(0)?.as_str() {
-                    "s" => {
-                        if let Some(slot) = known.spent.get_mut(&a) {
-                            *slot = Some(b);
-                        }
-                    }
-                    "c" => {
-                        if let Some(slot) = known.charged.get_mut(&(a, b)) {
-                            *slot = Some((r.text(3)?, r.text(4)?, stored(r, 5)?));
-                        }
-                    }
-                    "g" => {
-                        if let Some(slot) = known.guesses.get_mut(&(a, b)) {
-                            *slot = guesses_of(r.int(5)?, &r.text(6)?);
-                        }
-                    }
-                    _ => {
-                        let key = (a, b, r.text(3)?);
-                        if let Some(rows) = known.tails.get_mut(&key) {
-                            rows.push((r.text(4)?, r.text(6)? == "CHARGE"));
-                        }
-                    }
-                }
-                Ok(())
-            },
-        )
+        self.driver
+            .query(READ_AHEAD, &lookups.params(), &mut |r| take_row(known, r))
     }
 
     /// Sends the pending writes, each table in one go; then they are part of what is known.
@@ -283,85 +213,8 @@ impl<D: Driver> SqlConn<D> {
             .iter()
             .map(|o| (rows::rfc3339(o.created_at), day_of(o.created_at)))
             .collect();
-        let ops: Vec<Vec<P>> = p
-            .operations
-            .iter()
-            .zip(&dates)
-            .map(|(o, (created, day))| operation_params(o, created, day))
-            .collect();
-        let postings: Vec<Vec<P>> = p
-            .postings
-            .iter()
-            .map(|(op, posting)| {
-                vec![
-                    P::Text(op),
-                    P::Text(&posting.account_id),
-                    P::Int(posting.amount.minor()),
-                ]
-            })
-            .collect();
-        let spent: Vec<Vec<P>> = p
-            .spent
-            .iter()
-            .map(|(token, op)| vec![P::Text(token), P::Text(op)])
-            .collect();
-        let events: Vec<Vec<P>> = p
-            .callbacks
-            .iter()
-            .map(|e| {
-                let at = e.created_at.timestamp_millis();
-                vec![
-                    P::Text(&e.id),
-                    P::Text(&e.merchant_id),
-                    P::Text(&e.operation_id),
-                    P::Text(&e.invoice_id),
-                    P::Text(&e.url),
-                    P::Text(&e.kind),
-                    P::Text(&e.body),
-                    P::Text("pending"),
-                    P::Int(0),
-                    P::Int(at),
-                    P::Int(at),
-                ]
-            })
-            .collect();
-        let inserts = [
-            Rows {
-                table: "operations",
-                columns: OPERATION_INSERT_COLUMNS,
-                rows: ops,
-            },
-            Rows {
-                table: "postings",
-                columns: &["operation_id", "account_id", "amount"],
-                rows: postings,
-            },
-            Rows {
-                table: "spent_tokens",
-                columns: &["token_id", "operation_id"],
-                rows: spent,
-            },
-            Rows {
-                table: "callback_events",
-                columns: CALLBACK_INSERT_COLUMNS,
-                rows: events,
-            },
-        ];
-        let mut balances = Balances {
-            cards: Vec::new(),
-            shared: Vec::new(),
-            shard: self.shard,
-        };
-        // Every account posted to is written, even when its changes cancel out: the count
-        // below is what proves each one exists (PostgreSQL has no foreign key from postings
-        // to accounts; migration 0008 says why).
-        for (account, delta) in &p.deltas {
-            let side = match is_card_account(account) {
-                true => &mut balances.cards,
-                false => &mut balances.shared,
-            };
-            side.push((account.as_str(), *delta));
-        }
+        let inserts = pending_rows(p, &dates);
+        let balances = pending_balances(p, self.shard);
         let expected = (balances.cards.len() + balances.shared.len()) as u64;
         let changed = self.driver.write(&inserts, &balances)?;
         if changed != expected {
@@ -375,10 +228,223 @@ impl<D: Driver> SqlConn<D> {
     }
 }
 
+/// Four lookups in one round trip; the first column says which. Each part finds its rows
+/// through its own index (lists are matched on an index's first column). The tails' status is
+/// filtered in code, for the reason given in `invoice_tail_taken`.
+const READ_AHEAD: &str = "SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
+     WHERE token_id = ANY($1)
+     UNION ALL
+     SELECT 'c', merchant_id, invoice_id, id, request_digest, http_status, response_body
+     FROM operations WHERE invoice_id = ANY($3) AND merchant_id = ANY($2)
+     AND status = 'CHARGE'
+     UNION ALL
+     SELECT 't', terminal_id, day, invoice_tail, invoice_id, 0, status FROM operations
+     WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)
+     UNION ALL
+     SELECT 'g', merchant_id, card_key, '', '', wrong, CAST(blocked_until AS TEXT)
+     FROM card_guesses WHERE card_key = ANY($8) AND merchant_id = ANY($7)";
+
+/// The lists [`READ_AHEAD`] looks up, from the ready commands' keys, in its parameters' order.
+#[derive(Default)]
+struct Lookups<'a> {
+    tokens: Vec<&'a str>,
+    merchants: Vec<&'a str>,
+    invoices: Vec<&'a str>,
+    terminals: Vec<&'a str>,
+    days: Vec<&'a str>,
+    tails: Vec<&'a str>,
+    guess_merchants: Vec<&'a str>,
+    guess_cards: Vec<&'a str>,
+}
+
+impl<'a> Lookups<'a> {
+    fn of(keys: &[&'a LockKeys]) -> Lookups<'a> {
+        let mut l = Lookups::default();
+        for k in keys {
+            if let Some(token) = &k.token {
+                l.tokens.push(token);
+            }
+            if let Some((merchant, invoice)) = &k.invoice {
+                l.merchants.push(merchant);
+                l.invoices.push(invoice);
+            }
+            if let Some((terminal, day, tail)) = &k.tail {
+                l.terminals.push(terminal);
+                l.days.push(day);
+                l.tails.push(tail);
+            }
+            if let Some((merchant, card)) = &k.guesses {
+                l.guess_merchants.push(merchant);
+                l.guess_cards.push(card);
+            }
+        }
+        l
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+            && self.merchants.is_empty()
+            && self.terminals.is_empty()
+            && self.guess_merchants.is_empty()
+    }
+
+    fn params(&self) -> [Param<'_>; 8] {
+        [
+            Param::List(&self.tokens),
+            Param::List(&self.merchants),
+            Param::List(&self.invoices),
+            Param::List(&self.terminals),
+            Param::List(&self.days),
+            Param::List(&self.tails),
+            Param::List(&self.guess_merchants),
+            Param::List(&self.guess_cards),
+        ]
+    }
+}
+
+/// Marks every key as read: absent (no spend, no charge, no tail, no wrong answers) unless a
+/// row of [`READ_AHEAD`] says otherwise.
+fn expect(known: &mut Known, keys: &[&LockKeys]) {
+    for k in keys {
+        if let Some(token) = &k.token {
+            known.spent.insert(token.clone(), None);
+        }
+        if let Some(invoice) = &k.invoice {
+            known.charged.insert(invoice.clone(), None);
+        }
+        if let Some(tail) = &k.tail {
+            known.tails.insert(tail.clone(), Vec::new());
+        }
+        if let Some(guesses) = &k.guesses {
+            known
+                .guesses
+                .insert(guesses.clone(), CardGuesses::default());
+        }
+    }
+}
+
+/// One row of [`READ_AHEAD`], into what the transaction knows.
+fn take_row(known: &mut Known, r: &dyn Cols) -> StoreResult<()> {
+    let (a, b) = (r.text(1)?, r.text(2)?);
+    match r.text(0)?.as_str() {
+        "s" => {
+            if let Some(slot) = known.spent.get_mut(&a) {
+                *slot = Some(b);
+            }
+        }
+        "c" => {
+            if let Some(slot) = known.charged.get_mut(&(a, b)) {
+                *slot = Some((r.text(3)?, r.text(4)?, stored(r, 5)?));
+            }
+        }
+        "g" => {
+            if let Some(slot) = known.guesses.get_mut(&(a, b)) {
+                *slot = guesses_of(r.int(5)?, &r.text(6)?);
+            }
+        }
+        _ => {
+            let key = (a, b, r.text(3)?);
+            if let Some(rows) = known.tails.get_mut(&key) {
+                let charged = OperationStatus::parse(&r.text(6)?) == Some(OperationStatus::Charge);
+                rows.push((r.text(4)?, charged));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pending rows of every table, one statement's worth each. `dates` holds each pending
+/// operation's (created_at, day) text, in order.
+fn pending_rows<'a>(p: &'a Pending, dates: &'a [(String, String)]) -> [Rows<'a>; 4] {
+    let ops = p
+        .operations
+        .iter()
+        .zip(dates)
+        .map(|(o, (created, day))| operation_params(o, created, day))
+        .collect();
+    let postings = p
+        .postings
+        .iter()
+        .map(|(op, posting)| {
+            vec![
+                Param::Text(op),
+                Param::Text(&posting.account_id),
+                Param::Int(posting.amount.minor()),
+            ]
+        })
+        .collect();
+    let spent = p
+        .spent
+        .iter()
+        .map(|(token, op)| vec![Param::Text(token), Param::Text(op)])
+        .collect();
+    let events = p.callbacks.iter().map(callback_params).collect();
+    [
+        Rows {
+            table: "operations",
+            columns: OPERATION_INSERT_COLUMNS,
+            rows: ops,
+        },
+        Rows {
+            table: "postings",
+            columns: &["operation_id", "account_id", "amount"],
+            rows: postings,
+        },
+        Rows {
+            table: "spent_tokens",
+            columns: &["token_id", "operation_id"],
+            rows: spent,
+        },
+        Rows {
+            table: "callback_events",
+            columns: CALLBACK_INSERT_COLUMNS,
+            rows: events,
+        },
+    ]
+}
+
+/// A new callback event's row, in [`CALLBACK_INSERT_COLUMNS`] order: due at once.
+fn callback_params(e: &CallbackEvent) -> Vec<Param<'_>> {
+    let at = e.created_at.timestamp_millis();
+    vec![
+        Param::Text(&e.id),
+        Param::Text(&e.merchant_id),
+        Param::Text(&e.operation_id),
+        Param::Text(&e.invoice_id),
+        Param::Text(&e.url),
+        Param::Text(e.kind.as_str()),
+        Param::Text(&e.body),
+        Param::Text(CallbackStatus::Pending.as_str()),
+        Param::Int(0),
+        Param::Int(at),
+        Param::Int(at),
+    ]
+}
+
+/// The batch's balance changes, card accounts apart from shared ones. Every account posted to
+/// is written, even when its changes cancel out: the count of rows changed is what proves each
+/// one exists (PostgreSQL has no foreign key from postings to accounts; migration 0008 says
+/// why).
+fn pending_balances(p: &Pending, shard: i64) -> Balances<'_> {
+    let mut balances = Balances {
+        cards: Vec::new(),
+        shared: Vec::new(),
+        shard,
+    };
+    for (account, delta) in &p.deltas {
+        let side = match is_card_account(account) {
+            true => &mut balances.cards,
+            false => &mut balances.shared,
+        };
+        side.push((account.as_str(), *delta));
+    }
+    balances
+}
+
 /// The advisory locks a batch takes: its invoices and invoice tails (so that another instance
 /// charging the same invoice, or another invoice with the same tail, waits for this commit),
 /// sorted, so that two batches cannot deadlock on them.
-pub(super) fn lock_keys_of(keys: &[&Keys]) -> Vec<String> {
+pub(super) fn lock_keys_of(keys: &[&LockKeys]) -> Vec<String> {
     let mut locks: Vec<String> = keys
         .iter()
         .filter_map(|k| k.invoice.as_ref())
@@ -391,41 +457,41 @@ pub(super) fn lock_keys_of(keys: &[&Keys]) -> Vec<String> {
 }
 
 /// An operation's row, in [`OPERATION_INSERT_COLUMNS`] order.
-fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str) -> Vec<P<'a>> {
+fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str) -> Vec<Param<'a>> {
     vec![
-        P::Text(&op.id),
-        P::Text(&op.merchant_id),
-        P::Text(&op.terminal_id),
-        P::Text(&op.invoice_id),
-        P::Text(&op.account_id),
-        P::Int(op.amount.minor()),
-        P::Int(op.fee.minor()),
-        P::Text(&op.currency),
-        P::Text(&op.description),
-        P::Text(&op.email),
-        P::Text(&op.status),
-        P::Int(i64::from(op.reason_code)),
-        P::Text(&op.reason),
-        P::Text(&op.reference),
-        P::Text(&op.int_reference),
-        P::Text(&op.sender.card_id),
-        P::Text(&op.sender.mask),
-        P::Text(&op.sender.brand),
-        P::Text(&op.sender.transfer_type),
-        P::Text(&op.receiver.card_id),
-        P::Text(&op.receiver.mask),
-        P::Text(&op.receiver.brand),
-        P::Text(&op.receiver.transfer_type),
-        P::Text(&op.token_id),
-        P::Text(&op.request_digest),
-        P::Int(i64::from(op.http_status)),
-        P::Text(&op.response_body),
-        P::Text(created),
-        P::OptText(op.post_link.as_deref()),
-        P::OptText(op.failure_post_link.as_deref()),
-        P::OptText(op.secret_hash.as_deref()),
-        P::Text(day),
+        Param::Text(&op.id),
+        Param::Text(&op.merchant_id),
+        Param::Text(&op.terminal_id),
+        Param::Text(&op.invoice_id),
+        Param::Text(&op.account_id),
+        Param::Int(op.amount.minor()),
+        Param::Int(op.fee.minor()),
+        Param::Text(&op.currency),
+        Param::Text(&op.description),
+        Param::Text(&op.email),
+        Param::Text(op.status.as_str()),
+        Param::Int(i64::from(op.reason_code)),
+        Param::Text(&op.reason),
+        Param::Text(&op.reference),
+        Param::Text(&op.int_reference),
+        Param::Text(&op.sender.card_id),
+        Param::Text(&op.sender.mask),
+        Param::Text(op.sender.brand_name()),
+        Param::Text(op.sender.transfer_type_name()),
+        Param::Text(&op.receiver.card_id),
+        Param::Text(&op.receiver.mask),
+        Param::Text(op.receiver.brand_name()),
+        Param::Text(op.receiver.transfer_type_name()),
+        Param::Text(&op.token_id),
+        Param::Text(&op.request_digest),
+        Param::Int(i64::from(op.http_status)),
+        Param::Text(&op.response_body),
+        Param::Text(created),
+        Param::OptText(op.post_link.as_deref()),
+        Param::OptText(op.failure_post_link.as_deref()),
+        Param::OptText(op.secret_hash.as_deref()),
+        Param::Text(day),
         // A six-digit invoice is its own tail.
-        P::Text(invoice_tail(&op.invoice_id).unwrap_or(&op.invoice_id)),
+        Param::Text(invoice_tail(&op.invoice_id).unwrap_or(&op.invoice_id)),
     ]
 }

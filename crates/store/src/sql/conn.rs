@@ -2,18 +2,20 @@
 //! merchant, card and ledger statements outside a transfer.
 
 use super::batch::lock_keys_of;
-use super::{batch_err, Driver, SqlConn, P};
-use crate::conn::{BatchError, Conn, Keys};
+use super::{batch_err, Driver, Param, SqlConn};
+use crate::conn::{BatchError, Conn};
 use crate::rows;
-use aqsha_core::money::{Currency, Money};
-use aqsha_core::network::funding_account;
-use aqsha_core::sandbox::PreparedSeed;
-use aqsha_core::store::{
-    CallbackAttempt, CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
-    MerchantRecord, MerchantSummary, NextStep, OperationRecord, SandboxCardView, SealedRecord,
-    SealedTable, StoreResult, Tx, VaultCard,
+use aqsha_core::money::Money;
+use aqsha_core::provision::NewRecords;
+use aqsha_core::records::CallbackStatus;
+use aqsha_core::records::{
+    CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, VaultCard,
 };
-use aqsha_core::transfer::external_account;
+use aqsha_core::store::{
+    CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
+    SandboxCardView, StoreResult, Tx,
+};
+use aqsha_core::transfer::LockKeys;
 use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
@@ -25,11 +27,11 @@ impl<D: Driver> Conn for SqlConn<D> {
         }
         self.driver.control(D::BEGIN)
     }
-    fn prepare(&mut self, keys: &[&Keys]) -> Result<Vec<bool>, BatchError> {
+    fn prepare(&mut self, keys: &[&LockKeys]) -> Result<Vec<bool>, BatchError> {
         let locks = lock_keys_of(keys);
         let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
         let ready = self.lock_cards(keys, &locks).map_err(batch_err)?;
-        let now: Vec<&Keys> = keys
+        let now: Vec<&LockKeys> = keys
             .iter()
             .zip(&ready)
             .filter(|(_, r)| **r)
@@ -76,92 +78,8 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.driver.is_broken()
     }
 
-    fn install(&mut self, seed: &PreparedSeed) -> StoreResult<bool> {
-        let now = rows::rfc3339(Utc::now());
-        if let Some(marker) = &seed.marker {
-            let inserted = self.driver.exec(
-                "INSERT INTO seed_markers (marker, applied_at) VALUES ($1, $2) ON CONFLICT (marker) DO NOTHING",
-                &[P::Text(marker), P::Text(&now)],
-            )?;
-            if inserted == 0 {
-                return Ok(false);
-            }
-        }
-        for c in [Currency::Kzt, Currency::Usd] {
-            self.ensure_account(&external_account(c), "external", c)?;
-            self.ensure_account(&funding_account(None, c), "funding", c)?;
-        }
-        for m in &seed.merchants {
-            let r = &m.record;
-            self.driver.exec(
-                "INSERT INTO merchants (id, client_id, secret_hash, name, cabinet_email,
-                 cabinet_password_hash, callback_secret, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    P::Text(&r.id),
-                    P::Text(&r.client_id),
-                    P::Text(&r.secret_hash),
-                    P::Text(&r.name),
-                    P::OptText(m.cabinet_email.as_deref()),
-                    P::OptText(m.cabinet_password_hash.as_deref()),
-                    P::Text(&m.callback_secret),
-                    P::Text(&now),
-                ],
-            )?;
-        }
-        let terminals = seed.merchants.iter().flat_map(|m| m.terminals.iter());
-        for t in terminals.chain(seed.terminals.iter()) {
-            self.ensure_account(&t.fee_account, "fee", t.currency)?;
-            self.driver.exec(
-                "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    P::Text(&t.id),
-                    P::Text(&t.merchant_id),
-                    P::Text(t.currency.code()),
-                    P::Int(t.fee.percent_bps),
-                    P::Int(t.fee.min_fee.minor()),
-                    P::Text(&t.fee_account),
-                ],
-            )?;
-        }
-        for n in &seed.cards {
-            let c = &n.card;
-            self.ensure_account(&c.account_id, "card", c.currency)?;
-            self.driver.exec(
-                "INSERT INTO network_cards (id, fingerprint, key_id, pan_sealed, mask, brand, exp_month,
-                 exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at,
-                 owner_merchant_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                &[
-                    P::Text(&c.id),
-                    P::Text(&c.fingerprint),
-                    P::Text(&n.sealed.key_id),
-                    P::Blob(&n.sealed.blob),
-                    P::Text(&c.mask),
-                    P::Text(c.brand.name()),
-                    P::Int(i64::from(c.expiry.month)),
-                    P::Int(i64::from(c.expiry.year)),
-                    P::Text(&c.cvc_check),
-                    P::Bool(c.locked),
-                    P::Bool(c.enforce_expiry),
-                    P::Text(&c.account_id),
-                    P::Text(c.currency.code()),
-                    P::Text(&now),
-                    P::OptText(c.owner.as_deref()),
-                ],
-            )?;
-            self.fund(
-                c,
-                n.opening_balance,
-                seed.funding_cap,
-                &format!("funding:{}", c.id),
-            )?;
-        }
-        for v in &seed.vault_cards {
-            self.put_vault_card(v)?;
-        }
-        Ok(true)
+    fn install(&mut self, seed: &NewRecords) -> StoreResult<bool> {
+        self.install_records(seed)
     }
 
     fn top_up(
@@ -177,7 +95,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         );
         let Some(card) = self.one(
             &sql,
-            &[P::Text(card_id), P::Text(merchant_id)],
+            &[Param::Text(card_id), Param::Text(merchant_id)],
             rows::network_card,
         )?
         else {
@@ -207,11 +125,11 @@ impl<D: Driver> Conn for SqlConn<D> {
             "UPDATE vault_cards SET active = $3 WHERE id = $1 AND merchant_id = $2 AND active = $4
              AND (CAST($5 AS TEXT) IS NULL OR account_id = $5)",
             &[
-                P::Text(card_id),
-                P::Text(merchant_id),
-                P::Bool(false),
-                P::Bool(true),
-                P::OptText(account_id),
+                Param::Text(card_id),
+                Param::Text(merchant_id),
+                Param::Bool(false),
+                Param::Bool(true),
+                Param::OptText(account_id),
             ],
         )?;
         Ok(n == 1)
@@ -244,11 +162,11 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.all(
             &sql,
             &[
-                P::Int(now_ms),
-                P::Int(now_ms + lease_ms),
-                P::Int(limit as i64),
-                P::List(&skip),
-                P::Int(per_merchant as i64),
+                Param::Int(now_ms),
+                Param::Int(now_ms + lease_ms),
+                Param::Int(limit as i64),
+                Param::List(&skip),
+                Param::Int(per_merchant as i64),
             ],
             |r| {
                 Ok(DueCallback {
@@ -274,24 +192,28 @@ impl<D: Driver> Conn for SqlConn<D> {
             "INSERT INTO callback_attempts (event_id, attempt, at, http_status, error, duration_ms)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, attempt) DO NOTHING",
             &[
-                P::Text(event_id),
-                P::Int(i64::from(a.attempt)),
-                P::Int(a.at.timestamp_millis()),
-                P::OptInt(a.http_status.map(i64::from)),
-                P::OptText(a.error.as_deref()),
-                P::Int(i64::try_from(a.duration_ms).unwrap_or(i64::MAX)),
+                Param::Text(event_id),
+                Param::Int(i64::from(a.attempt)),
+                Param::Int(a.at.timestamp_millis()),
+                Param::OptInt(a.http_status.map(i64::from)),
+                Param::OptText(a.error.as_deref()),
+                Param::Int(i64::try_from(a.duration_ms).unwrap_or(i64::MAX)),
             ],
         )?;
         let (status, next_at, delivered_at) = match next {
-            NextStep::Delivered => ("delivered", None, Some(a.at.timestamp_millis())),
-            NextStep::RetryAt(t) => ("pending", Some(t.timestamp_millis()), None),
-            NextStep::Failed => ("failed", None, None),
+            NextStep::Delivered => (
+                CallbackStatus::Delivered,
+                None,
+                Some(a.at.timestamp_millis()),
+            ),
+            NextStep::RetryAt(t) => (CallbackStatus::Pending, Some(t.timestamp_millis()), None),
+            NextStep::Failed => (CallbackStatus::Failed, None, None),
         };
         self.driver.exec(
             "UPDATE callback_events SET status = $2, lease_until = 0,
              next_attempt_at = COALESCE($3, next_attempt_at), delivered_at = COALESCE($4, delivered_at)
              WHERE id = $1",
-            &[P::Text(event_id), P::Text(status), P::OptInt(next_at), P::OptInt(delivered_at)],
+            &[Param::Text(event_id), Param::Text(status.as_str()), Param::OptInt(next_at), Param::OptInt(delivered_at)],
         )?;
         Ok(())
     }
@@ -306,9 +228,9 @@ impl<D: Driver> Conn for SqlConn<D> {
             "UPDATE callback_events SET status = 'pending', next_attempt_at = $3, lease_until = 0
              WHERE id = $1 AND merchant_id = $2",
             &[
-                P::Text(event_id),
-                P::Text(merchant_id),
-                P::Int(now.timestamp_millis()),
+                Param::Text(event_id),
+                Param::Text(merchant_id),
+                Param::Int(now.timestamp_millis()),
             ],
         )?;
         Ok(n == 1)
@@ -324,7 +246,7 @@ impl<D: Driver> Conn for SqlConn<D> {
             "SELECT {} FROM merchants WHERE client_id = $1",
             rows::MERCHANT_COLUMNS
         );
-        self.one(&sql, &[P::Text(client_id)], rows::merchant)
+        self.one(&sql, &[Param::Text(client_id)], rows::merchant)
     }
 
     fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool> {
@@ -347,7 +269,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         );
         self.one(
             &sql,
-            &[P::Text(merchant_id), P::Text(invoice_id)],
+            &[Param::Text(merchant_id), Param::Text(invoice_id)],
             rows::operation,
         )
     }
@@ -360,7 +282,11 @@ impl<D: Driver> Conn for SqlConn<D> {
         );
         self.all(
             &sql,
-            &[P::Text(merchant_id), P::Text(account_id), P::Bool(true)],
+            &[
+                Param::Text(merchant_id),
+                Param::Text(account_id),
+                Param::Bool(true),
+            ],
             rows::vault_card,
         )
     }
@@ -368,7 +294,7 @@ impl<D: Driver> Conn for SqlConn<D> {
     fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>> {
         self.all(
             rows::SANDBOX_CARD_SELECT,
-            &[P::Text(merchant_id)],
+            &[Param::Text(merchant_id)],
             rows::sandbox_card,
         )
     }
@@ -384,23 +310,28 @@ impl<D: Driver> Conn for SqlConn<D> {
              ORDER BY created_at DESC, id LIMIT 500",
             rows::EVENT_COLUMNS
         );
-        let mut views = self.all(&sql, &[P::Text(merchant_id), P::OptText(invoice_id)], |r| {
-            let status = r.text(8)?;
-            let next = r.int(9)?;
-            Ok(CallbackView {
-                event: rows::event(r)?,
-                next_attempt_at: (status == "pending").then(|| rows::millis(next)),
-                status,
-                delivered_at: r.opt_int(10)?.map(rows::millis),
-                attempts: Vec::new(),
-            })
-        })?;
+        let mut views = self.all(
+            &sql,
+            &[Param::Text(merchant_id), Param::OptText(invoice_id)],
+            |r| {
+                let status = rows::callback_status(&r.text(8)?)?;
+                let next = r.int(9)?;
+                Ok(CallbackView {
+                    event: rows::event(r)?,
+                    next_attempt_at: (status == CallbackStatus::Pending)
+                        .then(|| rows::millis(next)),
+                    status,
+                    delivered_at: r.opt_int(10)?.map(rows::millis),
+                    attempts: Vec::new(),
+                })
+            },
+        )?;
         let sql = format!(
             "SELECT {} FROM callback_attempts WHERE event_id = $1 ORDER BY attempt",
             rows::ATTEMPT_COLUMNS
         );
         for v in views.iter_mut() {
-            v.attempts = self.all(&sql, &[P::Text(&v.event.id)], rows::attempt)?;
+            v.attempts = self.all(&sql, &[Param::Text(&v.event.id)], rows::attempt)?;
         }
         Ok(views)
     }
@@ -408,7 +339,7 @@ impl<D: Driver> Conn for SqlConn<D> {
     fn callback_secret(&mut self, merchant_id: &str) -> StoreResult<Option<String>> {
         self.one(
             "SELECT callback_secret FROM merchants WHERE id = $1",
-            &[P::Text(merchant_id)],
+            &[Param::Text(merchant_id)],
             |r| r.text(0),
         )
     }

@@ -5,6 +5,7 @@
 //! Statements use PostgreSQL's `$1` placeholders; the SQLite driver rewrites them to `?1`.
 mod batch;
 mod conn;
+mod install;
 mod tx;
 
 use crate::batch::{Known, Pending, TailKey};
@@ -15,13 +16,12 @@ use crate::conn::Conn;
 use crate::rows::{self, Cols};
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::network::funding_account;
-use aqsha_core::store::{
-    CardGuesses, NetworkCard, Posting, StoreError, StoreResult, StoredResponse, TerminalRecord, Tx,
-};
+use aqsha_core::records::{CardGuesses, NetworkCard, Posting, StoredResponse, TerminalRecord};
+use aqsha_core::store::{StoreError, StoreResult, Tx};
 
 /// A statement parameter.
 #[derive(Debug, Clone, Copy)]
-pub enum P<'a> {
+pub enum Param<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     Int(i64),
@@ -48,12 +48,12 @@ pub trait Driver: Send + 'static {
     const CHAIN_BEGIN: bool;
 
     /// Runs a statement; returns the number of rows changed.
-    fn exec(&mut self, sql: &str, params: &[P]) -> StoreResult<u64>;
+    fn exec(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64>;
     /// Runs a query and hands each row to `each`.
     fn query(
         &mut self,
         sql: &str,
-        params: &[P],
+        params: &[Param],
         each: &mut dyn FnMut(&dyn Cols) -> StoreResult<()>,
     ) -> StoreResult<()>;
     /// Runs transaction control (`BEGIN`, `SAVEPOINT s`, `COMMIT`, …).
@@ -86,7 +86,7 @@ pub trait Driver: Send + 'static {
 pub struct Rows<'a> {
     pub table: &'a str,
     pub columns: &'a [&'a str],
-    pub rows: Vec<Vec<P<'a>>>,
+    pub rows: Vec<Vec<Param<'a>>>,
 }
 
 /// A batch's balance changes, each account once.
@@ -165,7 +165,7 @@ impl<D: Driver> SqlConn<D> {
     fn one<T>(
         &mut self,
         sql: &str,
-        params: &[P],
+        params: &[Param],
         map: fn(&dyn Cols) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
         let mut out = None;
@@ -181,7 +181,7 @@ impl<D: Driver> SqlConn<D> {
     fn all<T>(
         &mut self,
         sql: &str,
-        params: &[P],
+        params: &[Param],
         map: fn(&dyn Cols) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
         let mut out = Vec::new();
@@ -242,7 +242,11 @@ impl<D: Driver> SqlConn<D> {
         self.driver.exec(
             "INSERT INTO accounts (id, kind, currency, balance) VALUES ($1, $2, $3, 0)
              ON CONFLICT (id) DO NOTHING",
-            &[P::Text(id), P::Text(kind), P::Text(currency.code())],
+            &[
+                Param::Text(id),
+                Param::Text(kind),
+                Param::Text(currency.code()),
+            ],
         )?;
         Ok(())
     }

@@ -1,14 +1,15 @@
 //! The transfer's [`Tx`] over a [`SqlConn`].
 
-use super::{guesses_of, invoice_lock, is_card_account, stored, tail_lock, Driver, SqlConn, P};
+use super::{guesses_of, invoice_lock, is_card_account, stored, tail_lock, Driver, Param, SqlConn};
 #[cfg(doc)]
 use crate::conn::Conn;
 use crate::rows;
 use aqsha_core::money::Money;
-use aqsha_core::store::{
-    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, Posting, StoreError, StoreResult,
-    StoredResponse, TerminalRecord, Tx, VaultCard,
+use aqsha_core::records::{
+    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, OperationStatus, Posting,
+    StoredResponse, TerminalRecord, VaultCard,
 };
+use aqsha_core::store::{StoreError, StoreResult, Tx};
 
 /// The transfer's reads look at the pending writes first, then at what the transaction
 /// knows, and only then at the database; its writes (besides saved cards) stay pending until
@@ -23,7 +24,7 @@ impl<D: Driver> Tx for SqlConn<D> {
         }
         self.one(
             "SELECT operation_id FROM spent_tokens WHERE token_id = $1",
-            &[P::Text(token_id)],
+            &[Param::Text(token_id)],
             |r| r.text(0),
         )
     }
@@ -37,7 +38,7 @@ impl<D: Driver> Tx for SqlConn<D> {
             .one(
                 "SELECT wrong, CAST(blocked_until AS TEXT) FROM card_guesses
                  WHERE card_key = $1 AND merchant_id = $2",
-                &[P::Text(card_key), P::Text(merchant_id)],
+                &[Param::Text(card_key), Param::Text(merchant_id)],
                 |r| Ok(guesses_of(r.int(0)?, &r.text(1)?)),
             )?
             .unwrap_or_default())
@@ -57,10 +58,10 @@ impl<D: Driver> Tx for SqlConn<D> {
              ON CONFLICT (card_key, merchant_id)
              DO UPDATE SET wrong = excluded.wrong, blocked_until = excluded.blocked_until",
             &[
-                P::Text(card_key),
-                P::Text(merchant_id),
-                P::Int(i64::from(g.wrong)),
-                P::Int(g.blocked_until.map_or(0, |t| t.timestamp_millis())),
+                Param::Text(card_key),
+                Param::Text(merchant_id),
+                Param::Int(i64::from(g.wrong)),
+                Param::Int(g.blocked_until.map_or(0, |t| t.timestamp_millis())),
             ],
         )?;
         self.known
@@ -82,7 +83,7 @@ impl<D: Driver> Tx for SqlConn<D> {
             "SELECT {} FROM terminals WHERE id = $1",
             rows::TERMINAL_COLUMNS
         );
-        let found = self.one(&sql, &[P::Text(id)], rows::terminal)?;
+        let found = self.one(&sql, &[Param::Text(id)], rows::terminal)?;
         if let Some(t) = &found {
             self.terminals.put(id, t.clone());
         }
@@ -97,7 +98,7 @@ impl<D: Driver> Tx for SqlConn<D> {
             "SELECT {} FROM network_cards WHERE fingerprint = $1",
             rows::NETWORK_CARD_COLUMNS
         );
-        let found = self.one(&sql, &[P::Text(fingerprint)], rows::network_card)?;
+        let found = self.one(&sql, &[Param::Text(fingerprint)], rows::network_card)?;
         if let Some(card) = &found {
             self.cards.put(fingerprint, card.clone());
         }
@@ -109,7 +110,7 @@ impl<D: Driver> Tx for SqlConn<D> {
             "SELECT {} FROM vault_cards WHERE id = $1",
             rows::VAULT_CARD_COLUMNS
         );
-        self.one(&sql, &[P::Text(id)], rows::vault_card)
+        self.one(&sql, &[Param::Text(id)], rows::vault_card)
     }
 
     fn vault_card_for(
@@ -125,9 +126,9 @@ impl<D: Driver> Tx for SqlConn<D> {
         self.one(
             &sql,
             &[
-                P::Text(merchant_id),
-                P::Text(account_id),
-                P::Text(fingerprint),
+                Param::Text(merchant_id),
+                Param::Text(account_id),
+                Param::Text(fingerprint),
             ],
             rows::vault_card,
         )
@@ -144,21 +145,21 @@ impl<D: Driver> Tx for SqlConn<D> {
              transaction_id = excluded.transaction_id, reference = excluded.reference,
              int_reference = excluded.int_reference, terminal_id = excluded.terminal_id",
             &[
-                P::Text(&c.id),
-                P::Text(&c.merchant_id),
-                P::Text(&c.account_id),
-                P::Text(&c.fingerprint),
-                P::Text(&c.sealed.key_id),
-                P::Blob(&c.sealed.blob),
-                P::Text(&c.mask),
-                P::Text(c.brand.name()),
-                P::Text(&c.payer_name),
-                P::Bool(c.active),
-                P::Text(&rows::rfc3339(c.created_at)),
-                P::Text(&c.transaction_id),
-                P::Text(&c.reference),
-                P::Text(&c.int_reference),
-                P::Text(&c.terminal_id),
+                Param::Text(&c.id),
+                Param::Text(&c.merchant_id),
+                Param::Text(&c.account_id),
+                Param::Text(&c.fingerprint),
+                Param::Text(&c.sealed.key_id),
+                Param::Blob(&c.sealed.blob),
+                Param::Text(&c.mask),
+                Param::Text(c.brand.name()),
+                Param::Text(&c.payer_name),
+                Param::Bool(c.active),
+                Param::Text(&rows::rfc3339(c.created_at)),
+                Param::Text(&c.transaction_id),
+                Param::Text(&c.reference),
+                Param::Text(&c.int_reference),
+                Param::Text(&c.terminal_id),
             ],
         )?;
         Ok(())
@@ -173,7 +174,7 @@ impl<D: Driver> Tx for SqlConn<D> {
         }
         self.one(
             "SELECT request_digest, http_status, response_body FROM operations WHERE id = $1",
-            &[P::Text(operation_id)],
+            &[Param::Text(operation_id)],
             |r| Ok((r.text(0)?, stored(r, 1)?)),
         )
     }
@@ -195,7 +196,7 @@ impl<D: Driver> Tx for SqlConn<D> {
         let found = self.one(
             "SELECT id, request_digest, http_status, response_body FROM operations
              WHERE merchant_id = $1 AND invoice_id = $2 AND status = 'CHARGE'",
-            &[P::Text(merchant_id), P::Text(invoice_id)],
+            &[Param::Text(merchant_id), Param::Text(invoice_id)],
             |r| Ok((r.text(0)?, r.text(1)?, stored(r, 2)?)),
         )?;
         self.known.charged.insert(key, found.clone());
@@ -226,14 +227,15 @@ impl<D: Driver> Tx for SqlConn<D> {
             "SELECT status FROM operations WHERE terminal_id = $1 AND day = $2 AND invoice_tail = $3
              AND invoice_id <> $4",
             &[
-                P::Text(terminal_id),
-                P::Text(day),
-                P::Text(tail),
-                P::Text(invoice_id),
+                Param::Text(terminal_id),
+                Param::Text(day),
+                Param::Text(tail),
+                Param::Text(invoice_id),
             ],
             |r| r.text(0),
         )?;
-        Ok(statuses.iter().any(|s| s == "CHARGE"))
+        let charge = Some(OperationStatus::Charge);
+        Ok(statuses.iter().any(|s| OperationStatus::parse(s) == charge))
     }
 
     fn balance(&mut self, account_id: &str) -> StoreResult<Money> {
@@ -246,7 +248,7 @@ impl<D: Driver> Tx for SqlConn<D> {
                     D::FOR_UPDATE
                 );
                 let b = self
-                    .one(&sql, &[P::Text(account_id)], |r| r.int(0))?
+                    .one(&sql, &[Param::Text(account_id)], |r| r.int(0))?
                     .ok_or_else(|| {
                         StoreError::Invariant(format!("no ledger account {account_id}"))
                     })?;

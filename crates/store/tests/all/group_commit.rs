@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aqsha_core::card::Pan;
-use aqsha_core::sandbox::{self, PreparedSeed};
-use aqsha_core::store::{Store, TokenRecord};
+use aqsha_core::provision::{self, NewRecords};
+use aqsha_core::seed;
+use aqsha_core::store::Store;
+use aqsha_core::token::TokenClaims;
 use aqsha_core::transfer::{OrderInput, PanSide, SideInput, TransferCommand, TransferOutcome};
 use aqsha_core::vault::Vault;
 use std::sync::Arc;
@@ -12,8 +14,8 @@ use std::sync::Arc;
 const TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
 
 /// A token's claims; the store sees only these and the token's hash.
-fn claims(merchant: &str) -> TokenRecord {
-    TokenRecord {
+fn claims(merchant: &str) -> TokenClaims {
+    TokenClaims {
         account_id: None,
         id: aqsha_core::token::new_id(),
         merchant_id: merchant.into(),
@@ -52,9 +54,9 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(aqsha_store::open_sqlite(&dir.path().join("aqsha.db")).unwrap());
     let vault = Arc::new(Vault::new([9u8; 32]));
-    let seed = sandbox::prepare(&vault).unwrap();
+    let seed = seed::prepare(&vault).unwrap();
     let merchant_id = seed.merchants[0].record.id.clone();
-    let duplicate = PreparedSeed {
+    let duplicate = NewRecords {
         merchants: seed.merchants.clone(),
         ..Default::default()
     };
@@ -116,7 +118,7 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
     assert_eq!(visa.balance.minor(), 100_000_000 - 200 * 10_500);
 }
 
-fn command(vault: &Vault, token: TokenRecord, invoice: String, digest: String) -> TransferCommand {
+fn command(vault: &Vault, token: TokenClaims, invoice: String, digest: String) -> TransferCommand {
     TransferCommand {
         token,
         request_digest: digest,
@@ -142,13 +144,13 @@ async fn commands_of_one_batch_see_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(aqsha_store::open_sqlite(&dir.path().join("aqsha.db")).unwrap());
     let vault = Arc::new(Vault::new([9u8; 32]));
-    let seed = sandbox::prepare(&vault).unwrap();
+    let seed = seed::prepare(&vault).unwrap();
     let merchant_id = seed.merchants[0].record.id.clone();
     assert!(store.install(seed).await.unwrap());
 
     // A slow command first (installing 3,000 cards), so that everything sent while it runs
     // waits in the queue and then goes in one batch.
-    let terms = sandbox::CardTerms {
+    let terms = provision::CardTerms {
         expiry: aqsha_core::card::Expiry::parse("12", "39").unwrap(),
         locked: false,
         enforce_expiry: true,
@@ -159,12 +161,12 @@ async fn commands_of_one_batch_see_each_other() {
     let cards = (0..3000)
         .map(|n| {
             let pan = Pan::parse(&format!("4000{n:012}")).unwrap();
-            sandbox::network_card(&vault, vault.fingerprint(&pan), None, &pan, &cvc, terms)
+            provision::network_card(&vault, vault.fingerprint(&pan), None, &pan, &cvc, terms)
         })
         .collect();
     let slow = {
         let store = store.clone();
-        let seed = PreparedSeed {
+        let seed = NewRecords {
             cards,
             ..Default::default()
         };
@@ -230,14 +232,14 @@ async fn a_command_whose_writes_fail_at_flush_fails_alone() {
     let path = dir.path().join("aqsha.db");
     let store = Arc::new(aqsha_store::open_sqlite(&path).unwrap());
     let vault = Arc::new(Vault::new([9u8; 32]));
-    let seed = sandbox::prepare(&vault).unwrap();
+    let seed = seed::prepare(&vault).unwrap();
     let merchant_id = seed.merchants[0].record.id.clone();
     let mut broken = seed.merchants[0].terminals[0].clone();
     broken.id = "broken-terminal".into();
     broken.fee_account = "fee:ghost".into();
     assert!(store.install(seed).await.unwrap());
     assert!(store
-        .install(PreparedSeed {
+        .install(NewRecords {
             terminals: vec![broken.clone()],
             ..Default::default()
         })

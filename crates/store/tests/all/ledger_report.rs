@@ -3,7 +3,7 @@
 //! that does not exist.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aqsha_core::sandbox;
+use aqsha_core::seed;
 use aqsha_core::store::Store;
 use aqsha_core::vault::Vault;
 
@@ -13,10 +13,7 @@ async fn the_report_finds_drifted_accounts_and_unbalanced_operations() {
     let path = dir.path().join("aqsha.db");
     let store = aqsha_store::open_sqlite(&path).unwrap();
     let vault = Vault::new([5u8; 32]);
-    assert!(store
-        .install(sandbox::prepare(&vault).unwrap())
-        .await
-        .unwrap());
+    assert!(store.install(seed::prepare(&vault).unwrap()).await.unwrap());
     let report = store.ledger_report().await.unwrap();
     assert!(report.balanced, "{report:?}");
     assert_eq!(report.drifted_accounts, 0);

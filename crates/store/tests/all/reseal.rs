@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aqsha_core::keyring::Keyring;
-use aqsha_core::sandbox;
-use aqsha_core::store::{SealedTable, Store};
+use aqsha_core::records::SealedTable;
+use aqsha_core::seed;
+use aqsha_core::store::Store;
 
 #[tokio::test]
 async fn rows_are_walked_in_batches_and_a_changed_row_is_left_alone() {
@@ -14,7 +15,7 @@ async fn rows_are_walked_in_batches_and_a_changed_row_is_left_alone() {
     let mut ring = Keyring::from_master([5u8; 32]);
     let before = ring.vault();
     assert!(store
-        .install(sandbox::prepare(&before).unwrap())
+        .install(seed::prepare(&before).unwrap())
         .await
         .unwrap());
     let old = before.key_id().to_string();

@@ -2,7 +2,7 @@
 //! another connection that owns SQLite's write lock, so what waits in the queue is known.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aqsha_core::sandbox;
+use aqsha_core::seed;
 use aqsha_core::store::{Store, StoreError};
 use aqsha_core::vault::Vault;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ async fn seeded(path: &std::path::Path, queue: usize) -> (Arc<aqsha_store::Sqlit
     };
     let store = Arc::new(aqsha_store::open_sqlite_with(path, &options).unwrap());
     let vault = Vault::new([7u8; 32]);
-    let seed = sandbox::prepare(&vault).unwrap();
+    let seed = seed::prepare(&vault).unwrap();
     let merchant = seed.merchants[0].record.id.clone();
     assert!(store.install(seed).await.unwrap());
     (store, merchant)

@@ -1,0 +1,291 @@
+//! The transfer algorithm: from a parsed request to one atomic set of writes.
+//!
+//! [`execute`] runs inside a store transaction ([`Tx`]). It either refuses the request without
+//! writing anything (a bad token, bad input: [`TransferOutcome::Refused`]), replays a stored
+//! answer ([`TransferOutcome::Replay`]), or records exactly one operation — a charge with its
+//! balanced postings and saved cards, or a decline that moved nothing — and spends the token, all
+//! in the caller's transaction ([`TransferOutcome::Done`]).
+//!
+//! Checks run in this order, and the first that fails decides the answer:
+//! token → amount (470) → currency (469) → token binding: invoice, amount, currency, customer,
+//! callback links (469) → terminal (464) → invoice already charged (replay, or 469) → invoice
+//! tail (469) → saved sender card needs a customer token (487) → sender card (its wrong-answer
+//! block, 492) → receiver card → same card (469) → card currency (456) → funds (484).
+//!
+//! The module is split by role: this file holds the command and [`execute`]; `rules` the checks
+//! in that order, one function each; `sides` how each side's card is found and what its issuer
+//! says; `outcome` what a charge or a decline writes. Everything `execute` would otherwise make
+//! up itself (ids, references, codes) comes from [`Ids`] or the [`Tx`], and the time from
+//! [`TransferCommand::now`], so a test can fix every one of them.
+
+mod ids;
+mod outcome;
+mod rules;
+mod sides;
+
+#[cfg(test)]
+mod memory;
+#[cfg(test)]
+mod tests;
+
+pub use crate::invoice::{day_of, invoice_tail, valid_invoice, TailKey};
+pub use ids::{Ids, RandomIds};
+
+use crate::card::{Brand, Expiry};
+use crate::money::Currency;
+use crate::records::StoredResponse;
+use crate::token::{CustomerBinding, TokenClaims};
+use crate::tx::{StoreError, Tx};
+use crate::vault::{ct_eq, SealedPan};
+use chrono::{DateTime, Utc};
+use outcome::Draft;
+use rules::Stop;
+
+/// A transfer request after the server has parsed it and the vault has turned card numbers into
+/// fingerprints, masks and sealed blobs. No plain card number or CVC is in here.
+#[derive(Debug, Clone)]
+pub struct TransferCommand {
+    /// The bearer token's claims; the handler refuses a token that does not open.
+    pub token: TokenClaims,
+    /// Keyed digest of the canonical request body, to recognise a retry.
+    pub request_digest: String,
+    /// The transfer's clock: expiry, blocks, the invoice-tail day and the operation's time are
+    /// all read from this one instant.
+    pub now: DateTime<Utc>,
+    pub order: OrderInput,
+    pub sender: SideInput,
+    pub receiver: SideInput,
+    /// The deployment's rules for this transfer.
+    pub rules: TransferRules,
+}
+
+/// Rules a deployment configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferRules {
+    /// Whether a saved sender card needs a token issued for its customer.
+    pub binding: CustomerBinding,
+    /// Wrong CVC or expiry answers for one card (per merchant) that block it.
+    pub wrong_answer_limit: u32,
+    /// How long such a block lasts.
+    pub block_for: chrono::Duration,
+}
+
+impl Default for TransferRules {
+    fn default() -> Self {
+        TransferRules {
+            binding: CustomerBinding::Strict,
+            wrong_answer_limit: 3,
+            block_for: chrono::Duration::minutes(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderInput {
+    pub amount: String,
+    pub currency: String,
+    pub invoice_id: String,
+    pub account_id: Option<String>,
+    pub email: Option<String>,
+    pub description: Option<String>,
+    pub terminal_id: Option<String>,
+    pub post_link: Option<String>,
+    pub failure_post_link: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SideInput {
+    Pan(PanSide),
+    CardId { id: String, save: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct PanSide {
+    pub fingerprint: String,
+    pub mask: String,
+    pub brand: Brand,
+    pub luhn_ok: bool,
+    /// Present when the card is to be saved.
+    pub sealed: Option<SealedPan>,
+    /// The CVC's check value, computed by the vault from the presented CVC.
+    pub cvc_check: Option<String>,
+    pub expiry: Option<Expiry>,
+    pub name: Option<String>,
+    pub save: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// A new operation was recorded (charge or decline); the response to send.
+    Done {
+        response: StoredResponse,
+        operation_id: String,
+        charged: bool,
+    },
+    /// The same request was answered before: its stored response, nothing moved.
+    Replay(StoredResponse),
+    /// Refused before anything was recorded; the token is not spent.
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// An expired or already-spent token, or one without transfer scope: HTTP 401.
+    Token(String),
+    /// The request is malformed in a way the domain sees (format error 477): HTTP 400.
+    Input(String),
+}
+
+/// What a transfer will lock and read, named before it runs, so that a store can lock a whole
+/// batch's card accounts at once and read what its commands need in bulk. Derived here, from
+/// the same rules [`execute`] applies, so a store never re-derives them. A key left out costs
+/// a store only speed: the command reads it itself.
+#[derive(Debug, Default, Clone)]
+pub struct LockKeys {
+    /// Keyed fingerprints of card numbers given in full.
+    pub fingerprints: Vec<String>,
+    /// Saved-card ids.
+    pub saved_cards: Vec<String>,
+    /// The id of the token the command spends.
+    pub token: Option<String>,
+    /// (merchant, invoice) whose charge the command looks for.
+    pub invoice: Option<(String, String)>,
+    /// The invoice-tail rule's key, when the invoice has a tail and a terminal is named.
+    pub tail: Option<TailKey>,
+    /// (merchant, sender card fingerprint) whose wrong CVC/expiry answers are counted.
+    pub guesses: Option<(String, String)>,
+}
+
+impl TransferCommand {
+    /// The keys this command will lock and read; see [`LockKeys`].
+    pub fn lock_keys(&self) -> LockKeys {
+        let mut keys = LockKeys::default();
+        for side in [&self.sender, &self.receiver] {
+            match side {
+                SideInput::Pan(p) => keys.fingerprints.push(p.fingerprint.clone()),
+                SideInput::CardId { id, .. } => keys.saved_cards.push(id.clone()),
+            }
+        }
+        let merchant = &self.token.merchant_id;
+        if let SideInput::Pan(p) = &self.sender {
+            // The sender's answers are checked, so its wrong-answer count is read ahead.
+            keys.guesses = Some((merchant.clone(), p.fingerprint.clone()));
+        }
+        keys.token = Some(self.token.id.clone());
+        keys.invoice = Some((merchant.clone(), self.order.invoice_id.clone()));
+        keys.tail = self.named_terminal().and_then(|terminal| {
+            crate::invoice::tail_key(terminal, &self.order.invoice_id, self.now)
+        });
+        keys
+    }
+
+    /// The terminal the request names: the order's, else the token's. Whether it may be used
+    /// is checked by the rules (`rules::terminal`).
+    fn named_terminal(&self) -> Option<&String> {
+        self.order
+            .terminal_id
+            .as_ref()
+            .or(self.token.terminal_id.as_ref())
+    }
+}
+
+/// The settlement account through which money leaves for another issuer's cards.
+pub fn external_account(currency: Currency) -> String {
+    format!("external:{}", currency.code())
+}
+
+/// Runs a transfer with fresh random ids; see [`execute_with`].
+pub fn execute(tx: &mut dyn Tx, cmd: &TransferCommand) -> Result<TransferOutcome, StoreError> {
+    execute_with(tx, cmd, &mut RandomIds)
+}
+
+/// Runs a transfer inside `tx`, taking every id it makes up from `ids`.
+pub fn execute_with<I: Ids + ?Sized>(
+    tx: &mut dyn Tx,
+    cmd: &TransferCommand,
+    ids: &mut I,
+) -> Result<TransferOutcome, StoreError> {
+    if let Some(early) = check_token(tx, cmd)? {
+        return Ok(early);
+    }
+    if let Err(why) = check_input(cmd) {
+        return Ok(TransferOutcome::Refused(Refusal::Input(why.into())));
+    }
+    let token_id = &cmd.token.id;
+    let mut draft = Draft::new(ids.operation_id(), cmd);
+    match rules::decide(tx, cmd, &mut draft) {
+        Ok(charge) => {
+            let (operation_id, response) = draft.commit_charge(tx, charge, ids)?;
+            tx.spend_token(token_id, &operation_id)?;
+            Ok(TransferOutcome::Done {
+                response,
+                operation_id,
+                charged: true,
+            })
+        }
+        Err(Stop::Replay {
+            operation_id,
+            response,
+        }) => {
+            // The invoice was already charged by an identical request under another token:
+            // answer as before, and this token is spent on that operation.
+            tx.spend_token(token_id, &operation_id)?;
+            Ok(TransferOutcome::Replay(response))
+        }
+        Err(Stop::Decline(d)) => {
+            let (operation_id, response) = draft.record_decline(tx, d, ids)?;
+            tx.spend_token(token_id, &operation_id)?;
+            Ok(TransferOutcome::Done {
+                response,
+                operation_id,
+                charged: false,
+            })
+        }
+        Err(Stop::Store(e)) => Err(e),
+    }
+}
+
+/// The token's own rules, before anything is recorded: a spent token replays its answer to the
+/// same request and is refused to any other; an expired one, or one without transfer scope, is
+/// refused.
+fn check_token(
+    tx: &mut dyn Tx,
+    cmd: &TransferCommand,
+) -> Result<Option<TransferOutcome>, StoreError> {
+    let token = &cmd.token;
+    if let Some(spent_by) = tx.token_spent_by(&token.id)? {
+        return Ok(Some(match tx.operation_response(&spent_by)? {
+            Some((digest, stored)) if ct_eq(&digest, &cmd.request_digest) => {
+                TransferOutcome::Replay(stored)
+            }
+            _ => refuse_token(
+                "token already used by another request; request a new token for each operation",
+            ),
+        }));
+    }
+    if token.expires_at <= cmd.now {
+        return Ok(Some(refuse_token("token expired")));
+    }
+    if !(token.has_scope("transfer") || token.has_scope("payment")) {
+        return Ok(Some(refuse_token("token scope does not allow transfers")));
+    }
+    Ok(None)
+}
+
+fn refuse_token(why: &str) -> TransferOutcome {
+    TransferOutcome::Refused(Refusal::Token(why.into()))
+}
+
+/// Input the domain refuses before recording anything (format error).
+fn check_input(cmd: &TransferCommand) -> Result<(), &'static str> {
+    let o = &cmd.order;
+    if !valid_invoice(&o.invoice_id) {
+        return Err("order.id must be 6 to 16 digits");
+    }
+    let wants_save = matches!(&cmd.sender, SideInput::Pan(p) if p.save)
+        || matches!(&cmd.receiver, SideInput::Pan(p) if p.save);
+    if wants_save && o.account_id.as_deref().unwrap_or("").is_empty() {
+        return Err("order.accountID is required when a card is to be saved (save: true)");
+    }
+    Ok(())
+}

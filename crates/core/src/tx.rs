@@ -1,0 +1,91 @@
+//! The unit of work a transfer runs in ([`Tx`]), and the errors a store reports.
+//!
+//! The transfer algorithm (`transfer::execute`, a module above this one) is written once,
+//! against [`Tx`]. The store runs it inside its own transaction, many commands to one commit
+//! (group commit); a command's reads see the commands before it in the batch, and one
+//! command's failure never touches the others.
+
+use crate::money::Money;
+use crate::records::{
+    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, Posting, StoredResponse,
+    TerminalRecord, VaultCard,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("the store is shutting down")]
+    Closed,
+    /// The writer's queue is full: the work was not queued, so nothing of it happened, and the
+    /// same request can be sent again later.
+    #[error("the store is busy: its write queue is full")]
+    Busy,
+    #[error("ledger invariant violated: {0}")]
+    Invariant(String),
+    /// A deadlock or serialization failure between concurrent transactions: running the same
+    /// work again will succeed.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
+    /// The request breaks a rule the store enforces atomically (a funding cap, say); the text
+    /// is meant for the caller.
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The unit of work a transfer runs in. Every method reads or writes inside one database
+/// transaction; nothing is visible to others until the store commits.
+pub trait Tx {
+    /// The operation that spent the token with this id, if one has.
+    fn token_spent_by(&mut self, token_id: &str) -> StoreResult<Option<String>>;
+    /// Records that the token was spent; a second spend of one token fails.
+    fn spend_token(&mut self, token_id: &str, operation_id: &str) -> StoreResult<()>;
+    fn terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>>;
+    fn network_card(&mut self, fingerprint: &str) -> StoreResult<Option<NetworkCard>>;
+    fn vault_card(&mut self, id: &str) -> StoreResult<Option<VaultCard>>;
+    fn vault_card_for(
+        &mut self,
+        merchant_id: &str,
+        account_id: &str,
+        fingerprint: &str,
+    ) -> StoreResult<Option<VaultCard>>;
+    /// Inserts the card, or (same id) reactivates and refreshes an existing one.
+    fn put_vault_card(&mut self, card: &VaultCard) -> StoreResult<()>;
+    fn operation_response(
+        &mut self,
+        operation_id: &str,
+    ) -> StoreResult<Option<(String, StoredResponse)>>;
+    /// The charged operation of an invoice, if any: (operation id, request digest, response).
+    fn charged_operation(
+        &mut self,
+        merchant_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Option<(String, String, StoredResponse)>>;
+    /// Whether another invoice with the same last six digits was charged on this terminal on
+    /// this day (reference §2: the last six digits must be unique as well).
+    fn invoice_tail_taken(
+        &mut self,
+        terminal_id: &str,
+        day: &str,
+        tail: &str,
+        invoice_id: &str,
+    ) -> StoreResult<bool>;
+    /// The wrong-answer count of a card (by its fingerprint in the merchant's world).
+    fn card_guesses(&mut self, merchant_id: &str, card_key: &str) -> StoreResult<CardGuesses>;
+    fn put_card_guesses(
+        &mut self,
+        merchant_id: &str,
+        card_key: &str,
+        guesses: CardGuesses,
+    ) -> StoreResult<()>;
+    fn balance(&mut self, account_id: &str) -> StoreResult<Money>;
+    /// Applies balanced postings; fails if a card account would go below zero.
+    fn post(&mut self, operation_id: &str, postings: &[Posting]) -> StoreResult<()>;
+    fn insert_operation(&mut self, op: &OperationRecord) -> StoreResult<()>;
+    /// A 12-digit retrieval reference number, unique in this database.
+    fn next_reference(&mut self) -> StoreResult<String>;
+    /// Queues a callback; it becomes due at once.
+    fn insert_callback(&mut self, event: &CallbackEvent) -> StoreResult<()>;
+}
