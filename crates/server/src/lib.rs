@@ -11,6 +11,8 @@ pub mod error;
 pub mod keyfile;
 pub mod limits;
 pub mod listener;
+pub mod ops;
+pub mod pages;
 mod routes;
 pub mod targets;
 pub mod throttle;
@@ -113,7 +115,8 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
         .route("/oauth2/token", post(routes::token::token))
         .route("/epay2/oauth2/token", post(routes::token::token))
         .merge(epay.clone())
-        .nest("/api", epay);
+        .nest("/api", epay)
+        .merge(pages::router(&state));
     if sandbox_api {
         app = app
             .route(

@@ -7,12 +7,19 @@ pub mod token;
 pub mod transfer;
 
 use crate::error::EpayError;
+use crate::pages::error::PageError;
+use crate::pages::lang::Lang;
 use crate::BODY_LIMIT;
 use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-pub async fn not_found() -> Response {
+/// Unknown paths: a page under the pages' prefixes ([`crate::pages::is_page_path`]), the
+/// API's error body everywhere else.
+pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    if crate::pages::is_page_path(uri.path()) {
+        return PageError::not_found(Lang::from_headers(&headers)).into_response();
+    }
     EpayError::new(
         StatusCode::NOT_FOUND,
         aqsha_wire::reason::INVALID_TRANSACTION,
@@ -21,7 +28,11 @@ pub async fn not_found() -> Response {
     .into_response()
 }
 
-pub async fn method_not_allowed() -> Response {
+pub async fn method_not_allowed(uri: Uri, headers: HeaderMap) -> Response {
+    if crate::pages::is_page_path(uri.path()) {
+        let lang = Lang::from_headers(&headers);
+        return PageError::new(StatusCode::METHOD_NOT_ALLOWED, lang).into_response();
+    }
     EpayError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         aqsha_wire::reason::INVALID_TRANSACTION,
