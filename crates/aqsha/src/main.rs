@@ -1,6 +1,4 @@
-//! `aqsha`: the one binary. `aqsha serve` runs the gateway; other subcommands administer it,
-//! and the client subcommands (`token`, `transfer`, `status`, `cards`, `listen`, `batch`, in
-//! `cli/`) talk to ePay or to an Aqsha server.
+#![doc = include_str!("../README.md")]
 
 mod admin;
 mod bench;

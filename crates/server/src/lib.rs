@@ -1,8 +1,4 @@
-//! The Aqsha HTTP server: ePay-compatible routes over the store, plus health and sandbox APIs.
-//!
-//! Every ePay path is served both bare and under `/api` (the test host's prefix), and the token
-//! endpoint at both `/oauth2/token` and `/epay2/oauth2/token`, so a merchant switches from ePay to
-//! Aqsha by changing base URLs only (reference §1).
+#![doc = include_str!("../README.md")]
 
 pub mod auth;
 pub mod callbacks;

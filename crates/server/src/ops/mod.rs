@@ -1,6 +1,6 @@
 //! Operations: what the server does once a request is understood, callable from any front.
 //!
-//! A route in [`crate::routes`] reads the HTTP request (headers, body, JSON rules) and answers
+//! A route in `src/routes/` reads the HTTP request (headers, body, JSON rules) and answers
 //! in the API's shape; a page in [`crate::pages`] reads a form and answers in HTML. Both call the
 //! same function here with typed input and [`crate::App`], so a rule is written once and the
 //! hosted payment form (issue 15) charges exactly as `POST /payments/cards/auth` does.

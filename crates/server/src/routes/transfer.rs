@@ -1,4 +1,4 @@
-//! `POST /payments/cards/auth` and `/p2p/transfer` (reference §3).
+//! `POST /payments/cards/auth` and `/p2p/transfer` (`docs/protocol.md#transfers`).
 //!
 //! This handler only parses: it reads the body as strictly as every ePay body (repeated keys and
 //! control characters refused, errors that never repeat a value) and hands the typed request to
