@@ -415,94 +415,140 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .map(|_| AtomicU64::new(0))
             .collect(),
     );
-    let start = Instant::now();
-    let measure_from = start + Duration::from_secs(args.warmup);
-    let end = measure_from + Duration::from_secs(args.duration);
+    let measure_from = Instant::now() + Duration::from_secs(args.warmup);
+    let window = Window {
+        measure_from,
+        end: measure_from + Duration::from_secs(args.duration),
+    };
     let requests = Arc::new(Requests::new(&args, &setup)?);
-    let mut tasks = Vec::new();
-    for worker in 0..args.concurrency {
-        let (setup, requests, counters) = (setup.clone(), requests.clone(), counters.clone());
-        let mut conn = Conn::new(target.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = Errors::default();
-            loop {
-                let began = Instant::now();
-                if began >= end {
-                    break;
-                }
-                let result = flow(&mut conn, &setup, &requests, worker, &counters).await;
-                let measured = began >= measure_from;
-                match result {
-                    Ok(()) if measured => {
-                        latencies.push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32)
-                    }
-                    Ok(()) => {}
-                    Err((kind, detail)) => {
-                        if measured {
-                            match kind {
-                                "token" => errors.token += 1,
-                                "transfer" => errors.transfer += 1,
-                                _ => errors.network += 1,
-                            }
-                        }
-                        if errors.samples.len() < 3 {
-                            errors.samples.push(format!(
-                                "{kind}: {}",
-                                detail.chars().take(200).collect::<String>()
-                            ));
-                        }
-                    }
-                }
-            }
-            (latencies, errors)
-        }));
-    }
+    let tasks: Vec<_> = (0..args.concurrency)
+        .map(|worker| {
+            let (setup, requests, counters) = (setup.clone(), requests.clone(), counters.clone());
+            let conn = Conn::new(target.clone());
+            tokio::spawn(
+                async move { client(conn, &setup, &requests, worker, &counters, window).await },
+            )
+        })
+        .collect();
     let mut latencies = Vec::new();
     let mut errors = Errors::default();
     for t in tasks {
         let (l, e) = t.await?;
         latencies.extend(l);
-        errors.token += e.token;
-        errors.transfer += e.transfer;
-        errors.network += e.network;
-        for s in e.samples {
-            if errors.samples.len() < 5 {
-                errors.samples.push(s);
-            }
-        }
+        errors.merge(e);
     }
     let memory = args.server_pid.map(memory_mb).unwrap_or((None, None));
     latencies.sort_unstable();
-    let secs = args.duration as f64;
-    let tps = latencies.len() as f64 / secs;
     let baseline = if args.no_baseline {
         None
     } else {
         Some(baseline(&args, &target).await)
     };
-    let report = Report {
-        url: args.url.clone(),
-        concurrency: args.concurrency,
-        duration_secs: secs,
-        transfers: latencies.len() as u64,
-        transfers_per_sec: tps,
-        flow_p50_ms: percentile(&latencies, 0.50),
-        flow_p90_ms: percentile(&latencies, 0.90),
-        flow_p99_ms: percentile(&latencies, 0.99),
-        flow_max_ms: percentile(&latencies, 1.0),
-        errors,
-        baseline_requests_per_sec: baseline,
-        ratio: baseline.map(|b| if b > 0.0 { tps / b } else { 0.0 }),
-        server_peak_rss_mb: memory.0,
-        server_rss_mb: memory.1,
-    };
+    let report = Report::new(&args, &latencies, errors, baseline, memory);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report);
     }
     Ok(())
+}
+
+/// When flows count: those begun from `measure_from` (after the warm-up) until `end`.
+#[derive(Clone, Copy)]
+struct Window {
+    measure_from: Instant,
+    end: Instant,
+}
+
+/// One concurrent client: flow after flow on its own connection until the window ends. The
+/// latencies (µs) of measured flows that succeeded, and the failures.
+async fn client(
+    mut conn: Conn,
+    setup: &Setup,
+    requests: &Requests,
+    worker: usize,
+    counters: &[AtomicU64],
+    window: Window,
+) -> (Vec<u32>, Errors) {
+    let mut latencies = Vec::new();
+    let mut errors = Errors::default();
+    loop {
+        let began = Instant::now();
+        if began >= window.end {
+            break;
+        }
+        let result = flow(&mut conn, setup, requests, worker, counters).await;
+        let measured = began >= window.measure_from;
+        match result {
+            Ok(()) if measured => {
+                latencies.push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32)
+            }
+            Ok(()) => {}
+            Err((kind, detail)) => errors.record(measured, kind, &detail),
+        }
+    }
+    (latencies, errors)
+}
+
+impl Errors {
+    /// A failed flow: counted when measured, and kept as a sample while there are few.
+    fn record(&mut self, measured: bool, kind: &str, detail: &str) {
+        if measured {
+            match kind {
+                "token" => self.token += 1,
+                "transfer" => self.transfer += 1,
+                _ => self.network += 1,
+            }
+        }
+        if self.samples.len() < 3 {
+            self.samples.push(format!(
+                "{kind}: {}",
+                detail.chars().take(200).collect::<String>()
+            ));
+        }
+    }
+
+    /// Adds one client's failures; five samples in all are enough.
+    fn merge(&mut self, other: Errors) {
+        self.token += other.token;
+        self.transfer += other.transfer;
+        self.network += other.network;
+        for s in other.samples {
+            if self.samples.len() < 5 {
+                self.samples.push(s);
+            }
+        }
+    }
+}
+
+impl Report {
+    /// The figures from the measured flows' sorted latencies.
+    fn new(
+        args: &BenchArgs,
+        latencies: &[u32],
+        errors: Errors,
+        baseline: Option<f64>,
+        memory: (Option<f64>, Option<f64>),
+    ) -> Report {
+        let secs = args.duration as f64;
+        let tps = latencies.len() as f64 / secs;
+        Report {
+            url: args.url.clone(),
+            concurrency: args.concurrency,
+            duration_secs: secs,
+            transfers: latencies.len() as u64,
+            transfers_per_sec: tps,
+            flow_p50_ms: percentile(latencies, 0.50),
+            flow_p90_ms: percentile(latencies, 0.90),
+            flow_p99_ms: percentile(latencies, 0.99),
+            flow_max_ms: percentile(latencies, 1.0),
+            errors,
+            baseline_requests_per_sec: baseline,
+            ratio: baseline.map(|b| if b > 0.0 { tps / b } else { 0.0 }),
+            server_peak_rss_mb: memory.0,
+            server_rss_mb: memory.1,
+        }
+    }
 }
 
 async fn baseline(args: &BenchArgs, target: &Arc<Target>) -> f64 {
