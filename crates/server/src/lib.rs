@@ -62,7 +62,7 @@ pub struct App {
     /// Failed client authentications, per client and per address.
     pub throttle: Arc<throttle::Throttle>,
     /// Served over HTTPS. Links and cookies the server makes must use the same scheme
-    /// ([`AppState::scheme`]): a `Secure` cookie set over plain HTTP is dropped, and an
+    /// ([`App::scheme`]): a `Secure` cookie set over plain HTTP is dropped, and an
     /// `http://` link from an HTTPS page leaks what it carries.
     pub tls: bool,
 }

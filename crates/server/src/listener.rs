@@ -10,7 +10,7 @@
 //! **Timeouts on the connection.** hyper's own header-read timer starts when hyper begins
 //! waiting for a request, so on a kept-alive connection it measures the idle gap and the header
 //! time as one. We want them apart (a minute of keep-alive is cheap, ten seconds to send a
-//! header block is generous), so [`TimedIo`] watches the bytes: while no request is being
+//! header block is generous), so `TimedIo` watches the bytes: while no request is being
 //! handled, a read that finds nothing arms a timer — the idle timeout between requests, the
 //! header-read timeout for a connection's first request and from a request's first byte — and
 //! a timer that fires fails the read, which makes hyper drop the connection. Bytes that keep

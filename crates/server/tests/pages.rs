@@ -58,16 +58,24 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET url` with these headers.
+async fn fetch(url: &str, headers: &[(header::HeaderName, &str)]) -> reqwest::Response {
+    let mut req = client().get(url);
+    for (name, value) in headers {
+        req = req.header(name, *value);
+    }
+    req.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn an_unknown_page_is_an_html_404_in_the_browsers_language() {
     let dir = tempfile::tempdir().unwrap();
     let base = server(&dir).await;
-    let resp = client()
-        .get(format!("{base}/payform/no-such-page"))
-        .header(header::ACCEPT_LANGUAGE, "en-GB,en;q=0.9")
-        .send()
-        .await
-        .unwrap();
+    let resp = fetch(
+        &format!("{base}/payform/no-such-page"),
+        &[(header::ACCEPT_LANGUAGE, "en-GB,en;q=0.9")],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let h = resp.headers().clone();
     assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
@@ -84,19 +92,14 @@ async fn an_unknown_page_is_an_html_404_in_the_browsers_language() {
     assert!(body.contains(&request_id), "{body}");
 
     // In Kazakh when the browser prefers it; the API's unknown paths stay JSON.
-    let kk = client()
-        .get(format!("{base}/cabinet/x"))
-        .header(header::ACCEPT_LANGUAGE, "kk")
-        .send()
-        .await
-        .unwrap();
+    let kk = fetch(
+        &format!("{base}/cabinet/x"),
+        &[(header::ACCEPT_LANGUAGE, "kk")],
+    )
+    .await;
     assert_eq!(kk.status(), StatusCode::NOT_FOUND);
     assert!(kk.text().await.unwrap().contains("Бет табылмады"));
-    let api = client()
-        .get(format!("{base}/no-such-endpoint"))
-        .send()
-        .await
-        .unwrap();
+    let api = fetch(&format!("{base}/no-such-endpoint"), &[]).await;
     assert_eq!(api.status(), StatusCode::NOT_FOUND);
     assert_eq!(api.headers()[header::CONTENT_TYPE], "application/json");
 }
@@ -106,13 +109,14 @@ async fn a_refusal_by_the_request_limits_is_a_page_on_page_paths() {
     let dir = tempfile::tempdir().unwrap();
     let base = server(&dir).await;
     let big = "x".repeat(40 * 1024);
-    let resp = client()
-        .get(format!("{base}/payform/"))
-        .header("x-padding", &big)
-        .header(header::ACCEPT_LANGUAGE, "ru")
-        .send()
-        .await
-        .unwrap();
+    let resp = fetch(
+        &format!("{base}/payform/"),
+        &[
+            (header::HeaderName::from_static("x-padding"), &big),
+            (header::ACCEPT_LANGUAGE, "ru"),
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert_eq!(
         resp.headers()[header::CONTENT_TYPE],
@@ -130,7 +134,7 @@ async fn an_asset_has_its_type_etag_and_answers_304_when_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let base = server(&dir).await;
     let url = format!("{base}/assets/vendor/htmx/htmx.min.js");
-    let resp = client().get(&url).send().await.unwrap();
+    let resp = fetch(&url, &[]).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let h = resp.headers().clone();
     assert_eq!(h[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
@@ -145,43 +149,25 @@ async fn an_asset_has_its_type_etag_and_answers_304_when_unchanged() {
     .unwrap();
     assert_eq!(body.as_ref(), file.as_slice());
 
-    let again = client()
-        .get(&url)
-        .header(header::IF_NONE_MATCH, &etag)
-        .send()
-        .await
-        .unwrap();
+    let again = fetch(&url, &[(header::IF_NONE_MATCH, &etag)]).await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(again.headers()[header::ETAG], etag.as_str());
     assert!(again.bytes().await.unwrap().is_empty());
 
-    let stale = client()
-        .get(&url)
-        .header(header::IF_NONE_MATCH, "\"0000\"")
-        .send()
-        .await
-        .unwrap();
+    let stale = fetch(&url, &[(header::IF_NONE_MATCH, "\"0000\"")]).await;
     assert_eq!(stale.status(), StatusCode::OK);
 
     // The URL a page links by carries the hash and may be kept for a year.
     let versioned = pages::assets::url("vendor/htmx/htmx.min.js");
     let hash = etag.trim_matches('"');
     assert!(versioned.ends_with(&format!("?v={hash}")), "{versioned}");
-    let resp = client()
-        .get(format!("{base}{versioned}"))
-        .send()
-        .await
-        .unwrap();
+    let resp = fetch(&format!("{base}{versioned}"), &[]).await;
     assert_eq!(
         resp.headers()[header::CACHE_CONTROL],
         "public, max-age=31536000, immutable"
     );
 
-    let css = client()
-        .get(format!("{base}/assets/pages.css"))
-        .send()
-        .await
-        .unwrap();
+    let css = fetch(&format!("{base}/assets/pages.css"), &[]).await;
     assert_eq!(
         css.headers()[header::CONTENT_TYPE],
         "text/css; charset=utf-8"
@@ -216,11 +202,7 @@ async fn form_server(tls: bool, dir: &tempfile::TempDir) -> String {
 
 /// The form page's cookie (`name=value`), its full `Set-Cookie` and its token.
 async fn open_form(base: &str) -> (String, String, String) {
-    let resp = client()
-        .get(format!("{base}/payform/test"))
-        .send()
-        .await
-        .unwrap();
+    let resp = fetch(&format!("{base}/payform/test"), &[]).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
     let set = resp.headers()[header::SET_COOKIE]
@@ -306,12 +288,11 @@ async fn a_form_post_needs_the_token_of_its_cookie() {
         .unwrap();
     assert_eq!(scripted.text().await.unwrap(), "got 7");
     // A browser that has the cookie keeps it: no new one is set.
-    let again = client()
-        .get(format!("{base}/payform/test"))
-        .header(header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let again = fetch(
+        &format!("{base}/payform/test"),
+        &[(header::COOKIE, &cookie)],
+    )
+    .await;
     assert!(again.headers().get(header::SET_COOKIE).is_none());
     assert_eq!(again.text().await.unwrap(), format!("token={token}"));
 }

@@ -20,7 +20,7 @@ pub struct TransferCall<'a> {
     pub token: &'a str,
     pub request: TransferRequest,
     /// The request as sent, for the digest that recognises a retry of the same request
-    /// ([`canonical`]). The API passes the JSON it parsed; a page passes its request
+    /// (`canonical`). The API passes the JSON it parsed; a page passes its request
     /// serialized (`serde_json::to_value`).
     pub sent: serde_json::Value,
 }

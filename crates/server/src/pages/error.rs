@@ -59,118 +59,103 @@ pub struct ErrorText {
 /// What a status means to the person reading the page. Unlisted statuses read as the nearest
 /// class: any other 4xx as a bad request, any other 5xx as our failure.
 pub fn text(status: StatusCode, lang: Lang) -> ErrorText {
-    let [title, message] = match status.as_u16() {
-        403 => forbidden(lang),
-        404 => not_found(lang),
-        405 => not_allowed(lang),
-        413 | 414 | 431 => too_large(lang),
-        503 => busy(lang),
-        400..=499 => bad_request(lang),
-        _ => failed(lang),
+    let words = match status.as_u16() {
+        403 => &FORBIDDEN,
+        404 => &NOT_FOUND,
+        405 => &NOT_ALLOWED,
+        413 | 414 | 431 => &TOO_LARGE,
+        503 => &BUSY,
+        400..=499 => &BAD_REQUEST,
+        _ => &FAILED,
     };
-    let request_label = match lang {
-        Lang::Rus => "Номер запроса",
-        Lang::Kaz => "Сұрау нөмірі",
-        Lang::Eng => "Request id",
-    };
+    let [title, message] = words[lang.index()];
     ErrorText {
         title,
         message,
-        request_label,
+        request_label: ["Номер запроса", "Сұрау нөмірі", "Request id"][lang.index()],
     }
 }
 
-fn forbidden(lang: Lang) -> [&'static str; 2] {
-    match lang {
-        Lang::Rus => ["Форма устарела", "Срок действия формы истёк или она отправлена не с этой страницы. Обновите страницу и попробуйте снова."],
-        Lang::Kaz => ["Форманың мерзімі өтті", "Форманың мерзімі өтті немесе ол осы беттен жіберілмеген. Бетті жаңартып, қайталап көріңіз."],
-        Lang::Eng => ["This form has expired", "The form has expired or was not sent from this page. Reload the page and try again."],
-    }
-}
+/// A title and a message in each language, in [`Lang::index`] order: rus, kaz, eng.
+type Words = [[&'static str; 2]; 3];
 
-fn not_found(lang: Lang) -> [&'static str; 2] {
-    match lang {
-        Lang::Rus => ["Страница не найдена", "По этому адресу страницы нет."],
-        Lang::Kaz => ["Бет табылмады", "Бұл мекенжайда бет жоқ."],
-        Lang::Eng => ["Page not found", "There is no page at this address."],
-    }
-}
+const FORBIDDEN: Words = [
+    ["Форма устарела", "Срок действия формы истёк или она отправлена не с этой страницы. Обновите страницу и попробуйте снова."],
+    ["Форманың мерзімі өтті", "Форманың мерзімі өтті немесе ол осы беттен жіберілмеген. Бетті жаңартып, қайталап көріңіз."],
+    ["This form has expired", "The form has expired or was not sent from this page. Reload the page and try again."],
+];
 
-fn not_allowed(lang: Lang) -> [&'static str; 2] {
-    match lang {
-        Lang::Rus => [
-            "Действие недоступно",
-            "Эта страница не принимает такой запрос.",
-        ],
-        Lang::Kaz => ["Әрекет қолжетімсіз", "Бұл бет мұндай сұрауды қабылдамайды."],
-        Lang::Eng => [
-            "Not allowed",
-            "This page does not accept that kind of request.",
-        ],
-    }
-}
+const NOT_FOUND: Words = [
+    ["Страница не найдена", "По этому адресу страницы нет."],
+    ["Бет табылмады", "Бұл мекенжайда бет жоқ."],
+    ["Page not found", "There is no page at this address."],
+];
 
-fn too_large(lang: Lang) -> [&'static str; 2] {
-    match lang {
-        Lang::Rus => [
-            "Слишком большой запрос",
-            "Запрос больше, чем принимает эта страница.",
-        ],
-        Lang::Kaz => [
-            "Сұрау тым үлкен",
-            "Сұрау бұл бет қабылдайтын көлемнен үлкен.",
-        ],
-        Lang::Eng => [
-            "Request too large",
-            "The request is larger than this page accepts.",
-        ],
-    }
-}
+const NOT_ALLOWED: Words = [
+    [
+        "Действие недоступно",
+        "Эта страница не принимает такой запрос.",
+    ],
+    ["Әрекет қолжетімсіз", "Бұл бет мұндай сұрауды қабылдамайды."],
+    [
+        "Not allowed",
+        "This page does not accept that kind of request.",
+    ],
+];
 
-fn busy(lang: Lang) -> [&'static str; 2] {
-    match lang {
-        Lang::Rus => [
-            "Сервис занят",
-            "Ничего не выполнено. Повторите попытку через несколько секунд.",
-        ],
-        Lang::Kaz => [
-            "Қызмет бос емес",
-            "Ештеңе орындалған жоқ. Бірнеше секундтан кейін қайталап көріңіз.",
-        ],
-        Lang::Eng => [
-            "Service busy",
-            "Nothing was done. Try again in a few seconds.",
-        ],
-    }
-}
+const TOO_LARGE: Words = [
+    [
+        "Слишком большой запрос",
+        "Запрос больше, чем принимает эта страница.",
+    ],
+    [
+        "Сұрау тым үлкен",
+        "Сұрау бұл бет қабылдайтын көлемнен үлкен.",
+    ],
+    [
+        "Request too large",
+        "The request is larger than this page accepts.",
+    ],
+];
 
-fn bad_request(lang: Lang) -> [&'static str; 2] {
-    match lang {
-        Lang::Rus => [
-            "Неверный запрос",
-            "Страница не смогла разобрать этот запрос.",
-        ],
-        Lang::Kaz => ["Қате сұрау", "Бет бұл сұрауды түсіне алмады."],
-        Lang::Eng => ["Bad request", "The page could not understand this request."],
-    }
-}
+const BUSY: Words = [
+    [
+        "Сервис занят",
+        "Ничего не выполнено. Повторите попытку через несколько секунд.",
+    ],
+    [
+        "Қызмет бос емес",
+        "Ештеңе орындалған жоқ. Бірнеше секундтан кейін қайталап көріңіз.",
+    ],
+    [
+        "Service busy",
+        "Nothing was done. Try again in a few seconds.",
+    ],
+];
 
-fn failed(lang: Lang) -> [&'static str; 2] {
-    match lang {
-        Lang::Rus => [
-            "Что-то пошло не так",
-            "На нашей стороне произошла ошибка. Повторите попытку позже.",
-        ],
-        Lang::Kaz => [
-            "Бірдеңе дұрыс болмады",
-            "Біз жақта қате орын алды. Кейінірек қайталап көріңіз.",
-        ],
-        Lang::Eng => [
-            "Something went wrong",
-            "An error occurred on our side. Try again later.",
-        ],
-    }
-}
+const BAD_REQUEST: Words = [
+    [
+        "Неверный запрос",
+        "Страница не смогла разобрать этот запрос.",
+    ],
+    ["Қате сұрау", "Бет бұл сұрауды түсіне алмады."],
+    ["Bad request", "The page could not understand this request."],
+];
+
+const FAILED: Words = [
+    [
+        "Что-то пошло не так",
+        "На нашей стороне произошла ошибка. Повторите попытку позже.",
+    ],
+    [
+        "Бірдеңе дұрыс болмады",
+        "Біз жақта қате орын алды. Кейінірек қайталап көріңіз.",
+    ],
+    [
+        "Something went wrong",
+        "An error occurred on our side. Try again later.",
+    ],
+];
 
 #[derive(Template)]
 #[template(path = "error.html")]

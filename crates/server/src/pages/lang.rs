@@ -22,6 +22,15 @@ impl Lang {
         }
     }
 
+    /// The position of this language in per-language tables: rus, kaz, eng.
+    pub fn index(self) -> usize {
+        match self {
+            Lang::Rus => 0,
+            Lang::Kaz => 1,
+            Lang::Eng => 2,
+        }
+    }
+
     /// The BCP 47 code for `<html lang>`.
     pub fn html_code(self) -> &'static str {
         match self {
