@@ -24,40 +24,14 @@ pub(crate) fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client>
 pub(crate) async fn setup(args: &BenchArgs, http: &reqwest::Client) -> anyhow::Result<Setup> {
     let mut terminals = Vec::new();
     for _ in 0..args.terminals.max(1) {
-        let r = http
-            .post(format!("{}/sandbox/terminals", args.url))
-            .basic_auth(&args.client_id, Some(&args.client_secret))
-            .json(&json!({"currency": "KZT"}))
-            .send()
-            .await
-            .context("cannot reach the server")?;
-        if !r.status().is_success() {
-            bail!(
-                "creating a terminal failed: {} {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            );
-        }
-        let v: Value = r.json().await?;
+        let v = sandbox_post(http, args, "terminals", json!({"currency": "KZT"})).await?;
         terminals.push(v["id"].as_str().unwrap_or_default().to_string());
     }
     // Cards are issued 32 at a time, so their commits group.
     let issue = |_| async {
-        let r = http
-            .post(format!("{}/sandbox/cards", args.url))
-            .basic_auth(&args.client_id, Some(&args.client_secret))
-            .json(&json!({"expire": "12/39", "cvc": "123", "balance": args.balance.to_string()}))
-            .send()
-            .await?;
-        if !r.status().is_success() {
-            bail!(
-                "creating a card failed: {} {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            );
-        }
-        let v: Value = r.json().await?;
-        Ok((
+        let card = json!({"expire": "12/39", "cvc": "123", "balance": args.balance.to_string()});
+        let v = sandbox_post(http, args, "cards", card).await?;
+        Ok::<_, anyhow::Error>((
             v["pan"].as_str().unwrap_or_default().to_string(),
             "123".to_string(),
         ))
@@ -77,6 +51,30 @@ pub(crate) async fn setup(args: &BenchArgs, http: &reqwest::Client) -> anyhow::R
         terminals,
         prefix,
     })
+}
+
+/// `POST /sandbox/{what}` with the merchant's credentials; the answer's JSON.
+async fn sandbox_post(
+    http: &reqwest::Client,
+    args: &BenchArgs,
+    what: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let r = http
+        .post(format!("{}/sandbox/{what}", args.url))
+        .basic_auth(&args.client_id, Some(&args.client_secret))
+        .json(&body)
+        .send()
+        .await
+        .context("cannot reach the server")?;
+    if !r.status().is_success() {
+        bail!(
+            "creating sandbox {what} failed: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
+    }
+    Ok(r.json().await?)
 }
 
 /// What one flow needs, encoded once at setup: per terminal, the token request's fields but

@@ -59,7 +59,7 @@ pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, 
     let invoice = request.order.id.clone();
     let account = request.order.account_id.clone().unwrap_or_default();
     let on_order = |e: EpayError| e.with_order(&invoice, &account);
-    crate::routes::check_callback_links([
+    crate::ops::check_callback_links([
         ("order.postLink", &request.order.post_link),
         ("order.failurePostLink", &request.order.failure_post_link),
     ])

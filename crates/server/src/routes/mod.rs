@@ -41,28 +41,6 @@ pub async fn method_not_allowed(uri: Uri, headers: HeaderMap) -> Response {
     .into_response()
 }
 
-/// Longest callback URL taken. Links travel inside the token, so they are kept to what a URL
-/// reasonably needs.
-pub const MAX_LINK_LEN: usize = 2048;
-
-/// The one rule for a `postLink` / `failurePostLink`, wherever it is given (token request,
-/// transfer order): an http or https URL of at most [`MAX_LINK_LEN`] characters. An empty one
-/// counts as absent, because the seed's own example sends `postLink: ""`. Says what is wrong.
-pub fn check_callback_links(links: [(&str, &Option<String>); 2]) -> Result<(), String> {
-    for (name, link) in links {
-        let Some(l) = link.as_deref().filter(|l| !l.is_empty()) else {
-            continue;
-        };
-        if !(l.starts_with("http://") || l.starts_with("https://")) {
-            return Err(format!("{name} must be an http or https URL"));
-        }
-        if l.len() > MAX_LINK_LEN {
-            return Err(format!("{name} is longer than {MAX_LINK_LEN} characters"));
-        }
-    }
-    Ok(())
-}
-
 /// Reads a request body up to [`BODY_LIMIT`] bytes.
 pub async fn read_body(body: Body) -> Result<Bytes, EpayError> {
     axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {

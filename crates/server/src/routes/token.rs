@@ -5,7 +5,8 @@
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::OAuthFailure;
-use crate::routes::{check_callback_links, read_body};
+use crate::ops::check_callback_links;
+use crate::routes::read_body;
 use crate::AppState;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::store::{MerchantRecord, TokenRecord};
