@@ -1,9 +1,9 @@
-//! `aqsha`: the one binary. `aqsha serve` runs the gateway; other subcommands administer it,
-//! and the client subcommands (`token`, `transfer`, `status`, `cards`, `listen`, `batch`, in
-//! `cli/`) talk to ePay or to an Aqsha server.
+#![doc = include_str!("../README.md")]
+// The doc comments on the clap types below are the subcommands' `--help` text, written for a
+// terminal (`<data-dir>`, bare URLs); rustdoc's HTML checks do not apply to them.
+#![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
 
 mod admin;
-mod bench;
 mod cli;
 mod keys;
 
@@ -46,7 +46,8 @@ enum Command {
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Load-test a server with the complete P2P flow and print throughput and latency.
-    Bench(Box<bench::BenchArgs>),
+    #[cfg(feature = "bench")]
+    Bench(Box<aqsha_bench::BenchArgs>),
     #[command(flatten)]
     Client(Box<cli::ClientCommand>),
 }
@@ -299,9 +300,11 @@ fn main() -> ExitCode {
     // machine it shares the cores with the server it measures, and one thread does the work
     // of 64 clients with the least overhead.
     let runtime = match &cli.command {
+        #[cfg(feature = "bench")]
         Command::Bench(args) if args.threads <= 1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
+        #[cfg(feature = "bench")]
         Command::Bench(args) => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(args.threads)
             .enable_all()
@@ -371,7 +374,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }
-        Command::Bench(args) => bench::run(*args).await,
+        #[cfg(feature = "bench")]
+        Command::Bench(args) => aqsha_bench::run(*args).await,
         Command::Keys(command) => keys::run(command).await,
         Command::Migrate(store) => {
             let config = store.config(unused_addr());

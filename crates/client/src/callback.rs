@@ -1,4 +1,4 @@
-//! Receiving postLink / failurePostLink callbacks (reference §7).
+//! Receiving postLink / failurePostLink callbacks (`docs/protocol.md#callbacks`).
 //!
 //! ePay signs nothing: the only check it offers is the `secret_hash` the merchant gave at token
 //! time, echoed in the body. Aqsha also signs each callback with a per-merchant key

@@ -483,8 +483,8 @@ fn unexpected(url: &str, answer: &Answer) -> Error {
     }
 }
 
-/// The SDK's rule (reference §3): a body with an integer `code` and a string `message` is an
-/// error, whatever the HTTP status. Missing optional fields are read as empty.
+/// The SDK's rule (`docs/protocol.md#transfers`): a body with an integer `code` and a string
+/// `message` is an error, whatever the HTTP status. Missing optional fields are read as empty.
 fn error_body(http_status: u16, v: &Value) -> Option<ApiFailure> {
     let code = v.get("code")?.as_u64()?;
     let message = v.get("message")?.as_str()?;

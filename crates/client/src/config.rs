@@ -4,7 +4,8 @@ use crate::card::TerminalId;
 use std::fmt;
 use std::time::Duration;
 
-/// The token URL and the API base of one ePay-compatible service (reference §1).
+/// The token URL and the API base of one ePay-compatible service
+/// (`docs/protocol.md#hosts-and-paths`).
 ///
 /// ePay runs OAuth and the API on separate hosts, and its test API carries an `/api` prefix
 /// that production lacks; an Aqsha server answers everything on one base URL.
@@ -115,7 +116,7 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Which path a transfer is POSTed to. Both take the same body (reference §3).
+/// Which path a transfer is POSTed to. Both take the same body (`docs/protocol.md#transfers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransferPath {
     /// `/payments/cards/auth`, the documented path.
@@ -134,7 +135,7 @@ impl TransferPath {
     }
 }
 
-/// Which status path to ask (reference §4). Aqsha answers both with the same envelope.
+/// Which status path to ask (`docs/protocol.md#status`). Aqsha answers both with the same envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StatusPath {
     /// `/check-status/p2p/transaction/{invoice}`.

@@ -10,7 +10,7 @@ use std::time::Duration;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An ePay error body (`{"code","message","invoiceId",...}`) with its reason code looked up in
-/// the table of reference §10.
+/// the table of `docs/protocol.md#reason-codes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiFailure {
     /// The HTTP status it came with.
@@ -83,7 +83,7 @@ pub enum UnknownCause {
         http_status: u16,
         failure: Option<Box<ApiFailure>>,
     },
-    /// A "poll" reason code (reference §10): the server itself does not know yet.
+    /// A "poll" reason code (`docs/protocol.md#reason-codes`): the server itself does not know yet.
     PollCode(Box<ApiFailure>),
     /// An answer that is neither a receipt nor an error body.
     UnreadableAnswer { http_status: u16, body: String },

@@ -1,4 +1,4 @@
-//! An invoice's status (reference §4) read into a state a program can act on.
+//! An invoice's status (`docs/protocol.md#status`) read into a state a program can act on.
 
 use crate::money::Amount;
 use aqsha_wire::codes::{self, ReasonCode};

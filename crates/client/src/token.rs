@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// The scope of transfer tokens (reference §2).
+/// The scope of transfer tokens (`docs/protocol.md#tokens`).
 pub const TRANSFER_SCOPE: &str = "transfer";
 
 /// The scope ePay documents for status, refunds and saved-card management.

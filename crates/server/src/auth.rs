@@ -40,8 +40,9 @@ pub async fn service_token(
         return Err(EpayError::token("token expired"));
     }
     require_active(state, &record.merchant_id).await?;
-    // Status and saved-card calls are service calls (reference §4, §5): a token for them
-    // carries `payment`, `transfer` or the service scope's `webapi`.
+    // Status and saved-card calls are service calls (`docs/protocol.md#status`,
+    // `#saved-cards`): a token for them carries `payment`, `transfer` or the service scope's
+    // `webapi`.
     if !["payment", "transfer", "webapi"]
         .iter()
         .any(|w| has_scope(&record, w))

@@ -1,8 +1,4 @@
-//! The Aqsha HTTP server: ePay-compatible routes over the store, plus health and sandbox APIs.
-//!
-//! Every ePay path is served both bare and under `/api` (the test host's prefix), and the token
-//! endpoint at both `/oauth2/token` and `/epay2/oauth2/token`, so a merchant switches from ePay to
-//! Aqsha by changing base URLs only (reference §1).
+#![doc = include_str!("../README.md")]
 
 pub mod auth;
 pub mod callbacks;
@@ -11,6 +7,8 @@ pub mod error;
 pub mod keyfile;
 pub mod limits;
 pub mod listener;
+pub mod ops;
+pub mod pages;
 mod routes;
 pub mod targets;
 pub mod throttle;
@@ -64,7 +62,7 @@ pub struct App {
     /// Failed client authentications, per client and per address.
     pub throttle: Arc<throttle::Throttle>,
     /// Served over HTTPS. Links and cookies the server makes must use the same scheme
-    /// ([`AppState::scheme`]): a `Secure` cookie set over plain HTTP is dropped, and an
+    /// ([`App::scheme`]): a `Secure` cookie set over plain HTTP is dropped, and an
     /// `http://` link from an HTTPS page leaks what it carries.
     pub tls: bool,
 }
@@ -113,7 +111,8 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
         .route("/oauth2/token", post(routes::token::token))
         .route("/epay2/oauth2/token", post(routes::token::token))
         .merge(epay.clone())
-        .nest("/api", epay);
+        .nest("/api", epay)
+        .merge(pages::router(&state));
     if sandbox_api {
         app = app
             .route(

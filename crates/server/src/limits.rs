@@ -13,6 +13,8 @@
 //! carries `Retry-After`. A 414 or 431 is bad input, 477, like an oversized body's 413.
 
 use crate::error::{EpayError, OAuthFailure};
+use crate::pages::error::PageError;
+use crate::pages::lang::Lang;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -134,36 +136,59 @@ pub fn validate(l: &Limits) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The token endpoint answers in RFC 6749's shape, everything else in the seed's.
-fn is_token_path(path: &str) -> bool {
-    path == "/oauth2/token" || path == "/epay2/oauth2/token"
+/// The shape a refusal is answered in, by the path asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The token endpoint: RFC 6749's error body.
+    Token,
+    /// Every other API path: the seed's error envelope.
+    Epay,
+    /// A page ([`crate::pages::is_page_path`]): an HTML error page, in the browser's language.
+    Page(Lang),
 }
 
-/// A refusal in the shape of the API asked (`token`: the token endpoint's). 503s say when to
-/// come back; every refusal closes the connection, because the request's body (if any) was not
-/// read.
+impl Shape {
+    pub fn of(req: &Request) -> Shape {
+        let path = req.uri().path();
+        if path == "/oauth2/token" || path == "/epay2/oauth2/token" {
+            Shape::Token
+        } else if crate::pages::is_page_path(path) {
+            Shape::Page(Lang::from_headers(req.headers()))
+        } else {
+            Shape::Epay
+        }
+    }
+}
+
+/// A refusal in the shape the path asks for. 503s say when to come back; every refusal closes
+/// the connection, because the request's body (if any) was not read.
 pub fn refusal(
-    token: bool,
+    shape: Shape,
     status: StatusCode,
     detail: &str,
     retry_after: Option<u64>,
 ) -> Response {
-    let mut resp = if token {
-        let error = if status == StatusCode::SERVICE_UNAVAILABLE {
-            "temporarily_unavailable"
-        } else {
-            "invalid_request"
-        };
-        OAuthFailure::new(status, error, detail).into_response()
-    } else {
-        // Too large is bad input (477, final: the same request fails again); busy or too
-        // slow is a "poll" code (100): nothing is known to have failed for good.
-        let code = if status == StatusCode::SERVICE_UNAVAILABLE {
-            aqsha_wire::reason::SYSTEM_ERROR
-        } else {
-            aqsha_wire::reason::FORMAT_ERROR
-        };
-        EpayError::new(status, code, detail).into_response()
+    let mut resp = match shape {
+        Shape::Token => {
+            let error = if status == StatusCode::SERVICE_UNAVAILABLE {
+                "temporarily_unavailable"
+            } else {
+                "invalid_request"
+            };
+            OAuthFailure::new(status, error, detail).into_response()
+        }
+        Shape::Epay => {
+            // Too large is bad input (477, final: the same request fails again); busy or too
+            // slow is a "poll" code (100): nothing is known to have failed for good.
+            let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+                aqsha_wire::reason::SYSTEM_ERROR
+            } else {
+                aqsha_wire::reason::FORMAT_ERROR
+            };
+            EpayError::new(status, code, detail).into_response()
+        }
+        // The page says what the status means; the limit's wording is for API clients.
+        Shape::Page(lang) => PageError::new(status, lang).into_response(),
     };
     let h = resp.headers_mut();
     h.insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -209,41 +234,8 @@ pub async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path();
-    let token = is_token_path(path);
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or(req.uri().path().len(), |p| p.as_str().len());
-    if target > g.max_uri_bytes {
-        return refusal(
-            token,
-            StatusCode::URI_TOO_LONG,
-            &format!("request target longer than {} bytes", g.max_uri_bytes),
-            None,
-        );
-    }
-    // As sent: "name: value\r\n" per header.
-    let head: usize = req
-        .headers()
-        .iter()
-        .map(|(n, v)| n.as_str().len() + v.len() + 4)
-        .sum();
-    if head > g.max_header_bytes {
-        return refusal(
-            token,
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            &format!("headers larger than {} bytes", g.max_header_bytes),
-            None,
-        );
-    }
-    if req.headers().len() > MAX_HEADERS {
-        return refusal(
-            token,
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            &format!("more than {MAX_HEADERS} headers"),
-            None,
-        );
+    if let Some((status, detail)) = oversized(&g, &req) {
+        return refusal(Shape::of(&req), status, &detail, None);
     }
     // The liveness probe is never refused: a busy server is alive, and a balancer that took
     // "busy" for "dead" would move the load onto fewer instances.
@@ -252,32 +244,17 @@ pub async fn guard(
     } else {
         match g.in_flight.clone().try_acquire_owned() {
             Ok(slot) => Some(slot),
-            Err(_) => {
-                if g.full_log.ready() {
-                    tracing::warn!(
-                        limit = g.max_in_flight,
-                        "in-flight request cap reached; answering 503 (logged every 10 s at most)"
-                    );
-                }
-                return refusal(
-                    token,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!(
-                        "server busy ({} requests in flight), nothing was done; send the same \
-                         request again after Retry-After",
-                        g.max_in_flight
-                    ),
-                    Some(RETRY_AFTER_SECS),
-                );
-            }
+            Err(_) => return busy(&g, Shape::of(&req)),
         }
     };
+    // Read before the request moves into the handler; only a timeout uses it.
+    let shape = Shape::of(&req);
     match tokio::time::timeout(g.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
         // The handler is dropped here. A transfer it had handed to the writer still commits
         // (or not) as a whole; the caller learns which from the status, or by resending.
         Err(_) => refusal(
-            token,
+            shape,
             StatusCode::SERVICE_UNAVAILABLE,
             &format!(
                 "request not completed within {} s; query the operation status, or send the \
@@ -287,6 +264,53 @@ pub async fn guard(
             Some(RETRY_AFTER_SECS),
         ),
     }
+}
+
+/// The first size limit the request's head is over, with the refusal's status and message.
+fn oversized(g: &Guard, req: &Request) -> Option<(StatusCode, String)> {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(req.uri().path().len(), |p| p.as_str().len());
+    if target > g.max_uri_bytes {
+        let why = format!("request target longer than {} bytes", g.max_uri_bytes);
+        return Some((StatusCode::URI_TOO_LONG, why));
+    }
+    // As sent: "name: value\r\n" per header.
+    let head: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if head > g.max_header_bytes {
+        let why = format!("headers larger than {} bytes", g.max_header_bytes);
+        return Some((StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, why));
+    }
+    if req.headers().len() > MAX_HEADERS {
+        let why = format!("more than {MAX_HEADERS} headers");
+        return Some((StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, why));
+    }
+    None
+}
+
+/// The answer when every in-flight slot is taken.
+fn busy(g: &Guard, shape: Shape) -> Response {
+    if g.full_log.ready() {
+        tracing::warn!(
+            limit = g.max_in_flight,
+            "in-flight request cap reached; answering 503 (logged every 10 s at most)"
+        );
+    }
+    refusal(
+        shape,
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!(
+            "server busy ({} requests in flight), nothing was done; send the same \
+             request again after Retry-After",
+            g.max_in_flight
+        ),
+        Some(RETRY_AFTER_SECS),
+    )
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! **Timeouts on the connection.** hyper's own header-read timer starts when hyper begins
 //! waiting for a request, so on a kept-alive connection it measures the idle gap and the header
 //! time as one. We want them apart (a minute of keep-alive is cheap, ten seconds to send a
-//! header block is generous), so [`TimedIo`] watches the bytes: while no request is being
+//! header block is generous), so `TimedIo` watches the bytes: while no request is being
 //! handled, a read that finds nothing arms a timer — the idle timeout between requests, the
 //! header-read timeout for a connection's first request and from a request's first byte — and
 //! a timer that fires fails the read, which makes hyper drop the connection. Bytes that keep
@@ -41,8 +41,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -323,14 +323,12 @@ pub async fn serve(
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout + limits.header_read_timeout)
-        // Above our own limits (checked in `limits::guard`, which answers in JSON), so that
-        // hyper's bare 431 is only for what is far too large.
-        .max_header_size(limits.max_uri_bytes + limits.max_header_bytes + 4096)
-        .max_headers(crate::limits::HYPER_MAX_HEADERS);
-    let http = Arc::new(http);
+    let setup = ConnSetup {
+        http: Arc::new(http_builder(&limits)),
+        app,
+        tls,
+        limits,
+    };
     let slots = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
     let (full_log, accept_log) = (
@@ -339,92 +337,157 @@ pub async fn serve(
     );
     tokio::pin!(shutdown);
     loop {
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                if full_log.ready() {
-                    tracing::warn!(
-                        max_connections,
-                        "connection cap reached; new connections wait until one closes"
-                    );
-                }
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    slot = slots.clone().acquire_owned() => match slot {
-                        Ok(slot) => slot,
-                        Err(_) => break,
-                    },
-                }
-            }
+        let Some(slot) = take_slot(&slots, max_connections, &full_log, &mut shutdown).await else {
+            break;
         };
-        let (stream, peer) = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors (something besides client connections holds them)
-                    // or a connection reset before it was accepted: wait a little rather
-                    // than spin on an error that is still there.
-                    if accept_log.ready() {
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (stream, peer) = match accept(&listener, &accept_log, &mut shutdown).await {
+            Accepted::Connection(stream, peer) => (stream, peer),
+            Accepted::Failed => continue,
+            Accepted::ShuttingDown => break,
         };
         // Responses are small and written whole; waiting to coalesce them only adds latency.
         let _ = stream.set_nodelay(true);
-        let (http, app, tls, limits) = (http.clone(), app.clone(), tls.clone(), limits.clone());
         let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let conn = Arc::new(ConnState::default());
-            let service = ConnService {
-                app,
-                conn: conn.clone(),
-                peer,
-            };
-            let ended = match tls {
-                None => {
-                    let io = TokioIo::new(TimedIo::new(stream, conn, &limits));
-                    watcher.watch(http.serve_connection(io, service)).await
-                }
-                Some(tls) => {
-                    let handshake =
-                        tokio::time::timeout(limits.header_read_timeout, tls.accept(stream));
-                    let stream = match handshake.await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(e)) => {
-                            tracing::debug!(error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!("TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let io = TokioIo::new(TimedIo::new(stream, conn, &limits));
-                    watcher.watch(http.serve_connection(io, service)).await
-                }
-            };
-            if let Err(e) = ended {
-                // hyper's own text is generic ("connection error"); the cause says which
-                // timeout or I/O failure it was.
-                let cause = std::error::Error::source(&e).map(ToString::to_string);
-                tracing::debug!(error = %e, cause = cause.as_deref().unwrap_or(""), "connection closed");
-            }
-        });
+        tokio::spawn(connection(setup.clone(), stream, peer, watcher, slot));
     }
     drop(listener);
+    drain(graceful, setup.limits.shutdown_grace).await;
+}
+
+/// hyper's HTTP/1.1 settings under our limits.
+fn http_builder(limits: &Limits) -> hyper::server::conn::http1::Builder {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout + limits.header_read_timeout)
+        // Above our own limits (checked in `limits::guard`, which answers in JSON), so that
+        // hyper's bare 431 is only for what is far too large.
+        .max_header_size(limits.max_uri_bytes + limits.max_header_bytes + 4096)
+        .max_headers(crate::limits::HYPER_MAX_HEADERS);
+    http
+}
+
+/// What every connection is served with.
+#[derive(Clone)]
+struct ConnSetup {
+    http: Arc<hyper::server::conn::http1::Builder>,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    limits: Limits,
+}
+
+/// A connection slot, waiting for one at the cap; `None` once shutdown begins.
+async fn take_slot<S: Future<Output = ()> + Unpin>(
+    slots: &Arc<Semaphore>,
+    max_connections: usize,
+    full_log: &Throttle,
+    shutdown: &mut S,
+) -> Option<OwnedSemaphorePermit> {
+    if let Ok(slot) = slots.clone().try_acquire_owned() {
+        return Some(slot);
+    }
+    if full_log.ready() {
+        tracing::warn!(
+            max_connections,
+            "connection cap reached; new connections wait until one closes"
+        );
+    }
+    tokio::select! {
+        biased;
+        () = shutdown => None,
+        slot = slots.clone().acquire_owned() => slot.ok(),
+    }
+}
+
+enum Accepted {
+    Connection(TcpStream, SocketAddr),
+    /// Accepting failed; the loop goes round again.
+    Failed,
+    ShuttingDown,
+}
+
+async fn accept<S: Future<Output = ()> + Unpin>(
+    listener: &TcpListener,
+    accept_log: &Throttle,
+    shutdown: &mut S,
+) -> Accepted {
+    tokio::select! {
+        biased;
+        () = shutdown => Accepted::ShuttingDown,
+        accepted = listener.accept() => match accepted {
+            Ok((stream, peer)) => Accepted::Connection(stream, peer),
+            Err(e) => {
+                // Out of descriptors (something besides client connections holds them)
+                // or a connection reset before it was accepted: wait a little rather
+                // than spin on an error that is still there.
+                if accept_log.ready() {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Accepted::Failed
+            }
+        },
+    }
+}
+
+/// Serves one connection (after its TLS handshake, if any) until it closes; its slot is
+/// given back then.
+async fn connection(
+    setup: ConnSetup,
+    stream: TcpStream,
+    peer: SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+    _slot: OwnedSemaphorePermit,
+) {
+    let ConnSetup {
+        http,
+        app,
+        tls,
+        limits,
+    } = setup;
+    let conn = Arc::new(ConnState::default());
+    let service = ConnService {
+        app,
+        conn: conn.clone(),
+        peer,
+    };
+    let ended = match tls {
+        None => {
+            let io = TokioIo::new(TimedIo::new(stream, conn, &limits));
+            watcher.watch(http.serve_connection(io, service)).await
+        }
+        Some(tls) => {
+            let handshake = tokio::time::timeout(limits.header_read_timeout, tls.accept(stream));
+            let stream = match handshake.await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            };
+            let io = TokioIo::new(TimedIo::new(stream, conn, &limits));
+            watcher.watch(http.serve_connection(io, service)).await
+        }
+    };
+    if let Err(e) = ended {
+        // hyper's own text is generic ("connection error"); the cause says which
+        // timeout or I/O failure it was.
+        let cause = std::error::Error::source(&e).map(ToString::to_string);
+        tracing::debug!(error = %e, cause = cause.as_deref().unwrap_or(""), "connection closed");
+    }
+}
+
+/// After the loop stops accepting: lets connections finish within the grace period.
+async fn drain(graceful: GracefulShutdown, grace: Duration) {
     tracing::info!(
         connections = graceful.count(),
-        grace_secs = limits.shutdown_grace.as_secs_f64(),
+        grace_secs = grace.as_secs_f64(),
         "no longer accepting; finishing requests in flight"
     );
-    match tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await {
+    match tokio::time::timeout(grace, graceful.shutdown()).await {
         Ok(()) => tracing::info!("drained: every connection closed after its requests"),
         Err(_) => tracing::warn!(
             "grace period over; connections still open (stalled clients, or requests not done) are dropped"

@@ -1,4 +1,4 @@
-//! The postLink / failurePostLink callback body (reference §7).
+//! The postLink / failurePostLink callback body (`docs/protocol.md#callbacks`).
 
 use crate::WireAmount;
 use serde::{Deserialize, Serialize};

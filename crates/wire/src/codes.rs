@@ -1,4 +1,5 @@
-//! ePay reason codes (reference §10): the number, its meaning, and whether it is final.
+//! ePay reason codes (`docs/protocol.md#reason-codes`): the number, its meaning, and whether it
+//! is final.
 //!
 //! A final code means the operation is over and retrying the same request will not change it. A
 //! non-final ("poll") code means the outcome is unknown: the merchant must ask for the status

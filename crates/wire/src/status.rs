@@ -1,4 +1,4 @@
-//! Status (reference §4) and saved cards (reference §5).
+//! Status (`docs/protocol.md#status`) and saved cards (`docs/protocol.md#saved-cards`).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! `POST /oauth2/token` (reference §2).
+//! `POST /oauth2/token` (`docs/protocol.md#tokens`).
 
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +102,7 @@ impl std::fmt::Debug for TokenRequest {
 }
 
 /// The success body. `expires_in` is sent as a string: Halyk's own iOS SDK fails to decode a
-/// number there, and every other client reads either (reference §2, Decision).
+/// number there, and every other client reads either (`docs/protocol.md#tokens`, "Ours").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TokenResponse {
     pub access_token: String,

@@ -1,4 +1,4 @@
-//! `POST /payments/cards/auth` and `/p2p/transfer` (reference §3).
+//! `POST /payments/cards/auth` and `/p2p/transfer` (`docs/protocol.md#transfers`).
 
 use crate::WireAmount;
 use serde::{Deserialize, Serialize};

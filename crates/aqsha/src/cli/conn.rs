@@ -125,7 +125,37 @@ pub struct Resolved {
 }
 
 impl ConnArgs {
+    /// The profile (from the file, or a built-in), then the flags and environment variables
+    /// over it, then the client configuration they make.
     pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let (name, profile) = self.profile()?;
+        let p = self.overridden(profile);
+        let endpoints = endpoints(&name, &p)?;
+        let client_id = p
+            .client_id
+            .ok_or_else(|| anyhow!("no client_id: use --client-id or AQSHA_CLIENT_ID"))?;
+        let secret = p.client_secret.ok_or_else(|| {
+            anyhow!("no client_secret: use --client-secret or AQSHA_CLIENT_SECRET")
+        })?;
+        let mut config = Config::new(endpoints, Credentials::new(client_id, secret));
+        if let Some(t) = p.terminal.filter(|t| !t.trim().is_empty()) {
+            config.terminal = Some(TerminalId::new(t)?);
+        }
+        if let Some(secs) = p.timeout {
+            config.timeout = Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| anyhow!("timeout must be a positive number of seconds"))?;
+            config.connect_timeout = config.connect_timeout.min(config.timeout);
+        }
+        Ok(Resolved {
+            config,
+            json: self.json,
+        })
+    }
+
+    /// The chosen profile and its name: `--profile`, else the file's default, else `local`.
+    fn profile(&self) -> anyhow::Result<(String, Profile)> {
         // The profile file: named explicitly (must exist) or at the default place (optional).
         let file = match &self.profile_file {
             Some(p) => Some(read_file(p)?),
@@ -140,7 +170,7 @@ impl ConnArgs {
             .clone()
             .or_else(|| file.default.clone())
             .unwrap_or_else(|| "local".into());
-        let base = match file.profiles.get(&name) {
+        let profile = match file.profiles.get(&name) {
             Some(p) => p.clone(),
             None => builtin(&name).ok_or_else(|| {
                 anyhow!(
@@ -149,8 +179,11 @@ impl ConnArgs {
                 )
             })?,
         };
-        let mut p = base;
-        // Flags and environment variables override the profile.
+        Ok((name, profile))
+    }
+
+    /// The profile with the flags and environment variables applied over it.
+    fn overridden(&self, mut p: Profile) -> Profile {
         if let Some(u) = &self.url {
             p.url = Some(u.clone());
             p.preset = Some("aqsha".into());
@@ -174,43 +207,26 @@ impl ConnArgs {
         if self.timeout.is_some() {
             p.timeout = self.timeout;
         }
-
-        let endpoints = match (&p.token_url, &p.api_url) {
-            (Some(t), Some(a)) => Endpoints::custom(t, a)?,
-            (Some(_), None) | (None, Some(_)) => {
-                bail!("profile {name:?}: token_url and api_url go together")
-            }
-            (None, None) => match p.preset.as_deref().unwrap_or("aqsha") {
-                "aqsha" => Endpoints::aqsha(p.url.as_deref().unwrap_or(LOCAL_URL))?,
-                "epay-test" => Endpoints::epay_test(),
-                "epay-test-epayment" => Endpoints::epay_test_epayment(),
-                "epay-prod" => Endpoints::epay_production(),
-                other => bail!(
-                    "profile {name:?}: unknown preset {other:?} \
-                     (aqsha, epay-test, epay-test-epayment, epay-prod)"
-                ),
-            },
-        };
-        let client_id = p
-            .client_id
-            .ok_or_else(|| anyhow!("no client_id: use --client-id or AQSHA_CLIENT_ID"))?;
-        let secret = p.client_secret.ok_or_else(|| {
-            anyhow!("no client_secret: use --client-secret or AQSHA_CLIENT_SECRET")
-        })?;
-        let mut config = Config::new(endpoints, Credentials::new(client_id, secret));
-        if let Some(t) = p.terminal.filter(|t| !t.trim().is_empty()) {
-            config.terminal = Some(TerminalId::new(t)?);
-        }
-        if let Some(secs) = p.timeout {
-            config.timeout = Duration::try_from_secs_f64(secs)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| anyhow!("timeout must be a positive number of seconds"))?;
-            config.connect_timeout = config.connect_timeout.min(config.timeout);
-        }
-        Ok(Resolved {
-            config,
-            json: self.json,
-        })
+        p
     }
+}
+
+/// The endpoints a profile names: explicit URLs, or a preset.
+fn endpoints(name: &str, p: &Profile) -> anyhow::Result<Endpoints> {
+    Ok(match (&p.token_url, &p.api_url) {
+        (Some(t), Some(a)) => Endpoints::custom(t, a)?,
+        (Some(_), None) | (None, Some(_)) => {
+            bail!("profile {name:?}: token_url and api_url go together")
+        }
+        (None, None) => match p.preset.as_deref().unwrap_or("aqsha") {
+            "aqsha" => Endpoints::aqsha(p.url.as_deref().unwrap_or(LOCAL_URL))?,
+            "epay-test" => Endpoints::epay_test(),
+            "epay-test-epayment" => Endpoints::epay_test_epayment(),
+            "epay-prod" => Endpoints::epay_production(),
+            other => bail!(
+                "profile {name:?}: unknown preset {other:?} \
+                 (aqsha, epay-test, epay-test-epayment, epay-prod)"
+            ),
+        },
+    })
 }

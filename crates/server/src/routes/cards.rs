@@ -1,4 +1,4 @@
-//! Saved cards (reference §5): list a customer's cards, deactivate one.
+//! Saved cards (`docs/protocol.md#saved-cards`): list a customer's cards, deactivate one.
 
 use crate::auth::{may_manage_cards, service_token};
 use crate::error::EpayError;

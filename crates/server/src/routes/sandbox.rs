@@ -10,9 +10,10 @@
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::EpayError;
+use crate::ops::card;
 use crate::routes::read_body;
 use crate::AppState;
-use aqsha_core::card::{Cvc, Expiry, Pan};
+use aqsha_core::card::{Cvc, Expiry};
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::provision::{network_card, CardTerms, NewRecords};
 use aqsha_core::records::MerchantRecord;
@@ -168,89 +169,105 @@ pub async fn issue_card(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let result = async {
-        let body = read_body(body).await?;
-        let req: IssueCard = json_body(&body, "card request")?;
-        let pan_text = req.pan.unwrap_or_else(random_visa);
-        let pan = Pan::parse(&pan_text).map_err(|e| EpayError::input(format!("pan {e}")))?;
-        if !pan.luhn_ok() {
-            return Err(EpayError::input("pan fails the Luhn check"));
-        }
-        // The public test cards are documented for everyone, so saying so reveals nothing;
-        // any other number is issued in the caller's own world, whoever else holds it.
-        if state.public_cards.contains(&state.vault, &pan) {
-            return Err(EpayError::input(
-                "pan is one of the network's public test cards, which every merchant shares; \
-                 issue another number",
-            ));
-        }
-        let (mm, yy) = req
-            .expire
-            .split_once('/')
-            .ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
-        let expiry =
-            Expiry::parse(mm, yy).ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
-        let cvc = Cvc::parse(&req.cvc).map_err(|e| EpayError::input(format!("cvc {e}")))?;
-        let balance = match req.balance {
-            None => Money::ZERO,
-            Some(b) if b.as_str() == "0" => Money::ZERO,
-            Some(b) => Money::parse_positive(b.as_str())
-                .map_err(|e| EpayError::input(format!("balance: {e}")))?,
-        };
-        let currency = match req.currency {
-            None => Currency::Kzt,
-            Some(c) => Currency::parse(&c)
-                .ok_or_else(|| EpayError::input("currency must be KZT or USD"))?,
-        };
-        let terms = CardTerms {
-            expiry,
-            locked: req.locked,
-            // A card issued through the API is an ordinary card: it expires.
-            enforce_expiry: true,
-            balance,
-            currency,
-        };
-        let key = state.vault.merchant_fingerprint(&m.id, &pan);
-        let card = network_card(&state.vault, key, Some(m.id.clone()), &pan, &cvc, terms);
-        let view = SandboxCardView {
-            id: card.card.id.clone(),
-            mask: card.card.mask.clone(),
-            brand: card.card.brand,
-            locked: req.locked,
-            balance,
-            currency,
-            expiry,
-        };
-        let seed = NewRecords {
-            cards: vec![card],
-            funding_cap: Some(state.funding_cap),
-            ..Default::default()
-        };
-        state.store.install(seed).await.map_err(|e| {
-            // The fingerprint is the caller's own, so only the caller's own earlier card can
-            // collide. SQLite and PostgreSQL word a unique-key violation differently.
-            let text = e.to_string();
-            match e {
-                StoreError::Refused(why) => EpayError::input(why),
-                _ if text.contains("UNIQUE") || text.contains("duplicate key") => {
-                    EpayError::input("you have already issued a card with this number")
-                }
-                _ => EpayError::store("issuing a sandbox card failed", e),
-            }
-        })?;
-        Ok::<_, EpayError>(
-            (
-                StatusCode::CREATED,
-                Json(IssuedCard {
-                    view: view.into(),
-                    pan: pan_text,
-                }),
-            )
-                .into_response(),
-        )
+    issue(&state, &m.id, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /sandbox/cards` once the caller is known: read the request, make the card in the
+/// caller's own world, install it funded from the caller's funding account.
+async fn issue(state: &AppState, merchant_id: &str, body: Body) -> Result<Response, EpayError> {
+    let body = read_body(body).await?;
+    let mut req: IssueCard = json_body(&body, "card request")?;
+    let pan_text = req.pan.take().unwrap_or_else(random_visa);
+    let known = card::known_pan(state, merchant_id, &pan_text, "pan")?;
+    if !known.pan.luhn_ok() {
+        return Err(EpayError::input("pan fails the Luhn check"));
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    // The public test cards are documented for everyone, so saying so reveals nothing;
+    // any other number is issued in the caller's own world, whoever else holds it.
+    if state.public_cards.contains(&state.vault, &known.pan) {
+        return Err(EpayError::input(
+            "pan is one of the network's public test cards, which every merchant shares; \
+             issue another number",
+        ));
+    }
+    let (terms, cvc) = card_terms(&req)?;
+    let owner = Some(merchant_id.to_string());
+    let card = network_card(
+        &state.vault,
+        known.fingerprint,
+        owner,
+        &known.pan,
+        &cvc,
+        terms,
+    );
+    let view = SandboxCardView {
+        id: card.card.id.clone(),
+        mask: card.card.mask.clone(),
+        brand: card.card.brand,
+        locked: terms.locked,
+        balance: terms.balance,
+        currency: terms.currency,
+        expiry: terms.expiry,
+    };
+    let seed = NewRecords {
+        cards: vec![card],
+        funding_cap: Some(state.funding_cap),
+        ..Default::default()
+    };
+    state.store.install(seed).await.map_err(install_failed)?;
+    let issued = IssuedCard {
+        view: view.into(),
+        pan: pan_text,
+    };
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+/// The card's terms as asked (expiry, lock, balance, currency) and its CVC, checked in that
+/// order after the number.
+fn card_terms(req: &IssueCard) -> Result<(CardTerms, Cvc), EpayError> {
+    let (mm, yy) = req
+        .expire
+        .split_once('/')
+        .ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
+    let expiry = Expiry::parse(mm, yy).ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
+    let cvc = card::cvc(&req.cvc, "cvc")?;
+    let balance = match &req.balance {
+        None => Money::ZERO,
+        Some(b) if b.as_str() == "0" => Money::ZERO,
+        Some(b) => Money::parse_positive(b.as_str())
+            .map_err(|e| EpayError::input(format!("balance: {e}")))?,
+    };
+    let currency = match &req.currency {
+        None => Currency::Kzt,
+        Some(c) => {
+            Currency::parse(c).ok_or_else(|| EpayError::input("currency must be KZT or USD"))?
+        }
+    };
+    let terms = CardTerms {
+        expiry,
+        locked: req.locked,
+        // A card issued through the API is an ordinary card: it expires.
+        enforce_expiry: true,
+        balance,
+        currency,
+    };
+    Ok((terms, cvc))
+}
+
+/// Why installing an issued card failed, as the caller should hear it.
+fn install_failed(e: StoreError) -> EpayError {
+    // The fingerprint is the caller's own, so only the caller's own earlier card can
+    // collide. SQLite and PostgreSQL word a unique-key violation differently.
+    let text = e.to_string();
+    match e {
+        StoreError::Refused(why) => EpayError::input(why),
+        _ if text.contains("UNIQUE") || text.contains("duplicate key") => {
+            EpayError::input("you have already issued a card with this number")
+        }
+        _ => EpayError::store("issuing a sandbox card failed", e),
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
 //! `GET /check-status/p2p/transaction/{invoice}` and `/check-status/payment/transaction/{invoice}`
-//! (reference §4): the invoice's outcome, for the token's terminal only.
+//! (`docs/protocol.md#status`): the invoice's outcome, for the token's terminal only.
 
 use crate::auth::{may_read_invoice, service_token};
 use crate::error::EpayError;

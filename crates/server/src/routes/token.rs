@@ -1,13 +1,15 @@
-//! `POST /oauth2/token` and `/epay2/oauth2/token` (reference §2).
+//! `POST /oauth2/token` and `/epay2/oauth2/token` (`docs/protocol.md#tokens`).
 //!
 //! Accepts form-urlencoded, multipart and JSON bodies — and a body with no `Content-Type` at
 //! all, read as a form — because real ePay clients send all of these.
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::OAuthFailure;
-use crate::routes::{check_callback_links, read_body};
+use crate::ops::check_callback_links;
+use crate::routes::read_body;
 use crate::AppState;
 use aqsha_core::money::{Currency, Money};
+use aqsha_core::records::MerchantRecord;
 use aqsha_core::token;
 use aqsha_core::token::TokenClaims;
 use aqsha_core::transfer::valid_invoice;
@@ -145,17 +147,64 @@ async fn issue(
             req.client_secret = Some(secret);
         }
     }
+    check_grant(&req)?;
+    let merchant = match authenticate(state, &req, peer).await? {
+        Ok(m) => m,
+        Err(throttled) => return Ok(throttled),
+    };
+    let scope = scope(&req)?;
+    let (amount, currency) = check_binding(state, &req, &merchant).await?;
+    // The token carries its claims sealed: issuing it writes nothing, and any instance with
+    // the same master key can read it (aqsha_core::token).
+    let claims = TokenClaims {
+        id: token::new_id(),
+        merchant_id: merchant.id,
+        scope: scope.clone(),
+        invoice_id: req.invoice_id,
+        amount,
+        currency,
+        terminal_id: req.terminal,
+        post_link: req.post_link,
+        failure_post_link: req.failure_post_link,
+        secret_hash: req.secret_hash,
+        account_id: req.account_id,
+        expires_at: chrono::Utc::now() + chrono::Duration::seconds(state.token_ttl_secs),
+    };
+    let access_token = token::issue(&state.vault, &claims);
+    let mut resp = Json(TokenResponse {
+        access_token,
+        expires_in: state.token_ttl_secs.to_string(),
+        refresh_token: String::new(),
+        scope,
+        token_type: "Bearer".into(),
+    })
+    .into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}
+
+/// Only the client-credentials grant is served.
+fn check_grant(req: &TokenRequest) -> Result<(), OAuthFailure> {
     match req.grant_type.as_deref() {
-        Some("client_credentials") => {}
-        Some(other) => {
-            return Err(OAuthFailure::new(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                format!("grant_type {other:?} is not supported; use client_credentials"),
-            ))
-        }
-        None => return Err(OAuthFailure::invalid_request("grant_type is required")),
+        Some("client_credentials") => Ok(()),
+        Some(other) => Err(OAuthFailure::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("grant_type {other:?} is not supported; use client_credentials"),
+        )),
+        None => Err(OAuthFailure::invalid_request("grant_type is required")),
     }
+}
+
+/// The merchant whose credentials these are, or the refusal. `Ok(Err(response))` is the
+/// throttle's 429, which carries `Retry-After` and is answered as it is.
+async fn authenticate(
+    state: &AppState,
+    req: &TokenRequest,
+    peer: Peer,
+) -> Result<Result<MerchantRecord, Response>, OAuthFailure> {
     let (Some(client_id), Some(secret)) = (&req.client_id, &req.client_secret) else {
         return Err(OAuthFailure::invalid_request(
             "client_id and client_secret are required",
@@ -181,7 +230,7 @@ async fn issue(
             )
             .into_response();
             retry_after(&mut r, wait);
-            return Ok(r);
+            return Ok(Err(r));
         }
     };
     // Said only to a caller who proved the secret, so it reveals nothing to anyone else.
@@ -192,6 +241,11 @@ async fn issue(
             "this client is disabled",
         ));
     }
+    Ok(Ok(merchant))
+}
+
+/// The requested scope, whitespace normalised; every word must be one ePay uses.
+fn scope(req: &TokenRequest) -> Result<String, OAuthFailure> {
     let scope = req
         .scope
         .as_deref()
@@ -211,6 +265,16 @@ async fn issue(
             format!("unknown scope {bad:?}"),
         ));
     }
+    Ok(scope)
+}
+
+/// Checks what the token will be bound to (invoice, amount, currency, terminal, callback
+/// links, secret hash), in that order, and returns the amount and currency parsed.
+async fn check_binding(
+    state: &AppState,
+    req: &TokenRequest,
+    merchant: &MerchantRecord,
+) -> Result<(Option<Money>, Option<Currency>), OAuthFailure> {
     if let Some(inv) = &req.invoice_id {
         if !valid_invoice(inv) {
             return Err(OAuthFailure::invalid_request(
@@ -255,35 +319,7 @@ async fn issue(
             "secret_hash is longer than {MAX_SECRET_HASH_LEN} characters"
         )));
     }
-    // The token carries its claims sealed: issuing it writes nothing, and any instance with
-    // the same master key can read it (aqsha_core::token).
-    let claims = TokenClaims {
-        id: token::new_id(),
-        merchant_id: merchant.id.clone(),
-        scope: scope.clone(),
-        invoice_id: req.invoice_id.clone(),
-        amount,
-        currency,
-        terminal_id: req.terminal.clone(),
-        post_link: req.post_link.clone(),
-        failure_post_link: req.failure_post_link.clone(),
-        secret_hash: req.secret_hash.clone(),
-        account_id: req.account_id.clone(),
-        expires_at: chrono::Utc::now() + chrono::Duration::seconds(state.token_ttl_secs),
-    };
-    let access_token = token::issue(&state.vault, &claims);
-    let mut resp = Json(TokenResponse {
-        access_token,
-        expires_in: state.token_ttl_secs.to_string(),
-        refresh_token: String::new(),
-        scope,
-        token_type: "Bearer".into(),
-    })
-    .into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(resp)
+    Ok((amount, currency))
 }
 
 fn internal(e: &dyn std::fmt::Display) -> OAuthFailure {

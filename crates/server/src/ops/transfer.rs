@@ -1,0 +1,218 @@
+//! The P2P transfer as an operation: what `POST /payments/cards/auth` does once its body is
+//! parsed, and what the hosted payment form will do once its form is read.
+//!
+//! It opens the token, refuses a disabled merchant, turns each card side into fingerprints and
+//! check values ([`super::card`]), and hands one [`TransferCommand`] to the store, which runs
+//! the whole decision and its writes in one commit. The input is moved, not copied: this is the
+//! hot path of the benchmark.
+
+use crate::error::EpayError;
+use crate::ops::card::{self, Presented};
+use crate::AppState;
+use aqsha_core::card::Expiry;
+use aqsha_core::records::StoredResponse;
+use aqsha_core::transfer::{OrderInput, Refusal, SideInput, TransferCommand, TransferOutcome};
+use aqsha_wire::transfer::{CardSide, TransferRequest};
+
+/// A transfer to run, as the caller understood it.
+pub struct TransferCall<'a> {
+    /// The bearer token as sent: sealed claims, opened here.
+    pub token: &'a str,
+    pub request: TransferRequest,
+    /// The request as sent, for the digest that recognises a retry of the same request
+    /// (`canonical`). The API passes the JSON it parsed; a page passes its request
+    /// serialized (`serde_json::to_value`).
+    pub sent: serde_json::Value,
+}
+
+/// What the store answered for a transfer that was not refused.
+pub enum Answer {
+    /// A new operation was recorded, a charge or a decline; the callback dispatcher has been
+    /// woken for its callback.
+    Recorded {
+        response: StoredResponse,
+        operation_id: String,
+        charged: bool,
+    },
+    /// The same request was answered before: its stored response; nothing moved.
+    Replay(StoredResponse),
+}
+
+impl Answer {
+    /// The response stored with the operation, which the API sends byte for byte.
+    pub fn stored(self) -> StoredResponse {
+        match self {
+            Answer::Recorded { response, .. } | Answer::Replay(response) => response,
+        }
+    }
+}
+
+/// Runs one transfer. A refusal (bad input, a token that does not open or is spent, a
+/// disabled merchant) is an [`EpayError`] carrying the order's invoice and account, as the
+/// API answers it.
+pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, EpayError> {
+    let TransferCall {
+        token,
+        request,
+        sent,
+    } = call;
+    let invoice = request.order.id.clone();
+    let account = request.order.account_id.clone().unwrap_or_default();
+    let on_order = |e: EpayError| e.with_order(&invoice, &account);
+    crate::ops::check_callback_links([
+        ("order.postLink", &request.order.post_link),
+        ("order.failurePostLink", &request.order.failure_post_link),
+    ])
+    .map_err(|why| on_order(EpayError::input(why)))?;
+    // A token that does not open (unknown, forged, sealed under another key) is refused here,
+    // without queueing work for the writer. Its merchant decides how card numbers are known.
+    let Some(claims) = aqsha_core::token::open(&app.vault, token) else {
+        return Err(on_order(EpayError::token("unknown token")));
+    };
+    // Before anything is queued for the writer: a disabled merchant's transfer is refused
+    // without being recorded, whenever its token was issued.
+    crate::auth::require_active(app, &claims.merchant_id)
+        .await
+        .map_err(on_order)?;
+    let TransferRequest { order: o, card } = request;
+    let merchant = claims.merchant_id.as_str();
+    let sender = side(app, merchant, card.sender, "card.sender", true).map_err(on_order)?;
+    let receiver = side(app, merchant, card.receiver, "card.receiver", false).map_err(on_order)?;
+    let request_digest = app
+        .vault
+        .request_digest(&canonical(sent, &sender, &receiver));
+    let cmd = TransferCommand {
+        token: claims,
+        request_digest,
+        now: chrono::Utc::now(),
+        order: OrderInput {
+            amount: o.amount.as_str().to_string(),
+            currency: o.currency,
+            invoice_id: o.id,
+            account_id: o.account_id,
+            email: o.sender_email,
+            description: o.description,
+            terminal_id: o.terminal_id,
+            post_link: o.post_link,
+            failure_post_link: o.failure_post_link,
+        },
+        sender,
+        receiver,
+        rules: app.rules,
+    };
+    let outcome = app
+        .store
+        .transfer(cmd)
+        .await
+        .map_err(|e| on_order(EpayError::store("transfer failed", e)))?;
+    match outcome {
+        TransferOutcome::Done {
+            response,
+            operation_id,
+            charged,
+        } => {
+            app.callbacks_wake.notify_one();
+            Ok(Answer::Recorded {
+                response,
+                operation_id,
+                charged,
+            })
+        }
+        TransferOutcome::Replay(response) => Ok(Answer::Replay(response)),
+        TransferOutcome::Refused(Refusal::Token(why)) => Err(on_order(EpayError::token(why))),
+        TransferOutcome::Refused(Refusal::Input(why)) => Err(on_order(EpayError::input(why))),
+    }
+}
+
+/// The request as its digest sees it: keys of a serde_json map are sorted, so the same request
+/// sent again, with fields in any order, gives the same bytes. Card data is replaced first:
+/// a card number by its fingerprint, and the CVC and expiry dropped, because the digest is kept
+/// with the operation for ever and nothing derived from them may be (issue 12). A retry that
+/// differs only in CVC or expiry is the same request: its token is spent either way.
+fn canonical(mut value: serde_json::Value, sender: &SideInput, receiver: &SideInput) -> Vec<u8> {
+    for (name, side) in [("sender", sender), ("receiver", receiver)] {
+        let Some(obj) = value
+            .get_mut("card")
+            .and_then(|c| c.get_mut(name))
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        obj.remove("cvc");
+        obj.remove("expire");
+        if let SideInput::Pan(p) = side {
+            obj.insert("cardCred".into(), p.fingerprint.clone().into());
+        }
+    }
+    serde_json::to_vec(&value).unwrap_or_default()
+}
+
+/// One side of the transfer by its `transferType`: a saved card's id, or a card number made
+/// into a [`aqsha_core::transfer::PanSide`] (with CVC and expiry for the sender).
+fn side(
+    app: &crate::App,
+    merchant_id: &str,
+    s: CardSide,
+    path: &str,
+    is_sender: bool,
+) -> Result<SideInput, EpayError> {
+    let save = s.save.unwrap_or(false);
+    match s.transfer_type.as_deref().map(str::trim).unwrap_or("") {
+        "" | "TYPEPAN" => {}
+        "TYPECARDID" => {
+            let id = s.card_cred.trim();
+            if id.is_empty() {
+                return Err(EpayError::input(format!(
+                    "{path}.cardCred must hold a saved card id"
+                )));
+            }
+            return Ok(SideInput::CardId {
+                id: id.to_string(),
+                save,
+            });
+        }
+        "TYPEPHONE" => {
+            return Err(EpayError::input(format!(
+                "{path}.transferType TYPEPHONE is not supported yet"
+            )));
+        }
+        _ => {
+            return Err(EpayError::input(format!(
+                "{path}.transferType must be TYPEPAN or TYPECARDID"
+            )))
+        }
+    }
+    let known = card::known_pan(
+        app,
+        merchant_id,
+        &s.card_cred,
+        format_args!("{path}.cardCred"),
+    )?;
+    let presented = if is_sender {
+        Some(presented(&s, path)?)
+    } else {
+        None
+    };
+    Ok(SideInput::Pan(card::pan_side(
+        app, known, presented, s.name, save,
+    )))
+}
+
+/// The sender's CVC and expiry date, both required with a card number.
+fn presented(s: &CardSide, path: &str) -> Result<Presented, EpayError> {
+    let cvc = s
+        .cvc
+        .as_deref()
+        .ok_or_else(|| EpayError::input(format!("{path}.cvc is required for TYPEPAN")))?;
+    let cvc = card::cvc(cvc, format_args!("{path}.cvc"))?;
+    let e = s
+        .expire
+        .as_ref()
+        .ok_or_else(|| EpayError::input(format!("{path}.expire is required for TYPEPAN")))?;
+    let expiry = Expiry::parse(&e.month, &e.year).ok_or_else(|| {
+        EpayError::input(format!(
+            "{path}.expire must be {{\"month\":\"MM\",\"year\":\"YY\"}} with month 01-12"
+        ))
+    })?;
+    Ok(Presented { cvc, expiry })
+}
