@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 /// (terminal, day, last six digits of the invoice): an invoice-tail rule's key. Two charged
-/// invoices of one terminal and day may not share it (reference §2).
+/// invoices of one terminal and day may not share it (docs/protocol.md#tokens).
 pub type TailKey = (String, String, String);
 
 /// The order number: digits only, at least 6. The seed's text says "from 6 to 15 digits", but
@@ -22,7 +22,7 @@ pub fn day_of(now: DateTime<Utc>) -> String {
 }
 
 /// The last six digits of an invoice longer than six, which must be unique per terminal and
-/// day (reference §2); `None` for a six-digit invoice, which is its own tail.
+/// day (docs/protocol.md#tokens); `None` for a six-digit invoice, which is its own tail.
 pub fn invoice_tail(invoice_id: &str) -> Option<&str> {
     (invoice_id.len() > 6)
         .then(|| invoice_id.get(invoice_id.len() - 6..))

@@ -1,17 +1,4 @@
-//! Aqsha's domain: money, cards, the vault's cryptography, fees, the transfer algorithm and the
-//! store interface it runs against. No I/O lives here; the store and server crates supply it.
-//!
-//! Modules depend on each other in one direction only; each uses only those above it:
-//!
-//! 1. `money`, `card`, `invoice` — values and their arithmetic (leaves).
-//! 2. `fee` (money); `vault` (card); `keyring` (vault); `network` (card, money, vault).
-//! 3. `records` — plain data the store keeps (card, fee, money, vault, invoice).
-//! 4. `token` — sealed token claims (money, vault).
-//! 5. `tx` — the transfer's unit of work and the store's errors (records).
-//! 6. `provision` — new merchants, terminals and cards (records, vault); `seed` — the
-//!    sandbox's data (provision).
-//! 7. `transfer` — the transfer rules (records, token, tx, vault).
-//! 8. `store` — the [`store::Store`] the server talks to (records, tx, provision, transfer).
+#![doc = include_str!("../README.md")]
 
 pub mod card;
 pub mod fee;

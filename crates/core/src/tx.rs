@@ -64,7 +64,7 @@ pub trait Tx {
         invoice_id: &str,
     ) -> StoreResult<Option<(String, String, StoredResponse)>>;
     /// Whether another invoice with the same last six digits was charged on this terminal on
-    /// this day (reference §2: the last six digits must be unique as well).
+    /// this day (docs/protocol.md#tokens: the last six digits must be unique as well).
     fn invoice_tail_taken(
         &mut self,
         terminal_id: &str,

@@ -260,6 +260,18 @@ impl Vault {
         hmac_hex(&self.req_key, &[canonical])
     }
 
+    /// A secret key for one named purpose outside the vault (a page's CSRF tokens, say):
+    /// derived from the index keys, so it is equal on every instance with the same master key,
+    /// survives sealing-key rotation, and is never stored. The `"purpose/"` prefix keeps it
+    /// apart from every request digest, which is always of a JSON object.
+    pub fn purpose_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.req_key).unwrap_or_else(|_| unreachable!());
+        mac.update(b"purpose/");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Encrypts access-token claims under the active key: its key id (4 bytes), then nonce
     /// (12 bytes), ciphertext and tag.
     pub fn seal_token(&self, claims: &[u8]) -> Vec<u8> {
@@ -400,6 +412,13 @@ mod tests {
             before.cvc_check_value(&fp, &cvc)
         );
         assert_eq!(after.request_digest(b"x"), before.request_digest(b"x"));
+        assert_eq!(after.purpose_key("pages"), before.purpose_key("pages"));
+        assert_ne!(before.purpose_key("pages"), before.purpose_key("other"));
+        let other_master = Vault::new([9u8; 32]);
+        assert_ne!(
+            other_master.purpose_key("pages"),
+            before.purpose_key("pages")
+        );
         // Even once A itself is gone, B alone with A's index keys fingerprints the same.
         let b_only = Vault::with_keys(&IndexKeys::derive(&[1u8; 32]), &[[2u8; 32]], 0);
         assert_eq!(b_only.fingerprint(&pan), fp);

@@ -171,6 +171,27 @@ pub struct Bound {
 
 /// Opens the store (seeding it if asked) and binds the listener.
 pub async fn bind(config: Config) -> anyhow::Result<Bound> {
+    let (open_files, max_connections) = connection_cap(&config);
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    let state = prepare(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    log_listening(&config, addr, open_files, max_connections);
+    Ok(Bound {
+        config,
+        state,
+        listener,
+        addr,
+        tls,
+        max_connections,
+    })
+}
+
+/// Raises the open-files limit as far as allowed and picks the connection cap from it (or
+/// from `--max-connections`), warning when the cap leaves too few descriptors for the rest.
+fn connection_cap(config: &Config) -> (Option<u64>, usize) {
     let open_files = crate::limits::raise_open_files();
     let max_connections = match (config.limits.max_connections, open_files) {
         (Some(n), _) => n,
@@ -188,12 +209,17 @@ pub async fn bind(config: Config) -> anyhow::Result<Bound> {
             );
         }
     }
-    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
-    let state = prepare(&config).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
+    (open_files, max_connections)
+}
+
+/// The start-up line with every setting an operator may want to check, and the warnings
+/// about risky combinations.
+fn log_listening(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    open_files: Option<u64>,
+    max_connections: usize,
+) {
     let l = &config.limits;
     tracing::info!(
         %addr,
@@ -222,14 +248,6 @@ pub async fn bind(config: Config) -> anyhow::Result<Bound> {
     if addr.ip().is_unspecified() {
         tracing::warn!("listening on all interfaces");
     }
-    Ok(Bound {
-        config,
-        state,
-        listener,
-        addr,
-        tls,
-        max_connections,
-    })
 }
 
 impl Bound {

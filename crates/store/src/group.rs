@@ -5,9 +5,9 @@
 //! A durable commit costs an fsync (SQLite) or a WAL flush (PostgreSQL); sharing it among many
 //! transfers is what makes thousands of durable transfers a second possible. A batch's reads
 //! and writes are set-based too: it reads what its commands need in one query per table and
-//! writes each table in one statement ([`crate::batch`]). Isolation is kept: a command that
+//! writes each table in one statement (`src/batch.rs`). Isolation is kept: a command that
 //! fails leaves the others untouched, and a failed commit fails them all; the writer itself
-//! (batching, savepoints, retries) is [`crate::writer`]. This module is the [`Store`] built on
+//! (batching, savepoints, retries) is `src/writer.rs`. This module is the [`Store`] built on
 //! it: writes go through the writer's queue, reads through a pool of reader connections.
 //!
 //! The queue is bounded ([`GroupStore::start`]'s `queue`): when it is full a write fails at

@@ -1,9 +1,4 @@
-//! Aqsha's stores: where operations, the ledger, the vault, tokens and callbacks live.
-//!
-//! Every query is written once ([`sql`]), over a small [`sql::Driver`] per database; every
-//! backend shares the group-commit writer and the reader pool of [`group::GroupStore`], which
-//! implements [`aqsha_core::store::Store`] and runs the one transfer algorithm of
-//! `aqsha_core::transfer` inside its transactions. [`open`] picks the backend from a URL.
+#![doc = include_str!("../README.md")]
 
 mod admin;
 mod batch;

@@ -139,7 +139,7 @@ impl Draft {
         Ok((self.op.id, response))
     }
 
-    /// The operation's callback (reference §7), when the order or the token named a URL for
+    /// The operation's callback (docs/protocol.md#callbacks), when the order or the token named a URL for
     /// this outcome.
     fn callback<I: Ids + ?Sized>(
         &self,

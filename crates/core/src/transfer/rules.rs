@@ -102,7 +102,7 @@ fn currency(o: &OrderInput) -> Checked<Currency> {
     })
 }
 
-/// 469: the order matches what the token was issued for (reference §2). The callback links
+/// 469: the order matches what the token was issued for (docs/protocol.md#tokens). The callback links
 /// the merchant put in the token cannot be redirected by the order, which may have passed
 /// through a customer's browser.
 fn token_binding(

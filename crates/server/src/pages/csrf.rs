@@ -50,18 +50,13 @@ pub struct Csrf {
 }
 
 impl Csrf {
-    /// The key is a digest under the vault's `req` index key of a label that no transfer
-    /// request can produce (a canonical request is a JSON object and begins with `{`; the
-    /// label begins with a NUL byte). It is therefore secret, equal on every instance with the
-    /// same master key, unchanged by sealing-key rotation, and never stored: stored request
-    /// digests are all of JSON objects.
+    /// The key is the vault's key for this purpose ([`aqsha_core::vault::Vault::purpose_key`]):
+    /// secret, equal on every instance with the same master key, unchanged by sealing-key
+    /// rotation, and never stored.
     pub fn new(app: &App) -> Csrf {
-        let digest = app.vault.request_digest(b"\0aqsha/pages/csrf-key/v1");
-        let mut key = [0u8; 32];
-        // The digest is 64 hex characters; decoding cannot fail, and a zero key would only
-        // make every token wrong, never right.
-        let _ = hex::decode_to_slice(&digest, &mut key);
-        Csrf { key: Arc::new(key) }
+        Csrf {
+            key: Arc::new(app.vault.purpose_key("pages/csrf/v1")),
+        }
     }
 
     /// The token for a browser id.
