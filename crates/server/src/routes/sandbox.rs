@@ -21,7 +21,7 @@ use aqsha_core::store::{LedgerReport, SandboxCardView, StoreError};
 use aqsha_wire::codes::reason;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -67,9 +67,32 @@ async fn merchant(
     }
 }
 
+/// The sandbox API's caller, authenticated as [`merchant`] does, as an extractor: a handler
+/// that takes it runs only for a known, enabled merchant.
+pub struct SandboxMerchant(pub MerchantRecord);
+
+impl FromRequestParts<AppState> for SandboxMerchant {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let peer = Peer::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        merchant(state, &parts.headers, &peer)
+            .await
+            .map(SandboxMerchant)
+    }
+}
+
 /// A sandbox request body, read as strictly as the ePay API's: a repeated key is refused, and
 /// a complaint never repeats the value (it may be a card number or a CVC).
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, EpayError> {
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, EpayError> {
     aqsha_wire::json::unique_keys(body).map_err(|e| EpayError::input(format!("{what}: {e}")))?;
     serde_json::from_slice(body).map_err(|e| {
         let why = aqsha_wire::json::without_values(&e.to_string());
@@ -357,6 +380,7 @@ pub async fn add_terminal(
             currency,
             fee: aqsha_core::fee::FeeSchedule::DEFAULT,
             fee_account: aqsha_core::provision::fee_account(&m.id),
+            number: String::new(),
         };
         let id = terminal.id.clone();
         let seed = NewRecords {
