@@ -83,8 +83,13 @@ async fn transfer_to_a_phone_and_its_declines(backend: Backend) {
     wrong.extend(["--to-phone", "77010000002", "--iin", "900101300001"]);
     let out = run(&mut cli(&s), &wrong).await;
     assert_eq!(out.code, 1, "{out:?}");
-    assert!(out.stderr.contains("2357"), "{out:?}");
-    assert!(!out.stderr.contains("900101300001"), "{out:?}");
+    // With --json the error is the JSON on stdout.
+    assert_eq!(out.json()["error"]["code"], 2357, "{out:?}");
+    let shown = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        !shown.contains("900101300001") && !shown.contains("77010000002"),
+        "{out:?}"
+    );
 
     // A malformed number is refused before anything is sent; --iin is required with it.
     let mut bad = args.clone();
