@@ -25,14 +25,21 @@ pub(super) enum Kind {
     Payout,
 }
 
-/// The two sides as the command line gives them, each checked against the command.
+/// The two sides as the command line gives them, each checked against the command. A side
+/// missing or given where the command takes none is a usage error, like a missing flag: it
+/// exits 2 before anything is sent.
 fn sides(a: &TransferArgs, kind: Kind) -> anyhow::Result<(Sender, Receiver)> {
+    let usage = |msg: &str| -> ! {
+        clap::Error::raw(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            format!("{msg}\n"),
+        )
+        .exit()
+    };
     let sender = match (kind, &a.from) {
-        (Kind::Payout, Some(_)) => {
-            return Err(anyhow!("a payout has no --from: the merchant pays"))
-        }
+        (Kind::Payout, Some(_)) => usage("a payout takes no --from: the merchant pays"),
         (Kind::Payout, None) => Sender::Merchant,
-        (_, None) => return Err(anyhow!("--from is required")),
+        (_, None) => usage("the following required argument was not provided: --from"),
         (_, Some(from)) => parse_sender(
             from,
             a.expiry.as_deref(),
@@ -43,14 +50,10 @@ fn sides(a: &TransferArgs, kind: Kind) -> anyhow::Result<(Sender, Receiver)> {
     };
     let receiver = match (kind, &a.to, &a.to_phone) {
         (Kind::Fund, None, None) => Receiver::Merchant,
-        (Kind::Fund, _, _) => {
-            return Err(anyhow!(
-                "funding has no --to or --to-phone: the merchant receives"
-            ))
-        }
+        (Kind::Fund, _, _) => usage("funding takes no --to or --to-phone: the merchant receives"),
         (_, Some(to), None) => parse_receiver(to, a.save_receiver)?,
         (_, None, Some(phone)) => parse_phone_receiver(phone, a.iin.as_deref().unwrap_or(""))?,
-        _ => return Err(anyhow!("give --to or --to-phone")),
+        _ => usage("the following required argument was not provided: --to (or --to-phone)"),
     };
     Ok((sender, receiver))
 }

@@ -97,5 +97,5 @@ async fn transfer_to_a_phone_and_its_declines(backend: Backend) {
     assert_ne!(run(&mut cli(&s), &bad).await.code, 0);
     let mut no_iin = args.clone();
     no_iin.extend(["--to-phone", "77010000002"]);
-    assert_ne!(run(&mut cli(&s), &no_iin).await.code, 0);
+    assert_eq!(run(&mut cli(&s), &no_iin).await.code, 2);
 }
