@@ -21,14 +21,14 @@ use aqsha_core::store::{LedgerReport, SandboxCardView, StoreError};
 use aqsha_wire::codes::reason;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-async fn merchant(
+pub(super) async fn merchant(
     state: &AppState,
     headers: &HeaderMap,
     peer: &Peer,
@@ -64,26 +64,6 @@ async fn merchant(
             retry_after(&mut r, wait);
             Err(r)
         }
-    }
-}
-
-/// The sandbox API's caller, authenticated as [`merchant`] does, as an extractor: a handler
-/// that takes it runs only for a known, enabled merchant.
-pub struct SandboxMerchant(pub MerchantRecord);
-
-impl FromRequestParts<AppState> for SandboxMerchant {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Response> {
-        let peer = Peer::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|never| match never {});
-        merchant(state, &parts.headers, &peer)
-            .await
-            .map(SandboxMerchant)
     }
 }
 

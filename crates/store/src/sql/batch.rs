@@ -453,7 +453,6 @@ pub(super) fn lock_keys_of(keys: &[&LockKeys]) -> Vec<String> {
         .filter_map(|k| k.invoice.as_ref())
         .map(|(m, i)| invoice_lock(m, i))
         .chain(keys.iter().filter_map(|k| k.tail.as_ref()).map(tail_lock))
-        // An OCT's settlement account: its balance is read after this lock (`LockKeys`).
         .chain(keys.iter().filter_map(|k| k.settlement.clone()))
         .collect();
     locks.sort_unstable();
