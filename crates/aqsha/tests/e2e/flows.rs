@@ -17,6 +17,7 @@ crate::tests! {
         a_merchants_own_phone_entries_are_its_own,
     ],
     sqlite: [phone_numbers_and_iins_are_not_stored_in_plain_text],
+    postgres: [payouts_racing_on_two_instances_never_overdraw_the_settlement],
 }
 
 /// The seed's public phone directory (docs/sandbox.md): this phone is bound to MASTERCARD.
@@ -81,6 +82,7 @@ pub async fn settlement(s: &Server) -> i64 {
     to_minor(&kzt["balance"])
 }
 
+/// `POST /sandbox/merchant/fund` with `{"amount": amount}`.
 pub async fn fund(s: &Server, amount: Value) -> (StatusCode, Value) {
     let resp = s
         .http
@@ -366,4 +368,34 @@ async fn phone_numbers_and_iins_are_not_stored_in_plain_text(backend: Backend) {
             );
         }
     }
+}
+
+async fn payouts_racing_on_two_instances_never_overdraw_the_settlement(_: Backend) {
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let pg = crate::common::pg::PgDb::create();
+    let a = Server::start_instance(&pg.url, KEY, &[]);
+    let b = Server::start_instance(&pg.url, KEY, &[]);
+    // 1,000 KZT; each payout costs 100 + 95 fee, so exactly five fit.
+    let (st, v) = fund(&a, json!(1000)).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let bodies: Vec<Value> = (0..24)
+        .map(|_| oct(&invoice(), 100, mastercard()))
+        .collect();
+    let tokens =
+        futures_util::future::join_all(bodies.iter().map(|b| a.token_for(&b["order"]))).await;
+    let results = futures_util::future::join_all(bodies.iter().zip(&tokens).enumerate().map(
+        |(i, (body, token))| {
+            let s = if i % 2 == 0 { &a } else { &b };
+            post(s, "/chpayment/transfer", token, body)
+        },
+    ))
+    .await;
+    let paid = results
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::OK)
+        .count();
+    let short = results.iter().filter(|(_, v)| v["code"] == 484).count();
+    assert_eq!((paid, short), (5, 19), "{results:?}");
+    assert_eq!(settlement(&b).await, 100_000 - 5 * 19_500);
+    a.assert_ledger_balanced().await;
 }
