@@ -362,4 +362,33 @@ mod tests {
         let shown = format!("{t:?}");
         assert!(!shown.contains("4405639704015096") && !shown.contains("815\""));
     }
+
+    #[test]
+    fn fund_and_payout_send_one_side_and_a_phone_its_number_and_iin() {
+        let invoice = || InvoiceId::new("700000001").unwrap_or_else(|e| panic!("{e}"));
+        let amount = Amount::parse("100").unwrap_or_else(|e| panic!("{e}"));
+        let visa = CardNumber::parse("4405639704015096").unwrap_or_else(|e| panic!("{e}"));
+        let expiry = Expiry::parse("01/25").unwrap_or_else(|e| panic!("{e}"));
+        let cvc = Cvc::parse("815").unwrap_or_else(|e| panic!("{e}"));
+        let fund = P2pTransfer::fund(invoice(), amount, Sender::card(visa, expiry, cvc));
+        assert_eq!(fund.one_side_path(), Some("/chdebit/transfer"));
+        let v = fund.body("t").unwrap_or_default();
+        assert_eq!(v["card"]["sender"]["cardCred"], "4405639704015096");
+        assert!(v["card"].get("receiver").is_none(), "{v}");
+
+        let phone = Receiver::Phone(PhoneReceiver {
+            phone: "77010000002".into(),
+            iin: "900101300002".into(),
+        });
+        assert!(!format!("{phone:?}").contains("77010000002"));
+        let payout = P2pTransfer::payout(invoice(), amount, phone);
+        assert_eq!(payout.one_side_path(), Some("/chpayment/transfer"));
+        let v = payout.body("t").unwrap_or_default();
+        assert!(v["card"].get("sender").is_none(), "{v}");
+        assert_eq!(
+            v["card"]["receiver"],
+            serde_json::json!({"transferType": "TYPEPHONE", "phone": "77010000002",
+                "iin": "900101300002"})
+        );
+    }
 }
