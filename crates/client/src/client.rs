@@ -17,6 +17,8 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+mod sandbox;
+
 /// An async client for one merchant on one ePay-compatible service.
 ///
 /// It is cheap to share (`Arc<Client>`) and safe to use from many tasks at once; service
@@ -185,7 +187,8 @@ impl Client {
         Ok(())
     }
 
-    /// Makes a P2P transfer: gets a token bound to it, then sends it once.
+    /// Makes a transfer (P2P, or an AFT/OCT built with [`P2pTransfer::fund`] or
+    /// [`P2pTransfer::payout`]): gets a token bound to it, then sends it once.
     ///
     /// On [`Error::OutcomeUnknown`] (timeout, 5xx, a "poll" reason code) the transfer may or
     /// may not have happened. It is never sent again: resolve it with
@@ -207,13 +210,16 @@ impl Client {
     ) -> Result<Receipt> {
         self.check_transfer(t)?;
         let terminal = self.transfer_terminal(t)?;
-        let url = self.api_url(self.config.transfer_path.path());
+        let path = t.one_side_path();
+        let url = self.api_url(path.unwrap_or(self.config.transfer_path.path()));
         let unknown = |cause| Error::OutcomeUnknown {
             invoice_id: t.invoice_id.to_string(),
             terminal: Some(terminal.to_string()),
             cause,
         };
-        let body = serde_json::to_vec(&t.body(terminal.as_str()))
+        let body = t
+            .body(terminal.as_str())
+            .and_then(|b| serde_json::to_vec(&b))
             .map_err(|e| Error::InvalidInput(format!("cannot encode the transfer: {e}")))?;
         let sent = self
             .http
@@ -376,39 +382,6 @@ impl Client {
             return Err(self.api_error(&url, &answer));
         }
         serde_json::from_slice(&answer.body).map_err(|_| unexpected(&url, &answer))
-    }
-
-    // ---- Aqsha sandbox -----------------------------------------------------------------
-
-    /// The key Aqsha signs this merchant's callbacks with (`GET /sandbox/callback-secret`).
-    /// Only Aqsha has it; real ePay signs nothing.
-    pub async fn sandbox_callback_secret(&self) -> Result<String> {
-        let base =
-            self.config.endpoints.sandbox_base.as_ref().ok_or_else(|| {
-                Error::Config("the sandbox API exists only on Aqsha servers".into())
-            })?;
-        let url = format!("{base}/sandbox/callback-secret");
-        let creds = &self.config.credentials;
-        let answer = match self
-            .http
-            .get(&url)
-            .basic_auth(&creds.client_id, Some(creds.secret()))
-            .send()
-            .await
-        {
-            Ok(r) => read(r).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| Error::transport(&url, &e))?;
-        if !answer.status.is_success() {
-            return Err(self.api_error(&url, &answer));
-        }
-        let v: Value =
-            serde_json::from_slice(&answer.body).map_err(|_| unexpected(&url, &answer))?;
-        v.get("callbackSecret")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| unexpected(&url, &answer))
     }
 
     // ---- plumbing ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ pub use error::{ApiFailure, Error, Result, UnknownCause};
 pub use money::{Amount, AmountError, Currency};
 pub use status::{TransactionStatus, TransferState, WaitOptions};
 pub use token::AccessToken;
-pub use transfer::{P2pTransfer, Receipt, Receiver, Sender};
+pub use transfer::{P2pTransfer, PhoneReceiver, Receipt, Receiver, Sender};
 
 /// The wire types this client reads and writes, for callers who need the raw bodies.
 pub use aqsha_wire as wire;

@@ -1,8 +1,12 @@
-//! A P2P transfer: what to send, and the receipt that comes back.
+//! A transfer: what to send, and the receipt that comes back. A P2P transfer names two cards;
+//! an AFT (`fund`, the card pays the merchant) and an OCT (`payout`, the merchant pays the
+//! card) name one, with [`Sender::Merchant`] or [`Receiver::Merchant`] as the other side.
 
 use crate::card::{AccountId, CardId, CardNumber, Cvc, Expiry, InvoiceId, TerminalId};
 use crate::money::{Amount, AmountError, Currency};
-use aqsha_wire::transfer::{CardSide, Cards, Order, TransferRequest, TransferResponse};
+use aqsha_wire::transfer::{
+    CardSide, Cards, OneSide, OneSideRequest, Order, TransferRequest, TransferResponse,
+};
 
 /// Who pays: a card given by number (with its expiry and CVC), or a saved card by its id.
 #[derive(Debug, Clone)]
@@ -18,6 +22,9 @@ pub enum Sender {
     },
     /// `TYPECARDID`: a card saved earlier; no number, expiry or CVC is sent.
     Saved(CardId),
+    /// The merchant itself: an OCT (`POST /chpayment/transfer`), paid from its settlement
+    /// account. No sender side is sent.
+    Merchant,
 }
 
 impl Sender {
@@ -39,6 +46,25 @@ pub enum Receiver {
     Card { number: CardNumber, save: bool },
     /// `TYPECARDID`.
     Saved(CardId),
+    /// `TYPEPHONE`: the card bound to a phone number (`7XXXXXXXXXX`) whose holder has this
+    /// IIN (12 digits). Both are personal data: the client's `Debug` output hides them.
+    Phone(PhoneReceiver),
+    /// The merchant itself: an AFT (`POST /chdebit/transfer`) into its settlement account.
+    /// No receiver side is sent.
+    Merchant,
+}
+
+/// A receiver by phone number and IIN.
+#[derive(Clone)]
+pub struct PhoneReceiver {
+    pub phone: String,
+    pub iin: String,
+}
+
+impl std::fmt::Debug for PhoneReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PhoneReceiver(***)")
+    }
 }
 
 impl Receiver {
@@ -95,6 +121,26 @@ impl P2pTransfer {
         }
     }
 
+    /// An AFT: `sender`'s card funds the merchant.
+    pub fn fund(invoice_id: InvoiceId, amount: Amount, sender: Sender) -> Self {
+        Self::new(invoice_id, amount, sender, Receiver::Merchant)
+    }
+
+    /// An OCT: the merchant pays out to `receiver`.
+    pub fn payout(invoice_id: InvoiceId, amount: Amount, receiver: Receiver) -> Self {
+        Self::new(invoice_id, amount, Sender::Merchant, receiver)
+    }
+
+    /// The path this transfer is posted to when it is an AFT or an OCT; `None` for P2P, which
+    /// goes to the configured transfer path.
+    pub fn one_side_path(&self) -> Option<&'static str> {
+        match (&self.sender, &self.receiver) {
+            (Sender::Merchant, _) => Some("/chpayment/transfer"),
+            (_, Receiver::Merchant) => Some("/chdebit/transfer"),
+            _ => None,
+        }
+    }
+
     pub fn currency(mut self, c: Currency) -> Self {
         self.currency = c;
         self
@@ -132,9 +178,26 @@ impl P2pTransfer {
     }
 
     /// The JSON body, exactly as it goes on the wire. Building it twice for the same order
-    /// gives the same bytes, which lets a server recognise a repeated request.
-    pub(crate) fn body(&self, terminal: &str) -> TransferRequest {
-        let sender = match &self.sender {
+    /// gives the same bytes, which lets a server recognise a repeated request. An AFT sends
+    /// only `card.sender`, an OCT only `card.receiver`.
+    pub(crate) fn body(&self, terminal: &str) -> Result<serde_json::Value, serde_json::Error> {
+        let sender = self.sender_side();
+        let receiver = self.receiver_side();
+        let order = self.order(terminal);
+        match (sender, receiver) {
+            (Some(sender), Some(receiver)) => serde_json::to_value(TransferRequest {
+                order,
+                card: Cards { sender, receiver },
+            }),
+            (sender, receiver) => serde_json::to_value(OneSideRequest {
+                order,
+                card: OneSide { sender, receiver },
+            }),
+        }
+    }
+
+    fn sender_side(&self) -> Option<CardSide> {
+        Some(match &self.sender {
             Sender::Card {
                 number,
                 expiry,
@@ -148,10 +211,16 @@ impl P2pTransfer {
                 expire: Some(expiry.to_wire()),
                 name: name.clone(),
                 card_cred: number.expose().to_string(),
+                phone: None,
+                iin: None,
             },
             Sender::Saved(id) => saved_side(id),
-        };
-        let receiver = match &self.receiver {
+            Sender::Merchant => return None,
+        })
+    }
+
+    fn receiver_side(&self) -> Option<CardSide> {
+        Some(match &self.receiver {
             Receiver::Card { number, save } => CardSide {
                 save: save.then_some(true),
                 transfer_type: Some("TYPEPAN".into()),
@@ -159,24 +228,38 @@ impl P2pTransfer {
                 expire: None,
                 name: None,
                 card_cred: number.expose().to_string(),
+                phone: None,
+                iin: None,
             },
             Receiver::Saved(id) => saved_side(id),
-        };
-        TransferRequest {
-            order: Order {
-                amount: self.amount.to_wire(),
-                currency: self.currency.code().to_string(),
-                description: self.description.clone(),
-                id: self.invoice_id.as_str().to_string(),
-                account_id: self.account_id.as_ref().map(|a| a.as_str().to_string()),
-                sender_email: self.sender_email.clone(),
-                terminal_id: Some(terminal.to_string()),
-                back_link: self.back_link.clone(),
-                failure_back_link: self.failure_back_link.clone(),
-                post_link: self.post_link.clone(),
-                failure_post_link: self.failure_post_link.clone(),
+            Receiver::Phone(p) => CardSide {
+                save: None,
+                transfer_type: Some("TYPEPHONE".into()),
+                cvc: None,
+                expire: None,
+                name: None,
+                card_cred: String::new(),
+                phone: Some(p.phone.clone()),
+                iin: Some(p.iin.clone()),
             },
-            card: Cards { sender, receiver },
+            Receiver::Merchant => return None,
+        })
+    }
+
+    fn order(&self, terminal: &str) -> Order {
+        Order {
+            amount: self.amount.to_wire(),
+            currency: self.currency.code().to_string(),
+            description: self.description.clone(),
+            id: self.invoice_id.as_str().to_string(),
+            account_id: self.account_id.as_ref().map(|a| a.as_str().to_string()),
+            sender_email: self.sender_email.clone(),
+            terminal_id: Some(terminal.to_string()),
+            back_link: self.back_link.clone(),
+            failure_back_link: self.failure_back_link.clone(),
+            post_link: self.post_link.clone(),
+            failure_post_link: self.failure_post_link.clone(),
+            language: None,
         }
     }
 }
@@ -190,6 +273,8 @@ fn saved_side(id: &CardId) -> CardSide {
         expire: None,
         name: None,
         card_cred: id.as_str().to_string(),
+        phone: None,
+        iin: None,
     }
 }
 
@@ -254,7 +339,8 @@ mod tests {
         )
         .account_id(AccountId::new("testUser1").unwrap_or_else(|e| panic!("{e}")))
         .description("Test p2p payment");
-        let v = serde_json::to_value(t.body("40a348cb-68a3-45d5-9002-a4836d79c3b5"))
+        let v = t
+            .body("40a348cb-68a3-45d5-9002-a4836d79c3b5")
             .unwrap_or_default();
         assert_eq!(
             v,
@@ -275,5 +361,34 @@ mod tests {
         );
         let shown = format!("{t:?}");
         assert!(!shown.contains("4405639704015096") && !shown.contains("815\""));
+    }
+
+    #[test]
+    fn fund_and_payout_send_one_side_and_a_phone_its_number_and_iin() {
+        let invoice = || InvoiceId::new("700000001").unwrap_or_else(|e| panic!("{e}"));
+        let amount = Amount::parse("100").unwrap_or_else(|e| panic!("{e}"));
+        let visa = CardNumber::parse("4405639704015096").unwrap_or_else(|e| panic!("{e}"));
+        let expiry = Expiry::parse("01/25").unwrap_or_else(|e| panic!("{e}"));
+        let cvc = Cvc::parse("815").unwrap_or_else(|e| panic!("{e}"));
+        let fund = P2pTransfer::fund(invoice(), amount, Sender::card(visa, expiry, cvc));
+        assert_eq!(fund.one_side_path(), Some("/chdebit/transfer"));
+        let v = fund.body("t").unwrap_or_default();
+        assert_eq!(v["card"]["sender"]["cardCred"], "4405639704015096");
+        assert!(v["card"].get("receiver").is_none(), "{v}");
+
+        let phone = Receiver::Phone(PhoneReceiver {
+            phone: "77010000002".into(),
+            iin: "900101300002".into(),
+        });
+        assert!(!format!("{phone:?}").contains("77010000002"));
+        let payout = P2pTransfer::payout(invoice(), amount, phone);
+        assert_eq!(payout.one_side_path(), Some("/chpayment/transfer"));
+        let v = payout.body("t").unwrap_or_default();
+        assert!(v["card"].get("sender").is_none(), "{v}");
+        assert_eq!(
+            v["card"]["receiver"],
+            serde_json::json!({"transferType": "TYPEPHONE", "phone": "77010000002",
+                "iin": "900101300002"})
+        );
     }
 }

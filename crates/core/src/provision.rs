@@ -36,6 +36,59 @@ pub struct NewRecords {
     /// Most money a merchant may create in the sandbox, per currency: merchant-owned cards'
     /// opening balances are refused once their funding account would pass it.
     pub funding_cap: Option<Money>,
+    /// Phone directory entries. One whose card is not found (or not the owner's or public)
+    /// fails the install with [`crate::tx::StoreError::Refused`].
+    pub phones: Vec<NewPhone>,
+}
+
+/// A phone number bound to a network card in the sandbox's phone directory: the number as a
+/// keyed digest and a mask, the IIN as a keyed check value (docs/sandbox.md, "Phone directory").
+#[derive(Debug, Clone)]
+pub struct NewPhone {
+    pub phone_key: String,
+    pub phone_mask: String,
+    pub iin_check: String,
+    /// The merchant whose entry it is; `None` for a public one (the seed's).
+    pub owner: Option<String>,
+    pub card: PhoneCard,
+}
+
+/// Which card a new phone entry is bound to.
+#[derive(Debug, Clone)]
+pub enum PhoneCard {
+    /// A network card's id, as the sandbox API lists it: the owner's own or a public card.
+    Id(String),
+    /// A public card's network-wide fingerprint (the seed's).
+    Fingerprint(String),
+}
+
+/// A phone number as the sandbox API shows it: the country digit, the operator code and the
+/// last two digits (`7701*****67`).
+pub fn phone_mask(phone: &str) -> String {
+    match (phone.get(..4), phone.get(phone.len().saturating_sub(2)..)) {
+        (Some(head), Some(tail)) if phone.len() > 6 => {
+            format!("{head}{}{tail}", "*".repeat(phone.len() - 6))
+        }
+        _ => "*".repeat(phone.len()),
+    }
+}
+
+/// A phone directory entry with its keyed values made by `vault`.
+pub fn new_phone(
+    vault: &Vault,
+    phone: &str,
+    iin: &str,
+    owner: Option<String>,
+    card: PhoneCard,
+) -> NewPhone {
+    let phone_key = vault.phone_key(phone);
+    NewPhone {
+        iin_check: vault.iin_check(&phone_key, iin),
+        phone_mask: phone_mask(phone),
+        phone_key,
+        owner,
+        card,
+    }
 }
 
 /// The ledger account of a merchant's fees.
@@ -93,6 +146,8 @@ pub fn new_merchant(
                 currency: *c,
                 fee,
                 fee_account: fee_account(&id),
+                // The store gives the next free number.
+                number: String::new(),
             })
             .collect(),
     }
@@ -142,4 +197,13 @@ pub fn network_card(
 /// A random UUID (v4) as text, for new terminal and card ids.
 pub fn random_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn phone_masks_hide_the_subscriber_number() {
+        assert_eq!(super::phone_mask("77011234567"), "7701*****67");
+        assert_eq!(super::phone_mask("7701"), "****");
+    }
 }

@@ -76,6 +76,22 @@ closed_set! {
         Pan = "TYPEPAN",
         /// A saved card's id.
         CardId = "TYPECARDID",
+        /// A receiver named by phone number and IIN, resolved through the sandbox's phone
+        /// directory to a card.
+        Phone = "TYPEPHONE",
+    }
+}
+
+closed_set! {
+    /// Which of ePay's transfer operations an operation is (`operations.kind`). ePay's status
+    /// body has no such field; Aqsha adds `operationKind` to it (docs/api.md).
+    OperationKind {
+        /// Card to card (`/p2p/transfer`, `/payments/cards/auth`).
+        P2p = "P2P",
+        /// Account funding: a card pays the merchant (`/chdebit/transfer`).
+        Aft = "AFT",
+        /// Original credit: the merchant pays a card (`/chpayment/transfer`).
+        Oct = "OCT",
     }
 }
 
@@ -99,6 +115,9 @@ pub struct TerminalRecord {
     pub fee: FeeSchedule,
     /// The ledger account that receives this terminal's fees (the merchant's fee account).
     pub fee_account: String,
+    /// ePay's short numeric terminal id (`terminal` in the status body), distinct from the
+    /// UUID; given by the store (migration "terminal_numbers"), empty until then.
+    pub number: String,
 }
 
 /// A card issued by Aqsha's built-in card network, as its issuer sees it.
@@ -149,6 +168,15 @@ pub struct VaultCard {
     pub terminal_id: String,
 }
 
+/// A phone number bound to a card in the sandbox's phone directory, as a transfer reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneEntry {
+    /// The bound network card's fingerprint.
+    pub card_fingerprint: String,
+    /// The holder's IIN as a keyed check value ([`crate::vault::Vault::iin_check`]).
+    pub iin_check: String,
+}
+
 /// Wrong CVC or expiry answers given for one card by one merchant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CardGuesses {
@@ -181,6 +209,12 @@ pub struct OperationRecord {
     pub description: String,
     pub email: String,
     pub status: OperationStatus,
+    /// P2P, AFT or OCT.
+    pub kind: OperationKind,
+    /// The order's language (`rus`, `kaz`, `eng`), `rus` when it named none.
+    pub language: String,
+    /// The issuer's approval code of a charge (6 digits); empty for a decline.
+    pub approval_code: String,
     pub reason_code: u32,
     pub reason: String,
     pub reference: String,
@@ -201,6 +235,15 @@ pub struct OperationRecord {
 impl OperationRecord {
     pub fn charged(&self) -> bool {
         self.status == OperationStatus::Charge
+    }
+
+    /// The card an operation is about, as ePay's single `cardMask`/`cardType`/`cardID` show
+    /// it: the paying card, or for an OCT (the merchant pays) the card paid.
+    pub fn card(&self) -> &SideRecord {
+        match self.kind {
+            OperationKind::Oct => &self.receiver,
+            OperationKind::P2p | OperationKind::Aft => &self.sender,
+        }
     }
 
     /// The invoice-tail key this operation counts under, if its invoice has a tail.
@@ -334,6 +377,10 @@ mod tests {
             Some(TransferType::CardId)
         );
         assert_eq!(TransferType::Pan.as_str(), "TYPEPAN");
+        assert_eq!(TransferType::parse("TYPEPHONE"), Some(TransferType::Phone));
+        for k in [OperationKind::P2p, OperationKind::Aft, OperationKind::Oct] {
+            assert_eq!(OperationKind::parse(k.as_str()), Some(k));
+        }
         assert_eq!(OperationStatus::parse("charge"), None);
         assert_eq!(SideRecord::default().brand_name(), "");
         assert_eq!(SideRecord::default().transfer_type_name(), "");

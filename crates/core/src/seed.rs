@@ -8,7 +8,8 @@ use crate::card::{Cvc, Expiry, Pan};
 use crate::fee::FeeSchedule;
 use crate::money::{Currency, Money};
 use crate::provision::{
-    hash_password, network_card, new_merchant, CardTerms, NewMerchant, NewRecords,
+    hash_password, network_card, new_merchant, new_phone, CardTerms, NewMerchant, NewRecords,
+    PhoneCard,
 };
 use crate::records::{NewNetworkCard, VaultCard};
 use crate::vault::Vault;
@@ -17,6 +18,9 @@ use serde::Deserialize;
 
 /// The sandbox data shipped inside the binary.
 pub const SANDBOX_SEED: &str = include_str!("../seed/sandbox.json");
+/// The public phone directory, installed apart (its own marker) so that a database seeded
+/// before the directory existed gets it too.
+pub const PHONE_SEED: &str = include_str!("../seed/phones.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -46,6 +50,9 @@ struct SeedMerchant {
 struct SeedTerminal {
     id: String,
     currency: String,
+    /// ePay's short terminal number; the same as migration "terminal_numbers" gives these
+    /// terminals in a database seeded before it.
+    number: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +79,37 @@ struct SeedSaved {
     merchant: String,
     account_id: String,
     payer_name: String,
+}
+
+#[derive(Deserialize)]
+struct PhoneFile {
+    marker: String,
+    phones: Vec<SeedPhone>,
+}
+
+#[derive(Deserialize)]
+struct SeedPhone {
+    phone: String,
+    iin: String,
+    /// The public test card the phone is bound to.
+    card: String,
+}
+
+/// The public phone directory, with its keyed values made by this vault.
+pub fn phones(vault: &Vault) -> Result<NewRecords, SeedError> {
+    let file: PhoneFile =
+        serde_json::from_str(PHONE_SEED).map_err(|e| SeedError::Invalid(e.to_string()))?;
+    let mut seed = NewRecords {
+        marker: Some(file.marker),
+        ..Default::default()
+    };
+    for p in &file.phones {
+        let pan = Pan::parse(&p.card).map_err(|_| bad("phone card"))?;
+        let card = PhoneCard::Fingerprint(vault.fingerprint(&pan));
+        seed.phones
+            .push(new_phone(vault, &p.phone, &p.iin, None, card));
+    }
+    Ok(seed)
 }
 
 fn bad(what: &str) -> SeedError {
@@ -117,6 +155,9 @@ fn merchant(m: &SeedMerchant, fee: FeeSchedule) -> Result<NewMerchant, SeedError
         })
         .collect::<Result<Vec<_>, SeedError>>()?;
     let mut nm = new_merchant(&m.name, &m.client_id, &m.client_secret, &terminals, fee);
+    for (t, seeded) in nm.terminals.iter_mut().zip(&m.terminals) {
+        t.number = seeded.number.clone().unwrap_or_default();
+    }
     nm.cabinet_email = m.cabinet_email.clone();
     nm.cabinet_password_hash = match &m.cabinet_password {
         Some(p) => Some(hash_password(p).map_err(|e| SeedError::Invalid(e.to_string()))?),

@@ -77,6 +77,16 @@ pub struct SandboxCardView {
     pub expiry: Expiry,
 }
 
+/// A phone directory entry as the sandbox API lists it: never the number or the IIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneView {
+    pub phone_mask: String,
+    /// A public entry (the seed's), which every merchant's transfers find.
+    pub public: bool,
+    pub card_id: String,
+    pub card_mask: String,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LedgerReport {
     /// All of the checks below hold.
@@ -149,6 +159,19 @@ pub trait Store: Send + Sync + 'static {
         amount: Money,
         cap: Option<Money>,
     ) -> StoreResult<Option<Money>>;
+    /// Moves `amount` to the merchant's settlement account in `currency` from its funding
+    /// account, within `cap` like [`Store::top_up`]. Returns the settlement account's balance.
+    async fn fund_settlement(
+        &self,
+        merchant_id: &str,
+        currency: Currency,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Money>;
+    /// The merchant's settlement balances, one per currency it has an account in.
+    async fn settlement_balances(&self, merchant_id: &str) -> StoreResult<Vec<(Currency, Money)>>;
+    /// The public phone directory entries and the merchant's own.
+    async fn phones(&self, merchant_id: &str) -> StoreResult<Vec<PhoneView>>;
     /// Installs merchants, terminals, network cards (with opening balances posted against the
     /// funding account) and saved cards in one transaction. With a marker, only once: returns
     /// `false` when that marker was installed before.

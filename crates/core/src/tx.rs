@@ -7,7 +7,7 @@
 
 use crate::money::Money;
 use crate::records::{
-    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, Posting, StoredResponse,
+    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, PhoneEntry, Posting, StoredResponse,
     TerminalRecord, VaultCard,
 };
 
@@ -80,6 +80,12 @@ pub trait Tx {
         card_key: &str,
         guesses: CardGuesses,
     ) -> StoreResult<()>;
+    /// The phone directory's entry for a phone key: the merchant's own, else a public one.
+    fn phone_entry(
+        &mut self,
+        merchant_id: &str,
+        phone_key: &str,
+    ) -> StoreResult<Option<PhoneEntry>>;
     fn balance(&mut self, account_id: &str) -> StoreResult<Money>;
     /// Applies balanced postings; fails if a card account would go below zero.
     fn post(&mut self, operation_id: &str, postings: &[Posting]) -> StoreResult<()>;

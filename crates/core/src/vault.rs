@@ -256,6 +256,21 @@ impl Vault {
         )
     }
 
+    /// The key a phone number is found by in the sandbox's phone directory: personal data, so
+    /// the number itself is never stored (docs/sandbox.md, "Phone directory").
+    pub fn phone_key(&self, phone: &str) -> String {
+        hmac_hex(&self.fp_key, &[b"phone", phone.as_bytes()])
+    }
+
+    /// The check value of an IIN for one phone directory entry. An IIN is only ever compared,
+    /// so it is kept as this keyed value, like a CVC.
+    pub fn iin_check(&self, phone_key: &str, iin: &str) -> String {
+        hmac_hex(
+            &self.cvc_key,
+            &[b"iin", phone_key.as_bytes(), iin.as_bytes()],
+        )
+    }
+
     pub fn request_digest(&self, canonical: &[u8]) -> String {
         hmac_hex(&self.req_key, &[canonical])
     }

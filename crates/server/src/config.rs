@@ -125,6 +125,14 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         {
             tracing::info!("seeded the sandbox: merchant \"test\", 4 terminals, 6 cards");
         }
+        let phones = aqsha_core::seed::phones(&vault)?;
+        if store
+            .install(phones)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the phone directory: {e}"))?
+        {
+            tracing::info!("seeded the sandbox's public phone directory");
+        }
     }
     // The public test cards are installed only by the seed, so reading them once at start
     // is enough; every instance reads the same set from the shared database.

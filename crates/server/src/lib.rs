@@ -93,6 +93,8 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
     let epay = Router::new()
         .route("/payments/cards/auth", post(routes::transfer::transfer))
         .route("/p2p/transfer", post(routes::transfer::transfer))
+        .route("/chdebit/transfer", post(routes::transfer::fund))
+        .route("/chpayment/transfer", post(routes::transfer::payout))
         .route(
             "/check-status/p2p/transaction/{invoice}",
             get(routes::status::status),
@@ -124,6 +126,19 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
                 post(routes::sandbox::top_up),
             )
             .route("/sandbox/ledger", get(routes::sandbox::ledger))
+            .route(
+                "/sandbox/merchant/balance",
+                get(routes::sandbox_merchant::balance),
+            )
+            .route(
+                "/sandbox/merchant/fund",
+                post(routes::sandbox_merchant::fund),
+            )
+            .route(
+                "/sandbox/phones",
+                get(routes::sandbox_merchant::list_phones)
+                    .post(routes::sandbox_merchant::add_phone),
+            )
             .route("/sandbox/terminals", post(routes::sandbox::add_terminal))
             .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
             .route(

@@ -2,7 +2,7 @@
 //! transaction control for group commit. One type per backend implements all of it, so every
 //! backend is plugged into the same [`crate::group::GroupStore`].
 
-use aqsha_core::money::Money;
+use aqsha_core::money::{Currency, Money};
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
@@ -10,7 +10,7 @@ use aqsha_core::records::{
 };
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
-    SandboxCardView, StoreResult, Tx,
+    PhoneView, SandboxCardView, StoreResult, Tx,
 };
 use aqsha_core::transfer::LockKeys;
 use aqsha_core::vault::SealedPan;
@@ -63,6 +63,14 @@ pub trait Conn: Tx + Send + 'static {
         amount: Money,
         cap: Option<Money>,
     ) -> StoreResult<Option<Money>>;
+    /// See [`aqsha_core::store::Store::fund_settlement`].
+    fn fund_settlement(
+        &mut self,
+        merchant_id: &str,
+        currency: Currency,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Money>;
     fn claim_callbacks(
         &mut self,
         now: DateTime<Utc>,
@@ -106,6 +114,8 @@ pub trait Conn: Tx + Send + 'static {
     fn saved_cards(&mut self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>>;
     fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
     fn public_card_keys(&mut self) -> StoreResult<Vec<String>>;
+    fn settlement_balances(&mut self, merchant_id: &str) -> StoreResult<Vec<(Currency, Money)>>;
+    fn phones(&mut self, merchant_id: &str) -> StoreResult<Vec<PhoneView>>;
     fn callbacks(
         &mut self,
         merchant_id: &str,

@@ -21,7 +21,7 @@ use crate::cache::TtlCache;
 use crate::conn::{Conn, Connector};
 pub use crate::writer::MAX_BATCH;
 use crate::writer::{writer_loop, Command, WriterStats};
-use aqsha_core::money::Money;
+use aqsha_core::money::{Currency, Money};
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
@@ -29,7 +29,7 @@ use aqsha_core::records::{
 };
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
-    SandboxCardView, Store, StoreError, StoreResult, Tx,
+    PhoneView, SandboxCardView, Store, StoreError, StoreResult, Tx,
 };
 use aqsha_core::transfer::{self, LockKeys, TransferCommand, TransferOutcome};
 use aqsha_core::vault::SealedPan;
@@ -263,6 +263,28 @@ impl<K: Connector> Store for GroupStore<K> {
     ) -> StoreResult<Option<Money>> {
         let (m, id) = (merchant_id.to_string(), card_id.to_string());
         self.write(move |c| c.top_up(&m, &id, amount, cap)).await
+    }
+
+    async fn fund_settlement(
+        &self,
+        merchant_id: &str,
+        currency: Currency,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Money> {
+        let m = merchant_id.to_string();
+        self.write(move |c| c.fund_settlement(&m, currency, amount, cap))
+            .await
+    }
+
+    async fn settlement_balances(&self, merchant_id: &str) -> StoreResult<Vec<(Currency, Money)>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.settlement_balances(&m)).await
+    }
+
+    async fn phones(&self, merchant_id: &str) -> StoreResult<Vec<PhoneView>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.phones(&m)).await
     }
 
     async fn install(&self, seed: NewRecords) -> StoreResult<bool> {

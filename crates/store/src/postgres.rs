@@ -64,6 +64,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/postgres/0012_merchant_admin.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_terminal_numbers.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_operation_status_fields.sql"),
+    ),
+    (
+        15,
+        include_str!("../migrations/postgres/0015_phone_directory.sql"),
+    ),
+    (
+        16,
+        include_str!("../migrations/postgres/0016_settlement_accounts.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

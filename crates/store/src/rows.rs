@@ -6,7 +6,8 @@ use aqsha_core::fee::FeeSchedule;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::records::{
     CallbackAttempt, CallbackEvent, CallbackKind, CallbackStatus, MerchantRecord, NetworkCard,
-    OperationRecord, OperationStatus, SideRecord, TerminalRecord, TransferType, VaultCard,
+    OperationKind, OperationRecord, OperationStatus, SideRecord, TerminalRecord, TransferType,
+    VaultCard,
 };
 use aqsha_core::store::{SandboxCardView, StoreError, StoreResult};
 use aqsha_core::vault::SealedPan;
@@ -23,10 +24,11 @@ pub trait Cols {
 }
 
 pub const MERCHANT_COLUMNS: &str = "id, client_id, secret_hash, name, disabled";
-pub const TERMINAL_COLUMNS: &str = "id, merchant_id, currency, fee_bps, fee_min, fee_account";
+pub const TERMINAL_COLUMNS: &str =
+    "id, merchant_id, currency, fee_bps, fee_min, fee_account, number";
 pub const NETWORK_CARD_COLUMNS: &str = "id, fingerprint, mask, brand, exp_month, exp_year, cvc_check, locked, enforce_expiry, account_id, currency, owner_merchant_id";
 pub const VAULT_CARD_COLUMNS: &str = "id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask, brand, payer_name, active, created_at, transaction_id, reference, int_reference, terminal_id";
-pub const OPERATION_COLUMNS: &str = "id, merchant_id, terminal_id, invoice_id, account_id, amount, fee, currency, description, email, status, reason_code, reason, reference, int_reference, sender_card_id, sender_mask, sender_brand, sender_type, receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_id, request_digest, http_status, response_body, created_at, post_link, failure_post_link, secret_hash";
+pub const OPERATION_COLUMNS: &str = "id, merchant_id, terminal_id, invoice_id, account_id, amount, fee, currency, description, email, status, reason_code, reason, reference, int_reference, sender_card_id, sender_mask, sender_brand, sender_type, receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_id, request_digest, http_status, response_body, created_at, post_link, failure_post_link, secret_hash, kind, language, approval_code";
 pub const EVENT_COLUMNS: &str =
     "id, merchant_id, operation_id, invoice_id, url, kind, body, created_at";
 pub const ATTEMPT_COLUMNS: &str = "attempt, at, http_status, error, duration_ms";
@@ -37,7 +39,7 @@ pub const SANDBOX_CARD_SELECT: &str =
      WHERE n.owner_merchant_id IS NULL OR n.owner_merchant_id = $1
      ORDER BY n.created_at, n.id";
 
-fn currency(text: String) -> StoreResult<Currency> {
+pub fn currency(text: String) -> StoreResult<Currency> {
     Currency::parse(&text)
         .ok_or_else(|| StoreError::Db(format!("unknown currency {text:?} in database")))
 }
@@ -80,6 +82,7 @@ pub fn terminal(r: &dyn Cols) -> StoreResult<TerminalRecord> {
             min_fee: Money::from_minor(r.int(4)?),
         },
         fee_account: r.text(5)?,
+        number: r.text(6)?,
     })
 }
 
@@ -177,6 +180,12 @@ pub fn operation(r: &dyn Cols) -> StoreResult<OperationRecord> {
         post_link: r.opt_text(28)?,
         failure_post_link: r.opt_text(29)?,
         secret_hash: r.opt_text(30)?,
+        kind: {
+            let k = r.text(31)?;
+            closed(OperationKind::parse(&k), "operation kind", &k)?
+        },
+        language: r.text(32)?,
+        approval_code: r.text(33)?,
     })
 }
 

@@ -45,6 +45,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_merchant_admin.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_terminal_numbers.sql"),
+    ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_operation_status_fields.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_phone_directory.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_settlement_accounts.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

@@ -23,6 +23,13 @@ impl WireAmount {
     }
 }
 
+/// Zero, for amounts a body always carries but that have nothing to say (`amountBonus`).
+impl Default for WireAmount {
+    fn default() -> Self {
+        WireAmount("0".into())
+    }
+}
+
 impl fmt::Debug for WireAmount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -42,6 +42,39 @@ pub struct CallbackBody {
     pub card_id: String,
     /// Echoed exactly as the merchant gave it in the token request.
     pub secret_hash: String,
+    /// ePay's alternative invoice id; Aqsha's orders have none, so always `""`.
+    #[serde(rename = "invoiceIdAlt", default)]
+    pub invoice_id_alt: String,
+    /// 3-D Secure details; `""` (P2P transfers here run without 3-D Secure).
+    #[serde(rename = "secureDetails", default)]
+    pub secure_details: String,
+    /// The recipient's card token; `""` (no token scheme here).
+    #[serde(rename = "tokenRecipient", default)]
+    pub token_recipient: String,
+    #[serde(flatten)]
+    pub ip: IpFields,
+}
+
+/// Where the payer's request came from, as ePay reports it in the status body and callbacks:
+/// `ip` and the place names as strings, the coordinates as numbers. Aqsha does not geolocate
+/// (an API transfer comes from the merchant's server, not the payer), so all are empty and
+/// the coordinates 0, but present, because client libraries read them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IpFields {
+    #[serde(default)]
+    pub ip: String,
+    #[serde(rename = "ipCountry", default)]
+    pub ip_country: String,
+    #[serde(rename = "ipCity", default)]
+    pub ip_city: String,
+    #[serde(rename = "ipRegion", default)]
+    pub ip_region: String,
+    #[serde(rename = "ipDistrict", default)]
+    pub ip_district: String,
+    #[serde(rename = "ipLatitude", default)]
+    pub ip_latitude: f64,
+    #[serde(rename = "ipLongitude", default)]
+    pub ip_longitude: f64,
 }
 
 /// Header carrying the event's stable id, the same on every attempt.

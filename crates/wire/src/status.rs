@@ -48,6 +48,43 @@ pub struct StatusTransaction {
     pub receiver_card_id: String,
     #[serde(rename = "receiverCardPAN")]
     pub receiver_card_pan: String,
+    /// ePay's short numeric terminal id (digits, sent as a string), distinct from the UUID
+    /// `terminalID`. The fields from here on are ePay's payment status fields that client
+    /// libraries read: always present, empty (or 0) where there is nothing to say.
+    #[serde(default)]
+    pub terminal: String,
+    #[serde(rename = "approvalCode", default)]
+    pub approval_code: String,
+    #[serde(default)]
+    pub issuer: String,
+    #[serde(default)]
+    pub secure: String,
+    #[serde(default)]
+    pub language: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(rename = "cardID", default)]
+    pub card_id: String,
+    #[serde(rename = "statusID", default)]
+    pub status_id: String,
+    #[serde(rename = "amountBonus", default)]
+    pub amount_bonus: crate::WireAmount,
+    #[serde(rename = "payoutAmount", default)]
+    pub payout_amount: crate::WireAmount,
+    #[serde(rename = "orgAmount", default)]
+    pub org_amount: crate::WireAmount,
+    #[serde(default)]
+    pub data: String,
+    #[serde(flatten)]
+    pub ip: crate::callback::IpFields,
+    /// Aqsha's addition: `P2P`, `AFT` or `OCT`. ePay's status names no kind; a new key is
+    /// ignored by every client that decodes ePay's body.
+    #[serde(rename = "operationKind", default)]
+    pub operation_kind: String,
 }
 
 /// One entry of `GET /cards/{accountId}`; ePay names these in PascalCase.

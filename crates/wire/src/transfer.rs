@@ -57,6 +57,9 @@ pub struct Order {
         rename = "failurePostLink"
     )]
     pub failure_post_link: Option<String>,
+    /// `rus` (the default), `kaz` or `eng`: the callback's and the status's `language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -84,8 +87,33 @@ pub struct CardSide {
     pub expire: Option<Expire>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(rename = "cardCred")]
+    /// Absent only for `TYPEPHONE`, which names the card by `phone` and `iin` instead.
+    #[serde(rename = "cardCred", default, skip_serializing_if = "String::is_empty")]
     pub card_cred: String,
+    /// `TYPEPHONE`: the receiver's phone number, `7XXXXXXXXXX`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// `TYPEPHONE`: the receiver's IIN, 12 digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iin: Option<String>,
+}
+
+/// The body of the one-sided transfers: `POST /chdebit/transfer` (AFT, `card.sender` only:
+/// the card funds the merchant) and `POST /chpayment/transfer` (OCT, `card.receiver` only:
+/// the merchant pays the card). The order is the P2P transfer's.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OneSideRequest {
+    pub order: Order,
+    pub card: OneSide,
+}
+
+/// The one card side of an AFT or OCT; the server refuses a body with the other side too.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct OneSide {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<CardSide>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<CardSide>,
 }
 
 impl std::fmt::Debug for CardSide {
@@ -94,6 +122,8 @@ impl std::fmt::Debug for CardSide {
             .field("save", &self.save)
             .field("transfer_type", &self.transfer_type)
             .field("card_cred", &"***")
+            .field("phone", &self.phone.as_ref().map(|_| "***"))
+            .field("iin", &self.iin.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
 }
@@ -169,6 +199,15 @@ mod tests {
         let shown = format!("{side:?}");
         assert!(
             !shown.contains("4405639704015096") && !shown.contains("815"),
+            "{shown}"
+        );
+        let phone: CardSide = serde_json::from_str(
+            r#"{"transferType":"TYPEPHONE","phone":"77011234567","iin":"900101300123"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{phone:?}");
+        assert!(
+            !shown.contains("77011234567") && !shown.contains("900101300123"),
             "{shown}"
         );
     }

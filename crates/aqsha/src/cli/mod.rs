@@ -26,12 +26,15 @@ mod batch;
 mod cards;
 mod conn;
 mod listen;
+mod sandbox;
 mod status;
 mod token;
 mod transfer;
 
 use anyhow::anyhow;
-use aqsha_client::{CardId, CardNumber, Client, Cvc, Error, Expiry, Receiver, Sender, TerminalId};
+use aqsha_client::{
+    CardId, CardNumber, Client, Cvc, Error, Expiry, PhoneReceiver, Receiver, Sender, TerminalId,
+};
 use clap::{Args, Subcommand};
 use conn::ConnArgs;
 use serde_json::{json, Value};
@@ -47,6 +50,14 @@ pub enum ClientCommand {
     Token(TokenArgs),
     /// Make one P2P transfer; resolves an unknown outcome by status, never by resending.
     Transfer(TransferArgs),
+    /// Fund the merchant from a card (AFT, /chdebit/transfer): --from only.
+    Fund(TransferArgs),
+    /// Pay out from the merchant's settlement account to a card or phone (OCT,
+    /// /chpayment/transfer): --to or --to-phone only.
+    Payout(TransferArgs),
+    /// Aqsha's sandbox API.
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
     /// Show an invoice's status.
     Status(StatusArgs),
     /// List or deactivate saved cards.
@@ -96,12 +107,23 @@ pub struct TokenArgs {
 pub struct TransferArgs {
     #[command(flatten)]
     conn: ConnArgs,
-    /// Sender: a card number, or a saved card's id.
+    /// Sender: a card number, or a saved card's id (not for `payout`: the merchant pays).
     #[arg(long)]
-    from: String,
-    /// Receiver: a card number, or a saved card's id.
-    #[arg(long)]
-    to: String,
+    from: Option<String>,
+    /// Receiver: a card number, or a saved card's id (not for `fund`: the merchant receives).
+    #[arg(long, conflicts_with = "to_phone")]
+    to: Option<String>,
+    /// Receiver by phone number, 7XXXXXXXXXX (TYPEPHONE); needs --iin.
+    #[arg(long, requires = "iin")]
+    to_phone: Option<String>,
+    /// The phone's holder's IIN, 12 digits (with --to-phone).
+    #[arg(
+        long,
+        requires = "to_phone",
+        env = "AQSHA_RECEIVER_IIN",
+        hide_env_values = true
+    )]
+    iin: Option<String>,
     /// Amount in major units: 100, 12.22.
     #[arg(long)]
     amount: String,
@@ -188,7 +210,10 @@ impl ClientCommand {
     fn json(&self) -> bool {
         match self {
             ClientCommand::Token(a) => a.conn.json,
-            ClientCommand::Transfer(a) => a.conn.json,
+            ClientCommand::Transfer(a) | ClientCommand::Fund(a) | ClientCommand::Payout(a) => {
+                a.conn.json
+            }
+            ClientCommand::Sandbox(c) => c.json(),
             ClientCommand::Status(a) => a.conn.json,
             ClientCommand::Cards(CardsCommand::List { conn, .. })
             | ClientCommand::Cards(CardsCommand::Deactivate { conn, .. }) => conn.json,
@@ -201,10 +226,16 @@ impl ClientCommand {
 /// Runs one client subcommand and turns its outcome into an exit code.
 pub async fn run(cmd: ClientCommand) -> ExitCode {
     let json = cmd.json();
-    let moves_money = matches!(cmd, ClientCommand::Transfer(_));
+    let moves_money = matches!(
+        cmd,
+        ClientCommand::Transfer(_) | ClientCommand::Fund(_) | ClientCommand::Payout(_)
+    );
     let result = match cmd {
         ClientCommand::Token(a) => token::token(a).await,
-        ClientCommand::Transfer(a) => transfer::transfer(a).await,
+        ClientCommand::Transfer(a) => transfer::transfer(a, transfer::Kind::P2p).await,
+        ClientCommand::Fund(a) => transfer::transfer(a, transfer::Kind::Fund).await,
+        ClientCommand::Payout(a) => transfer::transfer(a, transfer::Kind::Payout).await,
+        ClientCommand::Sandbox(c) => sandbox::run(c).await,
         ClientCommand::Status(a) => status::status(a).await,
         ClientCommand::Cards(c) => cards::cards(c).await,
         ClientCommand::Listen(a) => listen::run(a).await,
@@ -374,6 +405,24 @@ pub fn parse_sender(
         }
         Ok(Sender::Saved(CardId::new(from)?))
     }
+}
+
+/// A receiver by phone number and IIN (`TYPEPHONE`), checked for form here so that a typo is
+/// caught before a token is spent.
+pub fn parse_phone_receiver(phone: &str, iin: &str) -> anyhow::Result<Receiver> {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(phone, 11) && phone.starts_with('7')) {
+        return Err(anyhow!(
+            "--to-phone must be 11 digits starting with 7 (7XXXXXXXXXX)"
+        ));
+    }
+    if !digits(iin, 12) {
+        return Err(anyhow!("--iin must be 12 digits"));
+    }
+    Ok(Receiver::Phone(PhoneReceiver {
+        phone: phone.to_string(),
+        iin: iin.to_string(),
+    }))
 }
 
 pub fn parse_receiver(to: &str, save: bool) -> anyhow::Result<Receiver> {

@@ -1,8 +1,8 @@
-//! `aqsha transfer`: one P2P transfer; an unknown outcome is resolved by status, never by
-//! resending.
+//! `aqsha transfer`, `aqsha fund` (AFT) and `aqsha payout` (OCT): one transfer; an unknown
+//! outcome is resolved by status, never by resending.
 
 use super::status::{print_status, status_exit};
-use super::{parse_receiver, parse_sender, print_json, TransferArgs};
+use super::{parse_phone_receiver, parse_receiver, parse_sender, print_json, TransferArgs};
 use anyhow::anyhow;
 use aqsha_client::{
     AccountId, Amount, Client, Currency, InvoiceId, P2pTransfer, Receipt, Receiver, Sender,
@@ -15,7 +15,50 @@ fn opt<T>(v: Option<String>, f: impl FnOnce(String) -> T) -> Option<T> {
     v.filter(|s| !s.trim().is_empty()).map(f)
 }
 
-pub(super) async fn transfer(a: TransferArgs) -> anyhow::Result<u8> {
+/// Which command: which sides the merchant's own account takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    P2p,
+    /// AFT: the merchant receives.
+    Fund,
+    /// OCT: the merchant pays.
+    Payout,
+}
+
+/// The two sides as the command line gives them, each checked against the command. A side
+/// missing or given where the command takes none is a usage error, like a missing flag: it
+/// exits 2 before anything is sent.
+fn sides(a: &TransferArgs, kind: Kind) -> anyhow::Result<(Sender, Receiver)> {
+    let usage = |msg: &str| -> ! {
+        clap::Error::raw(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            format!("{msg}\n"),
+        )
+        .exit()
+    };
+    let sender = match (kind, &a.from) {
+        (Kind::Payout, Some(_)) => usage("a payout takes no --from: the merchant pays"),
+        (Kind::Payout, None) => Sender::Merchant,
+        (_, None) => usage("the following required argument was not provided: --from"),
+        (_, Some(from)) => parse_sender(
+            from,
+            a.expiry.as_deref(),
+            a.cvc.as_deref(),
+            a.name.as_deref(),
+            a.save,
+        )?,
+    };
+    let receiver = match (kind, &a.to, &a.to_phone) {
+        (Kind::Fund, None, None) => Receiver::Merchant,
+        (Kind::Fund, _, _) => usage("funding takes no --to or --to-phone: the merchant receives"),
+        (_, Some(to), None) => parse_receiver(to, a.save_receiver)?,
+        (_, None, Some(phone)) => parse_phone_receiver(phone, a.iin.as_deref().unwrap_or(""))?,
+        _ => usage("the following required argument was not provided: --to (or --to-phone)"),
+    };
+    Ok((sender, receiver))
+}
+
+pub(super) async fn transfer(a: TransferArgs, kind: Kind) -> anyhow::Result<u8> {
     let r = a.conn.resolve()?;
     let json = r.json;
     let mut config = r.config;
@@ -29,14 +72,7 @@ pub(super) async fn transfer(a: TransferArgs) -> anyhow::Result<u8> {
     };
     let amount = Amount::parse(&a.amount)?;
     let currency: Currency = a.currency.parse().map_err(|e: String| anyhow!(e))?;
-    let sender = parse_sender(
-        &a.from,
-        a.expiry.as_deref(),
-        a.cvc.as_deref(),
-        a.name.as_deref(),
-        a.save,
-    )?;
-    let receiver = parse_receiver(&a.to, a.save_receiver)?;
+    let (sender, receiver) = sides(&a, kind)?;
     let mut t = P2pTransfer::new(invoice.clone(), amount, sender, receiver).currency(currency);
     t.account_id = a.account_id.map(AccountId::new).transpose()?;
     t.sender_email = opt(a.email, |s| s);
@@ -78,6 +114,7 @@ fn side_label_sender(s: &Sender) -> String {
     match s {
         Sender::Card { number, .. } => number.mask(),
         Sender::Saved(id) => format!("card id {id}"),
+        Sender::Merchant => "the merchant".into(),
     }
 }
 
@@ -85,6 +122,8 @@ fn side_label_receiver(r: &Receiver) -> String {
     match r {
         Receiver::Card { number, .. } => number.mask(),
         Receiver::Saved(id) => format!("card id {id}"),
+        Receiver::Phone(_) => "a phone number".into(),
+        Receiver::Merchant => "the merchant".into(),
     }
 }
 

@@ -12,10 +12,12 @@ mod callback_dispatch;
 mod callbacks;
 mod cli_batch;
 mod cli_commands;
+mod cli_flows;
 mod cli_listen;
 mod client_api;
 mod client_timeout;
 mod declines;
+mod flows;
 mod guessing;
 mod input_hygiene;
 mod invoice_index;
@@ -30,6 +32,7 @@ mod server_limits;
 mod tenants;
 mod token_reach;
 mod tokens;
+mod wire_fields;
 
 fn main() {
     // Slowest first (they wait on timeouts, leases and child processes), so that their waits
@@ -47,6 +50,7 @@ fn main() {
         callback_dispatch::cases(),
         api_misc::cases(),
         cli_commands::cases(),
+        cli_flows::cases(),
         client_timeout::cases(),
         tokens::cases(),
         token_reach::cases(),
@@ -55,6 +59,8 @@ fn main() {
         cli_listen::cases(),
         seed_flow::cases(),
         declines::cases(),
+        flows::cases(),
+        wire_fields::cases(),
         client_api::cases(),
         invoice_index::cases(),
         input_hygiene::cases(),

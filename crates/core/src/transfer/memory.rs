@@ -4,7 +4,7 @@
 
 use crate::money::Money;
 use crate::records::{
-    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, Posting, StoredResponse,
+    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, PhoneEntry, Posting, StoredResponse,
     TerminalRecord, VaultCard,
 };
 use crate::tx::{StoreError, StoreResult, Tx};
@@ -27,6 +27,8 @@ pub(super) struct MemoryTx {
     /// (merchant, card key) → wrong answers.
     pub guesses: HashMap<(String, String), CardGuesses>,
     pub references: u64,
+    /// (owner merchant or "" for public, phone key) → entry.
+    pub phones: HashMap<(String, String), PhoneEntry>,
 }
 
 impl Tx for MemoryTx {
@@ -127,6 +129,19 @@ impl Tx for MemoryTx {
         let key = (merchant_id.to_string(), card_key.to_string());
         self.guesses.insert(key, guesses);
         Ok(())
+    }
+
+    fn phone_entry(
+        &mut self,
+        merchant_id: &str,
+        phone_key: &str,
+    ) -> StoreResult<Option<PhoneEntry>> {
+        let key = |owner: &str| (owner.to_string(), phone_key.to_string());
+        Ok(self
+            .phones
+            .get(&key(merchant_id))
+            .or_else(|| self.phones.get(&key("")))
+            .cloned())
     }
 
     fn balance(&mut self, account_id: &str) -> StoreResult<Money> {

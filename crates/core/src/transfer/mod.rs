@@ -10,16 +10,20 @@
 //! token → amount (470) → currency (469) → token binding: invoice, amount, currency, customer,
 //! callback links (469) → terminal (464) → invoice already charged (replay, or 469) → invoice
 //! tail (469) → saved sender card needs a customer token (487) → sender card (its wrong-answer
-//! block, 492) → receiver card → same card (469) → card currency (456) → funds (484).
+//! block, 492) → receiver card (by phone: no card 471, wrong IIN 2357) → same card (469) →
+//! card currency (456) → funds (484; an OCT's from the merchant's settlement account).
 //!
 //! The module is split by role: this file holds the command and [`execute`]; `rules` the checks
 //! in that order, one function each; `sides` how each side's card is found and what its issuer
-//! says; `outcome` what a charge or a decline writes. Everything `execute` would otherwise make
+//! says; `merchant` the merchant's own side of an AFT or OCT; `phone` a receiver named by
+//! phone number; `outcome` what a charge or a decline writes. Everything `execute` would otherwise make
 //! up itself (ids, references, codes) comes from [`Ids`] or the [`Tx`], and the time from
 //! [`TransferCommand::now`], so a test can fix every one of them.
 
 mod ids;
+mod merchant;
 mod outcome;
+mod phone;
 mod rules;
 mod sides;
 
@@ -30,10 +34,12 @@ mod tests;
 
 pub use crate::invoice::{day_of, invoice_tail, valid_invoice, TailKey};
 pub use ids::{Ids, RandomIds};
+pub use merchant::settlement_account;
+pub use phone::PhoneSide;
 
 use crate::card::{Brand, Expiry};
 use crate::money::Currency;
-use crate::records::StoredResponse;
+use crate::records::{OperationKind, StoredResponse};
 use crate::token::{CustomerBinding, TokenClaims};
 use crate::tx::{StoreError, Tx};
 use crate::vault::{ct_eq, SealedPan};
@@ -91,12 +97,22 @@ pub struct OrderInput {
     pub terminal_id: Option<String>,
     pub post_link: Option<String>,
     pub failure_post_link: Option<String>,
+    /// The order's language as given; `rus` when absent (`language_of`).
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum SideInput {
     Pan(PanSide),
-    CardId { id: String, save: bool },
+    CardId {
+        id: String,
+        save: bool,
+    },
+    /// The merchant's own settlement account: the receiver of an AFT, the sender of an OCT
+    /// (`merchant` module). The body carries no card for this side.
+    Merchant,
+    /// A receiver named by phone number and IIN (`TYPEPHONE`, `phone` module).
+    Phone(PhoneSide),
 }
 
 #[derive(Debug, Clone)]
@@ -154,19 +170,26 @@ pub struct LockKeys {
     pub tail: Option<TailKey>,
     /// (merchant, sender card fingerprint) whose wrong CVC/expiry answers are counted.
     pub guesses: Option<(String, String)>,
+    /// The merchant settlement account an OCT pays from: its balance decides the payout, so
+    /// a store serialises the commands that spend it (read after this lock, never before).
+    pub settlement: Option<String>,
 }
 
 impl TransferCommand {
     /// The keys this command will lock and read; see [`LockKeys`].
     pub fn lock_keys(&self) -> LockKeys {
         let mut keys = LockKeys::default();
+        let merchant = &self.token.merchant_id;
         for side in [&self.sender, &self.receiver] {
             match side {
                 SideInput::Pan(p) => keys.fingerprints.push(p.fingerprint.clone()),
                 SideInput::CardId { id, .. } => keys.saved_cards.push(id.clone()),
+                // The phone's card is found inside the transaction; the store locks its
+                // account when it posts to it.
+                SideInput::Merchant | SideInput::Phone(_) => {}
             }
         }
-        let merchant = &self.token.merchant_id;
+        keys.settlement = merchant::payer_lock(self);
         if let SideInput::Pan(p) = &self.sender {
             // The sender's answers are checked, so its wrong-answer count is read ahead.
             keys.guesses = Some((merchant.clone(), p.fingerprint.clone()));
@@ -177,6 +200,15 @@ impl TransferCommand {
             crate::invoice::tail_key(terminal, &self.order.invoice_id, self.now)
         });
         keys
+    }
+
+    /// P2P, AFT or OCT, from which side is the merchant's own account.
+    pub fn kind(&self) -> OperationKind {
+        match (&self.sender, &self.receiver) {
+            (SideInput::Merchant, _) => OperationKind::Oct,
+            (_, SideInput::Merchant) => OperationKind::Aft,
+            _ => OperationKind::P2p,
+        }
     }
 
     /// The terminal the request names: the order's, else the token's. Whether it may be used
@@ -287,5 +319,28 @@ fn check_input(cmd: &TransferCommand) -> Result<(), &'static str> {
     if wants_save && o.account_id.as_deref().unwrap_or("").is_empty() {
         return Err("order.accountID is required when a card is to be saved (save: true)");
     }
+    if language_of(o).is_none() {
+        return Err("order.language must be rus, kaz or eng");
+    }
+    if matches!(cmd.sender, SideInput::Phone(_))
+        || matches!(
+            (&cmd.sender, &cmd.receiver),
+            (SideInput::Merchant, SideInput::Merchant)
+        )
+    {
+        return Err("this operation needs a card side (phone transfers are to a receiver only)");
+    }
     Ok(())
+}
+
+/// The order's language in ePay's three-letter form: `rus` when absent or empty; the
+/// two-letter codes as their three-letter ones; `None` for anything else.
+pub fn language_of(o: &OrderInput) -> Option<&'static str> {
+    let given = o.language.as_deref().map(str::trim).unwrap_or("");
+    match given.to_ascii_lowercase().as_str() {
+        "" | "rus" | "ru" => Some("rus"),
+        "kaz" | "kz" | "kk" => Some("kaz"),
+        "eng" | "en" => Some("eng"),
+        _ => None,
+    }
 }

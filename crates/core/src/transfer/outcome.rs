@@ -1,10 +1,10 @@
 //! What a transfer writes: the operation (charge or decline) with the exact response it was
 //! answered with, a charge's balanced postings and saved cards, and the callback event.
 
-use super::external_account;
 use super::ids::Ids;
 use super::rules::{non_empty, Charge, Decline};
 use super::sides::{Resolved, SaveRequest};
+use super::{external_account, language_of};
 use super::{SideInput, TransferCommand};
 use crate::money::Money;
 use crate::records::{
@@ -46,6 +46,10 @@ impl Draft {
                 email: o.email.clone().unwrap_or_default(),
                 // Set by the outcome below.
                 status: OperationStatus::Failed,
+                kind: cmd.kind(),
+                // An unknown language is refused before a draft is made.
+                language: language_of(o).unwrap_or("rus").to_string(),
+                approval_code: String::new(),
                 reason_code: 0,
                 reason: String::new(),
                 reference: String::new(),
@@ -70,7 +74,9 @@ impl Draft {
             token_links: [token.post_link.clone(), token.failure_post_link.clone()],
             payer_name: match &cmd.sender {
                 SideInput::Pan(p) => p.name.clone().unwrap_or_default(),
-                SideInput::CardId { .. } => String::new(),
+                SideInput::CardId { .. } | SideInput::Merchant | SideInput::Phone(_) => {
+                    String::new()
+                }
             },
         }
     }
@@ -94,7 +100,7 @@ impl Draft {
             reference: String::new(),
             account_id: self.op.account_id.clone(),
         };
-        self.finish(tx, 400, json(&body)?, "", ids)
+        self.finish(tx, 400, json(&body)?, ids)
     }
 
     /// Posts the charge, saves the cards asked to be saved, records the operation (HTTP 200)
@@ -116,8 +122,8 @@ impl Draft {
         self.op.reason_code = 0;
         self.op.reason = reason::SUCCESS.message.into();
         let body = json(&charge_response(&self.op, &c))?;
-        let approval = ids.approval_code();
-        self.finish(tx, 200, body, &approval, ids)
+        self.op.approval_code = ids.approval_code();
+        self.finish(tx, 200, body, ids)
     }
 
     /// Records the operation with its response and queues its callback.
@@ -126,14 +132,13 @@ impl Draft {
         tx: &mut dyn Tx,
         http_status: u16,
         body: String,
-        approval_code: &str,
         ids: &mut I,
     ) -> Result<(String, StoredResponse), StoreError> {
         let response = StoredResponse { http_status, body };
         self.op.http_status = response.http_status;
         self.op.response_body = response.body.clone();
         tx.insert_operation(&self.op)?;
-        if let Some(event) = self.callback(approval_code, ids)? {
+        if let Some(event) = self.callback(ids)? {
             tx.insert_callback(&event)?;
         }
         Ok((self.op.id, response))
@@ -141,11 +146,7 @@ impl Draft {
 
     /// The operation's callback (docs/protocol.md#callbacks), when the order or the token named a URL for
     /// this outcome.
-    fn callback<I: Ids + ?Sized>(
-        &self,
-        approval_code: &str,
-        ids: &mut I,
-    ) -> Result<Option<CallbackEvent>, StoreError> {
+    fn callback<I: Ids + ?Sized>(&self, ids: &mut I) -> Result<Option<CallbackEvent>, StoreError> {
         let op = &self.op;
         let ok = op.charged();
         let url = if ok {
@@ -163,7 +164,7 @@ impl Draft {
             Some(s) if from_token => s.clone(),
             _ => String::new(),
         };
-        let body = callback_body(op, &self.payer_name, approval_code, secret_hash);
+        let body = callback_body(op, &self.payer_name, secret_hash);
         Ok(Some(CallbackEvent {
             id: ids.callback_id(),
             merchant_id: op.merchant_id.clone(),
@@ -193,18 +194,18 @@ fn postings(c: &Charge) -> Result<Vec<Posting>, StoreError> {
         .amount
         .checked_add(c.fee)
         .ok_or_else(|| StoreError::Invariant("amount overflow".into()))?;
-    let sender_account = c
-        .sender
-        .network
-        .as_ref()
-        .map(|n| n.account_id.clone())
-        .ok_or_else(|| StoreError::Invariant("sender without account".into()))?;
-    let receiver_account = match &c.receiver.network {
-        Some(n) => n.account_id.clone(),
-        // A valid card of another issuer: the money leaves through the external network's
-        // settlement account, so the ledger still balances.
-        None => external_account(c.currency),
+    // A card's account, or for the merchant's side of an AFT or OCT its settlement account.
+    let account = |side: &Resolved| {
+        side.network
+            .as_ref()
+            .map(|n| n.account_id.clone())
+            .or_else(|| side.settlement.clone())
     };
+    let sender_account =
+        account(&c.sender).ok_or_else(|| StoreError::Invariant("sender without account".into()))?;
+    // A valid card of another issuer: the money leaves through the external network's
+    // settlement account, so the ledger still balances.
+    let receiver_account = account(&c.receiver).unwrap_or_else(|| external_account(c.currency));
     let mut postings = vec![
         Posting {
             account_id: sender_account,
@@ -251,12 +252,7 @@ fn charge_response(op: &OperationRecord, c: &Charge) -> TransferResponse {
 }
 
 /// The callback's body, sent as is on every attempt.
-fn callback_body(
-    op: &OperationRecord,
-    payer_name: &str,
-    approval_code: &str,
-    secret_hash: String,
-) -> CallbackBody {
+fn callback_body(op: &OperationRecord, payer_name: &str, secret_hash: String) -> CallbackBody {
     CallbackBody {
         id: op.id.clone(),
         date_time: op
@@ -268,12 +264,12 @@ fn callback_body(
         terminal: op.terminal_id.clone(),
         account_id: op.account_id.clone(),
         description: op.description.clone(),
-        language: String::new(),
-        card_mask: op.sender.mask.clone(),
-        card_type: op.sender.brand_name().into(),
+        language: op.language.clone(),
+        card_mask: op.card().mask.clone(),
+        card_type: op.card().brand_name().into(),
         issuer: String::new(),
         reference: op.reference.clone(),
-        approval_code: approval_code.to_string(),
+        approval_code: op.approval_code.clone(),
         secure: "No".into(),
         code: if op.charged() { "ok" } else { "error" }.into(),
         reason: op.reason.clone(),
@@ -281,8 +277,12 @@ fn callback_body(
         name: payer_name.to_string(),
         email: op.email.clone(),
         phone: String::new(),
-        card_id: op.sender.card_id.clone(),
+        card_id: op.card().card_id.clone(),
         secret_hash,
+        invoice_id_alt: String::new(),
+        secure_details: String::new(),
+        token_recipient: String::new(),
+        ip: aqsha_wire::callback::IpFields::default(),
     }
 }
 

@@ -67,16 +67,28 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
     invoice_not_charged(tx, cmd)?;
     invoice_tail_free(tx, cmd, &terminal)?;
     saved_sender_has_its_customer(cmd)?;
+    // What the request shows of the sender is recorded first, so that a decline by the
+    // sender's issuer (wrong CVC, blocked card) still shows which card it was.
+    draft.op.sender = super::sides::presented(&cmd.sender);
     let sender = resolve(tx, cmd, Role::Sender)?;
     draft.op.sender = sender.record.clone();
+    draft.op.receiver = super::sides::presented(&cmd.receiver);
     let receiver = resolve(tx, cmd, Role::Receiver)?;
     draft.op.receiver = receiver.record.clone();
     different_cards(&sender, &receiver)?;
-    let sender_card = sender_known(&sender)?;
-    card_currency(sender_card, &receiver, currency)?;
+    // An OCT's payer is the merchant's settlement account; anything else pays by card.
+    let payer_card = match &sender.settlement {
+        Some(_) => None,
+        None => Some(sender_known(&sender)?),
+    };
+    card_currency(payer_card, &receiver, currency)?;
     let fee = fee(&terminal, amount)?;
     draft.op.fee = fee;
-    funds(tx, sender_card, amount, fee)?;
+    match (payer_card, &sender.settlement) {
+        (Some(card), _) => funds(tx, card, amount, fee)?,
+        (None, Some(account)) => super::merchant::covers(tx, account, amount, fee)?,
+        (None, None) => {}
+    }
     Ok(Charge {
         amount,
         fee,
@@ -267,9 +279,14 @@ fn sender_known(sender: &Resolved) -> Checked<&NetworkCard> {
     })
 }
 
-/// 456: the network's cards on both sides hold the order's currency.
-fn card_currency(sender: &NetworkCard, receiver: &Resolved, currency: Currency) -> Checked<()> {
-    if sender.currency != currency
+/// 456: the network's cards on both sides hold the order's currency (an OCT has no sender
+/// card).
+fn card_currency(
+    sender: Option<&NetworkCard>,
+    receiver: &Resolved,
+    currency: Currency,
+) -> Checked<()> {
+    if sender.is_some_and(|s| s.currency != currency)
         || receiver
             .network
             .as_ref()

@@ -29,8 +29,11 @@ impl Role {
 pub(super) struct Resolved {
     pub record: SideRecord,
     pub fingerprint: String,
-    /// The network card, when the sandbox issued it; `None` for an external receiver.
+    /// The network card, when the sandbox issued it; `None` for an external receiver and for
+    /// the merchant's side of an AFT or OCT.
     pub network: Option<NetworkCard>,
+    /// The merchant's settlement account, for the merchant's side of an AFT or OCT.
+    pub settlement: Option<String>,
     pub save: Option<SaveRequest>,
 }
 
@@ -51,6 +54,30 @@ pub(super) fn resolve(tx: &mut dyn Tx, cmd: &TransferCommand, role: Role) -> Che
     match side {
         SideInput::CardId { id, .. } => saved_card(tx, cmd, id, role),
         SideInput::Pan(p) => card_number(tx, cmd, p, role),
+        SideInput::Merchant => super::merchant::side(cmd),
+        SideInput::Phone(p) => super::phone::side(tx, cmd, p),
+    }
+}
+
+/// What the request itself says of a side before its card is looked at: a card number's mask
+/// and brand, or how the side was named. A decline then still shows which card was used.
+pub(super) fn presented(side: &SideInput) -> SideRecord {
+    match side {
+        SideInput::Pan(p) => SideRecord {
+            card_id: String::new(),
+            mask: p.mask.clone(),
+            brand: Some(p.brand),
+            transfer_type: Some(TransferType::Pan),
+        },
+        SideInput::CardId { .. } => SideRecord {
+            transfer_type: Some(TransferType::CardId),
+            ..SideRecord::default()
+        },
+        SideInput::Phone(_) => SideRecord {
+            transfer_type: Some(TransferType::Phone),
+            ..SideRecord::default()
+        },
+        SideInput::Merchant => SideRecord::default(),
     }
 }
 
@@ -70,6 +97,7 @@ fn saved_card(tx: &mut dyn Tx, cmd: &TransferCommand, id: &str, role: Role) -> C
         },
         fingerprint: card.fingerprint,
         network,
+        settlement: None,
         save: None,
     })
 }
@@ -147,6 +175,7 @@ fn card_number(
         },
         fingerprint: p.fingerprint.clone(),
         network,
+        settlement: None,
         save: save_request(p),
     })
 }
@@ -220,7 +249,7 @@ fn wrong_answer(p: &PanSide, card: &NetworkCard) -> Option<super::rules::Stop> {
 }
 
 /// The issuer's own view of its card: locked (465), or past its expiry (478).
-fn issuer_checks(card: &NetworkCard, role: Role, now: DateTime<Utc>) -> Checked<()> {
+pub(super) fn issuer_checks(card: &NetworkCard, role: Role, now: DateTime<Utc>) -> Checked<()> {
     if card.locked {
         return Err(decline(
             reason::CARD_RESTRICTED,

@@ -7,13 +7,16 @@
 //!
 //! - [`card`]: a card number turned into what the rest of the system may hold (the merchant's
 //!   fingerprint, a sealed blob, a CVC check value). The plain number goes no further.
-//! - [`transfer`]: open the token, build both card sides, run the transfer in the store.
+//! - [`transfer`]: open the token, build both card sides, run the transfer in the store; AFT
+//!   and OCT with the merchant's account as one side.
+//! - [`phone`]: a receiver named by phone number and IIN, as keyed values.
 //! - [`check_callback_links`]: the one rule for `postLink`/`failurePostLink`, wherever given.
 //!
 //! Errors are [`EpayError`](crate::error::EpayError)s: they carry the reason code and HTTP
 //! status the API sends, and a page maps the code to a message in its own language.
 
 pub mod card;
+pub mod phone;
 pub mod transfer;
 
 /// Longest callback URL taken. Links travel inside the token, so they are kept to what a URL

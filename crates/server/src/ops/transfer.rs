@@ -1,5 +1,7 @@
 //! The P2P transfer as an operation: what `POST /payments/cards/auth` does once its body is
-//! parsed, and what the hosted payment form will do once its form is read.
+//! parsed, and what the hosted payment form will do once its form is read. AFT and OCT
+//! (`/chdebit/transfer`, `/chpayment/transfer`) are the same operation with the merchant's
+//! own account as one side ([`one_side`]).
 //!
 //! It opens the token, refuses a disabled merchant, turns each card side into fingerprints and
 //! check values ([`super::card`]), and hands one [`TransferCommand`] to the store, which runs
@@ -12,7 +14,7 @@ use crate::AppState;
 use aqsha_core::card::Expiry;
 use aqsha_core::records::StoredResponse;
 use aqsha_core::transfer::{OrderInput, Refusal, SideInput, TransferCommand, TransferOutcome};
-use aqsha_wire::transfer::{CardSide, TransferRequest};
+use aqsha_wire::transfer::{CardSide, OneSideRequest, Order, TransferRequest};
 
 /// A transfer to run, as the caller understood it.
 pub struct TransferCall<'a> {
@@ -47,6 +49,30 @@ impl Answer {
     }
 }
 
+/// Which one-sided operation a [`OneSideCall`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneSideKind {
+    /// `card.sender` funds the merchant.
+    Aft,
+    /// The merchant pays `card.receiver`.
+    Oct,
+}
+
+/// An AFT or OCT to run, as the caller understood it; see [`TransferCall`].
+pub struct OneSideCall<'a> {
+    pub token: &'a str,
+    pub kind: OneSideKind,
+    pub request: OneSideRequest,
+    pub sent: serde_json::Value,
+}
+
+/// One side of the operation as the request gave it.
+enum Party {
+    Card(CardSide),
+    /// The merchant's own settlement account (AFT receiver, OCT sender).
+    Merchant,
+}
+
 /// Runs one transfer. A refusal (bad input, a token that does not open or is spent, a
 /// disabled merchant) is an [`EpayError`] carrying the order's invoice and account, as the
 /// API answers it.
@@ -56,12 +82,49 @@ pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, 
         request,
         sent,
     } = call;
-    let invoice = request.order.id.clone();
-    let account = request.order.account_id.clone().unwrap_or_default();
+    let TransferRequest { order, card } = request;
+    let (sender, receiver) = (Party::Card(card.sender), Party::Card(card.receiver));
+    run(app, token, order, [sender, receiver], sent).await
+}
+
+/// Runs an AFT or OCT: the body's one card side, and the merchant's account as the other. A
+/// body that carries the other side too, or not its own, is refused (format error).
+pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, EpayError> {
+    let OneSideCall {
+        token,
+        kind,
+        request,
+        sent,
+    } = call;
+    let OneSideRequest { order, card } = request;
+    let account = order.account_id.clone().unwrap_or_default();
+    let refuse = |why: &str| Err(EpayError::input(why).with_order(&order.id, &account));
+    let parties = match (kind, card.sender, card.receiver) {
+        (OneSideKind::Aft, Some(s), None) => [Party::Card(s), Party::Merchant],
+        (OneSideKind::Oct, None, Some(r)) => [Party::Merchant, Party::Card(r)],
+        (OneSideKind::Aft, _, _) => {
+            return refuse("an AFT (/chdebit/transfer) takes card.sender and no card.receiver")
+        }
+        (OneSideKind::Oct, _, _) => {
+            return refuse("an OCT (/chpayment/transfer) takes card.receiver and no card.sender")
+        }
+    };
+    run(app, token, order, parties, sent).await
+}
+
+async fn run(
+    app: &AppState,
+    token: &str,
+    o: Order,
+    [sender, receiver]: [Party; 2],
+    sent: serde_json::Value,
+) -> Result<Answer, EpayError> {
+    let invoice = o.id.clone();
+    let account = o.account_id.clone().unwrap_or_default();
     let on_order = |e: EpayError| e.with_order(&invoice, &account);
     crate::ops::check_callback_links([
-        ("order.postLink", &request.order.post_link),
-        ("order.failurePostLink", &request.order.failure_post_link),
+        ("order.postLink", &o.post_link),
+        ("order.failurePostLink", &o.failure_post_link),
     ])
     .map_err(|why| on_order(EpayError::input(why)))?;
     // A token that does not open (unknown, forged, sealed under another key) is refused here,
@@ -74,10 +137,9 @@ pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, 
     crate::auth::require_active(app, &claims.merchant_id)
         .await
         .map_err(on_order)?;
-    let TransferRequest { order: o, card } = request;
     let merchant = claims.merchant_id.as_str();
-    let sender = side(app, merchant, card.sender, "card.sender", true).map_err(on_order)?;
-    let receiver = side(app, merchant, card.receiver, "card.receiver", false).map_err(on_order)?;
+    let sender = party(app, merchant, sender, "card.sender", true).map_err(on_order)?;
+    let receiver = party(app, merchant, receiver, "card.receiver", false).map_err(on_order)?;
     let request_digest = app
         .vault
         .request_digest(&canonical(sent, &sender, &receiver));
@@ -95,6 +157,7 @@ pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, 
             terminal_id: o.terminal_id,
             post_link: o.post_link,
             failure_post_link: o.failure_post_link,
+            language: o.language,
         },
         sender,
         receiver,
@@ -140,15 +203,39 @@ fn canonical(mut value: serde_json::Value, sender: &SideInput, receiver: &SideIn
         };
         obj.remove("cvc");
         obj.remove("expire");
-        if let SideInput::Pan(p) = side {
-            obj.insert("cardCred".into(), p.fingerprint.clone().into());
+        match side {
+            SideInput::Pan(p) => {
+                obj.insert("cardCred".into(), p.fingerprint.clone().into());
+            }
+            // A phone number and an IIN are personal data: the digest keeps their keyed
+            // values, never the text.
+            SideInput::Phone(p) => {
+                obj.insert("phone".into(), p.phone_key.clone().into());
+                obj.insert("iin".into(), p.iin_check.clone().into());
+            }
+            SideInput::CardId { .. } | SideInput::Merchant => {}
         }
     }
     serde_json::to_vec(&value).unwrap_or_default()
 }
 
-/// One side of the transfer by its `transferType`: a saved card's id, or a card number made
-/// into a [`aqsha_core::transfer::PanSide`] (with CVC and expiry for the sender).
+/// One side of the operation: the merchant's own account, or a card side ([`side`]).
+fn party(
+    app: &crate::App,
+    merchant_id: &str,
+    p: Party,
+    path: &str,
+    is_sender: bool,
+) -> Result<SideInput, EpayError> {
+    match p {
+        Party::Merchant => Ok(SideInput::Merchant),
+        Party::Card(s) => side(app, merchant_id, s, path, is_sender),
+    }
+}
+
+/// One side of the transfer by its `transferType`: a saved card's id, a phone number (a
+/// receiver only), or a card number made into a [`aqsha_core::transfer::PanSide`] (with CVC
+/// and expiry for the sender).
 fn side(
     app: &crate::App,
     merchant_id: &str,
@@ -171,16 +258,22 @@ fn side(
                 save,
             });
         }
+        "TYPEPHONE" if !is_sender => return super::phone::side(app, &s, path),
         "TYPEPHONE" => {
             return Err(EpayError::input(format!(
-                "{path}.transferType TYPEPHONE is not supported yet"
+                "{path}.transferType TYPEPHONE names a receiver only"
             )));
         }
         _ => {
             return Err(EpayError::input(format!(
-                "{path}.transferType must be TYPEPAN or TYPECARDID"
+                "{path}.transferType must be TYPEPAN, TYPECARDID or TYPEPHONE"
             )))
         }
+    }
+    if s.card_cred.trim().is_empty() {
+        return Err(EpayError::input(format!(
+            "{path}.cardCred must hold a card number"
+        )));
     }
     let known = card::known_pan(
         app,

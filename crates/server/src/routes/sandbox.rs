@@ -28,7 +28,7 @@ use axum::Json;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-async fn merchant(
+pub(super) async fn merchant(
     state: &AppState,
     headers: &HeaderMap,
     peer: &Peer,
@@ -69,7 +69,10 @@ async fn merchant(
 
 /// A sandbox request body, read as strictly as the ePay API's: a repeated key is refused, and
 /// a complaint never repeats the value (it may be a card number or a CVC).
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, EpayError> {
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, EpayError> {
     aqsha_wire::json::unique_keys(body).map_err(|e| EpayError::input(format!("{what}: {e}")))?;
     serde_json::from_slice(body).map_err(|e| {
         let why = aqsha_wire::json::without_values(&e.to_string());
@@ -357,6 +360,7 @@ pub async fn add_terminal(
             currency,
             fee: aqsha_core::fee::FeeSchedule::DEFAULT,
             fee_account: aqsha_core::provision::fee_account(&m.id),
+            number: String::new(),
         };
         let id = terminal.id.clone();
         let seed = NewRecords {

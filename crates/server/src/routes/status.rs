@@ -4,13 +4,14 @@
 use crate::auth::{may_read_invoice, service_token};
 use crate::error::EpayError;
 use crate::AppState;
-use aqsha_core::records::{OperationRecord, OperationStatus};
+use aqsha_core::records::{OperationKind, OperationRecord, OperationStatus};
 use aqsha_wire::status::{StatusResponse, StatusTransaction};
 use aqsha_wire::WireAmount;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, FixedOffset, Utc};
 
 fn result(code: &str, message: &str, transaction: Option<StatusTransaction>) -> Response {
     Json(StatusResponse {
@@ -44,15 +45,37 @@ pub async fn status(
         OperationStatus::Charge => ("100", "SUCCESS"),
         OperationStatus::Failed => ("101", "REJECTED"),
     };
-    Ok(result(code, message, Some(transaction(&op))))
+    // ePay's short terminal number; the terminal is the token's own, so it exists.
+    let number = match state.store.terminal(&op.terminal_id).await {
+        Ok(t) => t.map(|t| t.number).unwrap_or_default(),
+        Err(e) => return Err(EpayError::internal("status look-up failed", e)),
+    };
+    Ok(result(code, message, Some(transaction(&op, number))))
 }
 
-fn transaction(op: &OperationRecord) -> StatusTransaction {
+/// Kazakhstan moved Almaty from UTC+6 to UTC+5 at 2024-03-01 00:00 local time, that is
+/// 2024-02-29T18:00:00Z (tz database 2024a).
+const ALMATY_TO_UTC5: i64 = 1_709_229_600;
+
+/// A time as ePay writes `createdDate`: Almaty's offset of the day, microseconds
+/// (`2022-11-15T03:52:17.289853+06:00`).
+pub fn epay_time(at: DateTime<Utc>) -> String {
+    let hours = if at.timestamp() < ALMATY_TO_UTC5 {
+        6
+    } else {
+        5
+    };
+    let offset = FixedOffset::east_opt(hours * 3600).unwrap_or_else(|| unreachable!());
+    at.with_timezone(&offset)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}
+
+fn transaction(op: &OperationRecord, terminal_number: String) -> StatusTransaction {
+    let card = op.card();
+    let amount = WireAmount::new(op.amount.to_string());
     StatusTransaction {
         id: op.id.clone(),
-        created_date: op
-            .created_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_date: epay_time(op.created_at),
         invoice_id: op.invoice_id.clone(),
         amount: WireAmount::new(op.amount.to_string()),
         fee: WireAmount::new(op.fee.to_string()),
@@ -60,8 +83,8 @@ fn transaction(op: &OperationRecord) -> StatusTransaction {
         terminal_id: op.terminal_id.clone(),
         account_id: op.account_id.clone(),
         description: op.description.clone(),
-        card_mask: op.sender.mask.clone(),
-        card_type: op.sender.brand_name().into(),
+        card_mask: card.mask.clone(),
+        card_type: card.brand_name().into(),
         reference: op.reference.clone(),
         int_reference: op.int_reference.clone(),
         reason_code: op.reason_code.to_string(),
@@ -71,5 +94,38 @@ fn transaction(op: &OperationRecord) -> StatusTransaction {
         sender_card_pan: op.sender.mask.clone(),
         receiver_card_id: op.receiver.card_id.clone(),
         receiver_card_pan: op.receiver.mask.clone(),
+        terminal: terminal_number,
+        approval_code: op.approval_code.clone(),
+        issuer: String::new(),
+        secure: "No".into(),
+        language: op.language.clone(),
+        // The cardholder's name goes to the callback only: it is not kept with the operation.
+        name: String::new(),
+        email: op.email.clone(),
+        phone: String::new(),
+        card_id: card.card_id.clone(),
+        status_id: String::new(),
+        amount_bonus: WireAmount::default(),
+        payout_amount: match op.kind {
+            OperationKind::Oct => amount.clone(),
+            OperationKind::P2p | OperationKind::Aft => WireAmount::default(),
+        },
+        org_amount: amount,
+        data: String::new(),
+        ip: Default::default(),
+        operation_kind: op.kind.as_str().into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_date_is_in_almaty_time_as_epay_writes_it() {
+        let before = DateTime::from_timestamp(1_668_462_737, 289_853_000).unwrap_or_default();
+        assert_eq!(epay_time(before), "2022-11-15T03:52:17.289853+06:00");
+        let after = DateTime::from_timestamp(ALMATY_TO_UTC5, 0).unwrap_or_default();
+        assert_eq!(epay_time(after), "2024-02-29T23:00:00.000000+05:00");
     }
 }

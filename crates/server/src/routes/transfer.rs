@@ -1,4 +1,5 @@
-//! `POST /payments/cards/auth` and `/p2p/transfer` (`docs/protocol.md#transfers`).
+//! `POST /payments/cards/auth` and `/p2p/transfer` (`docs/protocol.md#transfers`), and the
+//! one-sided `POST /chdebit/transfer` (AFT) and `/chpayment/transfer` (OCT).
 //!
 //! This handler only parses: it reads the body as strictly as every ePay body (repeated keys and
 //! control characters refused, errors that never repeat a value) and hands the typed request to
@@ -6,10 +7,11 @@
 
 use crate::auth::bearer;
 use crate::error::EpayError;
-use crate::ops::{self, transfer::TransferCall};
+use crate::ops::transfer::{OneSideCall, OneSideKind, TransferCall};
+use crate::ops::{self};
 use crate::routes::read_body;
 use crate::AppState;
-use aqsha_wire::transfer::TransferRequest;
+use aqsha_wire::transfer::{OneSideRequest, TransferRequest};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,8 +24,42 @@ pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: B
     }
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, EpayError> {
+/// `POST /chdebit/transfer`: an AFT, the sender's card funds the merchant.
+pub async fn fund(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    one_side(&state, &headers, body, OneSideKind::Aft)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /chpayment/transfer`: an OCT, the merchant pays out to the receiver's card.
+pub async fn payout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    one_side(&state, &headers, body, OneSideKind::Oct)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn one_side(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    kind: OneSideKind,
+) -> Result<Response, EpayError> {
     let token = bearer(headers)?;
+    let value = json_value(body).await?;
+    let request: OneSideRequest = typed(&value)?;
+    let call = OneSideCall {
+        token,
+        kind,
+        request,
+        sent: value,
+    };
+    Ok(json_response(
+        ops::transfer::one_side(state, call).await?.stored(),
+    ))
+}
+
+/// The body as JSON, read as strictly as every ePay body.
+async fn json_value(body: Body) -> Result<serde_json::Value, EpayError> {
     let body = read_body(body).await?;
     aqsha_wire::json::unique_keys(&body)
         .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
@@ -34,6 +70,22 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
             "{path} holds a control character (newline, tab, NUL…); text fields take printable text only"
         )));
     }
+    Ok(value)
+}
+
+/// The JSON read into the endpoint's request type. The message names the field and the
+/// expected type, never the value: it may be a card number or a CVC sent as a JSON number.
+fn typed<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, EpayError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let why = aqsha_wire::json::without_values(&e.inner().to_string());
+        EpayError::input(format!("field {path}: {why}"))
+    })
+}
+
+async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, EpayError> {
+    let token = bearer(headers)?;
+    let value = json_value(body).await?;
     if value.get("order").is_none()
         && (value.get("cardId").is_some() || value.get("paymentType").is_some())
     {
@@ -41,13 +93,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
             "payments by saved card are not supported yet; this endpoint takes P2P transfers (order + card)",
         ));
     }
-    let req: TransferRequest = serde_path_to_error::deserialize(&value).map_err(|e| {
-        let path = e.path().to_string();
-        // The message names the field and the expected type, never the value: it may be a
-        // card number or a CVC sent as a JSON number.
-        let why = aqsha_wire::json::without_values(&e.inner().to_string());
-        EpayError::input(format!("field {path}: {why}"))
-    })?;
+    let req: TransferRequest = typed(&value)?;
     let call = TransferCall {
         token,
         request: req,

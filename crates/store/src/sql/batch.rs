@@ -50,6 +50,9 @@ const OPERATION_INSERT_COLUMNS: &[&str] = &[
     "secret_hash",
     "day",
     "invoice_tail",
+    "kind",
+    "language",
+    "approval_code",
 ];
 
 const CALLBACK_INSERT_COLUMNS: &[&str] = &[
@@ -450,6 +453,7 @@ pub(super) fn lock_keys_of(keys: &[&LockKeys]) -> Vec<String> {
         .filter_map(|k| k.invoice.as_ref())
         .map(|(m, i)| invoice_lock(m, i))
         .chain(keys.iter().filter_map(|k| k.tail.as_ref()).map(tail_lock))
+        .chain(keys.iter().filter_map(|k| k.settlement.clone()))
         .collect();
     locks.sort_unstable();
     locks.dedup();
@@ -493,5 +497,8 @@ fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str)
         Param::Text(day),
         // A six-digit invoice is its own tail.
         Param::Text(invoice_tail(&op.invoice_id).unwrap_or(&op.invoice_id)),
+        Param::Text(op.kind.as_str()),
+        Param::Text(&op.language),
+        Param::Text(&op.approval_code),
     ]
 }

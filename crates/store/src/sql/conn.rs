@@ -5,7 +5,7 @@ use super::batch::lock_keys_of;
 use super::{batch_err, Driver, Param, SqlConn};
 use crate::conn::{BatchError, Conn};
 use crate::rows;
-use aqsha_core::money::Money;
+use aqsha_core::money::{Currency, Money};
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::CallbackStatus;
 use aqsha_core::records::{
@@ -13,9 +13,9 @@ use aqsha_core::records::{
 };
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
-    SandboxCardView, StoreResult, Tx,
+    PhoneView, SandboxCardView, StoreResult, Tx,
 };
-use aqsha_core::transfer::LockKeys;
+use aqsha_core::transfer::{settlement_account, LockKeys};
 use aqsha_core::vault::SealedPan;
 use chrono::{DateTime, Utc};
 
@@ -105,6 +105,30 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.fund(&card, amount, cap, &op)?;
         // The new balance: the locked balance plus this batch's pending change.
         Ok(Some(self.balance(&card.account_id)?))
+    }
+
+    fn fund_settlement(
+        &mut self,
+        merchant_id: &str,
+        currency: Currency,
+        amount: Money,
+        cap: Option<Money>,
+    ) -> StoreResult<Money> {
+        let account = settlement_account(merchant_id, currency);
+        // A merchant without a terminal in this currency has no account yet.
+        self.ensure_account(&account, "external", currency)?;
+        let op = format!("settlement-funding:{}", uuid::Uuid::now_v7());
+        self.fund_account(Some(merchant_id), currency, &account, amount, cap, &op)?;
+        // The locked balance plus this batch's pending change.
+        self.balance(&account)
+    }
+
+    fn settlement_balances(&mut self, merchant_id: &str) -> StoreResult<Vec<(Currency, Money)>> {
+        self.merchant_settlement_balances(merchant_id)
+    }
+
+    fn phones(&mut self, merchant_id: &str) -> StoreResult<Vec<PhoneView>> {
+        self.phone_views(merchant_id)
     }
 
     fn public_card_keys(&mut self) -> StoreResult<Vec<String>> {

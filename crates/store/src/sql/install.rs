@@ -9,8 +9,8 @@ use aqsha_core::money::Currency;
 use aqsha_core::network::funding_account;
 use aqsha_core::provision::{NewMerchant, NewRecords};
 use aqsha_core::records::{NewNetworkCard, TerminalRecord};
-use aqsha_core::store::{StoreResult, Tx};
-use aqsha_core::transfer::external_account;
+use aqsha_core::store::{StoreError, StoreResult, Tx};
+use aqsha_core::transfer::{external_account, settlement_account};
 use chrono::Utc;
 
 impl<D: Driver> SqlConn<D> {
@@ -45,6 +45,9 @@ impl<D: Driver> SqlConn<D> {
         for v in &seed.vault_cards {
             self.put_vault_card(v)?;
         }
+        for p in &seed.phones {
+            self.insert_phone(p, &now)?;
+        }
         Ok(true)
     }
 
@@ -68,12 +71,28 @@ impl<D: Driver> SqlConn<D> {
         Ok(())
     }
 
-    /// A terminal, with its fee account if that is new.
+    /// A terminal, with its fee account and the merchant's settlement account in its currency
+    /// if those are new (migration "settlement_accounts" says why that is `external`). A
+    /// terminal without a number takes the next from the `terminal_number` counter.
     fn insert_terminal(&mut self, t: &TerminalRecord) -> StoreResult<()> {
         self.ensure_account(&t.fee_account, "fee", t.currency)?;
+        let settlement = settlement_account(&t.merchant_id, t.currency);
+        self.ensure_account(&settlement, "external", t.currency)?;
+        let number = match t.number.as_str() {
+            "" => self
+                .one(
+                    "UPDATE counters SET value = value + 1 WHERE name = 'terminal_number'
+                     RETURNING value",
+                    &[],
+                    |r| r.int(0),
+                )?
+                .ok_or_else(|| StoreError::Invariant("no terminal_number counter".into()))?
+                .to_string(),
+            given => given.to_string(),
+        };
         self.driver.exec(
-            "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO terminals (id, merchant_id, currency, fee_bps, fee_min, fee_account,
+             number) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 Param::Text(&t.id),
                 Param::Text(&t.merchant_id),
@@ -81,6 +100,7 @@ impl<D: Driver> SqlConn<D> {
                 Param::Int(t.fee.percent_bps),
                 Param::Int(t.fee.min_fee.minor()),
                 Param::Text(&t.fee_account),
+                Param::Text(&number),
             ],
         )?;
         Ok(())

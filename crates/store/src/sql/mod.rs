@@ -6,6 +6,7 @@
 mod batch;
 mod conn;
 mod install;
+mod sandbox;
 mod tx;
 
 use crate::batch::{Known, Pending, TailKey};
@@ -199,9 +200,7 @@ impl<D: Driver> SqlConn<D> {
     }
 
     /// Moves `amount` onto a network card from the account that funds it (its owner's, or the
-    /// network's for a public card), as a balanced operation. A merchant's funding account may
-    /// go no lower than minus `cap`: the balance is read with the account row locked, so two
-    /// instances funding at once cannot both slip under the cap.
+    /// network's for a public card), as a balanced operation ([`Self::fund_account`]).
     fn fund(
         &mut self,
         card: &NetworkCard,
@@ -209,19 +208,36 @@ impl<D: Driver> SqlConn<D> {
         cap: Option<Money>,
         operation_id: &str,
     ) -> StoreResult<()> {
+        let (owner, currency) = (card.owner.as_deref(), card.currency);
+        self.fund_account(owner, currency, &card.account_id, amount, cap, operation_id)
+    }
+
+    /// Moves `amount` onto `target` from `owner`'s funding account (the network's when
+    /// `None`). A merchant's funding account may go no lower than minus `cap`: the balance is
+    /// read with the account row locked, so two instances funding at once cannot both slip
+    /// under the cap.
+    fn fund_account(
+        &mut self,
+        owner: Option<&str>,
+        currency: Currency,
+        target: &str,
+        amount: Money,
+        cap: Option<Money>,
+        operation_id: &str,
+    ) -> StoreResult<()> {
         if amount <= Money::ZERO {
             return Ok(());
         }
-        let funding = funding_account(card.owner.as_deref(), card.currency);
-        self.ensure_account(&funding, "funding", card.currency)?;
-        if let (Some(cap), Some(_)) = (cap, &card.owner) {
+        let funding = funding_account(owner, currency);
+        self.ensure_account(&funding, "funding", currency)?;
+        if let (Some(cap), Some(_)) = (cap, owner) {
             let created = -self.balance(&funding)?.minor();
             if created.saturating_add(amount.minor()) > cap.minor() {
                 return Err(StoreError::Refused(format!(
                     "the sandbox funding cap is {cap} {cur} per merchant; this merchant has \
                      created {} {cur} and cannot create {amount} more",
                     Money::from_minor(created),
-                    cur = card.currency.code()
+                    cur = currency.code()
                 )));
             }
         }
@@ -231,7 +247,7 @@ impl<D: Driver> SqlConn<D> {
                 amount: Money::from_minor(-amount.minor()),
             },
             Posting {
-                account_id: card.account_id.clone(),
+                account_id: target.to_string(),
                 amount,
             },
         ];

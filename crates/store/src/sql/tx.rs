@@ -6,7 +6,7 @@ use crate::conn::Conn;
 use crate::rows;
 use aqsha_core::money::Money;
 use aqsha_core::records::{
-    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, OperationStatus, Posting,
+    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, OperationStatus, PhoneEntry, Posting,
     StoredResponse, TerminalRecord, VaultCard,
 };
 use aqsha_core::store::{StoreError, StoreResult, Tx};
@@ -236,6 +236,27 @@ impl<D: Driver> Tx for SqlConn<D> {
         )?;
         let charge = Some(OperationStatus::Charge);
         Ok(statuses.iter().any(|s| OperationStatus::parse(s) == charge))
+    }
+
+    fn phone_entry(
+        &mut self,
+        merchant_id: &str,
+        phone_key: &str,
+    ) -> StoreResult<Option<PhoneEntry>> {
+        // The merchant's own entry sorts before the public one ('').
+        self.one(
+            "SELECT n.fingerprint, p.iin_check FROM phone_directory p
+             JOIN network_cards n ON n.id = p.card_id
+             WHERE p.phone_key = $1 AND p.owner_merchant_id IN ($2, '')
+             ORDER BY p.owner_merchant_id DESC LIMIT 1",
+            &[Param::Text(phone_key), Param::Text(merchant_id)],
+            |r| {
+                Ok(PhoneEntry {
+                    card_fingerprint: r.text(0)?,
+                    iin_check: r.text(1)?,
+                })
+            },
+        )
     }
 
     fn balance(&mut self, account_id: &str) -> StoreResult<Money> {

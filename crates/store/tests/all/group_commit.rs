@@ -237,6 +237,8 @@ async fn a_command_whose_writes_fail_at_flush_fails_alone() {
     let mut broken = seed.merchants[0].terminals[0].clone();
     broken.id = "broken-terminal".into();
     broken.fee_account = "fee:ghost".into();
+    // Terminal numbers are unique: the copy takes the next free one.
+    broken.number = String::new();
     assert!(store.install(seed).await.unwrap());
     assert!(store
         .install(NewRecords {

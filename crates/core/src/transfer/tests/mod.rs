@@ -5,6 +5,7 @@
 
 mod charges;
 mod declines;
+mod flows;
 
 use super::memory::MemoryTx;
 use super::*;
@@ -66,6 +67,7 @@ fn terminal(id: &str, merchant: &str, currency: Currency) -> TerminalRecord {
         currency,
         fee: FeeSchedule::DEFAULT,
         fee_account: format!("fee:{merchant}"),
+        number: String::new(),
     }
 }
 

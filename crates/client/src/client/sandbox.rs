@@ -1,0 +1,69 @@
+//! Aqsha's sandbox API (`/sandbox/*`, HTTP Basic with the client credentials): calls that
+//! exist only on Aqsha servers; real ePay has no such API.
+
+use super::{read, unexpected, Answer, Client};
+use crate::error::{Error, Result};
+use crate::money::{Amount, Currency};
+use serde_json::{json, Value};
+
+impl Client {
+    /// The key Aqsha signs this merchant's callbacks with (`GET /sandbox/callback-secret`).
+    /// Only Aqsha has it; real ePay signs nothing.
+    pub async fn sandbox_callback_secret(&self) -> Result<String> {
+        let (url, answer, v) = self
+            .sandbox(reqwest::Method::GET, "/sandbox/callback-secret", None)
+            .await?;
+        v.get("callbackSecret")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| unexpected(&url, &answer))
+    }
+
+    /// Moves `amount` into the merchant's settlement account (what OCT payouts are paid
+    /// from) from its sandbox funding account (`POST /sandbox/merchant/fund`). Returns the
+    /// account's new balance.
+    pub async fn sandbox_fund(&self, amount: Amount, currency: Currency) -> Result<Amount> {
+        let body = json!({"amount": amount.to_wire(), "currency": currency.code()});
+        let (url, answer, v) = self
+            .sandbox(reqwest::Method::POST, "/sandbox/merchant/fund", Some(body))
+            .await?;
+        v.get("balance")
+            .map(|b| b.to_string())
+            .and_then(|b| Amount::parse_non_negative(&b).ok())
+            .ok_or_else(|| unexpected(&url, &answer))
+    }
+
+    /// One sandbox call: its URL, the answer and the JSON in it.
+    async fn sandbox(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(String, Answer, Value)> {
+        let base =
+            self.config.endpoints.sandbox_base.as_ref().ok_or_else(|| {
+                Error::Config("the sandbox API exists only on Aqsha servers".into())
+            })?;
+        let url = format!("{base}{path}");
+        let creds = &self.config.credentials;
+        let mut request = self
+            .http
+            .request(method, &url)
+            .basic_auth(&creds.client_id, Some(creds.secret()));
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let answer = match request.send().await {
+            Ok(r) => read(r).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| Error::transport(&url, &e))?;
+        if !answer.status.is_success() {
+            return Err(self.api_error(&url, &answer));
+        }
+        let v = serde_json::from_slice(&answer.body).map_err(|_| unexpected(&url, &answer))?;
+        Ok((url, answer, v))
+    }
+}

@@ -1,0 +1,209 @@
+//! The sandbox API's merchant side (issue 14): the settlement account AFTs pay into and OCTs
+//! pay out of, and the phone directory behind transfers to a phone. HTTP Basic
+//! `client_id:client_secret`, like the rest of the sandbox API (`routes::sandbox`).
+//!
+//! - `GET /sandbox/merchant/balance` — the caller's settlement balance per currency.
+//! - `POST /sandbox/merchant/fund` `{"amount": 5000, "currency": "KZT"}` — money into it from
+//!   the caller's funding account, within the sandbox funding cap.
+//! - `GET /sandbox/phones` — the public directory entries and the caller's own, masked.
+//! - `POST /sandbox/phones` `{"phone": "7…", "iin": "…", "cardId": "…"}` — bind a phone to
+//!   one of the caller's cards or a public one, for the caller's transfers only.
+
+use super::sandbox::{json_body, merchant};
+use crate::auth::Peer;
+use crate::error::EpayError;
+use crate::ops::phone::{valid_iin, valid_phone};
+use crate::routes::read_body;
+use crate::AppState;
+use aqsha_core::money::{Currency, Money};
+use aqsha_core::provision::{new_phone, NewRecords, PhoneCard};
+use aqsha_core::records::MerchantRecord;
+use aqsha_core::store::StoreError;
+use aqsha_wire::WireAmount;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// One settlement balance.
+/// The sandbox API's caller, authenticated as `routes::sandbox` does, as an extractor: a handler
+/// that takes it runs only for a known, enabled merchant.
+pub struct SandboxMerchant(pub MerchantRecord);
+
+impl FromRequestParts<AppState> for SandboxMerchant {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let peer = Peer::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        merchant(state, &parts.headers, &peer)
+            .await
+            .map(SandboxMerchant)
+    }
+}
+
+#[derive(Serialize)]
+struct Balance {
+    currency: String,
+    balance: WireAmount,
+}
+
+/// `GET /sandbox/merchant/balance`: `{"balances": [{"currency": "KZT", "balance": 150}]}`.
+pub async fn balance(
+    State(state): State<AppState>,
+    SandboxMerchant(m): SandboxMerchant,
+) -> Response {
+    match state.store.settlement_balances(&m.id).await {
+        Ok(list) => Json(json!({
+            "balances": list
+                .into_iter()
+                .map(|(c, b)| Balance {
+                    currency: c.code().into(),
+                    balance: WireAmount::new(b.to_string()),
+                })
+                .collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => EpayError::internal("settlement balance look-up failed", e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Fund {
+    amount: WireAmount,
+    #[serde(default)]
+    currency: Option<String>,
+}
+
+/// `POST /sandbox/merchant/fund`: answers the settlement account's new balance.
+pub async fn fund(
+    State(state): State<AppState>,
+    SandboxMerchant(m): SandboxMerchant,
+    body: Body,
+) -> Response {
+    fund_for(&state, &m.id, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn fund_for(state: &AppState, merchant_id: &str, body: Body) -> Result<Response, EpayError> {
+    let body = read_body(body).await?;
+    let req: Fund = json_body(&body, "funding request")?;
+    let amount = Money::parse_positive(req.amount.as_str())
+        .map_err(|e| EpayError::input(format!("amount: {e}")))?;
+    let currency = currency(req.currency.as_deref())?;
+    let cap = Some(state.funding_cap);
+    let balance = state
+        .store
+        .fund_settlement(merchant_id, currency, amount, cap)
+        .await
+        .map_err(|e| match e {
+            StoreError::Refused(why) => EpayError::input(why),
+            e => EpayError::store("settlement funding failed", e),
+        })?;
+    let balance = Balance {
+        currency: currency.code().into(),
+        balance: WireAmount::new(balance.to_string()),
+    };
+    Ok(Json(balance).into_response())
+}
+
+fn currency(given: Option<&str>) -> Result<Currency, EpayError> {
+    match given {
+        None => Ok(Currency::Kzt),
+        Some(c) => {
+            Currency::parse(c).ok_or_else(|| EpayError::input("currency must be KZT or USD"))
+        }
+    }
+}
+
+/// `GET /sandbox/phones`: never a full number or an IIN, which are not kept.
+pub async fn list_phones(
+    State(state): State<AppState>,
+    SandboxMerchant(m): SandboxMerchant,
+) -> Response {
+    match state.store.phones(&m.id).await {
+        Ok(list) => Json(
+            list.into_iter()
+                .map(|p| {
+                    json!({
+                        "phone": p.phone_mask,
+                        "public": p.public,
+                        "cardId": p.card_id,
+                        "cardMask": p.card_mask,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => EpayError::internal("phone directory look-up failed", e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewPhone {
+    phone: String,
+    iin: String,
+    #[serde(rename = "cardId")]
+    card_id: String,
+}
+
+/// `POST /sandbox/phones`: a new entry of the caller's own. A phone the caller has bound
+/// before is refused; a public entry for the same phone is shadowed for the caller only.
+pub async fn add_phone(
+    State(state): State<AppState>,
+    SandboxMerchant(m): SandboxMerchant,
+    body: Body,
+) -> Response {
+    add_phone_for(&state, m.id, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn add_phone_for(
+    state: &AppState,
+    merchant_id: String,
+    body: Body,
+) -> Result<Response, EpayError> {
+    let body = read_body(body).await?;
+    let req: NewPhone = json_body(&body, "phone request")?;
+    if !valid_phone(&req.phone) {
+        return Err(EpayError::input("phone must be 11 digits starting with 7"));
+    }
+    if !valid_iin(&req.iin) {
+        return Err(EpayError::input("iin must be 12 digits"));
+    }
+    let card = PhoneCard::Id(req.card_id);
+    let entry = new_phone(&state.vault, &req.phone, &req.iin, Some(merchant_id), card);
+    let view = json!({"phone": entry.phone_mask, "public": false});
+    let seed = NewRecords {
+        phones: vec![entry],
+        ..Default::default()
+    };
+    state.store.install(seed).await.map_err(phone_refused)?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// Why a phone entry was not added, as the caller should hear it.
+fn phone_refused(e: StoreError) -> EpayError {
+    let text = e.to_string();
+    match e {
+        StoreError::Refused(why) => EpayError::new(
+            StatusCode::NOT_FOUND,
+            aqsha_wire::codes::reason::NO_SUCH_CARD,
+            why,
+        ),
+        // SQLite and PostgreSQL word a unique-key violation differently.
+        _ if text.contains("UNIQUE") || text.contains("duplicate key") => {
+            EpayError::input("you have already registered this phone number")
+        }
+        _ => EpayError::store("adding a phone failed", e),
+    }
+}
