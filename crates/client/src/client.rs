@@ -1,5 +1,9 @@
 //! The client itself: tokens, transfers, status, saved cards.
 
+mod sandbox;
+
+pub use sandbox::SandboxCard;
+
 use crate::card::{AccountId, CardId, InvoiceId, TerminalId};
 use crate::config::{Config, StatusPath};
 use crate::error::{describe, redact_url, snippet, ApiFailure, Error, Result, UnknownCause};
@@ -376,39 +380,6 @@ impl Client {
             return Err(self.api_error(&url, &answer));
         }
         serde_json::from_slice(&answer.body).map_err(|_| unexpected(&url, &answer))
-    }
-
-    // ---- Aqsha sandbox -----------------------------------------------------------------
-
-    /// The key Aqsha signs this merchant's callbacks with (`GET /sandbox/callback-secret`).
-    /// Only Aqsha has it; real ePay signs nothing.
-    pub async fn sandbox_callback_secret(&self) -> Result<String> {
-        let base =
-            self.config.endpoints.sandbox_base.as_ref().ok_or_else(|| {
-                Error::Config("the sandbox API exists only on Aqsha servers".into())
-            })?;
-        let url = format!("{base}/sandbox/callback-secret");
-        let creds = &self.config.credentials;
-        let answer = match self
-            .http
-            .get(&url)
-            .basic_auth(&creds.client_id, Some(creds.secret()))
-            .send()
-            .await
-        {
-            Ok(r) => read(r).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| Error::transport(&url, &e))?;
-        if !answer.status.is_success() {
-            return Err(self.api_error(&url, &answer));
-        }
-        let v: Value =
-            serde_json::from_slice(&answer.body).map_err(|_| unexpected(&url, &answer))?;
-        v.get("callbackSecret")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| unexpected(&url, &answer))
     }
 
     // ---- plumbing ----------------------------------------------------------------------

@@ -5,7 +5,8 @@
 //!
 //! 1. `money`, `card`, `invoice` — values and their arithmetic (leaves).
 //! 2. `fee` (money); `vault` (card); `keyring` (vault); `network` (card, money, vault).
-//! 3. `records` — plain data the store keeps (card, fee, money, vault, invoice).
+//! 3. `outcomes` — the sandbox's outcome table (money); `records` — plain data the store keeps
+//!    (card, fee, money, vault, invoice, outcomes).
 //! 4. `token` — sealed token claims (money, vault).
 //! 5. `tx` — the transfer's unit of work and the store's errors (records).
 //! 6. `provision` — new merchants, terminals and cards (records, vault); `seed` — the
@@ -19,6 +20,7 @@ pub mod invoice;
 pub mod keyring;
 pub mod money;
 pub mod network;
+pub mod outcomes;
 pub mod provision;
 pub mod records;
 pub mod seed;

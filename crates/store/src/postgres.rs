@@ -64,6 +64,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/postgres/0012_merchant_admin.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_network_card_scenarios.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_pending_operations.sql"),
+    ),
+    (
+        15,
+        include_str!("../migrations/postgres/0015_pending_resolutions.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

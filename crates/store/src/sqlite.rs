@@ -45,6 +45,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_merchant_admin.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_network_card_scenarios.sql"),
+    ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_pending_operations.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_pending_resolutions.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

@@ -1,5 +1,5 @@
-//! The client subcommands of `aqsha`: `token`, `transfer`, `status`, `cards`, `listen` and
-//! `batch`, built on the `aqsha-client` crate. They work against real ePay (test or
+//! The client subcommands of `aqsha`: `token`, `transfer`, `status`, `cards`, `listen`,
+//! `batch` and `sandbox`, built on the `aqsha-client` crate. They work against real ePay (test or
 //! production) and against any Aqsha server.
 //!
 //! Output is text by default and JSON with `--json`. Exit codes: 0 success, 1 failure
@@ -26,6 +26,7 @@ mod batch;
 mod cards;
 mod conn;
 mod listen;
+mod sandbox;
 mod status;
 mod token;
 mod transfer;
@@ -56,6 +57,9 @@ pub enum ClientCommand {
     Listen(listen::ListenArgs),
     /// Make many transfers from a CSV file, resumably.
     Batch(batch::BatchArgs),
+    /// Aqsha's sandbox API: issue test cards, including scenario cards (docs/sandbox.md).
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
 }
 
 #[derive(Args)]
@@ -194,6 +198,9 @@ impl ClientCommand {
             | ClientCommand::Cards(CardsCommand::Deactivate { conn, .. }) => conn.json,
             ClientCommand::Listen(a) => a.conn.json,
             ClientCommand::Batch(a) => a.conn.json,
+            ClientCommand::Sandbox(sandbox::SandboxCommand::Card(sandbox::CardCommand::Issue(
+                a,
+            ))) => a.conn.json,
         }
     }
 }
@@ -209,6 +216,7 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
         ClientCommand::Cards(c) => cards::cards(c).await,
         ClientCommand::Listen(a) => listen::run(a).await,
         ClientCommand::Batch(a) => batch::run(a).await,
+        ClientCommand::Sandbox(c) => sandbox::run(c).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -24,6 +24,7 @@ mod key_rotation;
 mod ledger_guard;
 mod merchant_admin;
 mod multi_instance;
+mod outcomes;
 mod retries;
 mod seed_flow;
 mod server_limits;
@@ -38,6 +39,7 @@ fn main() {
         server_limits::cases(),
         cli_batch::cases(),
         callbacks::cases(),
+        outcomes::cases(),
         key_rotation::cases(),
         tenants::cases(),
         merchant_admin::cases(),

@@ -10,17 +10,20 @@
 //! token → amount (470) → currency (469) → token binding: invoice, amount, currency, customer,
 //! callback links (469) → terminal (464) → invoice already charged (replay, or 469) → invoice
 //! tail (469) → saved sender card needs a customer token (487) → sender card (its wrong-answer
-//! block, 492) → receiver card → same card (469) → card currency (456) → funds (484).
+//! block, 492) → receiver card → same card (469) → card currency (456) → the sandbox's chosen
+//! outcome, where one is asked for (`scenario`; any code of the table) → funds (484).
 //!
 //! The module is split by role: this file holds the command and [`execute`]; `rules` the checks
 //! in that order, one function each; `sides` how each side's card is found and what its issuer
-//! says; `outcome` what a charge or a decline writes. Everything `execute` would otherwise make
+//! says; `outcome` what a charge or a decline writes; `scenario` the sandbox's outcomes on
+//! demand, and the later resolution of a pending (non-final) answer. Everything `execute` would otherwise make
 //! up itself (ids, references, codes) comes from [`Ids`] or the [`Tx`], and the time from
 //! [`TransferCommand::now`], so a test can fix every one of them.
 
 mod ids;
 mod outcome;
 mod rules;
+pub mod scenario;
 mod sides;
 
 #[cfg(test)]
@@ -68,6 +71,9 @@ pub struct TransferRules {
     pub wrong_answer_limit: u32,
     /// How long such a block lasts.
     pub block_for: chrono::Duration,
+    /// Whether scenario cards and magic amounts decide the issuer's answer
+    /// (`docs/sandbox.md`): on where the sandbox API is, never in production.
+    pub sandbox_outcomes: bool,
 }
 
 impl Default for TransferRules {
@@ -76,6 +82,7 @@ impl Default for TransferRules {
             binding: CustomerBinding::Strict,
             wrong_answer_limit: 3,
             block_for: chrono::Duration::minutes(30),
+            sandbox_outcomes: false,
         }
     }
 }
@@ -121,6 +128,9 @@ pub enum TransferOutcome {
         response: StoredResponse,
         operation_id: String,
         charged: bool,
+        /// How long the server holds the answer back (a scenario card's `delay_ms`): outside
+        /// the store, so that no writer or lock waits for it.
+        delay_ms: u32,
     },
     /// The same request was answered before: its stored response, nothing moved.
     Replay(StoredResponse),
@@ -213,7 +223,9 @@ pub fn execute_with<I: Ids + ?Sized>(
     }
     let token_id = &cmd.token.id;
     let mut draft = Draft::new(ids.operation_id(), cmd);
-    match rules::decide(tx, cmd, &mut draft) {
+    let decision = rules::decide(tx, cmd, &mut draft);
+    let delay_ms = draft.delay_ms;
+    match decision {
         Ok(charge) => {
             let (operation_id, response) = draft.commit_charge(tx, charge, ids)?;
             tx.spend_token(token_id, &operation_id)?;
@@ -221,6 +233,7 @@ pub fn execute_with<I: Ids + ?Sized>(
                 response,
                 operation_id,
                 charged: true,
+                delay_ms,
             })
         }
         Err(Stop::Replay {
@@ -239,6 +252,17 @@ pub fn execute_with<I: Ids + ?Sized>(
                 response,
                 operation_id,
                 charged: false,
+                delay_ms,
+            })
+        }
+        Err(Stop::Pending(p)) => {
+            let (operation_id, response) = scenario::record_pending(draft, tx, *p, cmd.now, ids)?;
+            tx.spend_token(token_id, &operation_id)?;
+            Ok(TransferOutcome::Done {
+                response,
+                operation_id,
+                charged: false,
+                delay_ms,
             })
         }
         Err(Stop::Store(e)) => Err(e),

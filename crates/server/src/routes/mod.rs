@@ -2,6 +2,7 @@
 
 pub mod cards;
 pub mod sandbox;
+pub mod scenario;
 pub mod status;
 pub mod token;
 pub mod transfer;

@@ -43,6 +43,8 @@ pub async fn status(
     let (code, message) = match op.status {
         OperationStatus::Charge => ("100", "SUCCESS"),
         OperationStatus::Failed => ("101", "REJECTED"),
+        // ePay's "in progress": poll again (`docs/sandbox.md`, pending outcomes).
+        OperationStatus::Pending => ("107", "IN PROGRESS"),
     };
     Ok(result(code, message, Some(transaction(&op))))
 }

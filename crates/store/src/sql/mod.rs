@@ -6,6 +6,7 @@
 mod batch;
 mod conn;
 mod install;
+mod pending;
 mod tx;
 
 use crate::batch::{Known, Pending, TailKey};
