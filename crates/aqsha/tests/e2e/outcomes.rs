@@ -357,22 +357,14 @@ async fn scenario_fields_are_checked_and_shown(backend: Backend) {
 
 async fn cli_issues_a_scenario_card(backend: Backend) {
     let s = Server::start(backend);
-    let out = cli::run(
-        &mut cli::cli(&s),
-        &[
-            "sandbox",
-            "card",
-            "issue",
-            "--outcome",
-            "465",
-            "--balance",
-            "500",
-            "--expire",
-            "12/39",
-            "--json",
-        ],
-    )
-    .await;
+    let issue = |args: &'static str| {
+        let s = &s;
+        async move {
+            let args: Vec<&str> = args.split(' ').collect();
+            cli::run(&mut cli::cli(s), &args).await
+        }
+    };
+    let out = issue("sandbox card issue --outcome 465 --balance 500 --expire 12/39 --json").await;
     let card = out.ok().json();
     assert_eq!(card["scenario"]["outcome"], 465, "{card}");
     let (status, r) = s
@@ -383,20 +375,6 @@ async fn cli_issues_a_scenario_card(backend: Backend) {
         (StatusCode::BAD_REQUEST, &json!(465)),
         "{r}"
     );
-    let out = cli::run(
-        &mut cli::cli(&s),
-        &[
-            "sandbox",
-            "card",
-            "issue",
-            "--outcome",
-            "454",
-            "--resolve-to",
-            "CHARGE",
-            "--delay-ms",
-            "10",
-        ],
-    )
-    .await;
+    let out = issue("sandbox card issue --outcome 454 --resolve-to CHARGE --delay-ms 10").await;
     assert!(out.ok().stdout.contains("\"outcome\":454"), "{out:?}");
 }

@@ -227,14 +227,8 @@ pub fn execute_with<I: Ids + ?Sized>(
     let delay_ms = draft.delay_ms;
     match decision {
         Ok(charge) => {
-            let (operation_id, response) = draft.commit_charge(tx, charge, ids)?;
-            tx.spend_token(token_id, &operation_id)?;
-            Ok(TransferOutcome::Done {
-                response,
-                operation_id,
-                charged: true,
-                delay_ms,
-            })
+            let recorded = draft.commit_charge(tx, charge, ids)?;
+            done(tx, token_id, recorded, true, delay_ms)
         }
         Err(Stop::Replay {
             operation_id,
@@ -246,27 +240,32 @@ pub fn execute_with<I: Ids + ?Sized>(
             Ok(TransferOutcome::Replay(response))
         }
         Err(Stop::Decline(d)) => {
-            let (operation_id, response) = draft.record_decline(tx, d, ids)?;
-            tx.spend_token(token_id, &operation_id)?;
-            Ok(TransferOutcome::Done {
-                response,
-                operation_id,
-                charged: false,
-                delay_ms,
-            })
+            let recorded = draft.record_decline(tx, d, ids)?;
+            done(tx, token_id, recorded, false, delay_ms)
         }
         Err(Stop::Pending(p)) => {
-            let (operation_id, response) = scenario::record_pending(draft, tx, *p, cmd.now, ids)?;
-            tx.spend_token(token_id, &operation_id)?;
-            Ok(TransferOutcome::Done {
-                response,
-                operation_id,
-                charged: false,
-                delay_ms,
-            })
+            let recorded = scenario::record_pending(draft, tx, *p, cmd.now, ids)?;
+            done(tx, token_id, recorded, false, delay_ms)
         }
         Err(Stop::Store(e)) => Err(e),
     }
+}
+
+/// Spends the token on the operation just recorded, and says so.
+fn done(
+    tx: &mut dyn Tx,
+    token_id: &str,
+    (operation_id, response): (String, StoredResponse),
+    charged: bool,
+    delay_ms: u32,
+) -> Result<TransferOutcome, StoreError> {
+    tx.spend_token(token_id, &operation_id)?;
+    Ok(TransferOutcome::Done {
+        response,
+        operation_id,
+        charged,
+        delay_ms,
+    })
 }
 
 /// The token's own rules, before anything is recorded: a spent token replays its answer to the
