@@ -20,6 +20,7 @@ crate::tests! {
         scenario_fields_are_checked_and_shown,
     ],
     sqlite: [cli_issues_a_scenario_card],
+    postgres: [two_instances_resolve_each_pending_transfer_once],
 }
 
 /// `POST /sandbox/cards` with these fields besides a valid expiry and CVC.
@@ -377,4 +378,35 @@ async fn cli_issues_a_scenario_card(backend: Backend) {
     );
     let out = issue("sandbox card issue --outcome 454 --resolve-to CHARGE --delay-ms 10").await;
     assert!(out.ok().stdout.contains("\"outcome\":454"), "{out:?}");
+}
+
+/// Two instances on one PostgreSQL database, both resolving: twenty pending transfers sent to
+/// either resolve once each (one charge, one callback), and the ledger balances.
+async fn two_instances_resolve_each_pending_transfer_once(_: Backend) {
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let pg = crate::common::pg::PgDb::create();
+    let a = Server::start_instance(&pg.url, KEY, &[]);
+    let b = Server::start_instance(&pg.url, KEY, &[]);
+    let r = Receiver::start(&[]).await;
+    let pan = issue(&a, json!({"outcome": 454, "resolve_after_ms": 1_000})).await;
+    let before = a.balance(&mask_of(&pan)).await;
+    let mut invoices = Vec::new();
+    for i in 0..20 {
+        let s = if i % 2 == 0 { &a } else { &b };
+        let body = body_from(&pan, "100");
+        let token = token_with_links(s, &body, &r).await;
+        let (status, answer) = s.transfer(&token, &body).await;
+        check_answer(codes::reason::AMOUNT_MAY_BE_HELD, status, &answer, &body);
+        invoices.push(body["order"]["id"].as_str().unwrap().to_string());
+    }
+    let hits = r.wait_for(invoices.len(), 60).await;
+    for invoice in &invoices {
+        check_final_status(0, &status_of(&b, invoice).await);
+        check_callback(0, &hits, invoice);
+    }
+    // 20 × (100 + the minimum fee of 95), once each.
+    assert_eq!(before - a.balance(&mask_of(&pan)).await, 20 * 19_500);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(r.hits().len(), invoices.len());
+    a.assert_ledger_balanced().await;
 }
