@@ -175,6 +175,19 @@ mod tests {
         assert_eq!(m(324_001).and_then(|s| s.outcome), Some(3240));
     }
 
+    /// The documented table (docs/sandbox.md) has a row for every code, with its finality.
+    #[test]
+    fn the_documented_table_lists_every_code() {
+        let doc = include_str!("../../../docs/sandbox.md");
+        for c in codes::ALL {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| {} |", c.code)))
+                .unwrap_or_else(|| panic!("docs/sandbox.md has no row for {}", c.code));
+            assert_eq!(row.contains("not final"), !c.is_final, "{row}");
+        }
+    }
+
     #[test]
     fn scenarios_are_checked_against_the_table_and_bounds() {
         assert!(Scenario::build(Some(465), None, None, None).is_ok());
