@@ -355,6 +355,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("--card-guess-block: {e}"))?,
                 )
                 .context("--card-guess-block is too long")?,
+                // Set from the sandbox API's switch when the server starts (`config.rs`).
+                sandbox_outcomes: false,
             };
             config.auth_throttle = aqsha_server::throttle::ThrottleSettings {
                 per_client: args.auth_failures_per_client,

@@ -1,5 +1,9 @@
 //! The client itself: tokens, transfers, status, saved cards.
 
+mod sandbox;
+
+pub use sandbox::SandboxCard;
+
 use crate::card::{AccountId, CardId, InvoiceId, TerminalId};
 use crate::config::{Config, StatusPath};
 use crate::error::{describe, redact_url, snippet, ApiFailure, Error, Result, UnknownCause};
@@ -16,8 +20,6 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-mod sandbox;
 
 /// An async client for one merchant on one ePay-compatible service.
 ///

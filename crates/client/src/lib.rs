@@ -12,7 +12,7 @@ pub mod transfer;
 
 pub use callback::{Callback, CallbackError, CallbackVerifier};
 pub use card::{AccountId, CardId, CardNumber, Cvc, Expiry, InputError, InvoiceId, TerminalId};
-pub use client::Client;
+pub use client::{Client, SandboxCard};
 pub use config::{Config, Credentials, Endpoints, StatusPath, TransferPath};
 pub use error::{ApiFailure, Error, Result, UnknownCause};
 pub use money::{Amount, AmountError, Currency};

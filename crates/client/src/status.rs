@@ -203,6 +203,11 @@ mod tests {
         );
         assert_eq!(read("102", None).ok(), Some(TransferState::NotFound));
         assert_eq!(read("107", None).ok(), Some(TransferState::Pending));
+        // Aqsha's pending sandbox outcome: "in progress", NEW, a poll code.
+        assert_eq!(
+            read("107", Some(tx("NEW", "454"))).ok(),
+            Some(TransferState::Pending)
+        );
         assert!(matches!(
             read("104", None),
             Err(crate::Error::Status { .. })

@@ -6,6 +6,7 @@ pub mod invoice;
 pub mod keyring;
 pub mod money;
 pub mod network;
+pub mod outcomes;
 pub mod provision;
 pub mod records;
 pub mod seed;

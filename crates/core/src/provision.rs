@@ -161,6 +161,8 @@ pub struct CardTerms {
     pub enforce_expiry: bool,
     pub balance: Money,
     pub currency: Currency,
+    /// How its issuer answers; the default is naturally (`docs/sandbox.md`).
+    pub scenario: crate::outcomes::Scenario,
 }
 
 /// A network card ready to install: sealed number, CVC check value, funded account. `owner` is
@@ -188,6 +190,7 @@ pub fn network_card(
             account_id: card_account(&id),
             currency: terms.currency,
             owner,
+            scenario: terms.scenario,
         },
         sealed: vault.seal(pan),
         opening_balance: terms.balance,

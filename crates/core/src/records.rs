@@ -1,8 +1,8 @@
 //! The domain's records: plain data as the store keeps it. No behaviour beyond reading and
 //! writing the closed sets below as the exact strings the database and the wire carry.
 //!
-//! This module depends only on the leaf modules (money, card, fee, vault, invoice), never on
-//! the transfer rules or provisioning, which build and read these records.
+//! This module depends only on the leaf modules (money, card, fee, vault, invoice, outcomes),
+//! never on the transfer rules or provisioning, which build and read these records.
 
 use crate::card::{Brand, Expiry};
 use crate::fee::FeeSchedule;
@@ -46,6 +46,10 @@ closed_set! {
         Charge = "CHARGE",
         /// Declined: nothing moved.
         Failed = "FAILED",
+        /// Answered with a non-final ("poll") code: nothing has moved yet, and the operation
+        /// resolves later to `CHARGE` or `FAILED` (`transfer::scenario`). ePay's name for an
+        /// operation that is not finished.
+        Pending = "NEW",
     }
 }
 
@@ -139,6 +143,8 @@ pub struct NetworkCard {
     /// The merchant that issued the card through the sandbox API; `None` for the network's
     /// public test cards, which every merchant shares.
     pub owner: Option<String>,
+    /// How its issuer answers (`docs/sandbox.md`, "Outcome table"); the default is naturally.
+    pub scenario: crate::outcomes::Scenario,
 }
 
 /// A new card for the sandbox network.
@@ -244,6 +250,15 @@ impl OperationRecord {
             OperationKind::Oct => &self.receiver,
             OperationKind::P2p | OperationKind::Aft => &self.sender,
         }
+    }
+
+    /// Whether this operation keeps its invoice from being paid again: a charge, or a pending
+    /// operation that may yet become one.
+    pub fn holds_invoice(&self) -> bool {
+        matches!(
+            self.status,
+            OperationStatus::Charge | OperationStatus::Pending
+        )
     }
 
     /// The invoice-tail key this operation counts under, if its invoice has a tail.
@@ -359,6 +374,7 @@ mod tests {
         for (s, text) in [
             (OperationStatus::Charge, "CHARGE"),
             (OperationStatus::Failed, "FAILED"),
+            (OperationStatus::Pending, "NEW"),
         ] {
             assert_eq!(s.as_str(), text);
             assert_eq!(OperationStatus::parse(text), Some(s));

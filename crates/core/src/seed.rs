@@ -183,6 +183,7 @@ fn card(vault: &Vault, pan: &Pan, c: &SeedCard) -> Result<NewNetworkCard, SeedEr
         enforce_expiry: c.enforce_expiry,
         balance,
         currency,
+        scenario: Default::default(),
     };
     Ok(network_card(
         vault,

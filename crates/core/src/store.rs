@@ -5,11 +5,13 @@
 
 use crate::card::{Brand, Expiry};
 use crate::money::{Currency, Money};
+use crate::outcomes::DueResolution;
 use crate::provision::NewRecords;
 use crate::records::{
     CallbackAttempt, CallbackEvent, CallbackStatus, MerchantRecord, OperationRecord, SealedRecord,
     SealedTable, TerminalRecord, VaultCard,
 };
+use crate::transfer::scenario::Resolution;
 use crate::transfer::{TransferCommand, TransferOutcome};
 use crate::vault::SealedPan;
 use chrono::{DateTime, Utc};
@@ -75,6 +77,8 @@ pub struct SandboxCardView {
     pub balance: Money,
     pub currency: Currency,
     pub expiry: Expiry,
+    /// How its issuer answers (`docs/sandbox.md`, "Outcome table").
+    pub scenario: crate::outcomes::Scenario,
 }
 
 /// A phone directory entry as the sandbox API lists it: never the number or the IIN.
@@ -189,6 +193,18 @@ pub trait Store: Send + Sync + 'static {
         per_merchant: usize,
         skip: Vec<String>,
     ) -> StoreResult<Vec<DueCallback>>;
+    /// Claims up to `limit` due resolutions of pending operations (`transfer::scenario`), each
+    /// for one attempt: a lease, so that of several instances one resolves each, and one
+    /// whose resolver died is claimed again once `lease` has passed.
+    async fn claim_resolutions(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<DueResolution>>;
+    /// Resolves one claimed pending operation in one commit: its new status and answer, its
+    /// postings, its callback ([`crate::transfer::scenario::resolve`]).
+    async fn resolve_pending(&self, due: DueResolution) -> StoreResult<Resolution>;
     /// Records an attempt and what follows it.
     async fn finish_callback_attempt(
         &self,

@@ -6,6 +6,7 @@
 //! command's failure never touches the others.
 
 use crate::money::Money;
+use crate::outcomes::{DueResolution, PendingResolution};
 use crate::records::{
     CallbackEvent, CardGuesses, NetworkCard, OperationRecord, PhoneEntry, Posting, StoredResponse,
     TerminalRecord, VaultCard,
@@ -57,14 +58,16 @@ pub trait Tx {
         &mut self,
         operation_id: &str,
     ) -> StoreResult<Option<(String, StoredResponse)>>;
-    /// The charged operation of an invoice, if any: (operation id, request digest, response).
+    /// The operation that holds an invoice, if any: its charge, or a pending operation that may
+    /// yet become one ([`OperationRecord::holds_invoice`]): (operation id, request digest,
+    /// response). Takes the invoice's lock where the store has one.
     fn charged_operation(
         &mut self,
         merchant_id: &str,
         invoice_id: &str,
     ) -> StoreResult<Option<(String, String, StoredResponse)>>;
     /// Whether another invoice with the same last six digits was charged on this terminal on
-    /// this day (docs/protocol.md#tokens: the last six digits must be unique as well).
+    /// this day, or is pending there (docs/protocol.md#tokens: the last six digits must be unique as well).
     fn invoice_tail_taken(
         &mut self,
         terminal_id: &str,
@@ -94,4 +97,15 @@ pub trait Tx {
     fn next_reference(&mut self) -> StoreResult<String>;
     /// Queues a callback; it becomes due at once.
     fn insert_callback(&mut self, event: &CallbackEvent) -> StoreResult<()>;
+
+    // Pending operations (`transfer::scenario`).
+    /// An operation by id.
+    fn operation(&mut self, id: &str) -> StoreResult<Option<OperationRecord>>;
+    /// Rewrites a pending operation as it resolved; fails when it is no longer pending.
+    fn update_operation(&mut self, op: &OperationRecord) -> StoreResult<()>;
+    /// Records when and how a pending operation resolves.
+    fn insert_pending_resolution(&mut self, p: &PendingResolution) -> StoreResult<()>;
+    /// Deletes a claimed resolution. `false` when the claim is no longer the holder's (its
+    /// lease ran out and another resolver took it, or it is done): the caller does nothing.
+    fn release_resolution(&mut self, due: &DueResolution) -> StoreResult<bool>;
 }

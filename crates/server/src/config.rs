@@ -147,7 +147,12 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         callbacks_wake: Arc::new(tokio::sync::Notify::new()),
         public_cards: Arc::new(aqsha_core::network::PublicCards::new(public_cards)),
         funding_cap: config.funding_cap,
-        rules: config.rules,
+        // Scenario cards and magic amounts answer only where the sandbox API is on: a
+        // production deployment answers every card and amount naturally.
+        rules: aqsha_core::transfer::TransferRules {
+            sandbox_outcomes: config.sandbox_api,
+            ..config.rules
+        },
         throttle: Arc::new(crate::throttle::Throttle::new(config.auth_throttle)),
         tls: config.tls.is_some(),
     }))
@@ -282,6 +287,12 @@ impl Bound {
         // Deliveries in flight at shutdown are simply retried by the next start: each event's
         // lease runs out and it becomes due again.
         tokio::spawn(Arc::new(dispatcher).run());
+        // Pending operations (non-final sandbox outcomes) resolve when due; one interrupted
+        // here is claimed again by the next start once its lease has passed.
+        tokio::spawn(crate::resolver::run(
+            state.store.clone(),
+            state.callbacks_wake.clone(),
+        ));
         let store = state.store.clone();
         let app = router_with(state, config.sandbox_api, &config.limits);
         crate::listener::serve(

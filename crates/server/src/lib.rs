@@ -9,6 +9,7 @@ pub mod limits;
 pub mod listener;
 pub mod ops;
 pub mod pages;
+pub mod resolver;
 mod routes;
 pub mod targets;
 pub mod throttle;

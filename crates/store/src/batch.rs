@@ -26,9 +26,9 @@ pub struct Known {
     pub balances: HashMap<String, i64>,
     /// Token id → the operation that spent it, if one did.
     pub spent: HashMap<String, Option<String>>,
-    /// (merchant, invoice) → its charged operation, if any.
+    /// (merchant, invoice) → the operation that holds it (its charge, or a pending one), if any.
     pub charged: HashMap<(String, String), Option<Charged>>,
-    /// Invoices recorded under a tail key: (invoice, charged).
+    /// Invoices recorded under a tail key: (invoice, charged or pending).
     pub tails: HashMap<TailKey, Vec<(String, bool)>>,
     /// (merchant, card fingerprint) → its wrong-answer count.
     pub guesses: HashMap<(String, String), CardGuesses>,
@@ -82,7 +82,9 @@ impl Pending {
     pub fn charged(&self, merchant_id: &str, invoice_id: &str) -> Option<Charged> {
         self.operations
             .iter()
-            .find(|o| o.charged() && o.invoice_id == invoice_id && o.merchant_id == merchant_id)
+            .find(|o| {
+                o.holds_invoice() && o.invoice_id == invoice_id && o.merchant_id == merchant_id
+            })
             .map(charged)
     }
 
@@ -90,7 +92,7 @@ impl Pending {
     pub fn tail_taken(&self, key: &TailKey, invoice_id: &str) -> bool {
         self.operations
             .iter()
-            .any(|o| o.charged() && o.invoice_id != invoice_id && o.has_tail_key(key))
+            .any(|o| o.holds_invoice() && o.invoice_id != invoice_id && o.has_tail_key(key))
     }
 
     pub fn delta(&self, account_id: &str) -> i64 {
@@ -107,8 +109,7 @@ impl Pending {
             known.spent.insert(token.clone(), Some(op.clone()));
         }
         for o in &self.operations {
-            let is_charge = o.charged();
-            if is_charge {
+            if o.holds_invoice() {
                 known.charged.insert(
                     (o.merchant_id.clone(), o.invoice_id.clone()),
                     Some(charged(o)),
@@ -116,7 +117,7 @@ impl Pending {
             }
             if let Some(key) = o.tail_key() {
                 if let Some(rows) = known.tails.get_mut(&key) {
-                    rows.push((o.invoice_id.clone(), is_charge));
+                    rows.push((o.invoice_id.clone(), o.holds_invoice()));
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! backend is plugged into the same [`crate::group::GroupStore`].
 
 use aqsha_core::money::{Currency, Money};
+use aqsha_core::outcomes::DueResolution;
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
@@ -80,6 +81,13 @@ pub trait Conn: Tx + Send + 'static {
         skip: &[String],
     ) -> StoreResult<Vec<DueCallback>>;
     fn update_merchant(&mut self, client_id: &str, change: &MerchantChange) -> StoreResult<bool>;
+    /// See [`aqsha_core::store::Store::claim_resolutions`].
+    fn claim_resolutions(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<DueResolution>>;
     fn finish_callback(
         &mut self,
         event_id: &str,

@@ -22,6 +22,7 @@ use crate::conn::{Conn, Connector};
 pub use crate::writer::MAX_BATCH;
 use crate::writer::{writer_loop, Command, WriterStats};
 use aqsha_core::money::{Currency, Money};
+use aqsha_core::outcomes::DueResolution;
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
@@ -31,7 +32,8 @@ use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
     PhoneView, SandboxCardView, Store, StoreError, StoreResult, Tx,
 };
-use aqsha_core::transfer::{self, LockKeys, TransferCommand, TransferOutcome};
+use aqsha_core::transfer::scenario::Resolution;
+use aqsha_core::transfer::{self, LockKeys, RandomIds, TransferCommand, TransferOutcome};
 use aqsha_core::vault::SealedPan;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -305,6 +307,22 @@ impl<K: Connector> Store for GroupStore<K> {
     ) -> StoreResult<Vec<DueCallback>> {
         let lease_ms = lease.as_millis() as i64;
         self.write(move |c| c.claim_callbacks(now, limit, lease_ms, per_merchant, &skip))
+            .await
+    }
+
+    async fn claim_resolutions(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<DueResolution>> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        self.write(move |c| c.claim_resolutions(now, limit, lease_ms))
+            .await
+    }
+
+    async fn resolve_pending(&self, due: DueResolution) -> StoreResult<Resolution> {
+        self.write(move |c| transfer::scenario::resolve(c as &mut dyn Tx, &due, &mut RandomIds))
             .await
     }
 

@@ -66,19 +66,31 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         13,
-        include_str!("../migrations/postgres/0013_terminal_numbers.sql"),
+        include_str!("../migrations/postgres/0013_network_card_scenarios.sql"),
     ),
     (
         14,
-        include_str!("../migrations/postgres/0014_operation_status_fields.sql"),
+        include_str!("../migrations/postgres/0014_pending_operations.sql"),
     ),
     (
         15,
-        include_str!("../migrations/postgres/0015_phone_directory.sql"),
+        include_str!("../migrations/postgres/0015_pending_resolutions.sql"),
     ),
     (
         16,
-        include_str!("../migrations/postgres/0016_settlement_accounts.sql"),
+        include_str!("../migrations/postgres/0016_terminal_numbers.sql"),
+    ),
+    (
+        17,
+        include_str!("../migrations/postgres/0017_operation_status_fields.sql"),
+    ),
+    (
+        18,
+        include_str!("../migrations/postgres/0018_phone_directory.sql"),
+    ),
+    (
+        19,
+        include_str!("../migrations/postgres/0019_settlement_accounts.sql"),
     ),
 ];
 

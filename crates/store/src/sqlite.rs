@@ -47,19 +47,31 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         11,
-        include_str!("../migrations/sqlite/0011_terminal_numbers.sql"),
+        include_str!("../migrations/sqlite/0011_network_card_scenarios.sql"),
     ),
     (
         12,
-        include_str!("../migrations/sqlite/0012_operation_status_fields.sql"),
+        include_str!("../migrations/sqlite/0012_pending_operations.sql"),
     ),
     (
         13,
-        include_str!("../migrations/sqlite/0013_phone_directory.sql"),
+        include_str!("../migrations/sqlite/0013_pending_resolutions.sql"),
     ),
     (
         14,
-        include_str!("../migrations/sqlite/0014_settlement_accounts.sql"),
+        include_str!("../migrations/sqlite/0014_terminal_numbers.sql"),
+    ),
+    (
+        15,
+        include_str!("../migrations/sqlite/0015_operation_status_fields.sql"),
+    ),
+    (
+        16,
+        include_str!("../migrations/sqlite/0016_phone_directory.sql"),
+    ),
+    (
+        17,
+        include_str!("../migrations/sqlite/0017_settlement_accounts.sql"),
     ),
 ];
 

@@ -82,6 +82,7 @@ codes! {
     NO_SAVED_CARDS = 1373, true, "No saved cards for this account";
     IIN_PHONE_MISMATCH = 2357, true, "IIN and phone do not match";
     TERMINAL_LIMIT = 2678, true, "Terminal limit exceeded";
+    OTP_FAILED = 1654, true, "One-time password check failed";
     TOO_MANY_FAILED_ATTEMPTS = 2740, true, "Too many failed attempts";
     REFUND_LIMIT = 3141, true, "Refund limit on contract exceeded";
     TECH_293 = 293, false, "Technical error, query the status";

@@ -1,5 +1,5 @@
-//! The client subcommands of `aqsha`: `token`, `transfer`, `status`, `cards`, `listen` and
-//! `batch`, built on the `aqsha-client` crate. They work against real ePay (test or
+//! The client subcommands of `aqsha`: `token`, `transfer`, `status`, `cards`, `listen`,
+//! `batch` and `sandbox`, built on the `aqsha-client` crate. They work against real ePay (test or
 //! production) and against any Aqsha server.
 //!
 //! Output is text by default and JSON with `--json`. Exit codes: 0 success, 1 failure
@@ -55,9 +55,6 @@ pub enum ClientCommand {
     /// Pay out from the merchant's settlement account to a card or phone (OCT,
     /// /chpayment/transfer): --to or --to-phone only.
     Payout(TransferArgs),
-    /// Aqsha's sandbox API.
-    #[command(subcommand)]
-    Sandbox(sandbox::SandboxCommand),
     /// Show an invoice's status.
     Status(StatusArgs),
     /// List or deactivate saved cards.
@@ -67,6 +64,10 @@ pub enum ClientCommand {
     Listen(listen::ListenArgs),
     /// Make many transfers from a CSV file, resumably.
     Batch(batch::BatchArgs),
+    /// Aqsha's sandbox API: issue test cards, including scenario cards, and fund the
+    /// merchant's settlement account (docs/sandbox.md).
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
 }
 
 #[derive(Args)]

@@ -26,6 +26,7 @@ mod key_rotation;
 mod ledger_guard;
 mod merchant_admin;
 mod multi_instance;
+mod outcomes;
 mod retries;
 mod seed_flow;
 mod server_limits;
@@ -41,6 +42,7 @@ fn main() {
         server_limits::cases(),
         cli_batch::cases(),
         callbacks::cases(),
+        outcomes::cases(),
         key_rotation::cases(),
         tenants::cases(),
         merchant_admin::cases(),

@@ -1,10 +1,37 @@
-//! Aqsha's sandbox API (`/sandbox/*`, HTTP Basic with the client credentials): calls that
-//! exist only on Aqsha servers; real ePay has no such API.
+//! Aqsha's sandbox API (`/sandbox/*`, `docs/sandbox.md`, HTTP Basic with the client
+//! credentials): calls that exist only on Aqsha servers; real ePay has no such API.
 
 use super::{read, unexpected, Answer, Client};
 use crate::error::{Error, Result};
 use crate::money::{Amount, Currency};
+use serde::Serialize;
 use serde_json::{json, Value};
+
+/// A test card to issue with `POST /sandbox/cards`. A scenario card (`outcome`, with
+/// `delay_ms`, `resolve_to`, `resolve_after_ms`) answers every transfer with the outcome
+/// asked for (`docs/sandbox.md`, "Outcome table").
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SandboxCard {
+    /// `MM/YY`.
+    pub expire: String,
+    pub cvc: String,
+    /// Opening balance in major units, e.g. `"5000"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u32>,
+    /// `"CHARGE"` or a final reason code, for a non-final outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve_after_ms: Option<u32>,
+}
 
 impl Client {
     /// The key Aqsha signs this merchant's callbacks with (`GET /sandbox/callback-secret`).
@@ -31,6 +58,16 @@ impl Client {
             .map(|b| b.to_string())
             .and_then(|b| Amount::parse_non_negative(&b).ok())
             .ok_or_else(|| unexpected(&url, &answer))
+    }
+
+    /// Issues a test card (`POST /sandbox/cards`). Returns the card as the sandbox shows it,
+    /// with its full number (`pan`), which is given only this once.
+    pub async fn sandbox_issue_card(&self, card: &SandboxCard) -> Result<Value> {
+        let body = serde_json::to_value(card).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let (_, _, v) = self
+            .sandbox(reqwest::Method::POST, "/sandbox/cards", Some(body))
+            .await?;
+        Ok(v)
     }
 
     /// One sandbox call: its URL, the answer and the JSON in it.

@@ -3,6 +3,7 @@
 //! card account below zero), so `execute` can be tested in milliseconds.
 
 use crate::money::Money;
+use crate::outcomes::{DueResolution, PendingResolution};
 use crate::records::{
     CallbackEvent, CardGuesses, NetworkCard, OperationRecord, PhoneEntry, Posting, StoredResponse,
     TerminalRecord, VaultCard,
@@ -29,6 +30,8 @@ pub(super) struct MemoryTx {
     pub references: u64,
     /// (owner merchant or "" for public, phone key) → entry.
     pub phones: HashMap<(String, String), PhoneEntry>,
+    /// Pending operations' resolutions.
+    pub resolutions: Vec<PendingResolution>,
 }
 
 impl Tx for MemoryTx {
@@ -97,7 +100,9 @@ impl Tx for MemoryTx {
         Ok(self
             .operations
             .iter()
-            .find(|o| o.charged() && o.merchant_id == merchant_id && o.invoice_id == invoice_id)
+            .find(|o| {
+                o.holds_invoice() && o.merchant_id == merchant_id && o.invoice_id == invoice_id
+            })
             .map(|o| (o.id.clone(), o.request_digest.clone(), o.response())))
     }
 
@@ -112,7 +117,7 @@ impl Tx for MemoryTx {
         Ok(self
             .operations
             .iter()
-            .any(|o| o.charged() && o.invoice_id != invoice_id && o.has_tail_key(&key)))
+            .any(|o| o.holds_invoice() && o.invoice_id != invoice_id && o.has_tail_key(&key)))
     }
 
     fn card_guesses(&mut self, merchant_id: &str, card_key: &str) -> StoreResult<CardGuesses> {
@@ -190,5 +195,32 @@ impl Tx for MemoryTx {
     fn insert_callback(&mut self, event: &CallbackEvent) -> StoreResult<()> {
         self.callbacks.push(event.clone());
         Ok(())
+    }
+
+    fn operation(&mut self, id: &str) -> StoreResult<Option<OperationRecord>> {
+        Ok(self.operations.iter().find(|o| o.id == id).cloned())
+    }
+
+    fn update_operation(&mut self, op: &OperationRecord) -> StoreResult<()> {
+        match self.operations.iter_mut().find(|o| o.id == op.id) {
+            Some(o) if o.status == crate::records::OperationStatus::Pending => {
+                *o = op.clone();
+                Ok(())
+            }
+            _ => Err(StoreError::Invariant(format!("{} is not pending", op.id))),
+        }
+    }
+
+    fn insert_pending_resolution(&mut self, p: &PendingResolution) -> StoreResult<()> {
+        self.resolutions.push(p.clone());
+        Ok(())
+    }
+
+    // No leases here: a resolution is held while it is stored.
+    fn release_resolution(&mut self, due: &DueResolution) -> StoreResult<bool> {
+        let before = self.resolutions.len();
+        let id = &due.pending.operation_id;
+        self.resolutions.retain(|r| &r.operation_id != id);
+        Ok(self.resolutions.len() < before)
     }
 }

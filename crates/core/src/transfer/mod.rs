@@ -11,12 +11,14 @@
 //! callback links (469) → terminal (464) → invoice already charged (replay, or 469) → invoice
 //! tail (469) → saved sender card needs a customer token (487) → sender card (its wrong-answer
 //! block, 492) → receiver card (by phone: no card 471, wrong IIN 2357) → same card (469) →
-//! card currency (456) → funds (484; an OCT's from the merchant's settlement account).
+//! card currency (456) → the sandbox's chosen outcome, where one is asked for (`scenario`; any
+//! code of the table) → funds (484; an OCT's from the merchant's settlement account).
 //!
 //! The module is split by role: this file holds the command and [`execute`]; `rules` the checks
 //! in that order, one function each; `sides` how each side's card is found and what its issuer
 //! says; `merchant` the merchant's own side of an AFT or OCT; `phone` a receiver named by
-//! phone number; `outcome` what a charge or a decline writes. Everything `execute` would otherwise make
+//! phone number; `outcome` what a charge or a decline writes; `scenario` the sandbox's outcomes
+//! on demand, and the later resolution of a pending (non-final) answer. Everything `execute` would otherwise make
 //! up itself (ids, references, codes) comes from [`Ids`] or the [`Tx`], and the time from
 //! [`TransferCommand::now`], so a test can fix every one of them.
 
@@ -25,6 +27,7 @@ mod merchant;
 mod outcome;
 mod phone;
 mod rules;
+pub mod scenario;
 mod sides;
 
 #[cfg(test)]
@@ -74,6 +77,9 @@ pub struct TransferRules {
     pub wrong_answer_limit: u32,
     /// How long such a block lasts.
     pub block_for: chrono::Duration,
+    /// Whether scenario cards and magic amounts decide the issuer's answer
+    /// (`docs/sandbox.md`): on where the sandbox API is, never in production.
+    pub sandbox_outcomes: bool,
 }
 
 impl Default for TransferRules {
@@ -82,6 +88,7 @@ impl Default for TransferRules {
             binding: CustomerBinding::Strict,
             wrong_answer_limit: 3,
             block_for: chrono::Duration::minutes(30),
+            sandbox_outcomes: false,
         }
     }
 }
@@ -137,6 +144,9 @@ pub enum TransferOutcome {
         response: StoredResponse,
         operation_id: String,
         charged: bool,
+        /// How long the server holds the answer back (a scenario card's `delay_ms`): outside
+        /// the store, so that no writer or lock waits for it.
+        delay_ms: u32,
     },
     /// The same request was answered before: its stored response, nothing moved.
     Replay(StoredResponse),
@@ -245,15 +255,12 @@ pub fn execute_with<I: Ids + ?Sized>(
     }
     let token_id = &cmd.token.id;
     let mut draft = Draft::new(ids.operation_id(), cmd);
-    match rules::decide(tx, cmd, &mut draft) {
+    let decision = rules::decide(tx, cmd, &mut draft);
+    let delay_ms = draft.delay_ms;
+    match decision {
         Ok(charge) => {
-            let (operation_id, response) = draft.commit_charge(tx, charge, ids)?;
-            tx.spend_token(token_id, &operation_id)?;
-            Ok(TransferOutcome::Done {
-                response,
-                operation_id,
-                charged: true,
-            })
+            let recorded = draft.commit_charge(tx, charge, ids)?;
+            done(tx, token_id, recorded, true, delay_ms)
         }
         Err(Stop::Replay {
             operation_id,
@@ -265,16 +272,32 @@ pub fn execute_with<I: Ids + ?Sized>(
             Ok(TransferOutcome::Replay(response))
         }
         Err(Stop::Decline(d)) => {
-            let (operation_id, response) = draft.record_decline(tx, d, ids)?;
-            tx.spend_token(token_id, &operation_id)?;
-            Ok(TransferOutcome::Done {
-                response,
-                operation_id,
-                charged: false,
-            })
+            let recorded = draft.record_decline(tx, d, ids)?;
+            done(tx, token_id, recorded, false, delay_ms)
+        }
+        Err(Stop::Pending(p)) => {
+            let recorded = scenario::record_pending(draft, tx, *p, cmd.now, ids)?;
+            done(tx, token_id, recorded, false, delay_ms)
         }
         Err(Stop::Store(e)) => Err(e),
     }
+}
+
+/// Spends the token on the operation just recorded, and says so.
+fn done(
+    tx: &mut dyn Tx,
+    token_id: &str,
+    (operation_id, response): (String, StoredResponse),
+    charged: bool,
+    delay_ms: u32,
+) -> Result<TransferOutcome, StoreError> {
+    tx.spend_token(token_id, &operation_id)?;
+    Ok(TransferOutcome::Done {
+        response,
+        operation_id,
+        charged,
+        delay_ms,
+    })
 }
 
 /// The token's own rules, before anything is recorded: a spent token replays its answer to the

@@ -6,7 +6,7 @@ use super::rules::{non_empty, Charge, Decline};
 use super::sides::{Resolved, SaveRequest};
 use super::{external_account, language_of};
 use super::{SideInput, TransferCommand};
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::records::{
     CallbackEvent, CallbackKind, OperationRecord, OperationStatus, Posting, SideRecord,
     StoredResponse, TerminalRecord, VaultCard,
@@ -25,6 +25,10 @@ pub(super) struct Draft {
     token_links: [Option<String>; 2],
     /// The sender's name as given, for the callback.
     payer_name: String,
+    /// How long the answer is held back (a scenario card's `delay_ms`), outside the store.
+    pub delay_ms: u32,
+    /// A pending operation taken up again to resolve it: its row is rewritten, not inserted.
+    resumed: bool,
 }
 
 impl Draft {
@@ -78,18 +82,53 @@ impl Draft {
                     String::new()
                 }
             },
+            delay_ms: 0,
+            resumed: false,
         }
+    }
+
+    /// A pending operation, taken up again to resolve it (`super::scenario`).
+    pub fn resume(
+        op: OperationRecord,
+        token_links: [Option<String>; 2],
+        payer_name: String,
+    ) -> Draft {
+        Draft {
+            op,
+            token_links,
+            payer_name,
+            delay_ms: 0,
+            resumed: true,
+        }
+    }
+
+    /// What a decision that is still pending needs to resolve later: the callback's
+    /// `secret_hash` links and the payer's name.
+    pub fn callback_inputs(&self) -> ([Option<String>; 2], String) {
+        (self.token_links.clone(), self.payer_name.clone())
     }
 
     /// Records a decline (HTTP 400, nothing moved) and queues its failure callback. Returns the
     /// operation's id and the response.
     pub fn record_decline<I: Ids + ?Sized>(
-        mut self,
+        self,
         tx: &mut dyn Tx,
         d: Decline,
         ids: &mut I,
     ) -> Result<(String, StoredResponse), StoreError> {
-        self.op.status = OperationStatus::Failed;
+        self.record_unpaid(tx, d, OperationStatus::Failed, ids)
+    }
+
+    /// Records an answer that moved nothing, as a decline (`Failed`) or as a non-final answer
+    /// (`Pending`, whose callback waits for its resolution), in the decline's shape.
+    pub fn record_unpaid<I: Ids + ?Sized>(
+        mut self,
+        tx: &mut dyn Tx,
+        d: Decline,
+        status: OperationStatus,
+        ids: &mut I,
+    ) -> Result<(String, StoredResponse), StoreError> {
+        self.op.status = status;
         self.op.reason_code = d.code.code;
         self.op.reason = format!("{}: {}", d.code.message, d.detail);
         let body = ApiError {
@@ -111,17 +150,38 @@ impl Draft {
         c: Charge,
         ids: &mut I,
     ) -> Result<(String, StoredResponse), StoreError> {
-        let reference = tx.next_reference()?;
-        tx.post(&self.op.id, &postings(&c)?)?;
-        self.op.reference = reference;
-        self.op.int_reference = ids.int_reference();
+        self.post_charge(tx, &postings(&c)?, ids)?;
         // A side paid by saved card id keeps that id; a side saved now gets its vault id.
         self.op.sender.card_id = side_card_id(tx, &self.op, &c.terminal, &c.sender, ids)?;
         self.op.receiver.card_id = side_card_id(tx, &self.op, &c.terminal, &c.receiver, ids)?;
+        self.finish_charge(tx, c.currency, ids)
+    }
+
+    /// A charge's ledger part: its reference and its balanced postings.
+    pub fn post_charge<I: Ids + ?Sized>(
+        &mut self,
+        tx: &mut dyn Tx,
+        postings: &[Posting],
+        ids: &mut I,
+    ) -> Result<(), StoreError> {
+        let reference = tx.next_reference()?;
+        tx.post(&self.op.id, postings)?;
+        self.op.reference = reference;
+        self.op.int_reference = ids.int_reference();
+        Ok(())
+    }
+
+    /// Records a charge whose postings are made (HTTP 200) and queues its success callback.
+    pub fn finish_charge<I: Ids + ?Sized>(
+        mut self,
+        tx: &mut dyn Tx,
+        currency: Currency,
+        ids: &mut I,
+    ) -> Result<(String, StoredResponse), StoreError> {
         self.op.status = OperationStatus::Charge;
         self.op.reason_code = 0;
         self.op.reason = reason::SUCCESS.message.into();
-        let body = json(&charge_response(&self.op, &c))?;
+        let body = json(&charge_response(&self.op, currency))?;
         self.op.approval_code = ids.approval_code();
         self.finish(tx, 200, body, ids)
     }
@@ -137,7 +197,11 @@ impl Draft {
         let response = StoredResponse { http_status, body };
         self.op.http_status = response.http_status;
         self.op.response_body = response.body.clone();
-        tx.insert_operation(&self.op)?;
+        if self.resumed {
+            tx.update_operation(&self.op)?;
+        } else {
+            tx.insert_operation(&self.op)?;
+        }
         if let Some(event) = self.callback(ids)? {
             tx.insert_callback(&event)?;
         }
@@ -148,6 +212,10 @@ impl Draft {
     /// this outcome.
     fn callback<I: Ids + ?Sized>(&self, ids: &mut I) -> Result<Option<CallbackEvent>, StoreError> {
         let op = &self.op;
+        if op.status == OperationStatus::Pending {
+            // Sent when it resolves.
+            return Ok(None);
+        }
         let ok = op.charged();
         let url = if ok {
             &op.post_link
@@ -190,10 +258,13 @@ fn json<T: serde::Serialize>(body: &T) -> Result<String, StoreError> {
 /// (or, for another issuer's card, the external settlement account) gets the amount; the
 /// terminal's fee account gets the fee.
 fn postings(c: &Charge) -> Result<Vec<Posting>, StoreError> {
-    let total = c
-        .amount
-        .checked_add(c.fee)
-        .ok_or_else(|| StoreError::Invariant("amount overflow".into()))?;
+    let accounts = charge_accounts(c)?;
+    ledger_postings(accounts, c.amount, c.fee)
+}
+
+/// The accounts a charge posts to: (sender's card, receiver's card or the external network,
+/// the terminal's fee account).
+pub(super) fn charge_accounts(c: &Charge) -> Result<[String; 3], StoreError> {
     // A card's account, or for the merchant's side of an AFT or OCT its settlement account.
     let account = |side: &Resolved| {
         side.network
@@ -206,6 +277,22 @@ fn postings(c: &Charge) -> Result<Vec<Posting>, StoreError> {
     // A valid card of another issuer: the money leaves through the external network's
     // settlement account, so the ledger still balances.
     let receiver_account = account(&c.receiver).unwrap_or_else(|| external_account(c.currency));
+    Ok([
+        sender_account,
+        receiver_account,
+        c.terminal.fee_account.clone(),
+    ])
+}
+
+/// The balanced postings of a charge between these accounts.
+pub(super) fn ledger_postings(
+    [sender_account, receiver_account, fee_account]: [String; 3],
+    amount: Money,
+    fee: Money,
+) -> Result<Vec<Posting>, StoreError> {
+    let total = amount
+        .checked_add(fee)
+        .ok_or_else(|| StoreError::Invariant("amount overflow".into()))?;
     let mut postings = vec![
         Posting {
             account_id: sender_account,
@@ -213,26 +300,26 @@ fn postings(c: &Charge) -> Result<Vec<Posting>, StoreError> {
         },
         Posting {
             account_id: receiver_account,
-            amount: c.amount,
+            amount,
         },
     ];
-    if c.fee > Money::ZERO {
+    if fee > Money::ZERO {
         postings.push(Posting {
-            account_id: c.terminal.fee_account.clone(),
-            amount: c.fee,
+            account_id: fee_account,
+            amount: fee,
         });
     }
     Ok(postings)
 }
 
-/// A charge's answer on the wire.
-fn charge_response(op: &OperationRecord, c: &Charge) -> TransferResponse {
+/// A charge's answer on the wire. The decision put the amount, fee and terminal in `op`.
+fn charge_response(op: &OperationRecord, currency: Currency) -> TransferResponse {
     TransferResponse {
         id: op.id.clone(),
-        amount: WireAmount::new(c.amount.to_string()),
-        fee: WireAmount::new(c.fee.to_string()),
+        amount: WireAmount::new(op.amount.to_string()),
+        fee: WireAmount::new(op.fee.to_string()),
         account_id: op.account_id.clone(),
-        currency: c.currency.code().into(),
+        currency: currency.code().into(),
         email: op.email.clone(),
         description: op.description.clone(),
         reference: op.reference.clone(),
@@ -246,7 +333,7 @@ fn charge_response(op: &OperationRecord, c: &Charge) -> TransferResponse {
         receiver_card_type: op.receiver.brand_name().into(),
         receiver_transfer_type: op.receiver.transfer_type_name().into(),
         int_reference: op.int_reference.clone(),
-        terminal_id: c.terminal.id.clone(),
+        terminal_id: op.terminal_id.clone(),
         status: op.status.as_str().into(),
     }
 }

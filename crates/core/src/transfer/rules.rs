@@ -20,6 +20,8 @@ pub(super) struct Decline {
 /// Why the decision stopped before a charge.
 pub(super) enum Stop {
     Decline(Decline),
+    /// A non-final answer (a sandbox outcome): recorded as pending, resolved later.
+    Pending(Box<super::scenario::PendingAnswer>),
     /// The invoice was charged before by this same request: answer as then.
     Replay {
         operation_id: String,
@@ -82,21 +84,24 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
         None => Some(sender_known(&sender)?),
     };
     card_currency(payer_card, &receiver, currency)?;
+    let payer_card_account = payer_card.map(|card| card.account_id.clone());
     let fee = fee(&terminal, amount)?;
     draft.op.fee = fee;
-    match (payer_card, &sender.settlement) {
-        (Some(card), _) => funds(tx, card, amount, fee)?,
-        (None, Some(account)) => super::merchant::covers(tx, account, amount, fee)?,
-        (None, None) => {}
-    }
-    Ok(Charge {
+    let charge = Charge {
         amount,
         fee,
         currency,
         terminal,
         sender,
         receiver,
-    })
+    };
+    super::scenario::answer(cmd, &charge, draft)?;
+    match (payer_card_account, &charge.sender.settlement) {
+        (Some(account), _) => funds(tx, &account, amount, fee)?,
+        (None, Some(account)) => super::merchant::covers(tx, account, amount, fee)?,
+        (None, None) => {}
+    }
+    Ok(charge)
 }
 
 /// 470: a positive amount in the currency's minor units.
@@ -203,7 +208,8 @@ fn terminal_currency(terminal: &TerminalRecord, currency: Currency) -> Checked<(
     Ok(())
 }
 
-/// Replay or 469: an invoice is charged once. The same request again gets its first answer.
+/// Replay or 469: an invoice is charged once, and not again while a transfer of it is pending.
+/// The same request again gets its first answer (the pending one while it is pending).
 fn invoice_not_charged(tx: &mut dyn Tx, cmd: &TransferCommand) -> Checked<()> {
     let Some((operation_id, digest, response)) =
         tx.charged_operation(&cmd.token.merchant_id, &cmd.order.invoice_id)?
@@ -216,13 +222,22 @@ fn invoice_not_charged(tx: &mut dyn Tx, cmd: &TransferCommand) -> Checked<()> {
             response,
         });
     }
+    // Only a charge is answered 200; the other operation that holds an invoice is a pending
+    // one (`scenario`).
+    if response.http_status != 200 {
+        return Err(decline(
+            reason::INVALID_TRANSACTION,
+            "a transfer of this invoice is pending; query its status",
+        ));
+    }
     Err(decline(
         reason::INVALID_TRANSACTION,
         "this invoice has already been paid; use a new invoiceID",
     ))
 }
 
-/// 469: no other invoice with the same last six digits was charged on this terminal today.
+/// 469: no other invoice with the same last six digits was charged on this terminal today (or
+/// is pending, and may yet be).
 fn invoice_tail_free(
     tx: &mut dyn Tx,
     cmd: &TransferCommand,
@@ -308,12 +323,12 @@ fn fee(terminal: &TerminalRecord, amount: Money) -> Checked<Money> {
         .ok_or_else(|| decline(reason::INVALID_AMOUNT, "amount is too large"))
 }
 
-/// 484: the sender's card covers amount and fee.
-fn funds(tx: &mut dyn Tx, sender: &NetworkCard, amount: Money, fee: Money) -> Checked<()> {
+/// 484: the sender's card (its account) covers amount and fee.
+fn funds(tx: &mut dyn Tx, sender_account: &str, amount: Money, fee: Money) -> Checked<()> {
     let total = amount
         .checked_add(fee)
         .ok_or_else(|| decline(reason::INVALID_AMOUNT, "amount is too large"))?;
-    if tx.balance(&sender.account_id)? < total {
+    if tx.balance(sender_account)? < total {
         return Err(decline(
             reason::INSUFFICIENT_FUNDS,
             "insufficient funds on the sender card",

@@ -173,8 +173,18 @@ async fn run(
             response,
             operation_id,
             charged,
+            delay_ms,
         } => {
             app.callbacks_wake.notify_one();
+            if delay_ms > 0 {
+                // A sandbox card whose issuer answers late (`docs/sandbox.md`). The wait is
+                // here, after the commit, so that the writer (which commits many transfers
+                // on one thread) and the database's locks never wait for it. Meanwhile the
+                // status and the callback already tell the outcome, as when a real issuer's
+                // answer is slow to arrive; and a request timeout shorter than the delay
+                // answers "query the status" (`limits`), which holds.
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms.into())).await;
+            }
             Ok(Answer::Recorded {
                 response,
                 operation_id,

@@ -3,6 +3,7 @@
 pub mod cards;
 pub mod sandbox;
 pub mod sandbox_merchant;
+pub mod scenario;
 pub mod status;
 pub mod token;
 pub mod transfer;

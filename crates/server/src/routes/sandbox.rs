@@ -3,7 +3,8 @@
 //!
 //! - `GET /sandbox/cards` — the public test cards and the caller's own: mask, brand, lock
 //!   status, balance.
-//! - `POST /sandbox/cards` — issue a new test card (optionally expired or locked), owned by the
+//! - `POST /sandbox/cards` — issue a new test card (optionally expired or locked, or a
+//!   scenario card that answers with a chosen outcome: [`super::scenario`]), owned by the
 //!   caller and funded from the caller's funding account, up to the funding cap.
 //! - `POST /sandbox/cards/{id}/topup` — add money to one of the caller's own cards, the same way.
 //! - `GET /sandbox/ledger` — check the double-entry ledger.
@@ -90,6 +91,9 @@ pub struct CardView {
     balance: WireAmount,
     currency: String,
     expire: String,
+    /// How the card's issuer answers, when not naturally.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scenario: Option<super::scenario::ScenarioView>,
 }
 
 impl From<SandboxCardView> for CardView {
@@ -102,6 +106,7 @@ impl From<SandboxCardView> for CardView {
             balance: WireAmount::new(c.balance.to_string()),
             currency: c.currency.code().into(),
             expire: format!("{:02}/{:02}", c.expiry.month, c.expiry.year),
+            scenario: super::scenario::view(&c.scenario),
         }
     }
 }
@@ -142,6 +147,8 @@ struct IssueCard {
     locked: bool,
     #[serde(default)]
     currency: Option<String>,
+    #[serde(flatten)]
+    scenario: super::scenario::ScenarioFields,
 }
 
 #[derive(Serialize)]
@@ -213,6 +220,7 @@ async fn issue(state: &AppState, merchant_id: &str, body: Body) -> Result<Respon
         balance: terms.balance,
         currency: terms.currency,
         expiry: terms.expiry,
+        scenario: terms.scenario,
     };
     let seed = NewRecords {
         cards: vec![card],
@@ -255,6 +263,7 @@ fn card_terms(req: &IssueCard) -> Result<(CardTerms, Cvc), EpayError> {
         enforce_expiry: true,
         balance,
         currency,
+        scenario: req.scenario.scenario()?,
     };
     Ok((terms, cvc))
 }

@@ -44,6 +44,8 @@ pub async fn status(
     let (code, message) = match op.status {
         OperationStatus::Charge => ("100", "SUCCESS"),
         OperationStatus::Failed => ("101", "REJECTED"),
+        // ePay's "in progress": poll again (`docs/sandbox.md`, pending outcomes).
+        OperationStatus::Pending => ("107", "IN PROGRESS"),
     };
     // ePay's short terminal number; the terminal is the token's own, so it exists.
     let number = match state.store.terminal(&op.terminal_id).await {

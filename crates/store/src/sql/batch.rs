@@ -239,7 +239,7 @@ const READ_AHEAD: &str = "SELECT 's', token_id, operation_id, '', '', 0, '' FROM
      UNION ALL
      SELECT 'c', merchant_id, invoice_id, id, request_digest, http_status, response_body
      FROM operations WHERE invoice_id = ANY($3) AND merchant_id = ANY($2)
-     AND status = 'CHARGE'
+     AND status IN ('CHARGE', 'NEW')
      UNION ALL
      SELECT 't', terminal_id, day, invoice_tail, invoice_id, 0, status FROM operations
      WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)
@@ -348,8 +348,11 @@ fn take_row(known: &mut Known, r: &dyn Cols) -> StoreResult<()> {
         _ => {
             let key = (a, b, r.text(3)?);
             if let Some(rows) = known.tails.get_mut(&key) {
-                let charged = OperationStatus::parse(&r.text(6)?) == Some(OperationStatus::Charge);
-                rows.push((r.text(4)?, charged));
+                let holds = matches!(
+                    OperationStatus::parse(&r.text(6)?),
+                    Some(OperationStatus::Charge | OperationStatus::Pending)
+                );
+                rows.push((r.text(4)?, holds));
             }
         }
     }

@@ -206,6 +206,15 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.merchant_update(client_id, change)
     }
 
+    fn claim_resolutions(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<aqsha_core::outcomes::DueResolution>> {
+        self.claim_due_resolutions(now, limit, lease_ms)
+    }
+
     fn finish_callback(
         &mut self,
         event_id: &str,

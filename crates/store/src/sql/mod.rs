@@ -6,6 +6,7 @@
 mod batch;
 mod conn;
 mod install;
+mod pending;
 mod sandbox;
 mod tx;
 

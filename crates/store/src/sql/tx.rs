@@ -5,6 +5,7 @@ use super::{guesses_of, invoice_lock, is_card_account, stored, tail_lock, Driver
 use crate::conn::Conn;
 use crate::rows;
 use aqsha_core::money::Money;
+use aqsha_core::outcomes::{DueResolution, PendingResolution};
 use aqsha_core::records::{
     CallbackEvent, CardGuesses, NetworkCard, OperationRecord, OperationStatus, PhoneEntry, Posting,
     StoredResponse, TerminalRecord, VaultCard,
@@ -195,7 +196,7 @@ impl<D: Driver> Tx for SqlConn<D> {
             .lock_keys(&[&invoice_lock(merchant_id, invoice_id)])?;
         let found = self.one(
             "SELECT id, request_digest, http_status, response_body FROM operations
-             WHERE merchant_id = $1 AND invoice_id = $2 AND status = 'CHARGE'",
+             WHERE merchant_id = $1 AND invoice_id = $2 AND status IN ('CHARGE', 'NEW')",
             &[Param::Text(merchant_id), Param::Text(invoice_id)],
             |r| Ok((r.text(0)?, r.text(1)?, stored(r, 2)?)),
         )?;
@@ -234,8 +235,13 @@ impl<D: Driver> Tx for SqlConn<D> {
             ],
             |r| r.text(0),
         )?;
-        let charge = Some(OperationStatus::Charge);
-        Ok(statuses.iter().any(|s| OperationStatus::parse(s) == charge))
+        // A pending operation holds its tail as it holds its invoice: it may yet be charged.
+        Ok(statuses.iter().any(|s| {
+            matches!(
+                OperationStatus::parse(s),
+                Some(OperationStatus::Charge | OperationStatus::Pending)
+            )
+        }))
     }
 
     fn phone_entry(
@@ -329,5 +335,74 @@ impl<D: Driver> Tx for SqlConn<D> {
     fn insert_callback(&mut self, e: &CallbackEvent) -> StoreResult<()> {
         self.pending.callbacks.push(e.clone());
         Ok(())
+    }
+
+    fn operation(&mut self, id: &str) -> StoreResult<Option<OperationRecord>> {
+        let sql = format!(
+            "SELECT {} FROM operations WHERE id = $1",
+            rows::OPERATION_COLUMNS
+        );
+        self.one(&sql, &[Param::Text(id)], rows::operation)
+    }
+
+    // Written at once, like saved cards: resolutions are rare. What the transaction knew of
+    // the operation's invoice and tail is dropped, so a later transfer in it reads them anew.
+    fn update_operation(&mut self, op: &OperationRecord) -> StoreResult<()> {
+        let changed = self.driver.exec(
+            "UPDATE operations SET status = $2, reason_code = $3, reason = $4, reference = $5,
+             int_reference = $6, sender_card_id = $7, receiver_card_id = $8, http_status = $9,
+             response_body = $10 WHERE id = $1 AND status = $11",
+            &[
+                Param::Text(&op.id),
+                Param::Text(op.status.as_str()),
+                Param::Int(i64::from(op.reason_code)),
+                Param::Text(&op.reason),
+                Param::Text(&op.reference),
+                Param::Text(&op.int_reference),
+                Param::Text(&op.sender.card_id),
+                Param::Text(&op.receiver.card_id),
+                Param::Int(i64::from(op.http_status)),
+                Param::Text(&op.response_body),
+                Param::Text(OperationStatus::Pending.as_str()),
+            ],
+        )?;
+        if changed != 1 {
+            return Err(StoreError::Invariant(format!(
+                "operation {} is no longer pending",
+                op.id
+            )));
+        }
+        let invoice = (op.merchant_id.clone(), op.invoice_id.clone());
+        self.known.charged.remove(&invoice);
+        if let Some(key) = op.tail_key() {
+            self.known.tails.remove(&key);
+        }
+        Ok(())
+    }
+
+    fn insert_pending_resolution(&mut self, p: &PendingResolution) -> StoreResult<()> {
+        let plan = serde_json::to_string(&p.plan).map_err(|e| StoreError::Db(e.to_string()))?;
+        self.driver.exec(
+            "INSERT INTO pending_resolutions (operation_id, merchant_id, due_at, plan)
+             VALUES ($1, $2, $3, $4)",
+            &[
+                Param::Text(&p.operation_id),
+                Param::Text(&p.merchant_id),
+                Param::Int(p.due_at.timestamp_millis()),
+                Param::Text(&plan),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn release_resolution(&mut self, due: &DueResolution) -> StoreResult<bool> {
+        let n = self.driver.exec(
+            "DELETE FROM pending_resolutions WHERE operation_id = $1 AND claim = $2",
+            &[
+                Param::Text(&due.pending.operation_id),
+                Param::Text(&due.claim),
+            ],
+        )?;
+        Ok(n == 1)
     }
 }

@@ -156,6 +156,7 @@ async fn commands_of_one_batch_see_each_other() {
         enforce_expiry: true,
         balance: aqsha_core::money::Money::ZERO,
         currency: aqsha_core::money::Currency::Kzt,
+        scenario: Default::default(),
     };
     let cvc = aqsha_core::card::Cvc::parse("123").unwrap();
     let cards = (0..3000)

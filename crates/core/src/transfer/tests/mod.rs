@@ -6,6 +6,7 @@
 mod charges;
 mod declines;
 mod flows;
+mod scenarios;
 
 use super::memory::MemoryTx;
 use super::*;
@@ -88,6 +89,7 @@ fn card(name: &str, currency: Currency, balance: i64) -> (NetworkCard, i64) {
         account_id: format!("card:{name}"),
         currency,
         owner: None,
+        scenario: Default::default(),
     };
     (card, balance)
 }
@@ -235,6 +237,7 @@ fn recorded(w: &mut MemoryTx, cmd: &TransferCommand) -> (StoredResponse, String,
             response,
             operation_id,
             charged,
+            ..
         } => (response, operation_id, charged),
         other => panic!("expected a recorded operation, got {other:?}"),
     }
