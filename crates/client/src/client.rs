@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// It is cheap to share (`Arc<Client>`) and safe to use from many tasks at once; service
 /// tokens are cached per terminal and shared between tasks.
 pub struct Client {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     config: Config,
     /// Service tokens by terminal id (`""` for none). A tokio mutex, held while a token is
     /// fetched, so that concurrent callers wait for one request instead of each making one.
@@ -38,9 +38,9 @@ impl std::fmt::Debug for Client {
 }
 
 /// How an HTTP answer arrived: status and body bytes.
-struct Answer {
-    status: StatusCode,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Client {
@@ -62,7 +62,7 @@ impl Client {
         &self.config
     }
 
-    fn api_url(&self, path: &str) -> String {
+    pub(crate) fn api_url(&self, path: &str) -> String {
         format!("{}{}", self.config.endpoints.api_base, path)
     }
 
@@ -84,6 +84,14 @@ impl Client {
             ..binding.clone()
         }
         .to_fields();
+        self.request_token(fields).await
+    }
+
+    /// Sends a token request of these fields, as a form (or multipart, as configured).
+    pub(crate) async fn request_token(
+        &self,
+        fields: Vec<(&'static str, String)>,
+    ) -> Result<AccessToken> {
         let url = &self.config.endpoints.token_url;
         let request = if self.config.multipart_token_requests {
             let mut form = reqwest::multipart::Form::new();
@@ -445,7 +453,7 @@ impl Client {
         }
     }
 
-    fn api_error(&self, url: &str, answer: &Answer) -> Error {
+    pub(crate) fn api_error(&self, url: &str, answer: &Answer) -> Error {
         let status = answer.status.as_u16();
         match serde_json::from_slice::<Value>(&answer.body)
             .ok()
@@ -469,13 +477,13 @@ fn transient(e: &Error) -> bool {
     }
 }
 
-async fn read(resp: reqwest::Response) -> std::result::Result<Answer, reqwest::Error> {
+pub(crate) async fn read(resp: reqwest::Response) -> std::result::Result<Answer, reqwest::Error> {
     let status = resp.status();
     let body = resp.bytes().await?.to_vec();
     Ok(Answer { status, body })
 }
 
-fn unexpected(url: &str, answer: &Answer) -> Error {
+pub(crate) fn unexpected(url: &str, answer: &Answer) -> Error {
     Error::UnexpectedResponse {
         url: redact_url(url),
         http_status: answer.status.as_u16(),

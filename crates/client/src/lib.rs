@@ -3,6 +3,7 @@
 pub mod callback;
 pub mod card;
 mod client;
+mod operations;
 pub mod config;
 pub mod error;
 pub mod money;

@@ -5,6 +5,7 @@
 //! (group commit); a command's reads see the commands before it in the batch, and one
 //! command's failure never touches the others.
 
+use crate::limits::{Counter, TerminalLimits};
 use crate::money::Money;
 use crate::records::{
     CallbackEvent, CardGuesses, NetworkCard, OperationRecord, Posting, StoredResponse,
@@ -88,4 +89,11 @@ pub trait Tx {
     fn next_reference(&mut self) -> StoreResult<String>;
     /// Queues a callback; it becomes due at once.
     fn insert_callback(&mut self, event: &CallbackEvent) -> StoreResult<()>;
+    /// The limits of a terminal as they apply now (`crate::limits`).
+    fn terminal_limits(&mut self, terminal_id: &str) -> StoreResult<TerminalLimits>;
+    /// A limit counter's value, zero when nothing was counted under its key. Locked until the
+    /// transaction ends, so that transfers on other connections counting on it wait.
+    fn limit_counter(&mut self, key: &str) -> StoreResult<Counter>;
+    /// Adds to a limit counter, in this transaction.
+    fn add_to_counter(&mut self, key: &str, add: Counter) -> StoreResult<()>;
 }

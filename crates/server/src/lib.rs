@@ -93,6 +93,7 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
     let epay = Router::new()
         .route("/payments/cards/auth", post(routes::transfer::transfer))
         .route("/p2p/transfer", post(routes::transfer::transfer))
+        .route("/p2p/operations", post(routes::operations::operations))
         .route(
             "/check-status/p2p/transaction/{invoice}",
             get(routes::status::status),
@@ -125,6 +126,10 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
             )
             .route("/sandbox/ledger", get(routes::sandbox::ledger))
             .route("/sandbox/terminals", post(routes::sandbox::add_terminal))
+            .route(
+                "/sandbox/terminals/{terminal_id}/limits",
+                get(routes::limits::get_limits).put(routes::limits::put_limits),
+            )
             .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
             .route(
                 "/sandbox/callbacks/{event_id}/resend",

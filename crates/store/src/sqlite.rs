@@ -45,6 +45,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_merchant_admin.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_transfer_limits.sql"),
+    ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_operations_search.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_cabinet_login.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;
@@ -175,10 +187,11 @@ impl Driver for SqliteDriver {
         for t in inserts.iter().filter(|t| !t.rows.is_empty()) {
             let marks: Vec<String> = (1..=t.columns.len()).map(|i| format!("?{i}")).collect();
             let sql = format!(
-                "INSERT INTO {} ({}) VALUES ({})",
+                "INSERT INTO {} ({}) VALUES ({}) {}",
                 t.table,
                 t.columns.join(", "),
-                marks.join(", ")
+                marks.join(", "),
+                t.on_conflict.unwrap_or("")
             );
             let mut st = self.conn.prepare_cached(&sql).map_err(db_err)?;
             for row in &t.rows {

@@ -22,8 +22,10 @@ mod invoice_index;
 mod key_files;
 mod key_rotation;
 mod ledger_guard;
+mod limits;
 mod merchant_admin;
 mod multi_instance;
+mod operations;
 mod retries;
 mod seed_flow;
 mod server_limits;
@@ -42,6 +44,8 @@ fn main() {
         tenants::cases(),
         merchant_admin::cases(),
         multi_instance::cases(),
+        limits::cases(),
+        operations::cases(),
         bench::cases(),
         retries::cases(),
         callback_dispatch::cases(),

@@ -2,6 +2,7 @@
 //! with the same rules the SQL store enforces (a token spent once, postings that balance, no
 //! card account below zero), so `execute` can be tested in milliseconds.
 
+use crate::limits::{Counter, TerminalLimits};
 use crate::money::Money;
 use crate::records::{
     CallbackEvent, CardGuesses, NetworkCard, OperationRecord, Posting, StoredResponse,
@@ -27,6 +28,9 @@ pub(super) struct MemoryTx {
     /// (merchant, card key) → wrong answers.
     pub guesses: HashMap<(String, String), CardGuesses>,
     pub references: u64,
+    /// Terminals' own limits; a terminal not here has the defaults.
+    pub limits: HashMap<String, TerminalLimits>,
+    pub counters: HashMap<String, Counter>,
 }
 
 impl Tx for MemoryTx {
@@ -174,6 +178,20 @@ impl Tx for MemoryTx {
 
     fn insert_callback(&mut self, event: &CallbackEvent) -> StoreResult<()> {
         self.callbacks.push(event.clone());
+        Ok(())
+    }
+
+    fn terminal_limits(&mut self, terminal_id: &str) -> StoreResult<TerminalLimits> {
+        Ok(self.limits.get(terminal_id).copied().unwrap_or_default())
+    }
+
+    fn limit_counter(&mut self, key: &str) -> StoreResult<Counter> {
+        Ok(self.counters.get(key).copied().unwrap_or_default())
+    }
+
+    fn add_to_counter(&mut self, key: &str, add: Counter) -> StoreResult<()> {
+        let c = self.counters.entry(key.to_string()).or_default();
+        *c = c.plus(add);
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //!   caller and funded from the caller's funding account, up to the funding cap.
 //! - `POST /sandbox/cards/{id}/topup` — add money to one of the caller's own cards, the same way.
 //! - `GET /sandbox/ledger` — check the double-entry ledger.
+//! - `GET`/`PUT /sandbox/terminals/{id}/limits` — a terminal's transfer limits (`limits.rs`).
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::EpayError;
@@ -28,7 +29,7 @@ use axum::Json;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-async fn merchant(
+pub(crate) async fn merchant(
     state: &AppState,
     headers: &HeaderMap,
     peer: &Peer,
@@ -69,7 +70,7 @@ async fn merchant(
 
 /// A sandbox request body, read as strictly as the ePay API's: a repeated key is refused, and
 /// a complaint never repeats the value (it may be a card number or a CVC).
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, EpayError> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, EpayError> {
     aqsha_wire::json::unique_keys(body).map_err(|e| EpayError::input(format!("{what}: {e}")))?;
     serde_json::from_slice(body).map_err(|e| {
         let why = aqsha_wire::json::without_values(&e.to_string());

@@ -47,7 +47,7 @@ pub async fn status(
     Ok(result(code, message, Some(transaction(&op))))
 }
 
-fn transaction(op: &OperationRecord) -> StatusTransaction {
+pub(crate) fn transaction(op: &OperationRecord) -> StatusTransaction {
     StatusTransaction {
         id: op.id.clone(),
         created_date: op
