@@ -235,16 +235,17 @@ async fn two_instances_keep_one_limit_together(_: Backend) {
     let pg = crate::common::pg::PgDb::create();
     let a = Server::start_instance(&pg.url, KEY, &[]);
     let b = Server::start_instance(&pg.url, KEY, &[]);
-    let c = cards(&a, 21).await;
+    let c = cards(&a, 22).await;
     // The terminal's day: seven transfers of 100 fit, from twenty senders on two instances.
     let t = new_terminal(&a).await;
     set_limits(&a, &t, json!({"terminal_daily": 700})).await;
     let bodies: Vec<Value> = (0..20).map(|i| body(&t, &c[i], &c[20], 100)).collect();
     assert_eq!(race(&a, &b, &bodies, 529).await, (7, 13));
-    // One receiver card's day across both: four credits of 100 fit.
+    // One receiver card's day across both: four credits of 100 fit (a fresh receiver: the
+    // counter is the card's, on every terminal of the merchant).
     let t = new_terminal(&b).await;
     set_limits(&b, &t, json!({"receiver_daily": 400})).await;
-    let bodies: Vec<Value> = (0..20).map(|i| body(&t, &c[i], &c[20], 100)).collect();
+    let bodies: Vec<Value> = (0..20).map(|i| body(&t, &c[i], &c[21], 100)).collect();
     assert_eq!(race(&a, &b, &bodies, 528).await, (4, 16));
     // One sender card's count across both.
     let t = new_terminal(&a).await;
