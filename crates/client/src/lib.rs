@@ -3,10 +3,10 @@
 pub mod callback;
 pub mod card;
 mod client;
-mod operations;
 pub mod config;
 pub mod error;
 pub mod money;
+mod operations;
 pub mod status;
 pub mod token;
 pub mod transfer;

@@ -82,7 +82,10 @@ impl Method {
 
     fn parse(name: &str) -> Option<Method> {
         let name = name.to_ascii_lowercase();
-        Method::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+        Method::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| *m)
     }
 }
 
@@ -113,7 +116,9 @@ pub struct Search {
 impl Search {
     /// The query of a request, or what is wrong with it, said for the caller.
     pub fn parse(req: &OperationsRequest) -> Result<Search, String> {
-        let paging = req.paging.unwrap_or(aqsha_wire::operations::Paging { page: 0, size: 20 });
+        let paging = req
+            .paging
+            .unwrap_or(aqsha_wire::operations::Paging { page: 0, size: 20 });
         if paging.size == 0 || paging.size > MAX_PAGE_SIZE {
             return Err(format!("paging.size must be 1 to {MAX_PAGE_SIZE}"));
         }
@@ -289,17 +294,29 @@ mod tests {
 
     #[test]
     fn a_search_needs_created_at_and_known_fields_and_methods() {
-        let e = request(r#"{"searchParameters":[{"name":"amount","method":"=","searchParameter":[1]}]}"#);
+        let e = request(
+            r#"{"searchParameters":[{"name":"amount","method":"=","searchParameter":[1]}]}"#,
+        );
         assert!(e.unwrap_err().contains("must include created_at"));
-        let e = request(r#"{"searchParameters":[{"name":"pan","method":"=","searchParameter":["1"]}]}"#);
+        let e = request(
+            r#"{"searchParameters":[{"name":"pan","method":"=","searchParameter":["1"]}]}"#,
+        );
         assert!(e.unwrap_err().contains("unknown field \"pan\""));
-        let e = request(r#"{"searchParameters":[{"name":"created_at","method":"~","searchParameter":["1"]}]}"#);
+        let e = request(
+            r#"{"searchParameters":[{"name":"created_at","method":"~","searchParameter":["1"]}]}"#,
+        );
         assert!(e.unwrap_err().contains("unknown method"));
-        let e = request(r#"{"searchParameters":[{"name":"created_at","method":"like","searchParameter":["1"]}]}"#);
+        let e = request(
+            r#"{"searchParameters":[{"name":"created_at","method":"like","searchParameter":["1"]}]}"#,
+        );
         assert!(e.unwrap_err().contains("does not apply"));
-        let e = request(r#"{"searchParameters":[{"name":"created_at","method":"between","searchParameter":["2026-01-01"]}]}"#);
+        let e = request(
+            r#"{"searchParameters":[{"name":"created_at","method":"between","searchParameter":["2026-01-01"]}]}"#,
+        );
         assert!(e.unwrap_err().contains("takes 2 value(s)"));
-        let e = request(r#"{"searchParameters":[{"name":"created_at","method":">","searchParameter":["yesterday"]}]}"#);
+        let e = request(
+            r#"{"searchParameters":[{"name":"created_at","method":">","searchParameter":["yesterday"]}]}"#,
+        );
         assert!(e.unwrap_err().contains("not a date"));
     }
 
@@ -323,7 +340,9 @@ mod tests {
         assert_eq!(s.conditions[1].values, vec![Value::Int(1050)]);
         assert_eq!(s.order, vec![(Field::Amount, false)]);
         assert_eq!((s.page, s.size), (2, 5));
-        let e = request(r#"{"searchParameters":[{"name":"created_at","method":">","searchParameter":["2026-01-01"]},{"name":"status","method":"=","searchParameter":["PAID"]}]}"#);
+        let e = request(
+            r#"{"searchParameters":[{"name":"created_at","method":">","searchParameter":["2026-01-01"]},{"name":"status","method":"=","searchParameter":["PAID"]}]}"#,
+        );
         assert!(e.unwrap_err().contains("unknown status"));
     }
 }

@@ -7,11 +7,11 @@ use crate::card::{Brand, Expiry};
 use crate::limits::LimitSettings;
 use crate::money::{Currency, Money};
 use crate::provision::NewRecords;
-use crate::search::Search;
 use crate::records::{
     CallbackAttempt, CallbackEvent, CallbackStatus, MerchantRecord, OperationRecord, SealedRecord,
     SealedTable, TerminalRecord, VaultCard,
 };
+use crate::search::Search;
 use crate::transfer::{TransferCommand, TransferOutcome};
 use crate::vault::SealedPan;
 use chrono::{DateTime, Utc};

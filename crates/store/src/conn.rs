@@ -5,11 +5,11 @@
 use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::Money;
 use aqsha_core::provision::NewRecords;
-use aqsha_core::search::Search;
 use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
     VaultCard,
 };
+use aqsha_core::search::Search;
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
     SandboxCardView, StoreResult, Tx,
@@ -123,8 +123,7 @@ pub trait Conn: Tx + Send + 'static {
         merchant_id: &str,
         search: &Search,
     ) -> StoreResult<Vec<OperationRecord>>;
-    fn merchant_by_login(&mut self, login: &str)
-        -> StoreResult<Option<(MerchantRecord, String)>>;
+    fn merchant_by_login(&mut self, login: &str) -> StoreResult<Option<(MerchantRecord, String)>>;
     fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
     fn public_card_keys(&mut self) -> StoreResult<Vec<String>>;
     fn callbacks(

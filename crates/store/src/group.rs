@@ -24,11 +24,11 @@ use crate::writer::{writer_loop, Command, WriterStats};
 use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::Money;
 use aqsha_core::provision::NewRecords;
-use aqsha_core::search::Search;
 use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
     VaultCard,
 };
+use aqsha_core::search::Search;
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
     SandboxCardView, Store, StoreError, StoreResult, Tx,

@@ -101,7 +101,11 @@ mod tests {
         let bad = serde_json::from_str::<OperationsRequest>(r#"{"searchParams":[]}"#);
         assert!(bad.unwrap_err().to_string().contains("searchParams"));
         let answer = OperationsResponse {
-            paging: PageInfo { page: 1, size: 5, has_next: false },
+            paging: PageInfo {
+                page: 1,
+                size: 5,
+                has_next: false,
+            },
             data: vec![],
         };
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use super::{client, print_json, OperationsArgs};
 use anyhow::{bail, Context};
-use aqsha_client::wire::operations::{OrderParameter, OperationsRequest, Paging, SearchParameter};
+use aqsha_client::wire::operations::{OperationsRequest, OrderParameter, Paging, SearchParameter};
 use serde_json::json;
 
 /// The search the flags ask for: created_at from `--since` (to `--until`, else now and a
@@ -86,7 +86,15 @@ pub(super) async fn operations(a: OperationsArgs) -> anyhow::Result<u8> {
     }
     say!(
         "{:<21} {:<17} {:>12} {:<4} {:<7} {:>5} {:<15} {:<15} {:<12}",
-        "created", "invoice", "amount", "cur", "status", "code", "sender", "receiver", "reference"
+        "created",
+        "invoice",
+        "amount",
+        "cur",
+        "status",
+        "code",
+        "sender",
+        "receiver",
+        "reference"
     );
     for o in &page.data {
         say!(

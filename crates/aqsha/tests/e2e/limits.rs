@@ -44,7 +44,10 @@ async fn limits_call(
 ) -> (StatusCode, Value) {
     let mut req = s
         .http
-        .request(method, s.path(&format!("/sandbox/terminals/{terminal}/limits")))
+        .request(
+            method,
+            s.path(&format!("/sandbox/terminals/{terminal}/limits")),
+        )
         .basic_auth(who.0, Some(who.1));
     if let Some(b) = body {
         req = req.json(&b);
@@ -82,14 +85,28 @@ async fn cards(s: &Server, n: usize) -> Vec<String> {
 async fn declined(s: &Server, body: &Value, code: u64) {
     let before = s.sandbox_get("/sandbox/cards").await;
     let (st, r) = s.pay(body).await;
-    assert_eq!((st, r["code"].as_u64()), (StatusCode::BAD_REQUEST, Some(code)), "{r}");
-    assert_eq!(s.sandbox_get("/sandbox/cards").await, before, "a decline moves nothing");
-    let token = s.token(&[("terminal", body["order"]["terminalId"].as_str().unwrap())]).await;
+    assert_eq!(
+        (st, r["code"].as_u64()),
+        (StatusCode::BAD_REQUEST, Some(code)),
+        "{r}"
+    );
+    assert_eq!(
+        s.sandbox_get("/sandbox/cards").await,
+        before,
+        "a decline moves nothing"
+    );
+    let token = s
+        .token(&[("terminal", body["order"]["terminalId"].as_str().unwrap())])
+        .await;
     let inv = body["order"]["id"].as_str().unwrap();
     let (_, status) = s
         .get_json(&format!("/check-status/p2p/transaction/{inv}"), &token)
         .await;
-    assert_eq!(status["transaction"]["reasonCode"], code.to_string(), "{status}");
+    assert_eq!(
+        status["transaction"]["reasonCode"],
+        code.to_string(),
+        "{status}"
+    );
 }
 
 async fn charged(s: &Server, body: &Value) {
@@ -107,10 +124,18 @@ async fn limits_show_defaults_and_change_only_for_their_merchant(backend: Backen
     assert_eq!(v["sender_daily_transfers"], 1_000_000);
     assert_eq!(v["defaults"].as_array().unwrap().len(), 5, "{v}");
 
-    let v = set_limits(&s, &t, json!({"per_transfer": 150.5, "terminal_daily": "1000"})).await;
+    let v = set_limits(
+        &s,
+        &t,
+        json!({"per_transfer": 150.5, "terminal_daily": "1000"}),
+    )
+    .await;
     assert_eq!(v["per_transfer"], 150.5);
     assert_eq!(v["terminal_daily"], 1000);
-    assert_eq!(v["defaults"], json!(["sender_daily_transfers", "receiver_daily", "terminal_total"]));
+    assert_eq!(
+        v["defaults"],
+        json!(["sender_daily_transfers", "receiver_daily", "terminal_total"])
+    );
     let (_, again) = limits_call(&s, reqwest::Method::GET, &t, me, None).await;
     assert_eq!(again, v, "the settings are stored");
 
@@ -206,7 +231,10 @@ async fn race(a: &Server, b: &Server, bodies: &[Value], code: u64) -> (usize, us
         s.transfer(t, x)
     }))
     .await;
-    let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count();
+    let ok = results
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::OK)
+        .count();
     let declined = results
         .iter()
         .filter(|(st, r)| *st == StatusCode::BAD_REQUEST && r["code"] == code)

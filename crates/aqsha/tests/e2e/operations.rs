@@ -57,7 +57,10 @@ async fn search(s: &Server, token: &str, body: &Value) -> (StatusCode, Value) {
 /// Today's operations (a window around now), with more conditions.
 fn today(more: Value) -> Value {
     let now = chrono::Utc::now();
-    let (from, to) = (now - chrono::Duration::days(1), now + chrono::Duration::days(1));
+    let (from, to) = (
+        now - chrono::Duration::days(1),
+        now + chrono::Duration::days(1),
+    );
     let mut params = vec![json!({"name": "created_at", "method": "between",
         "searchParameter": [from.to_rfc3339(), to.to_rfc3339()]})];
     params.extend(more.as_array().cloned().unwrap_or_default());
@@ -110,21 +113,36 @@ async fn the_password_grant_refuses_wrong_passwords_and_locks_the_login(backend:
     let r = login_from(&s, [127, 0, 0, 3], LOGIN, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     // ... but not for the address that logged in as it before.
-    assert_eq!(login_from(&s, [127, 0, 0, 1], LOGIN, PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        login_from(&s, [127, 0, 0, 1], LOGIN, PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     // A password token does not transfer, and a client-credentials token does not list.
     let token = login(&s).await;
-    let (st, _) = s.transfer(&token, &seed_like_body(&invoice(), json!(100))).await;
+    let (st, _) = s
+        .transfer(&token, &seed_like_body(&invoice(), json!(100)))
+        .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (st, r) = search(&s, &s.token(&[]).await, &today(json!([]))).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("password grant"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("password grant"),
+        "{r}"
+    );
     // A password grant bound to an order is refused.
     let r = s
         .http
         .post(s.path("/oauth2/token"))
-        .form(&[("grant_type", "password"), ("scope", "transfer"), ("username", LOGIN),
-            ("password", PASSWORD), ("invoiceID", "123456789")])
+        .form(&[
+            ("grant_type", "password"),
+            ("scope", "transfer"),
+            ("username", LOGIN),
+            ("password", PASSWORD),
+            ("invoiceID", "123456789"),
+        ])
         .send()
         .await
         .unwrap();
@@ -157,7 +175,11 @@ async fn operations(s: &Server) -> (Vec<String>, String) {
     }
     let b = seed_like_body(&invoice(), json!(2_000_000));
     let (st, r) = s.pay(&b).await;
-    assert_eq!((st, r["code"].as_u64()), (StatusCode::BAD_REQUEST, Some(484)), "{r}");
+    assert_eq!(
+        (st, r["code"].as_u64()),
+        (StatusCode::BAD_REQUEST, Some(484)),
+        "{r}"
+    );
     made.push(b["order"]["id"].as_str().unwrap().to_string());
     // Another merchant's charge, from the same public card.
     let other = s.add_merchant("shop-ops");
@@ -178,36 +200,87 @@ async fn the_search_filters_by_every_field_and_method(backend: Backend) {
     // Only the merchant's own operations, newest first.
     assert_eq!(invoices(&s, &token, &today(json!([]))).await, newest_first);
     let cases: Vec<(Value, Vec<usize>)> = vec![
-        (json!([{"name": "invoice_id", "method": "=", "searchParameter": [inv[1]]}]), vec![1]),
-        (json!([{"name": "invoice_id", "method": "in", "searchParameter": [inv[0], inv[2]]}]),
-            vec![2, 0]),
-        (json!([{"name": "invoice_id", "method": "like", "searchParameter": [format!("%{}", &inv[3][10..])]}]),
-            vec![3]),
-        (json!([{"name": "account_id", "method": "=", "searchParameter": ["OPS-CUSTOMER-1"]}]),
-            vec![]),
-        (json!([{"name": "account_id", "method": "like", "searchParameter": ["OPS-CUSTOMER-1"]}]),
-            vec![3, 1]),
-        (json!([{"name": "status", "method": "=", "searchParameter": ["FAILED"]}]), vec![5]),
-        (json!([{"name": "status", "method": "in", "searchParameter": ["CHARGE"]}]),
-            vec![4, 3, 2, 1, 0]),
-        (json!([{"name": "amount", "method": ">", "searchParameter": [400]}]), vec![5, 4]),
-        (json!([{"name": "amount", "method": ">=", "searchParameter": ["400"]}]), vec![5, 4, 3]),
-        (json!([{"name": "amount", "method": "<", "searchParameter": [200]}]), vec![0]),
-        (json!([{"name": "amount", "method": "<=", "searchParameter": [200]}]), vec![1, 0]),
-        (json!([{"name": "amount", "method": "=", "searchParameter": [300]}]), vec![2]),
-        (json!([{"name": "amount", "method": "between", "searchParameter": [200, 400]}]),
-            vec![3, 2, 1]),
-        (json!([{"name": "amount", "method": "in", "searchParameter": [100, 500]}]), vec![4, 0]),
-        (json!([{"name": "card_mask", "method": "like", "searchParameter": ["%6736"]}]), vec![2]),
-        (json!([{"name": "card_mask", "method": "like", "searchParameter": ["%5096"]}]),
-            vec![5, 4, 3, 1, 0]),
-        (json!([{"name": "card_mask", "method": "=", "searchParameter": ["440563...7622"]}]),
-            vec![5, 4, 3, 2, 1, 0]),
-        (json!([{"name": "reference", "method": "=", "searchParameter": [reference]}]), vec![0]),
-        (json!([{"name": "terminal_id", "method": "=", "searchParameter": [TERMINAL_3]}]),
-            vec![4]),
-        (json!([{"name": "terminal_id", "method": "in", "searchParameter": [TERMINAL_2, TERMINAL_3]},
-                {"name": "amount", "method": "<", "searchParameter": [300]}]), vec![1, 0]),
+        (
+            json!([{"name": "invoice_id", "method": "=", "searchParameter": [inv[1]]}]),
+            vec![1],
+        ),
+        (
+            json!([{"name": "invoice_id", "method": "in", "searchParameter": [inv[0], inv[2]]}]),
+            vec![2, 0],
+        ),
+        (
+            json!([{"name": "invoice_id", "method": "like", "searchParameter": [format!("%{}", &inv[3][10..])]}]),
+            vec![3],
+        ),
+        (
+            json!([{"name": "account_id", "method": "=", "searchParameter": ["OPS-CUSTOMER-1"]}]),
+            vec![],
+        ),
+        (
+            json!([{"name": "account_id", "method": "like", "searchParameter": ["OPS-CUSTOMER-1"]}]),
+            vec![3, 1],
+        ),
+        (
+            json!([{"name": "status", "method": "=", "searchParameter": ["FAILED"]}]),
+            vec![5],
+        ),
+        (
+            json!([{"name": "status", "method": "in", "searchParameter": ["CHARGE"]}]),
+            vec![4, 3, 2, 1, 0],
+        ),
+        (
+            json!([{"name": "amount", "method": ">", "searchParameter": [400]}]),
+            vec![5, 4],
+        ),
+        (
+            json!([{"name": "amount", "method": ">=", "searchParameter": ["400"]}]),
+            vec![5, 4, 3],
+        ),
+        (
+            json!([{"name": "amount", "method": "<", "searchParameter": [200]}]),
+            vec![0],
+        ),
+        (
+            json!([{"name": "amount", "method": "<=", "searchParameter": [200]}]),
+            vec![1, 0],
+        ),
+        (
+            json!([{"name": "amount", "method": "=", "searchParameter": [300]}]),
+            vec![2],
+        ),
+        (
+            json!([{"name": "amount", "method": "between", "searchParameter": [200, 400]}]),
+            vec![3, 2, 1],
+        ),
+        (
+            json!([{"name": "amount", "method": "in", "searchParameter": [100, 500]}]),
+            vec![4, 0],
+        ),
+        (
+            json!([{"name": "card_mask", "method": "like", "searchParameter": ["%6736"]}]),
+            vec![2],
+        ),
+        (
+            json!([{"name": "card_mask", "method": "like", "searchParameter": ["%5096"]}]),
+            vec![5, 4, 3, 1, 0],
+        ),
+        (
+            json!([{"name": "card_mask", "method": "=", "searchParameter": ["440563...7622"]}]),
+            vec![5, 4, 3, 2, 1, 0],
+        ),
+        (
+            json!([{"name": "reference", "method": "=", "searchParameter": [reference]}]),
+            vec![0],
+        ),
+        (
+            json!([{"name": "terminal_id", "method": "=", "searchParameter": [TERMINAL_3]}]),
+            vec![4],
+        ),
+        (
+            json!([{"name": "terminal_id", "method": "in", "searchParameter": [TERMINAL_2, TERMINAL_3]},
+                {"name": "amount", "method": "<", "searchParameter": [300]}]),
+            vec![1, 0],
+        ),
     ];
     for (conditions, expected) in cases {
         let want: Vec<String> = expected.iter().map(|i| inv[*i].clone()).collect();
@@ -228,8 +301,13 @@ async fn the_search_filters_by_every_field_and_method(backend: Backend) {
     assert_eq!(invoices(&s, &token, &at("<=", future)).await.len(), 6);
     assert_eq!(invoices(&s, &token, &at("=", past)).await.len(), 0);
     // Each answer is in the status API's shape.
-    let (_, r) = search(&s, &token, &today(json!([{"name": "invoice_id", "method": "=",
-        "searchParameter": [inv[0]]}]))).await;
+    let (_, r) = search(
+        &s,
+        &token,
+        &today(json!([{"name": "invoice_id", "method": "=",
+        "searchParameter": [inv[0]]}])),
+    )
+    .await;
     let op = &r["data"][0];
     assert_eq!(op["amount"], 100);
     assert_eq!(op["statusName"], "CHARGE");
@@ -249,7 +327,10 @@ async fn the_search_pages_orders_and_refuses_bad_requests(backend: Backend) {
         body["orderParameters"] = json!([{"field": "amount", "typeOrder": "ASC"}]);
         let (st, r) = search(&s, &token, &body).await;
         assert_eq!(st, StatusCode::OK, "{r}");
-        assert_eq!(r["paging"], json!({"page": page, "size": 2, "hasNext": page < 2}));
+        assert_eq!(
+            r["paging"],
+            json!({"page": page, "size": 2, "hasNext": page < 2})
+        );
         seen.extend(invoices(&s, &token, &body).await);
     }
     assert_eq!(seen, inv);
@@ -261,13 +342,31 @@ async fn the_search_pages_orders_and_refuses_bad_requests(backend: Backend) {
     // Bad requests: a clear 400 with the format-error code, naming what is wrong.
     let bad = [
         (json!({"searchParameters": []}), "must include created_at"),
-        (today(json!([{"name": "pan", "method": "=", "searchParameter": ["1"]}])), "unknown field"),
-        (today(json!([{"name": "amount", "method": "~", "searchParameter": [1]}])), "unknown method"),
-        (today(json!([{"name": "amount", "method": "like", "searchParameter": ["1"]}])), "does not apply"),
-        (today(json!([{"name": "amount", "method": "between", "searchParameter": [1]}])), "takes 2"),
+        (
+            today(json!([{"name": "pan", "method": "=", "searchParameter": ["1"]}])),
+            "unknown field",
+        ),
+        (
+            today(json!([{"name": "amount", "method": "~", "searchParameter": [1]}])),
+            "unknown method",
+        ),
+        (
+            today(json!([{"name": "amount", "method": "like", "searchParameter": ["1"]}])),
+            "does not apply",
+        ),
+        (
+            today(json!([{"name": "amount", "method": "between", "searchParameter": [1]}])),
+            "takes 2",
+        ),
         (json!({"searchParams": []}), "unknown field `searchParams`"),
-        (json!({"searchParameters": [], "paging": {"page": 0, "size": 1000}}), "paging.size"),
-        (json!({"orderParameters": [{"field": "pan"}], "searchParameters": []}), "must include"),
+        (
+            json!({"searchParameters": [], "paging": {"page": 0, "size": 1000}}),
+            "paging.size",
+        ),
+        (
+            json!({"orderParameters": [{"field": "pan"}], "searchParameters": []}),
+            "must include",
+        ),
     ];
     for (body, says) in bad {
         let (st, r) = search(&s, &token, &body).await;
@@ -285,6 +384,12 @@ async fn the_search_pages_orders_and_refuses_bad_requests(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = s.http.post(s.path("/p2p/operations")).json(&today(json!([]))).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.path("/p2p/operations"))
+        .json(&today(json!([])))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }

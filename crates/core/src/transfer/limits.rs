@@ -114,7 +114,11 @@ pub(super) fn keys_ahead(cmd: &TransferCommand, terminal: Option<&String>) -> Ve
     let day = limits::day_of(cmd.now);
     let mut keys = Vec::with_capacity(4);
     if let Pan(p) = &cmd.sender {
-        keys.push(limits::sender_key(merchant, &p.fingerprint, &limits::period_of(cmd.now)));
+        keys.push(limits::sender_key(
+            merchant,
+            &p.fingerprint,
+            &limits::period_of(cmd.now),
+        ));
     }
     if let Pan(p) = &cmd.receiver {
         keys.push(limits::receiver_key(merchant, &p.fingerprint, &day));

@@ -76,8 +76,7 @@ fn view(terminal_id: String, s: &LimitSettings) -> LimitsView {
 fn amount(name: &str, a: &Option<WireAmount>) -> Result<Option<Money>, EpayError> {
     a.as_ref()
         .map(|a| {
-            Money::parse_positive(a.as_str())
-                .map_err(|e| EpayError::input(format!("{name}: {e}")))
+            Money::parse_positive(a.as_str()).map_err(|e| EpayError::input(format!("{name}: {e}")))
         })
         .transpose()
 }

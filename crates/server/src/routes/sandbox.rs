@@ -70,7 +70,10 @@ pub(crate) async fn merchant(
 
 /// A sandbox request body, read as strictly as the ePay API's: a repeated key is refused, and
 /// a complaint never repeats the value (it may be a card number or a CVC).
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, EpayError> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, EpayError> {
     aqsha_wire::json::unique_keys(body).map_err(|e| EpayError::input(format!("{what}: {e}")))?;
     serde_json::from_slice(body).map_err(|e| {
         let why = aqsha_wire::json::without_values(&e.to_string());

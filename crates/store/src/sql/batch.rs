@@ -12,8 +12,8 @@ use crate::batch::Known;
 use crate::conn::Conn;
 use crate::rows::{self, Cols};
 use aqsha_core::invoice::day_of;
-use aqsha_core::records::{CardGuesses, OperationStatus};
 use aqsha_core::limits::Counter;
+use aqsha_core::records::{CardGuesses, OperationStatus};
 use aqsha_core::store::{StoreError, StoreResult};
 use aqsha_core::transfer::LockKeys;
 
@@ -183,7 +183,8 @@ impl<D: Driver> SqlConn<D> {
 /// Six lookups in one round trip; the first column says which. Each part finds its rows
 /// through its own index (lists are matched on an index's first column). The tails' status is
 /// filtered in code, for the reason given in `invoice_tail_taken`.
-const READ_AHEAD: &str = concat!("SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
+const READ_AHEAD: &str = concat!(
+    "SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
      WHERE token_id = ANY($1)
      UNION ALL
      SELECT 'c', merchant_id, invoice_id, id, request_digest, http_status, response_body
@@ -199,8 +200,11 @@ const READ_AHEAD: &str = concat!("SELECT 's', token_id, operation_id, '', '', 0,
      SELECT 'n', counter_key, '', '', '', transfers, CAST(total AS TEXT) FROM limit_counters
      WHERE counter_key = ANY($9)
      UNION ALL
-     SELECT 'l', id, '', '', '', 0, ", limit_settings_text!(), " FROM terminals
-     WHERE id = ANY($10)");
+     SELECT 'l', id, '', '', '', 0, ",
+    limit_settings_text!(),
+    " FROM terminals
+     WHERE id = ANY($10)"
+);
 
 /// The lists [`READ_AHEAD`] looks up, from the ready commands' keys, in its parameters' order.
 #[derive(Default)]
@@ -351,10 +355,13 @@ pub(super) fn lock_keys_of(keys: &[&LockKeys]) -> Vec<String> {
         .filter_map(|k| k.invoice.as_ref())
         .map(|(m, i)| invoice_lock(m, i))
         .chain(keys.iter().filter_map(|k| k.tail.as_ref()).map(tail_lock))
-        .chain(keys.iter().flat_map(|k| &k.counters).map(|c| counter_lock(c)))
+        .chain(
+            keys.iter()
+                .flat_map(|k| &k.counters)
+                .map(|c| counter_lock(c)),
+        )
         .collect();
     locks.sort_unstable();
     locks.dedup();
     locks
 }
-

@@ -8,11 +8,11 @@ use crate::rows;
 use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::Money;
 use aqsha_core::provision::NewRecords;
-use aqsha_core::search::Search;
 use aqsha_core::records::CallbackStatus;
 use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, VaultCard,
 };
+use aqsha_core::search::Search;
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
     SandboxCardView, StoreResult, Tx,

@@ -18,9 +18,9 @@ macro_rules! limit_settings_text {
 
 mod batch;
 mod conn;
+mod install;
 mod limits;
 mod search;
-mod install;
 mod tx;
 mod write;
 

@@ -5,7 +5,7 @@
 //! ever bound as a parameter. The merchant's index (migration "operations_search") is on
 //! (merchant, created_at, id), so a search in created_at order reads its page off the index.
 
-use super::{Param, SqlConn, Driver};
+use super::{Driver, Param, SqlConn};
 use crate::rows;
 use aqsha_core::records::{MerchantRecord, OperationRecord};
 use aqsha_core::search::{Condition, Field, Method, Search, Value};
@@ -142,11 +142,14 @@ mod tests {
         )
         .unwrap();
         let sql = statement(&Search::parse(&req).unwrap());
-        assert!(sql.ends_with(
-            "WHERE merchant_id = $1 AND created_at BETWEEN $2 AND $3 AND \
+        assert!(
+            sql.ends_with(
+                "WHERE merchant_id = $1 AND created_at BETWEEN $2 AND $3 AND \
              (LOWER(sender_mask) LIKE LOWER($4) OR LOWER(receiver_mask) LIKE LOWER($4)) AND \
              status IN ($5, $6) ORDER BY amount ASC, id ASC LIMIT $7 OFFSET $8"
-        ), "{sql}");
+            ),
+            "{sql}"
+        );
         assert!(!sql.contains("5096"));
     }
 }

@@ -4,10 +4,10 @@ use super::{
     counter_lock, guesses_of, invoice_lock, is_card_account, limit_settings_of, stored, tail_lock,
     Driver, Param, SqlConn,
 };
-use aqsha_core::limits::{Counter, TerminalLimits};
 #[cfg(doc)]
 use crate::conn::Conn;
 use crate::rows;
+use aqsha_core::limits::{Counter, TerminalLimits};
 use aqsha_core::money::Money;
 use aqsha_core::records::{
     CallbackEvent, CardGuesses, NetworkCard, OperationRecord, OperationStatus, Posting,
@@ -318,7 +318,11 @@ impl<D: Driver> Tx for SqlConn<D> {
         if let Some(l) = self.known.limits.get(terminal_id) {
             return Ok(*l);
         }
-        let sql = concat!("SELECT ", limit_settings_text!(), " FROM terminals WHERE id = $1");
+        let sql = concat!(
+            "SELECT ",
+            limit_settings_text!(),
+            " FROM terminals WHERE id = $1"
+        );
         let found = self.one(sql, &[Param::Text(terminal_id)], |r| r.text(0))?;
         let limits = limit_settings_of(found.as_deref().unwrap_or("")).effective();
         self.known.limits.insert(terminal_id.to_string(), limits);

@@ -84,7 +84,13 @@ pub(super) fn pending_rows<'a>(p: &'a Pending, dates: &'a [(String, String)]) ->
     let counters = p
         .counters
         .iter()
-        .map(|(key, c)| vec![Param::Text(key), Param::Int(c.transfers), Param::Int(c.total)])
+        .map(|(key, c)| {
+            vec![
+                Param::Text(key),
+                Param::Int(c.transfers),
+                Param::Int(c.total),
+            ]
+        })
         .collect();
     [
         Rows {

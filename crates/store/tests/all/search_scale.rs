@@ -42,7 +42,11 @@ fn fill(path: &std::path::Path, merchant: &str) {
         let start = chrono::Utc::now() - chrono::Duration::days(100);
         for n in 0..OPERATIONS {
             let at = start + chrono::Duration::milliseconds(n * 8_640);
-            let owner = if n % 1000 == 7 { "someone-else" } else { merchant };
+            let owner = if n % 1000 == 7 {
+                "someone-else"
+            } else {
+                merchant
+            };
             let invoice = format!("{:012}", 100_000_000 + n);
             let failed = n % 10 == 3;
             st.execute(rusqlite::params![
@@ -54,7 +58,11 @@ fn fill(path: &std::path::Path, merchant: &str) {
                 100 * (1 + n % 1000),
                 if failed { "FAILED" } else { "CHARGE" },
                 if failed { 484 } else { 0 },
-                if failed { String::new() } else { format!("{:012}", n + 1) },
+                if failed {
+                    String::new()
+                } else {
+                    format!("{:012}", n + 1)
+                },
                 format!("440563...{:04}", n % 10_000),
                 at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 at.format("%Y-%m-%d").to_string(),
@@ -82,24 +90,75 @@ async fn search_scale_first_pages_over_a_million_operations() {
     assert!(store.install(records).await.unwrap());
     let began = Instant::now();
     fill(&path, &merchant);
-    println!("inserted {OPERATIONS} operations in {:.1?}", began.elapsed());
+    println!(
+        "inserted {OPERATIONS} operations in {:.1?}",
+        began.elapsed()
+    );
 
     let week = r#"{"name":"created_at","method":">=","searchParameter":["DATE"]}"#.replace(
         "DATE",
         &(chrono::Utc::now() - chrono::Duration::days(7)).to_rfc3339(),
     );
-    let all = r#"{"name":"created_at","method":"between","searchParameter":["2000-01-01","2100-01-01"]}"#;
+    let all =
+        r#"{"name":"created_at","method":"between","searchParameter":["2000-01-01","2100-01-01"]}"#;
     let cases = [
-        ("last 7 days, newest first", format!(r#"{{"searchParameters":[{week}]}}"#)),
-        ("all time, newest first", format!(r#"{{"searchParameters":[{all}]}}"#)),
-        ("all time, oldest first", format!(r#"{{"searchParameters":[{all}],"orderParameters":[{{"field":"created_at","typeOrder":"ASC"}}]}}"#)),
-        ("all time, FAILED only", format!(r#"{{"searchParameters":[{all},{{"name":"status","method":"=","searchParameter":["FAILED"]}}]}}"#)),
-        ("all time, one terminal", format!(r#"{{"searchParameters":[{all},{{"name":"terminal_id","method":"=","searchParameter":["{}"]}}]}}"#, TERMINALS[1])),
-        ("all time, one invoice", format!(r#"{{"searchParameters":[{all},{{"name":"invoice_id","method":"=","searchParameter":["000100500000"]}}]}}"#)),
-        ("all time, one reference", format!(r#"{{"searchParameters":[{all},{{"name":"reference","method":"=","searchParameter":["000000500001"]}}]}}"#)),
-        ("all time, one customer", format!(r#"{{"searchParameters":[{all},{{"name":"account_id","method":"=","searchParameter":["customer-42"]}}]}}"#)),
-        ("all time, card mask like", format!(r#"{{"searchParameters":[{all},{{"name":"card_mask","method":"like","searchParameter":["%1234"]}}]}}"#)),
-        ("all time, amount > 999, page 10", format!(r#"{{"paging":{{"page":10,"size":20}},"searchParameters":[{all},{{"name":"amount","method":">","searchParameter":[999]}}]}}"#)),
+        (
+            "last 7 days, newest first",
+            format!(r#"{{"searchParameters":[{week}]}}"#),
+        ),
+        (
+            "all time, newest first",
+            format!(r#"{{"searchParameters":[{all}]}}"#),
+        ),
+        (
+            "all time, oldest first",
+            format!(
+                r#"{{"searchParameters":[{all}],"orderParameters":[{{"field":"created_at","typeOrder":"ASC"}}]}}"#
+            ),
+        ),
+        (
+            "all time, FAILED only",
+            format!(
+                r#"{{"searchParameters":[{all},{{"name":"status","method":"=","searchParameter":["FAILED"]}}]}}"#
+            ),
+        ),
+        (
+            "all time, one terminal",
+            format!(
+                r#"{{"searchParameters":[{all},{{"name":"terminal_id","method":"=","searchParameter":["{}"]}}]}}"#,
+                TERMINALS[1]
+            ),
+        ),
+        (
+            "all time, one invoice",
+            format!(
+                r#"{{"searchParameters":[{all},{{"name":"invoice_id","method":"=","searchParameter":["000100500000"]}}]}}"#
+            ),
+        ),
+        (
+            "all time, one reference",
+            format!(
+                r#"{{"searchParameters":[{all},{{"name":"reference","method":"=","searchParameter":["000000500001"]}}]}}"#
+            ),
+        ),
+        (
+            "all time, one customer",
+            format!(
+                r#"{{"searchParameters":[{all},{{"name":"account_id","method":"=","searchParameter":["customer-42"]}}]}}"#
+            ),
+        ),
+        (
+            "all time, card mask like",
+            format!(
+                r#"{{"searchParameters":[{all},{{"name":"card_mask","method":"like","searchParameter":["%1234"]}}]}}"#
+            ),
+        ),
+        (
+            "all time, amount > 999, page 10",
+            format!(
+                r#"{{"paging":{{"page":10,"size":20}},"searchParameters":[{all},{{"name":"amount","method":">","searchParameter":[999]}}]}}"#
+            ),
+        ),
     ];
     println!("| search | rows | first page |");
     println!("|---|---|---|");
@@ -113,10 +172,16 @@ async fn search_scale_first_pages_over_a_million_operations() {
             let t = Instant::now();
             let found = store.search_operations(&merchant, s.clone()).await.unwrap();
             best = best.min(t.elapsed());
-            assert!(found.iter().all(|o| o.merchant_id == merchant), "another merchant's row");
+            assert!(
+                found.iter().all(|o| o.merchant_id == merchant),
+                "another merchant's row"
+            );
             rows = found.len();
         }
-        println!("| {name} | {rows} | {:.2} ms |", best.as_secs_f64() * 1000.0);
+        println!(
+            "| {name} | {rows} | {:.2} ms |",
+            best.as_secs_f64() * 1000.0
+        );
         assert!(rows > 0, "{name}: nothing found");
     }
 }

@@ -21,7 +21,12 @@ fn with_limits(w: &mut MemoryTx, set: impl FnOnce(&mut TerminalLimits)) {
 fn an_amount_above_the_terminal_limit_is_declined_488_and_one_at_it_is_charged() {
     let mut w = world();
     with_limits(&mut w, |l| l.per_transfer = Money::from_minor(9_999));
-    let op = declined(&mut w, &nth(1), reason::AMOUNT_LIMIT_EXCEEDED, "99.99 KZT per");
+    let op = declined(
+        &mut w,
+        &nth(1),
+        reason::AMOUNT_LIMIT_EXCEEDED,
+        "99.99 KZT per",
+    );
     assert_eq!(op.amount, Money::from_minor(10_000));
     assert!(w.counters.is_empty(), "a decline counts nothing");
     with_limits(&mut w, |l| l.per_transfer = Money::from_minor(10_000));
@@ -34,15 +39,27 @@ fn a_sender_card_past_its_daily_transfers_is_declined_491() {
     with_limits(&mut w, |l| l.sender_daily_transfers = 2);
     charged(&mut w, &nth(1));
     charged(&mut w, &nth(2));
-    declined(&mut w, &nth(3), reason::FREQUENCY_LIMIT, "made 2 transfers today");
+    declined(
+        &mut w,
+        &nth(3),
+        reason::FREQUENCY_LIMIT,
+        "made 2 transfers today",
+    );
     let day = crate::invoice::day_of(now());
     let key = sender_key(MERCHANT, "alice", &day);
-    assert_eq!(w.counters[&key], Counter { transfers: 2, total: 20_000 });
+    assert_eq!(
+        w.counters[&key],
+        Counter {
+            transfers: 2,
+            total: 20_000
+        }
+    );
     // Another sender card has its own count.
     let mut other = nth(4);
     other.sender = pan("bob");
     other.receiver = pan("alice");
-    w.balances.insert("card:bob".into(), Money::from_minor(100_000));
+    w.balances
+        .insert("card:bob".into(), Money::from_minor(100_000));
     charged(&mut w, &other);
 }
 
@@ -51,7 +68,12 @@ fn a_receiver_card_past_its_daily_credits_is_declined_528() {
     let mut w = world();
     with_limits(&mut w, |l| l.receiver_daily = Money::from_minor(15_000));
     charged(&mut w, &nth(1));
-    let op = declined(&mut w, &nth(2), reason::RECEIVER_DAILY_LIMIT, "more than 150 KZT today");
+    let op = declined(
+        &mut w,
+        &nth(2),
+        reason::RECEIVER_DAILY_LIMIT,
+        "more than 150 KZT today",
+    );
     assert_eq!(op.receiver.mask, "440563...bob");
     // Yesterday's credits do not count today.
     let mut tomorrow = nth(3);
@@ -66,7 +88,12 @@ fn a_terminal_past_its_daily_total_is_declined_529() {
     with_limits(&mut w, |l| l.terminal_daily = Money::from_minor(25_000));
     charged(&mut w, &nth(1));
     charged(&mut w, &nth(2));
-    declined(&mut w, &nth(3), reason::TERMINAL_DAILY_LIMIT, "more than 250 KZT today");
+    declined(
+        &mut w,
+        &nth(3),
+        reason::TERMINAL_DAILY_LIMIT,
+        "more than 250 KZT today",
+    );
     let key = terminal_day_key(TERMINAL, &crate::invoice::day_of(now()));
     assert_eq!(w.counters[&key].total, 20_000);
 }
@@ -78,15 +105,26 @@ fn a_terminal_past_its_overall_total_is_declined_2678() {
     // What the terminal charged before: 9,950.00 of its 10,000.00.
     w.counters.insert(
         terminal_key(TERMINAL),
-        Counter { transfers: 7, total: 995_000 },
+        Counter {
+            transfers: 7,
+            total: 995_000,
+        },
     );
-    declined(&mut w, &nth(1), reason::TERMINAL_LIMIT, "overall limit of 10000 KZT");
+    declined(
+        &mut w,
+        &nth(1),
+        reason::TERMINAL_LIMIT,
+        "overall limit of 10000 KZT",
+    );
     let mut small = nth(2);
     small.order.amount = "50".into();
     charged(&mut w, &small);
     assert_eq!(
         w.counters[&terminal_key(TERMINAL)],
-        Counter { transfers: 8, total: 1_000_000 }
+        Counter {
+            transfers: 8,
+            total: 1_000_000
+        }
     );
 }
 
@@ -95,7 +133,10 @@ fn a_charge_counts_on_all_four_counters_and_card_counts_are_per_merchant() {
     let mut w = world();
     charged(&mut w, &nth(1));
     let day = crate::invoice::day_of(now());
-    let one = Counter { transfers: 1, total: 10_000 };
+    let one = Counter {
+        transfers: 1,
+        total: 10_000,
+    };
     for key in [
         sender_key(MERCHANT, "alice", &day),
         receiver_key(MERCHANT, "bob", &day),
@@ -106,8 +147,13 @@ fn a_charge_counts_on_all_four_counters_and_card_counts_are_per_merchant() {
     }
     // Another merchant's transfers from the same public card do not use up this one's limit.
     with_limits(&mut w, |l| l.sender_daily_transfers = 1);
-    w.counters
-        .insert(sender_key(OTHER_MERCHANT, "alice", &day), Counter { transfers: 5, total: 1 });
+    w.counters.insert(
+        sender_key(OTHER_MERCHANT, "alice", &day),
+        Counter {
+            transfers: 5,
+            total: 1,
+        },
+    );
     declined(&mut w, &nth(2), reason::FREQUENCY_LIMIT, "");
     w.counters.remove(&sender_key(MERCHANT, "alice", &day));
     charged(&mut w, &nth(3));
