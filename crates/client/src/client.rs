@@ -38,9 +38,9 @@ impl std::fmt::Debug for Client {
 }
 
 /// How an HTTP answer arrived: status and body bytes.
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) body: Vec<u8>,
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
 }
 
 impl Client {
@@ -397,29 +397,40 @@ impl Client {
             })?;
         let url = format!("{base}/sandbox/callback-secret");
         let creds = &self.config.credentials;
-        let answer = match self
+        let request = self
             .http
             .get(&url)
-            .basic_auth(&creds.client_id, Some(creds.secret()))
-            .send()
-            .await
-        {
-            Ok(r) => read(r).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| Error::transport(&url, &e))?;
-        if !answer.status.is_success() {
-            return Err(self.api_error(&url, &answer));
-        }
-        let v: Value =
-            serde_json::from_slice(&answer.body).map_err(|_| unexpected(&url, &answer))?;
+            .basic_auth(&creds.client_id, Some(creds.secret()));
+        let v: Value = self.json_call(&url, request).await?;
         v.get("callbackSecret")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| unexpected(&url, &answer))
+            .ok_or_else(|| Error::UnexpectedResponse {
+                url: redact_url(&url),
+                http_status: StatusCode::OK.as_u16(),
+                body: snippet(&v.to_string(), 300),
+            })
     }
 
     // ---- plumbing ----------------------------------------------------------------------
+
+    /// Sends a request and reads a successful answer as JSON; any other answer is the API's
+    /// error (or an unexpected response).
+    pub(crate) async fn json_call<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T> {
+        let answer = match request.send().await {
+            Ok(r) => read(r).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| Error::transport(url, &e))?;
+        if !answer.status.is_success() {
+            return Err(self.api_error(url, &answer));
+        }
+        serde_json::from_slice(&answer.body).map_err(|_| unexpected(url, &answer))
+    }
 
     /// A read-only (or idempotent) call with a cached service token; on 401 the token is
     /// replaced once, since a 401 means the call was not carried out.
@@ -453,7 +464,7 @@ impl Client {
         }
     }
 
-    pub(crate) fn api_error(&self, url: &str, answer: &Answer) -> Error {
+    fn api_error(&self, url: &str, answer: &Answer) -> Error {
         let status = answer.status.as_u16();
         match serde_json::from_slice::<Value>(&answer.body)
             .ok()
@@ -477,13 +488,13 @@ fn transient(e: &Error) -> bool {
     }
 }
 
-pub(crate) async fn read(resp: reqwest::Response) -> std::result::Result<Answer, reqwest::Error> {
+async fn read(resp: reqwest::Response) -> std::result::Result<Answer, reqwest::Error> {
     let status = resp.status();
     let body = resp.bytes().await?.to_vec();
     Ok(Answer { status, body })
 }
 
-pub(crate) fn unexpected(url: &str, answer: &Answer) -> Error {
+fn unexpected(url: &str, answer: &Answer) -> Error {
     Error::UnexpectedResponse {
         url: redact_url(url),
         http_status: answer.status.as_u16(),

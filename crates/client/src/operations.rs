@@ -1,8 +1,8 @@
 //! The operations list (`POST /p2p/operations`): a password-grant token for the merchant's
 //! cabinet login, and searches with it.
 
-use crate::client::{read, unexpected, Client};
-use crate::error::{Error, Result};
+use crate::client::Client;
+use crate::error::Result;
 use crate::token::{AccessToken, TokenBinding};
 use aqsha_wire::operations::{OperationsRequest, OperationsResponse};
 
@@ -29,21 +29,11 @@ impl Client {
         search: &OperationsRequest,
     ) -> Result<OperationsResponse> {
         let url = self.api_url("/p2p/operations");
-        let answer = match self
+        let request = self
             .http
             .post(&url)
             .bearer_auth(token.secret())
-            .json(search)
-            .send()
-            .await
-        {
-            Ok(r) => read(r).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| Error::transport(&url, &e))?;
-        if !answer.status.is_success() {
-            return Err(self.api_error(&url, &answer));
-        }
-        serde_json::from_slice(&answer.body).map_err(|_| unexpected(&url, &answer))
+            .json(search);
+        self.json_call(&url, request).await
     }
 }

@@ -231,14 +231,7 @@ async fn race(a: &Server, b: &Server, bodies: &[Value], code: u64) -> (usize, us
         s.transfer(t, x)
     }))
     .await;
-    let ok = results
-        .iter()
-        .filter(|(st, _)| *st == StatusCode::OK)
-        .count();
-    let declined = results
-        .iter()
-        .filter(|(st, r)| *st == StatusCode::BAD_REQUEST && r["code"] == code)
-        .count();
+    let (ok, declined) = charged_and_declined(&results, code);
     assert_eq!(ok + declined, bodies.len(), "{results:?}");
     (ok, declined)
 }

@@ -110,15 +110,12 @@ pub async fn get_limits(
     peer: Peer,
     headers: HeaderMap,
     Path(terminal_id): Path<String>,
-) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    match state.store.limit_settings(&m.id, &terminal_id).await {
-        Ok(Some(s)) => Json(view(terminal_id, &s)).into_response(),
-        Ok(None) => no_terminal().into_response(),
-        Err(e) => EpayError::store("reading limits failed", e).into_response(),
+) -> Result<Response, Response> {
+    let m = merchant(&state, &headers, &peer).await?;
+    let found = state.store.limit_settings(&m.id, &terminal_id).await;
+    match found.map_err(|e| EpayError::store("reading limits failed", e).into_response())? {
+        Some(s) => Ok(Json(view(terminal_id, &s)).into_response()),
+        None => Err(no_terminal().into_response()),
     }
 }
 
@@ -129,25 +126,28 @@ pub async fn put_limits(
     headers: HeaderMap,
     Path(terminal_id): Path<String>,
     body: Body,
-) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let result = async {
-        let body = read_body(body).await?;
-        let req: LimitsInput = json_body(&body, "limits")?;
-        let s = settings(&req)?;
-        let set = state
-            .store
-            .set_limit_settings(&m.id, &terminal_id, s)
-            .await
-            .map_err(|e| EpayError::store("changing limits failed", e))?;
-        if !set {
-            return Err(no_terminal());
-        }
-        Ok::<_, EpayError>(Json(view(terminal_id, &s)).into_response())
+) -> Result<Response, Response> {
+    let m = merchant(&state, &headers, &peer).await?;
+    replace(&state, &m.id, terminal_id, body)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+async fn replace(
+    state: &AppState,
+    merchant_id: &str,
+    terminal_id: String,
+    body: Body,
+) -> Result<Response, EpayError> {
+    let req: LimitsInput = json_body(&read_body(body).await?, "limits")?;
+    let s = settings(&req)?;
+    let set = state
+        .store
+        .set_limit_settings(merchant_id, &terminal_id, s)
+        .await
+        .map_err(|e| EpayError::store("changing limits failed", e))?;
+    if !set {
+        return Err(no_terminal());
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    Ok(Json(view(terminal_id, &s)).into_response())
 }
