@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 /// It is cheap to share (`Arc<Client>`) and safe to use from many tasks at once; service
 /// tokens are cached per terminal and shared between tasks.
 pub struct Client {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     config: Config,
     /// Service tokens by terminal id (`""` for none). A tokio mutex, held while a token is
     /// fetched, so that concurrent callers wait for one request instead of each making one.
@@ -66,7 +66,7 @@ impl Client {
         &self.config
     }
 
-    fn api_url(&self, path: &str) -> String {
+    pub(crate) fn api_url(&self, path: &str) -> String {
         format!("{}{}", self.config.endpoints.api_base, path)
     }
 
@@ -88,6 +88,14 @@ impl Client {
             ..binding.clone()
         }
         .to_fields();
+        self.request_token(fields).await
+    }
+
+    /// Sends a token request of these fields, as a form (or multipart, as configured).
+    pub(crate) async fn request_token(
+        &self,
+        fields: Vec<(&'static str, String)>,
+    ) -> Result<AccessToken> {
         let url = &self.config.endpoints.token_url;
         let request = if self.config.multipart_token_requests {
             let mut form = reqwest::multipart::Form::new();
@@ -387,6 +395,24 @@ impl Client {
     }
 
     // ---- plumbing ----------------------------------------------------------------------
+
+    /// Sends a request and reads a successful answer as JSON; any other answer is the API's
+    /// error (or an unexpected response).
+    pub(crate) async fn json_call<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T> {
+        let answer = match request.send().await {
+            Ok(r) => read(r).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| Error::transport(url, &e))?;
+        if !answer.status.is_success() {
+            return Err(self.api_error(url, &answer));
+        }
+        serde_json::from_slice(&answer.body).map_err(|_| unexpected(url, &answer))
+    }
 
     /// A read-only (or idempotent) call with a cached service token; on 401 the token is
     /// replaced once, since a 401 means the call was not carried out.

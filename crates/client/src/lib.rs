@@ -6,6 +6,7 @@ mod client;
 pub mod config;
 pub mod error;
 pub mod money;
+mod operations;
 pub mod status;
 pub mod token;
 pub mod transfer;

@@ -109,6 +109,17 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .map(|h| h.to_string())
 }
 
+/// Whether `password` is the one `hash` (a PHC string from [`hash_password`]) was made from.
+/// A malformed hash matches nothing. Slow by design (argon2id): call it off the async threads.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
 /// A random secret in the style of ePay's client secrets (36 letters and digits).
 pub fn random_secret(len: usize) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

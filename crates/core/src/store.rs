@@ -4,6 +4,7 @@
 //! store's errors in [`crate::tx`] (re-exported here, where the server looks for them).
 
 use crate::card::{Brand, Expiry};
+use crate::limits::LimitSettings;
 use crate::money::{Currency, Money};
 use crate::outcomes::DueResolution;
 use crate::provision::NewRecords;
@@ -11,6 +12,7 @@ use crate::records::{
     CallbackAttempt, CallbackEvent, CallbackStatus, MerchantRecord, OperationRecord, SealedRecord,
     SealedTable, TerminalRecord, VaultCard,
 };
+use crate::search::Search;
 use crate::transfer::scenario::Resolution;
 use crate::transfer::{TransferCommand, TransferOutcome};
 use crate::vault::SealedPan;
@@ -139,6 +141,17 @@ pub trait Store: Send + Sync + 'static {
         merchant_id: &str,
         invoice_id: &str,
     ) -> StoreResult<Option<OperationRecord>>;
+    /// One page of the merchant's operations matching the search, in its order, and one more
+    /// when another page follows (so up to `size + 1`).
+    async fn search_operations(
+        &self,
+        merchant_id: &str,
+        search: Search,
+    ) -> StoreResult<Vec<OperationRecord>>;
+    /// The merchant whose cabinet login this is, with its password hash (argon2id, PHC
+    /// string); `None` when no merchant has that login or it has no password.
+    async fn merchant_by_login(&self, login: &str)
+        -> StoreResult<Option<(MerchantRecord, String)>>;
     async fn saved_cards(&self, merchant_id: &str, account_id: &str)
         -> StoreResult<Vec<VaultCard>>;
     /// `Ok(false)` when the merchant has no active card with that id (of that customer, when
@@ -181,6 +194,21 @@ pub trait Store: Send + Sync + 'static {
     /// `false` when that marker was installed before.
     async fn install(&self, seed: NewRecords) -> StoreResult<bool>;
     async fn ledger_report(&self) -> StoreResult<LedgerReport>;
+    /// The own limit settings of one of the merchant's terminals (`crate::limits`); `None`
+    /// when the merchant has no terminal with that id.
+    async fn limit_settings(
+        &self,
+        merchant_id: &str,
+        terminal_id: &str,
+    ) -> StoreResult<Option<LimitSettings>>;
+    /// Replaces them; `false` when the merchant has no terminal with that id. Transfers see
+    /// the new limits from their next batch on, on every instance.
+    async fn set_limit_settings(
+        &self,
+        merchant_id: &str,
+        terminal_id: &str,
+        settings: LimitSettings,
+    ) -> StoreResult<bool>;
 
     /// Claims up to `limit` due callbacks for one attempt each, at most `per_merchant` of any
     /// one merchant and none of the merchants in `skip` (those already at their cap). A claim

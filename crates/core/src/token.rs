@@ -34,6 +34,9 @@ pub struct TokenClaims {
     pub expires_at: DateTime<Utc>,
     /// The customer (`accountID`) the token was issued for, if any.
     pub account_id: Option<String>,
+    /// The cabinet login a password-grant token was issued to (`grant_type=password`); such a
+    /// token, and only such a token, lists the merchant's operations.
+    pub login: Option<String>,
 }
 
 impl TokenClaims {
@@ -131,8 +134,11 @@ fn encode(c: &TokenClaims) -> Vec<u8> {
     }
     // Fields added later trail the first eleven and are written only when present, so
     // tokens issued before them still open, and tokens without them stay as short as before.
-    if c.account_id.is_some() {
+    if c.account_id.is_some() || c.login.is_some() {
         put(&mut out, c.account_id.as_deref());
+    }
+    if c.login.is_some() {
+        put(&mut out, c.login.as_deref());
     }
     out
 }
@@ -226,6 +232,7 @@ fn decode(plain: &[u8]) -> Option<TokenClaims> {
     let expires: i64 = f.next()??.parse().ok()?;
     let expires_at: DateTime<Utc> = DateTime::from_timestamp(expires, 0)?;
     let account_id = if f.0.is_empty() { None } else { f.next()? };
+    let login = if f.0.is_empty() { None } else { f.next()? };
     if !f.0.is_empty() {
         return None;
     }
@@ -242,6 +249,7 @@ fn decode(plain: &[u8]) -> Option<TokenClaims> {
         secret_hash,
         expires_at,
         account_id,
+        login,
     })
 }
 
@@ -265,6 +273,7 @@ mod tests {
             secret_hash: Some("s3cr3t".into()),
             expires_at: DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
             account_id: Some("testUser1".into()),
+            login: Some("epay@halykbank.kz".into()),
         }
     }
 
@@ -296,6 +305,7 @@ mod tests {
             secret_hash: None,
             expires_at: DateTime::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
             account_id: None,
+            login: None,
         };
         let t = issue(&v, &c);
         // 4 key id + 12 nonce + 16 tag + 1 version + 3×17 ids + 2×9 numbers + 11 scope + 12

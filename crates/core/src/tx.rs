@@ -5,6 +5,7 @@
 //! (group commit); a command's reads see the commands before it in the batch, and one
 //! command's failure never touches the others.
 
+use crate::limits::{Counter, TerminalLimits};
 use crate::money::Money;
 use crate::outcomes::{DueResolution, PendingResolution};
 use crate::records::{
@@ -108,4 +109,11 @@ pub trait Tx {
     /// Deletes a claimed resolution. `false` when the claim is no longer the holder's (its
     /// lease ran out and another resolver took it, or it is done): the caller does nothing.
     fn release_resolution(&mut self, due: &DueResolution) -> StoreResult<bool>;
+    /// The limits of a terminal as they apply now (`crate::limits`).
+    fn terminal_limits(&mut self, terminal_id: &str) -> StoreResult<TerminalLimits>;
+    /// A limit counter's value, zero when nothing was counted under its key. Locked until the
+    /// transaction ends, so that transfers on other connections counting on it wait.
+    fn limit_counter(&mut self, key: &str) -> StoreResult<Counter>;
+    /// Adds to a limit counter, in this transaction.
+    fn add_to_counter(&mut self, key: &str, add: Counter) -> StoreResult<()>;
 }

@@ -96,6 +96,7 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
         .route("/p2p/transfer", post(routes::transfer::transfer))
         .route("/chdebit/transfer", post(routes::transfer::fund))
         .route("/chpayment/transfer", post(routes::transfer::payout))
+        .route("/p2p/operations", post(routes::operations::operations))
         .route(
             "/check-status/p2p/transaction/{invoice}",
             get(routes::status::status),
@@ -141,6 +142,10 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
                     .post(routes::sandbox_merchant::add_phone),
             )
             .route("/sandbox/terminals", post(routes::sandbox::add_terminal))
+            .route(
+                "/sandbox/terminals/{terminal_id}/limits",
+                get(routes::limits::get_limits).put(routes::limits::put_limits),
+            )
             .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
             .route(
                 "/sandbox/callbacks/{event_id}/resend",

@@ -7,6 +7,7 @@
 //! per transfer into about a dozen per batch. Reads look at `Pending` first, then `Known`, and
 //! only then at the database, so every command sees the commands before it in its batch.
 
+use aqsha_core::limits::{Counter, TerminalLimits};
 use aqsha_core::records::{CallbackEvent, CardGuesses, OperationRecord, Posting, StoredResponse};
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,6 +33,11 @@ pub struct Known {
     pub tails: HashMap<TailKey, Vec<(String, bool)>>,
     /// (merchant, card fingerprint) → its wrong-answer count.
     pub guesses: HashMap<(String, String), CardGuesses>,
+    /// Terminal id → its limits, read in this transaction (not cached: a changed limit holds
+    /// from the next batch on, on every instance).
+    pub limits: HashMap<String, TerminalLimits>,
+    /// Limit counters by key (locked on PostgreSQL; see `lock_keys_of`).
+    pub counters: HashMap<String, Counter>,
 }
 
 /// Writes the batch's commands made and the database has not seen yet.
@@ -45,6 +51,8 @@ pub struct Pending {
     /// (token id, operation id).
     pub spent: Vec<(String, String)>,
     pub callbacks: Vec<CallbackEvent>,
+    /// What to add to each limit counter, by key, so each is written once per flush.
+    pub counters: BTreeMap<String, Counter>,
     by_id: HashMap<String, usize>,
     spent_by: HashMap<String, String>,
 }
@@ -56,6 +64,7 @@ impl Pending {
             && self.deltas.is_empty()
             && self.spent.is_empty()
             && self.callbacks.is_empty()
+            && self.counters.is_empty()
     }
 
     pub fn add_operation(&mut self, op: &OperationRecord) {
@@ -95,6 +104,11 @@ impl Pending {
             .any(|o| o.holds_invoice() && o.invoice_id != invoice_id && o.has_tail_key(key))
     }
 
+    /// What this batch's commands added to a counter so far.
+    pub fn counted(&self, key: &str) -> Counter {
+        self.counters.get(key).copied().unwrap_or_default()
+    }
+
     pub fn delta(&self, account_id: &str) -> i64 {
         self.deltas.get(account_id).copied().unwrap_or(0)
     }
@@ -124,6 +138,11 @@ impl Pending {
         for (account, delta) in &self.deltas {
             if let Some(b) = known.balances.get_mut(account) {
                 *b += delta;
+            }
+        }
+        for (key, add) in &self.counters {
+            if let Some(c) = known.counters.get_mut(key) {
+                *c = c.plus(*add);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! transaction control for group commit. One type per backend implements all of it, so every
 //! backend is plugged into the same [`crate::group::GroupStore`].
 
+use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::outcomes::DueResolution;
 use aqsha_core::provision::NewRecords;
@@ -9,6 +10,7 @@ use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
     VaultCard,
 };
+use aqsha_core::search::Search;
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
     PhoneView, SandboxCardView, StoreResult, Tx,
@@ -105,12 +107,24 @@ pub trait Conn: Tx + Send + 'static {
         table: SealedTable,
         changes: &[(SealedRecord, SealedPan)],
     ) -> StoreResult<u64>;
+    /// See [`aqsha_core::store::Store::set_limit_settings`].
+    fn set_limit_settings(
+        &mut self,
+        merchant_id: &str,
+        terminal_id: &str,
+        settings: &LimitSettings,
+    ) -> StoreResult<bool>;
 
     // Reads.
     fn ping(&mut self) -> StoreResult<()>;
     fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
     fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool>;
     fn merchants(&mut self) -> StoreResult<Vec<MerchantSummary>>;
+    fn limit_settings(
+        &mut self,
+        merchant_id: &str,
+        terminal_id: &str,
+    ) -> StoreResult<Option<LimitSettings>>;
     fn read_terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
         self.terminal(id)
     }
@@ -120,6 +134,12 @@ pub trait Conn: Tx + Send + 'static {
         invoice_id: &str,
     ) -> StoreResult<Option<OperationRecord>>;
     fn saved_cards(&mut self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<VaultCard>>;
+    fn search_operations(
+        &mut self,
+        merchant_id: &str,
+        search: &Search,
+    ) -> StoreResult<Vec<OperationRecord>>;
+    fn merchant_by_login(&mut self, login: &str) -> StoreResult<Option<(MerchantRecord, String)>>;
     fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
     fn public_card_keys(&mut self) -> StoreResult<Vec<String>>;
     fn settlement_balances(&mut self, merchant_id: &str) -> StoreResult<Vec<(Currency, Money)>>;

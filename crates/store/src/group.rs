@@ -21,6 +21,7 @@ use crate::cache::TtlCache;
 use crate::conn::{Conn, Connector};
 pub use crate::writer::MAX_BATCH;
 use crate::writer::{writer_loop, Command, WriterStats};
+use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::outcomes::DueResolution;
 use aqsha_core::provision::NewRecords;
@@ -28,6 +29,7 @@ use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
     VaultCard,
 };
+use aqsha_core::search::Search;
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
     PhoneView, SandboxCardView, Store, StoreError, StoreResult, Tx,
@@ -226,6 +228,23 @@ impl<K: Connector> Store for GroupStore<K> {
         self.read(move |c| c.invoice_status(&m, &i)).await
     }
 
+    async fn search_operations(
+        &self,
+        merchant_id: &str,
+        search: Search,
+    ) -> StoreResult<Vec<OperationRecord>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.search_operations(&m, &search)).await
+    }
+
+    async fn merchant_by_login(
+        &self,
+        login: &str,
+    ) -> StoreResult<Option<(MerchantRecord, String)>> {
+        let l = login.to_string();
+        self.read(move |c| c.merchant_by_login(&l)).await
+    }
+
     async fn saved_cards(
         &self,
         merchant_id: &str,
@@ -291,6 +310,26 @@ impl<K: Connector> Store for GroupStore<K> {
 
     async fn install(&self, seed: NewRecords) -> StoreResult<bool> {
         self.write(move |c| c.install(&seed)).await
+    }
+
+    async fn limit_settings(
+        &self,
+        merchant_id: &str,
+        terminal_id: &str,
+    ) -> StoreResult<Option<LimitSettings>> {
+        let (m, t) = (merchant_id.to_string(), terminal_id.to_string());
+        self.read(move |c| c.limit_settings(&m, &t)).await
+    }
+
+    async fn set_limit_settings(
+        &self,
+        merchant_id: &str,
+        terminal_id: &str,
+        settings: LimitSettings,
+    ) -> StoreResult<bool> {
+        let (m, t) = (merchant_id.to_string(), terminal_id.to_string());
+        self.write(move |c| c.set_limit_settings(&m, &t, &settings))
+            .await
     }
 
     async fn ledger_report(&self) -> StoreResult<LedgerReport> {

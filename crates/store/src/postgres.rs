@@ -92,7 +92,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
         19,
         include_str!("../migrations/postgres/0019_settlement_accounts.sql"),
     ),
+    (
+        20,
+        include_str!("../migrations/postgres/0020_transfer_limits.sql"),
+    ),
+    (
+        21,
+        include_str!("../migrations/postgres/0021_operations_search.sql"),
+    ),
+    (
+        22,
+        include_str!("../migrations/postgres/0022_cabinet_login.sql"),
+    ),
 ];
+
+/// Prepared statements kept per connection, at most.
+const MAX_STATEMENTS: usize = 2048;
 
 /// An arbitrary constant: the advisory lock instances take while migrating.
 const MIGRATION_LOCK: i64 = 0x0061_7173_6861;
@@ -148,6 +163,11 @@ impl PostgresDriver {
             return Ok(s.clone());
         }
         let st = self.client()?.prepare(sql).map_err(pg_err)?;
+        // Bounded: the operations search puts its statements together from its conditions,
+        // so their number grows with the shapes callers ask for.
+        if self.statements.len() >= MAX_STATEMENTS {
+            self.statements.clear();
+        }
         self.statements.insert(sql.to_string(), st.clone());
         Ok(st)
     }
@@ -315,11 +335,12 @@ impl Driver for PostgresDriver {
                 casts.push(format!("${}::{ty}", params.len()));
             }
             parts.push(format!(
-                "w{} AS (INSERT INTO {} ({}) SELECT * FROM unnest({}))",
+                "w{} AS (INSERT INTO {} ({}) SELECT * FROM unnest({}) {})",
                 parts.len(),
                 t.table,
                 t.columns.join(", "),
-                casts.join(", ")
+                casts.join(", "),
+                t.on_conflict.unwrap_or("")
             ));
         }
         let split = |ds: &[(&'a str, i64)]| -> (Vec<&'a str>, Vec<i64>) {

@@ -73,6 +73,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/sqlite/0017_settlement_accounts.sql"),
     ),
+    (
+        18,
+        include_str!("../migrations/sqlite/0018_transfer_limits.sql"),
+    ),
+    (
+        19,
+        include_str!("../migrations/sqlite/0019_operations_search.sql"),
+    ),
+    (
+        20,
+        include_str!("../migrations/sqlite/0020_cabinet_login.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;
@@ -203,10 +215,11 @@ impl Driver for SqliteDriver {
         for t in inserts.iter().filter(|t| !t.rows.is_empty()) {
             let marks: Vec<String> = (1..=t.columns.len()).map(|i| format!("?{i}")).collect();
             let sql = format!(
-                "INSERT INTO {} ({}) VALUES ({})",
+                "INSERT INTO {} ({}) VALUES ({}) {}",
                 t.table,
                 t.columns.join(", "),
-                marks.join(", ")
+                marks.join(", "),
+                t.on_conflict.unwrap_or("")
             );
             let mut st = self.conn.prepare_cached(&sql).map_err(db_err)?;
             for row in &t.rows {

@@ -5,6 +5,7 @@ pub mod callback;
 pub mod card;
 pub mod codes;
 pub mod json;
+pub mod operations;
 pub mod signature;
 pub mod status;
 pub mod token;

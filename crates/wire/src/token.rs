@@ -20,6 +20,10 @@ pub struct TokenRequest {
     /// The shop's customer the token is for (`accountId`): a token bound to a customer may
     /// pay from that customer's saved cards and manage them, and no other customer's.
     pub account_id: Option<String>,
+    /// The merchant's cabinet login and password, for `grant_type=password` (the operations
+    /// list, `POST /p2p/operations`).
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 impl TokenRequest {
@@ -52,6 +56,8 @@ impl TokenRequest {
                 "failurePostLink" => &mut r.failure_post_link,
                 "secret_hash" => &mut r.secret_hash,
                 "accountId" | "accountID" | "account_id" => &mut r.account_id,
+                "username" => &mut r.username,
+                "password" => &mut r.password,
                 _ => continue,
             };
             *slot = Some(v);
@@ -77,6 +83,8 @@ impl TokenRequest {
             ("failurePostLink", &self.failure_post_link),
             ("secret_hash", &self.secret_hash),
             ("accountId", &self.account_id),
+            ("username", &self.username),
+            ("password", &self.password),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k, v)))

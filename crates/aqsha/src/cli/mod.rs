@@ -26,6 +26,7 @@ mod batch;
 mod cards;
 mod conn;
 mod listen;
+mod operations;
 mod sandbox;
 mod status;
 mod token;
@@ -68,6 +69,47 @@ pub enum ClientCommand {
     /// merchant's settlement account (docs/sandbox.md).
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+    /// List the merchant's operations (POST /p2p/operations), with its cabinet login.
+    Operations(OperationsArgs),
+}
+
+#[derive(Args)]
+pub struct OperationsArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The merchant's cabinet login (an e-mail address).
+    #[arg(long, env = "AQSHA_LOGIN")]
+    login: Option<String>,
+    /// The cabinet password.
+    #[arg(long, env = "AQSHA_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// From when: RFC 3339, YYYY-MM-DD, or an age back from now (30m, 24h, 7d).
+    #[arg(long, default_value = "1d")]
+    since: String,
+    /// Until when, in the same forms (default: now).
+    #[arg(long)]
+    until: Option<String>,
+    /// Only these statuses (CHARGE, FAILED); repeat for more.
+    #[arg(long)]
+    status: Vec<String>,
+    /// Only these invoices; repeat for more.
+    #[arg(long)]
+    invoice: Vec<String>,
+    /// Only these terminals; repeat for more.
+    #[arg(long = "on-terminal")]
+    terminal_id: Vec<String>,
+    /// Only these customers (accountID); repeat for more.
+    #[arg(long)]
+    account: Vec<String>,
+    /// The page, from 0.
+    #[arg(long, default_value_t = 0)]
+    page: u32,
+    /// Operations per page (at most 100).
+    #[arg(long, default_value_t = 20)]
+    size: u32,
+    /// Oldest first (default: newest first).
+    #[arg(long)]
+    oldest_first: bool,
 }
 
 #[derive(Args)]
@@ -220,6 +262,7 @@ impl ClientCommand {
             | ClientCommand::Cards(CardsCommand::Deactivate { conn, .. }) => conn.json,
             ClientCommand::Listen(a) => a.conn.json,
             ClientCommand::Batch(a) => a.conn.json,
+            ClientCommand::Operations(a) => a.conn.json,
         }
     }
 }
@@ -241,6 +284,7 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
         ClientCommand::Cards(c) => cards::cards(c).await,
         ClientCommand::Listen(a) => listen::run(a).await,
         ClientCommand::Batch(a) => batch::run(a).await,
+        ClientCommand::Operations(a) => operations::operations(a).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -24,8 +24,10 @@ mod invoice_index;
 mod key_files;
 mod key_rotation;
 mod ledger_guard;
+mod limits;
 mod merchant_admin;
 mod multi_instance;
+mod operations;
 mod outcomes;
 mod retries;
 mod seed_flow;
@@ -47,6 +49,8 @@ fn main() {
         tenants::cases(),
         merchant_admin::cases(),
         multi_instance::cases(),
+        limits::cases(),
+        operations::cases(),
         bench::cases(),
         retries::cases(),
         callback_dispatch::cases(),

@@ -73,14 +73,7 @@ async fn two_instances_share_tokens_balances_and_callbacks(_: Backend) {
             }),
     )
     .await;
-    let ok = results
-        .iter()
-        .filter(|(st, _)| *st == StatusCode::OK)
-        .count();
-    let declined = results
-        .iter()
-        .filter(|(st, r)| *st == StatusCode::BAD_REQUEST && r["code"] == 484)
-        .count();
+    let (ok, declined) = charged_and_declined(&results, 484);
     assert_eq!((ok, declined), (10, 50), "{results:?}");
     assert_eq!(a.balance(&mask).await, 200_000 - 10 * 19_500);
     b.assert_ledger_balanced().await;

@@ -162,14 +162,7 @@ async fn fifty_concurrent_transfers_never_overdraw_one_card(backend: Backend) {
     }
     let tokens = join_all(bodies.iter().map(|b| s.token_for(&b["order"]))).await;
     let results = join_all(bodies.iter().zip(&tokens).map(|(b, t)| s.transfer(t, b))).await;
-    let ok = results
-        .iter()
-        .filter(|(st, _)| *st == StatusCode::OK)
-        .count();
-    let declined = results
-        .iter()
-        .filter(|(st, r)| *st == StatusCode::BAD_REQUEST && r["code"] == 484)
-        .count();
+    let (ok, declined) = charged_and_declined(&results, 484);
     assert_eq!((ok, declined), (5, 45), "{results:?}");
     assert_eq!(s.balance(&mask).await, 100_000 - 5 * 19_500);
     s.assert_ledger_balanced().await;

@@ -2,6 +2,7 @@
 //! with the same rules the SQL store enforces (a token spent once, postings that balance, no
 //! card account below zero), so `execute` can be tested in milliseconds.
 
+use crate::limits::{Counter, TerminalLimits};
 use crate::money::Money;
 use crate::outcomes::{DueResolution, PendingResolution};
 use crate::records::{
@@ -32,6 +33,9 @@ pub(super) struct MemoryTx {
     pub phones: HashMap<(String, String), PhoneEntry>,
     /// Pending operations' resolutions.
     pub resolutions: Vec<PendingResolution>,
+    /// Terminals' own limits; a terminal not here has the defaults.
+    pub limits: HashMap<String, TerminalLimits>,
+    pub counters: HashMap<String, Counter>,
 }
 
 impl Tx for MemoryTx {
@@ -222,5 +226,18 @@ impl Tx for MemoryTx {
         let id = &due.pending.operation_id;
         self.resolutions.retain(|r| &r.operation_id != id);
         Ok(self.resolutions.len() < before)
+    }
+    fn terminal_limits(&mut self, terminal_id: &str) -> StoreResult<TerminalLimits> {
+        Ok(self.limits.get(terminal_id).copied().unwrap_or_default())
+    }
+
+    fn limit_counter(&mut self, key: &str) -> StoreResult<Counter> {
+        Ok(self.counters.get(key).copied().unwrap_or_default())
+    }
+
+    fn add_to_counter(&mut self, key: &str, add: Counter) -> StoreResult<()> {
+        let c = self.counters.entry(key.to_string()).or_default();
+        *c = c.plus(add);
+        Ok(())
     }
 }

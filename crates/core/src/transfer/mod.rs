@@ -9,20 +9,31 @@
 //! Checks run in this order, and the first that fails decides the answer:
 //! token → amount (470) → currency (469) → token binding: invoice, amount, currency, customer,
 //! callback links (469) → terminal (464) → invoice already charged (replay, or 469) → invoice
-//! tail (469) → saved sender card needs a customer token (487) → sender card (its wrong-answer
-//! block, 492) → receiver card (by phone: no card 471, wrong IIN 2357) → same card (469) →
-//! card currency (456) → the sandbox's chosen outcome, where one is asked for (`scenario`; any
-//! code of the table) → funds (484; an OCT's from the merchant's settlement account).
+//! tail (469) → amount limit (488) → saved sender card needs a customer token (487) → sender
+//! card (its wrong-answer block, 492) → receiver card (by phone: no card 471, wrong IIN 2357)
+//! → same card (469) → card currency (456) → fee (470) → sender card's transfers today (491)
+//! → receiver card's credits today (528) → terminal's total today (529) → terminal's total
+//! overall (2678) → the sandbox's chosen outcome, where one is asked for (`scenario`; any code
+//! of the table) → funds (484; an OCT's from the merchant's settlement account).
+//!
+//! The amount limit comes after the invoice checks, so that a charged invoice's request sent
+//! again is answered as before even if the limit was lowered since. The counted limits come
+//! once both cards are known and valid (a card that does not exist or answers wrongly is
+//! declined for that, not for a limit) and before funds: a limit is the terminal's and the
+//! issuer's rule, whatever the balance. The merchant's own side of an AFT or OCT counts under
+//! the terminal's limits only.
 //!
 //! The module is split by role: this file holds the command and [`execute`]; `rules` the checks
-//! in that order, one function each; `sides` how each side's card is found and what its issuer
-//! says; `merchant` the merchant's own side of an AFT or OCT; `phone` a receiver named by
-//! phone number; `outcome` what a charge or a decline writes; `scenario` the sandbox's outcomes
-//! on demand, and the later resolution of a pending (non-final) answer. Everything `execute` would otherwise make
+//! in that order, one function each; `limits` the limit checks and counting; `sides` how each
+//! side's card is found and what its issuer says; `merchant` the merchant's own side of an AFT
+//! or OCT; `phone` a receiver named by phone number; `outcome` what a charge or a decline
+//! writes; `scenario` the sandbox's outcomes on demand, and the later resolution of a pending
+//! (non-final) answer. Everything `execute` would otherwise make
 //! up itself (ids, references, codes) comes from [`Ids`] or the [`Tx`], and the time from
 //! [`TransferCommand::now`], so a test can fix every one of them.
 
 mod ids;
+mod limits;
 mod merchant;
 mod outcome;
 mod phone;
@@ -183,6 +194,10 @@ pub struct LockKeys {
     /// The merchant settlement account an OCT pays from: its balance decides the payout, so
     /// a store serialises the commands that spend it (read after this lock, never before).
     pub settlement: Option<String>,
+    /// The terminal whose limits are checked (`crate::limits`).
+    pub limits: Option<String>,
+    /// Limit counters the command reads and, when it charges, adds to.
+    pub counters: Vec<String>,
 }
 
 impl TransferCommand {
@@ -209,6 +224,8 @@ impl TransferCommand {
         keys.tail = self.named_terminal().and_then(|terminal| {
             crate::invoice::tail_key(terminal, &self.order.invoice_id, self.now)
         });
+        keys.limits = self.named_terminal().cloned();
+        keys.counters = limits::keys_ahead(self, self.named_terminal());
         keys
     }
 
@@ -258,8 +275,10 @@ pub fn execute_with<I: Ids + ?Sized>(
     let decision = rules::decide(tx, cmd, &mut draft);
     let delay_ms = draft.delay_ms;
     match decision {
-        Ok(charge) => {
+        Ok(mut charge) => {
+            let counts = std::mem::take(&mut charge.counts);
             let recorded = draft.commit_charge(tx, charge, ids)?;
+            limits::count(tx, counts)?;
             done(tx, token_id, recorded, true, delay_ms)
         }
         Err(Stop::Replay {
@@ -320,6 +339,11 @@ fn check_token(
     }
     if token.expires_at <= cmd.now {
         return Ok(Some(refuse_token("token expired")));
+    }
+    if token.login.is_some() {
+        return Ok(Some(refuse_token(
+            "a password-grant token lists operations only; transfers take a client_credentials token",
+        )));
     }
     if !(token.has_scope("transfer") || token.has_scope("payment")) {
         return Ok(Some(refuse_token("token scope does not allow transfers")));

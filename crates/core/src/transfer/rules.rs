@@ -1,6 +1,7 @@
 //! The checks of a transfer, one function each, run by [`decide`] in the order the module
 //! documentation lists. Each returns the [`Stop`] that ends the transfer when it fails.
 
+use super::limits;
 use super::outcome::Draft;
 use super::sides::{resolve, Resolved, Role};
 use super::{OrderInput, SideInput, TransferCommand};
@@ -53,6 +54,8 @@ pub(super) struct Charge {
     pub terminal: TerminalRecord,
     pub sender: Resolved,
     pub receiver: Resolved,
+    /// What the charge adds to the limit counters.
+    pub counts: limits::Counts,
 }
 
 /// Runs every check in order; the draft learns what each finds, so a decline records as much
@@ -68,6 +71,8 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
     terminal_currency(&terminal, currency)?;
     invoice_not_charged(tx, cmd)?;
     invoice_tail_free(tx, cmd, &terminal)?;
+    let terminal_limits = tx.terminal_limits(&terminal.id)?;
+    limits::per_transfer(&terminal, &terminal_limits, amount)?;
     saved_sender_has_its_customer(cmd)?;
     // What the request shows of the sender is recorded first, so that a decline by the
     // sender's issuer (wrong CVC, blocked card) still shows which card it was.
@@ -87,6 +92,8 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
     let payer_card_account = payer_card.map(|card| card.account_id.clone());
     let fee = fee(&terminal, amount)?;
     draft.op.fee = fee;
+    let sides = (&sender, &receiver);
+    let counts = limits::counters(tx, cmd, &terminal, &terminal_limits, sides, amount)?;
     let charge = Charge {
         amount,
         fee,
@@ -94,6 +101,7 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
         terminal,
         sender,
         receiver,
+        counts,
     };
     super::scenario::answer(cmd, &charge, draft)?;
     match (payer_card_account, &charge.sender.settlement) {

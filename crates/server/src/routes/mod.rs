@@ -1,6 +1,9 @@
 //! Route handlers, one module per endpoint family.
 
 pub mod cards;
+pub mod limits;
+mod login;
+pub mod operations;
 pub mod sandbox;
 pub mod sandbox_merchant;
 pub mod scenario;

@@ -8,6 +8,7 @@
 //!   caller and funded from the caller's funding account, up to the funding cap.
 //! - `POST /sandbox/cards/{id}/topup` — add money to one of the caller's own cards, the same way.
 //! - `GET /sandbox/ledger` — check the double-entry ledger.
+//! - `GET`/`PUT /sandbox/terminals/{id}/limits` — a terminal's transfer limits (`limits.rs`).
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::EpayError;
@@ -29,7 +30,7 @@ use axum::Json;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-pub(super) async fn merchant(
+pub(crate) async fn merchant(
     state: &AppState,
     headers: &HeaderMap,
     peer: &Peer,
@@ -70,7 +71,7 @@ pub(super) async fn merchant(
 
 /// A sandbox request body, read as strictly as the ePay API's: a repeated key is refused, and
 /// a complaint never repeats the value (it may be a card number or a CVC).
-pub(super) fn json_body<T: serde::de::DeserializeOwned>(
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     body: &[u8],
     what: &str,
 ) -> Result<T, EpayError> {

@@ -72,7 +72,7 @@ pub fn epay_time(at: DateTime<Utc>) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
-fn transaction(op: &OperationRecord, terminal_number: String) -> StatusTransaction {
+pub(crate) fn transaction(op: &OperationRecord, terminal_number: String) -> StatusTransaction {
     let card = op.card();
     let amount = WireAmount::new(op.amount.to_string());
     StatusTransaction {

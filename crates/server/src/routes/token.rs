@@ -147,12 +147,26 @@ async fn issue(
             req.client_secret = Some(secret);
         }
     }
-    check_grant(&req)?;
-    let merchant = match authenticate(state, &req, peer).await? {
-        Ok(m) => m,
-        Err(throttled) => return Ok(throttled),
+    let password_grant = check_grant(&req)?;
+    let (merchant, login) = if password_grant {
+        match super::login::authenticate(state, &req, &peer).await? {
+            Ok((m, login)) => (m, Some(login)),
+            Err(throttled) => return Ok(throttled),
+        }
+    } else {
+        match authenticate(state, &req, peer).await? {
+            Ok(m) => (m, None),
+            Err(throttled) => return Ok(throttled),
+        }
     };
     let scope = scope(&req)?;
+    if password_grant && !scope.split(' ').any(|w| w == "transfer") {
+        return Err(OAuthFailure::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "the password grant is for the operations list: ask for scope transfer",
+        ));
+    }
     let (amount, currency) = check_binding(state, &req, &merchant).await?;
     // The token carries its claims sealed: issuing it writes nothing, and any instance with
     // the same master key can read it (aqsha_core::token).
@@ -168,6 +182,7 @@ async fn issue(
         failure_post_link: req.failure_post_link,
         secret_hash: req.secret_hash,
         account_id: req.account_id,
+        login,
         expires_at: chrono::Utc::now() + chrono::Duration::seconds(state.token_ttl_secs),
     };
     let access_token = token::issue(&state.vault, &claims);
@@ -185,14 +200,19 @@ async fn issue(
     Ok(resp)
 }
 
-/// Only the client-credentials grant is served.
-fn check_grant(req: &TokenRequest) -> Result<(), OAuthFailure> {
+/// The client-credentials grant (`false`) and the password grant (`true`, the cabinet login:
+/// `routes/login.rs`) are served.
+fn check_grant(req: &TokenRequest) -> Result<bool, OAuthFailure> {
     match req.grant_type.as_deref() {
-        Some("client_credentials") => Ok(()),
+        Some("client_credentials") => Ok(false),
+        Some("password") => Ok(true),
         Some(other) => Err(OAuthFailure::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            format!("grant_type {other:?} is not supported; use client_credentials"),
+            format!(
+                "grant_type {:?} is not supported; use client_credentials (or password)",
+                other.chars().take(40).collect::<String>()
+            ),
         )),
         None => Err(OAuthFailure::invalid_request("grant_type is required")),
     }
@@ -322,7 +342,7 @@ async fn check_binding(
     Ok((amount, currency))
 }
 
-fn internal(e: &dyn std::fmt::Display) -> OAuthFailure {
+pub(super) fn internal(e: &dyn std::fmt::Display) -> OAuthFailure {
     tracing::error!(request = %crate::request_id(), error = %e, "token endpoint failed");
     OAuthFailure::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -2,72 +2,21 @@
 //! transfers will need, and writing what they left pending, each in as few round trips as
 //! the driver allows. See [`crate::batch`].
 
+use super::write::{pending_balances, pending_rows};
 use super::{
-    guesses_of, invoice_lock, is_card_account, stored, tail_lock, Balances, Driver, Param, Rows,
+    counter_lock, guesses_of, invoice_lock, limit_settings_of, stored, tail_lock, Driver, Param,
     SqlConn,
 };
-use crate::batch::{Known, Pending};
+use crate::batch::Known;
 #[cfg(doc)]
 use crate::conn::Conn;
 use crate::rows::{self, Cols};
-use aqsha_core::invoice::{day_of, invoice_tail};
-use aqsha_core::records::{CallbackEvent, CallbackStatus, OperationStatus};
-use aqsha_core::records::{CardGuesses, OperationRecord};
+use aqsha_core::invoice::day_of;
+use aqsha_core::limits::Counter;
+use aqsha_core::records::{CardGuesses, OperationStatus};
 use aqsha_core::store::{StoreError, StoreResult};
 use aqsha_core::transfer::LockKeys;
 
-const OPERATION_INSERT_COLUMNS: &[&str] = &[
-    "id",
-    "merchant_id",
-    "terminal_id",
-    "invoice_id",
-    "account_id",
-    "amount",
-    "fee",
-    "currency",
-    "description",
-    "email",
-    "status",
-    "reason_code",
-    "reason",
-    "reference",
-    "int_reference",
-    "sender_card_id",
-    "sender_mask",
-    "sender_brand",
-    "sender_type",
-    "receiver_card_id",
-    "receiver_mask",
-    "receiver_brand",
-    "receiver_type",
-    "token_id",
-    "request_digest",
-    "http_status",
-    "response_body",
-    "created_at",
-    "post_link",
-    "failure_post_link",
-    "secret_hash",
-    "day",
-    "invoice_tail",
-    "kind",
-    "language",
-    "approval_code",
-];
-
-const CALLBACK_INSERT_COLUMNS: &[&str] = &[
-    "id",
-    "merchant_id",
-    "operation_id",
-    "invoice_id",
-    "url",
-    "kind",
-    "body",
-    "status",
-    "attempts",
-    "created_at",
-    "next_attempt_at",
-];
 impl<D: Driver> SqlConn<D> {
     /// See [`Conn::prepare`]. Locks whatever card accounts are free (`SKIP LOCKED`), so no
     /// batch ever waits for another while holding cards; a command runs now if all its cards
@@ -231,10 +180,11 @@ impl<D: Driver> SqlConn<D> {
     }
 }
 
-/// Four lookups in one round trip; the first column says which. Each part finds its rows
+/// Six lookups in one round trip; the first column says which. Each part finds its rows
 /// through its own index (lists are matched on an index's first column). The tails' status is
 /// filtered in code, for the reason given in `invoice_tail_taken`.
-const READ_AHEAD: &str = "SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
+const READ_AHEAD: &str = concat!(
+    "SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
      WHERE token_id = ANY($1)
      UNION ALL
      SELECT 'c', merchant_id, invoice_id, id, request_digest, http_status, response_body
@@ -245,7 +195,16 @@ const READ_AHEAD: &str = "SELECT 's', token_id, operation_id, '', '', 0, '' FROM
      WHERE invoice_tail = ANY($6) AND terminal_id = ANY($4) AND day = ANY($5)
      UNION ALL
      SELECT 'g', merchant_id, card_key, '', '', wrong, CAST(blocked_until AS TEXT)
-     FROM card_guesses WHERE card_key = ANY($8) AND merchant_id = ANY($7)";
+     FROM card_guesses WHERE card_key = ANY($8) AND merchant_id = ANY($7)
+     UNION ALL
+     SELECT 'n', counter_key, '', '', '', transfers, CAST(total AS TEXT) FROM limit_counters
+     WHERE counter_key = ANY($9)
+     UNION ALL
+     SELECT 'l', id, '', '', '', 0, ",
+    limit_settings_text!(),
+    " FROM terminals
+     WHERE id = ANY($10)"
+);
 
 /// The lists [`READ_AHEAD`] looks up, from the ready commands' keys, in its parameters' order.
 #[derive(Default)]
@@ -258,6 +217,8 @@ struct Lookups<'a> {
     tails: Vec<&'a str>,
     guess_merchants: Vec<&'a str>,
     guess_cards: Vec<&'a str>,
+    counters: Vec<&'a str>,
+    limit_terminals: Vec<&'a str>,
 }
 
 impl<'a> Lookups<'a> {
@@ -280,6 +241,8 @@ impl<'a> Lookups<'a> {
                 l.guess_merchants.push(merchant);
                 l.guess_cards.push(card);
             }
+            l.counters.extend(k.counters.iter().map(String::as_str));
+            l.limit_terminals.extend(k.limits.as_deref());
         }
         l
     }
@@ -289,9 +252,11 @@ impl<'a> Lookups<'a> {
             && self.merchants.is_empty()
             && self.terminals.is_empty()
             && self.guess_merchants.is_empty()
+            && self.counters.is_empty()
+            && self.limit_terminals.is_empty()
     }
 
-    fn params(&self) -> [Param<'_>; 8] {
+    fn params(&self) -> [Param<'_>; 10] {
         [
             Param::List(&self.tokens),
             Param::List(&self.merchants),
@@ -301,6 +266,8 @@ impl<'a> Lookups<'a> {
             Param::List(&self.tails),
             Param::List(&self.guess_merchants),
             Param::List(&self.guess_cards),
+            Param::List(&self.counters),
+            Param::List(&self.limit_terminals),
         ]
     }
 }
@@ -322,6 +289,9 @@ fn expect(known: &mut Known, keys: &[&LockKeys]) {
             known
                 .guesses
                 .insert(guesses.clone(), CardGuesses::default());
+        }
+        for c in &k.counters {
+            known.counters.insert(c.clone(), Counter::default());
         }
     }
 }
@@ -345,6 +315,21 @@ fn take_row(known: &mut Known, r: &dyn Cols) -> StoreResult<()> {
                 *slot = guesses_of(r.int(5)?, &r.text(6)?);
             }
         }
+        "n" => {
+            let total = r.text(6)?.parse().map_err(|_| bad_row("counter total"))?;
+            known.counters.insert(
+                a,
+                Counter {
+                    transfers: r.int(5)?,
+                    total,
+                },
+            );
+        }
+        "l" => {
+            known
+                .limits
+                .insert(a, limit_settings_of(&r.text(6)?).effective());
+        }
         _ => {
             let key = (a, b, r.text(3)?);
             if let Some(rows) = known.tails.get_mut(&key) {
@@ -359,96 +344,13 @@ fn take_row(known: &mut Known, r: &dyn Cols) -> StoreResult<()> {
     Ok(())
 }
 
-/// The pending rows of every table, one statement's worth each. `dates` holds each pending
-/// operation's (created_at, day) text, in order.
-fn pending_rows<'a>(p: &'a Pending, dates: &'a [(String, String)]) -> [Rows<'a>; 4] {
-    let ops = p
-        .operations
-        .iter()
-        .zip(dates)
-        .map(|(o, (created, day))| operation_params(o, created, day))
-        .collect();
-    let postings = p
-        .postings
-        .iter()
-        .map(|(op, posting)| {
-            vec![
-                Param::Text(op),
-                Param::Text(&posting.account_id),
-                Param::Int(posting.amount.minor()),
-            ]
-        })
-        .collect();
-    let spent = p
-        .spent
-        .iter()
-        .map(|(token, op)| vec![Param::Text(token), Param::Text(op)])
-        .collect();
-    let events = p.callbacks.iter().map(callback_params).collect();
-    [
-        Rows {
-            table: "operations",
-            columns: OPERATION_INSERT_COLUMNS,
-            rows: ops,
-        },
-        Rows {
-            table: "postings",
-            columns: &["operation_id", "account_id", "amount"],
-            rows: postings,
-        },
-        Rows {
-            table: "spent_tokens",
-            columns: &["token_id", "operation_id"],
-            rows: spent,
-        },
-        Rows {
-            table: "callback_events",
-            columns: CALLBACK_INSERT_COLUMNS,
-            rows: events,
-        },
-    ]
-}
-
-/// A new callback event's row, in [`CALLBACK_INSERT_COLUMNS`] order: due at once.
-fn callback_params(e: &CallbackEvent) -> Vec<Param<'_>> {
-    let at = e.created_at.timestamp_millis();
-    vec![
-        Param::Text(&e.id),
-        Param::Text(&e.merchant_id),
-        Param::Text(&e.operation_id),
-        Param::Text(&e.invoice_id),
-        Param::Text(&e.url),
-        Param::Text(e.kind.as_str()),
-        Param::Text(&e.body),
-        Param::Text(CallbackStatus::Pending.as_str()),
-        Param::Int(0),
-        Param::Int(at),
-        Param::Int(at),
-    ]
-}
-
-/// The batch's balance changes, card accounts apart from shared ones. Every account posted to
-/// is written, even when its changes cancel out: the count of rows changed is what proves each
-/// one exists (PostgreSQL has no foreign key from postings to accounts; migration 0008 says
-/// why).
-fn pending_balances(p: &Pending, shard: i64) -> Balances<'_> {
-    let mut balances = Balances {
-        cards: Vec::new(),
-        shared: Vec::new(),
-        shard,
-    };
-    for (account, delta) in &p.deltas {
-        let side = match is_card_account(account) {
-            true => &mut balances.cards,
-            false => &mut balances.shared,
-        };
-        side.push((account.as_str(), *delta));
-    }
-    balances
+fn bad_row(what: &str) -> StoreError {
+    StoreError::Db(format!("read-ahead row with a malformed {what}"))
 }
 
 /// The advisory locks a batch takes: its invoices and invoice tails (so that another instance
-/// charging the same invoice, or another invoice with the same tail, waits for this commit),
+/// charging the same invoice, or another invoice with the same tail, waits for this commit)
+/// and its limit counters (so that two instances' transfers at a limit's edge take turns),
 /// sorted, so that two batches cannot deadlock on them.
 pub(super) fn lock_keys_of(keys: &[&LockKeys]) -> Vec<String> {
     let mut locks: Vec<String> = keys
@@ -457,51 +359,13 @@ pub(super) fn lock_keys_of(keys: &[&LockKeys]) -> Vec<String> {
         .map(|(m, i)| invoice_lock(m, i))
         .chain(keys.iter().filter_map(|k| k.tail.as_ref()).map(tail_lock))
         .chain(keys.iter().filter_map(|k| k.settlement.clone()))
+        .chain(
+            keys.iter()
+                .flat_map(|k| &k.counters)
+                .map(|c| counter_lock(c)),
+        )
         .collect();
     locks.sort_unstable();
     locks.dedup();
     locks
-}
-
-/// An operation's row, in [`OPERATION_INSERT_COLUMNS`] order.
-fn operation_params<'a>(op: &'a OperationRecord, created: &'a str, day: &'a str) -> Vec<Param<'a>> {
-    vec![
-        Param::Text(&op.id),
-        Param::Text(&op.merchant_id),
-        Param::Text(&op.terminal_id),
-        Param::Text(&op.invoice_id),
-        Param::Text(&op.account_id),
-        Param::Int(op.amount.minor()),
-        Param::Int(op.fee.minor()),
-        Param::Text(&op.currency),
-        Param::Text(&op.description),
-        Param::Text(&op.email),
-        Param::Text(op.status.as_str()),
-        Param::Int(i64::from(op.reason_code)),
-        Param::Text(&op.reason),
-        Param::Text(&op.reference),
-        Param::Text(&op.int_reference),
-        Param::Text(&op.sender.card_id),
-        Param::Text(&op.sender.mask),
-        Param::Text(op.sender.brand_name()),
-        Param::Text(op.sender.transfer_type_name()),
-        Param::Text(&op.receiver.card_id),
-        Param::Text(&op.receiver.mask),
-        Param::Text(op.receiver.brand_name()),
-        Param::Text(op.receiver.transfer_type_name()),
-        Param::Text(&op.token_id),
-        Param::Text(&op.request_digest),
-        Param::Int(i64::from(op.http_status)),
-        Param::Text(&op.response_body),
-        Param::Text(created),
-        Param::OptText(op.post_link.as_deref()),
-        Param::OptText(op.failure_post_link.as_deref()),
-        Param::OptText(op.secret_hash.as_deref()),
-        Param::Text(day),
-        // A six-digit invoice is its own tail.
-        Param::Text(invoice_tail(&op.invoice_id).unwrap_or(&op.invoice_id)),
-        Param::Text(op.kind.as_str()),
-        Param::Text(&op.language),
-        Param::Text(&op.approval_code),
-    ]
 }

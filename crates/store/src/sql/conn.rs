@@ -5,12 +5,14 @@ use super::batch::lock_keys_of;
 use super::{batch_err, Driver, Param, SqlConn};
 use crate::conn::{BatchError, Conn};
 use crate::rows;
+use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::CallbackStatus;
 use aqsha_core::records::{
     CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, VaultCard,
 };
+use aqsha_core::search::Search;
 use aqsha_core::store::{
     CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
     PhoneView, SandboxCardView, StoreResult, Tx,
@@ -80,6 +82,23 @@ impl<D: Driver> Conn for SqlConn<D> {
 
     fn install(&mut self, seed: &NewRecords) -> StoreResult<bool> {
         self.install_records(seed)
+    }
+
+    fn set_limit_settings(
+        &mut self,
+        merchant_id: &str,
+        terminal_id: &str,
+        settings: &LimitSettings,
+    ) -> StoreResult<bool> {
+        self.write_limit_settings(merchant_id, terminal_id, settings)
+    }
+
+    fn limit_settings(
+        &mut self,
+        merchant_id: &str,
+        terminal_id: &str,
+    ) -> StoreResult<Option<LimitSettings>> {
+        self.read_limit_settings(merchant_id, terminal_id)
     }
 
     fn top_up(
@@ -280,6 +299,18 @@ impl<D: Driver> Conn for SqlConn<D> {
             rows::MERCHANT_COLUMNS
         );
         self.one(&sql, &[Param::Text(client_id)], rows::merchant)
+    }
+
+    fn search_operations(
+        &mut self,
+        merchant_id: &str,
+        search: &Search,
+    ) -> StoreResult<Vec<OperationRecord>> {
+        self.find_operations(merchant_id, search)
+    }
+
+    fn merchant_by_login(&mut self, login: &str) -> StoreResult<Option<(MerchantRecord, String)>> {
+        self.merchant_login(login)
     }
 
     fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool> {

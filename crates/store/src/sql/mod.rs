@@ -3,12 +3,28 @@
 //! turns that into the transfer's [`Tx`] and the store's [`Conn`].
 //!
 //! Statements use PostgreSQL's `$1` placeholders; the SQLite driver rewrites them to `?1`.
+/// A terminal's limit settings (migration "transfer_limits") as one text column, in
+/// [`limit_settings_of`]'s order: five numbers or empty (the default), comma-separated. So the
+/// batch's read-ahead carries them in its one shape of row.
+macro_rules! limit_settings_text {
+    () => {
+        "COALESCE(CAST(limit_per_transfer AS TEXT), '') || ',' ||
+         COALESCE(CAST(limit_sender_daily AS TEXT), '') || ',' ||
+         COALESCE(CAST(limit_receiver_daily AS TEXT), '') || ',' ||
+         COALESCE(CAST(limit_terminal_daily AS TEXT), '') || ',' ||
+         COALESCE(CAST(limit_terminal_total AS TEXT), '')"
+    };
+}
+
 mod batch;
 mod conn;
 mod install;
+mod limits;
 mod pending;
 mod sandbox;
+mod search;
 mod tx;
+mod write;
 
 use crate::batch::{Known, Pending, TailKey};
 use crate::cache::TtlCache;
@@ -16,6 +32,7 @@ use crate::conn::BatchError;
 #[cfg(doc)]
 use crate::conn::Conn;
 use crate::rows::{self, Cols};
+use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::network::funding_account;
 use aqsha_core::records::{CardGuesses, NetworkCard, Posting, StoredResponse, TerminalRecord};
@@ -89,6 +106,9 @@ pub struct Rows<'a> {
     pub table: &'a str,
     pub columns: &'a [&'a str],
     pub rows: Vec<Vec<Param<'a>>>,
+    /// An `ON CONFLICT …` clause after the insert, for rows that add to existing ones (limit
+    /// counters); each conflicting key at most once per statement.
+    pub on_conflict: Option<&'a str>,
 }
 
 /// A batch's balance changes, each account once.
@@ -283,6 +303,24 @@ fn guesses_of(wrong: i64, blocked_until: &str) -> CardGuesses {
         wrong: u32::try_from(wrong).unwrap_or(u32::MAX),
         blocked_until: (ms > 0).then(|| rows::millis(ms)),
     }
+}
+
+/// Settings from [`limit_settings_text!`]'s text.
+fn limit_settings_of(text: &str) -> LimitSettings {
+    let mut n = text.split(',').map(|v| v.parse::<i64>().ok());
+    let mut next = || n.next().flatten();
+    LimitSettings {
+        per_transfer: next().map(Money::from_minor),
+        sender_daily_transfers: next(),
+        receiver_daily: next().map(Money::from_minor),
+        terminal_daily: next().map(Money::from_minor),
+        terminal_total: next().map(Money::from_minor),
+    }
+}
+
+/// The advisory lock of a limit counter: transfers counting on it on other instances wait.
+fn counter_lock(key: &str) -> String {
+    format!("limit/{key}")
 }
 
 fn invoice_lock(merchant_id: &str, invoice_id: &str) -> String {

@@ -1,9 +1,13 @@
 //! The transfer's [`Tx`] over a [`SqlConn`].
 
-use super::{guesses_of, invoice_lock, is_card_account, stored, tail_lock, Driver, Param, SqlConn};
+use super::{
+    counter_lock, guesses_of, invoice_lock, is_card_account, limit_settings_of, stored, tail_lock,
+    Driver, Param, SqlConn,
+};
 #[cfg(doc)]
 use crate::conn::Conn;
 use crate::rows;
+use aqsha_core::limits::{Counter, TerminalLimits};
 use aqsha_core::money::Money;
 use aqsha_core::outcomes::{DueResolution, PendingResolution};
 use aqsha_core::records::{
@@ -404,5 +408,50 @@ impl<D: Driver> Tx for SqlConn<D> {
             ],
         )?;
         Ok(n == 1)
+    }
+    fn terminal_limits(&mut self, terminal_id: &str) -> StoreResult<TerminalLimits> {
+        if let Some(l) = self.known.limits.get(terminal_id) {
+            return Ok(*l);
+        }
+        let sql = concat!(
+            "SELECT ",
+            limit_settings_text!(),
+            " FROM terminals WHERE id = $1"
+        );
+        let found = self.one(sql, &[Param::Text(terminal_id)], |r| r.text(0))?;
+        let limits = limit_settings_of(found.as_deref().unwrap_or("")).effective();
+        self.known.limits.insert(terminal_id.to_string(), limits);
+        Ok(limits)
+    }
+
+    fn limit_counter(&mut self, key: &str) -> StoreResult<Counter> {
+        let base = match self.known.counters.get(key) {
+            Some(c) => *c,
+            None => {
+                // A counter the batch did not read ahead (a saved card's): locked and read now.
+                self.driver.lock_keys(&[&counter_lock(key)])?;
+                let c = self
+                    .one(
+                        "SELECT transfers, total FROM limit_counters WHERE counter_key = $1",
+                        &[Param::Text(key)],
+                        |r| {
+                            Ok(Counter {
+                                transfers: r.int(0)?,
+                                total: r.int(1)?,
+                            })
+                        },
+                    )?
+                    .unwrap_or_default();
+                self.known.counters.insert(key.to_string(), c);
+                c
+            }
+        };
+        Ok(base.plus(self.pending.counted(key)))
+    }
+
+    fn add_to_counter(&mut self, key: &str, add: Counter) -> StoreResult<()> {
+        let c = self.pending.counters.entry(key.to_string()).or_default();
+        *c = c.plus(add);
+        Ok(())
     }
 }

@@ -17,6 +17,7 @@ const TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
 fn claims(merchant: &str) -> TokenClaims {
     TokenClaims {
         account_id: None,
+        login: None,
         id: aqsha_core::token::new_id(),
         merchant_id: merchant.into(),
         scope: "transfer".into(),

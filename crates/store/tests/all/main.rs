@@ -5,4 +5,5 @@
 mod group_commit;
 mod ledger_report;
 mod reseal;
+mod search_scale;
 mod writer_queue;

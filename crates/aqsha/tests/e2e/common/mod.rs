@@ -367,6 +367,19 @@ impl Drop for Server {
     }
 }
 
+/// How many of these answers are charges, and how many declines with `code`.
+pub fn charged_and_declined(results: &[(StatusCode, Value)], code: u64) -> (usize, usize) {
+    let ok = results
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::OK)
+        .count();
+    let declined = results
+        .iter()
+        .filter(|(st, r)| *st == StatusCode::BAD_REQUEST && r["code"] == code)
+        .count();
+    (ok, declined)
+}
+
 pub fn to_minor(v: &Value) -> i64 {
     let text = v.to_string();
     let (w, f) = text.split_once('.').unwrap_or((&text, ""));

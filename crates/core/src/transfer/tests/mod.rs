@@ -6,12 +6,14 @@
 mod charges;
 mod declines;
 mod flows;
+mod limits;
 mod scenarios;
 
 use super::memory::MemoryTx;
 use super::*;
 use crate::card::{Brand, Expiry};
 use crate::fee::FeeSchedule;
+use crate::limits::TerminalLimits;
 use crate::money::Money;
 use crate::records::{
     CallbackKind, NetworkCard, OperationRecord, OperationStatus, TerminalRecord, VaultCard,
@@ -199,6 +201,7 @@ fn command() -> TransferCommand {
             secret_hash: None,
             expires_at: now() + chrono::Duration::hours(1),
             account_id: None,
+            login: None,
         },
         request_digest: "digest-1".into(),
         now: now(),

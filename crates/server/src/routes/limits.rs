@@ -1,0 +1,153 @@
+//! `GET` and `PUT /sandbox/terminals/{id}/limits`: a terminal's transfer limits (issue 14,
+//! item 3; `docs/api.md`, "Limits"), read and replaced by the terminal's own merchant with
+//! its client credentials, like the rest of the sandbox API.
+//!
+//! The answer shows each limit as it applies and, under `defaults`, which ones are the
+//! defaults. A `PUT` replaces the terminal's settings: a field left out (or `null`) goes back
+//! to its default. Amounts are in the terminal's currency, as decimal numbers.
+
+use crate::auth::Peer;
+use crate::error::EpayError;
+use crate::routes::read_body;
+use crate::routes::sandbox::{json_body, merchant};
+use crate::AppState;
+use aqsha_core::limits::{LimitSettings, TerminalLimits};
+use aqsha_core::money::Money;
+use aqsha_wire::WireAmount;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+/// The limits as they apply, with the fields a `PUT` takes.
+#[derive(Serialize)]
+struct LimitsView {
+    terminal_id: String,
+    per_transfer: WireAmount,
+    sender_daily_transfers: i64,
+    receiver_daily: WireAmount,
+    terminal_daily: WireAmount,
+    terminal_total: WireAmount,
+    /// The fields that have no setting of their own and take the default.
+    defaults: Vec<&'static str>,
+}
+
+/// A `PUT` body: each field optional; unknown fields are refused, so a misspelt limit is not
+/// silently left at its default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsInput {
+    #[serde(default)]
+    per_transfer: Option<WireAmount>,
+    #[serde(default)]
+    sender_daily_transfers: Option<i64>,
+    #[serde(default)]
+    receiver_daily: Option<WireAmount>,
+    #[serde(default)]
+    terminal_daily: Option<WireAmount>,
+    #[serde(default)]
+    terminal_total: Option<WireAmount>,
+}
+
+fn view(terminal_id: String, s: &LimitSettings) -> LimitsView {
+    let l: TerminalLimits = s.effective();
+    let amount = |m: Money| WireAmount::new(m.to_string());
+    let defaults = [
+        ("per_transfer", s.per_transfer.is_none()),
+        ("sender_daily_transfers", s.sender_daily_transfers.is_none()),
+        ("receiver_daily", s.receiver_daily.is_none()),
+        ("terminal_daily", s.terminal_daily.is_none()),
+        ("terminal_total", s.terminal_total.is_none()),
+    ];
+    LimitsView {
+        terminal_id,
+        per_transfer: amount(l.per_transfer),
+        sender_daily_transfers: l.sender_daily_transfers,
+        receiver_daily: amount(l.receiver_daily),
+        terminal_daily: amount(l.terminal_daily),
+        terminal_total: amount(l.terminal_total),
+        defaults: defaults.iter().filter(|d| d.1).map(|d| d.0).collect(),
+    }
+}
+
+/// A limit amount: positive, at most two decimals, at most the largest amount Aqsha takes.
+fn amount(name: &str, a: &Option<WireAmount>) -> Result<Option<Money>, EpayError> {
+    a.as_ref()
+        .map(|a| {
+            Money::parse_positive(a.as_str()).map_err(|e| EpayError::input(format!("{name}: {e}")))
+        })
+        .transpose()
+}
+
+fn settings(req: &LimitsInput) -> Result<LimitSettings, EpayError> {
+    if req.sender_daily_transfers.is_some_and(|n| n < 0) {
+        return Err(EpayError::input(
+            "sender_daily_transfers must be zero or more",
+        ));
+    }
+    Ok(LimitSettings {
+        per_transfer: amount("per_transfer", &req.per_transfer)?,
+        sender_daily_transfers: req.sender_daily_transfers,
+        receiver_daily: amount("receiver_daily", &req.receiver_daily)?,
+        terminal_daily: amount("terminal_daily", &req.terminal_daily)?,
+        terminal_total: amount("terminal_total", &req.terminal_total)?,
+    })
+}
+
+fn no_terminal() -> EpayError {
+    EpayError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        aqsha_wire::codes::reason::INVALID_MERCHANT,
+        "terminal is not one of this merchant's terminals",
+    )
+}
+
+/// `GET /sandbox/terminals/{id}/limits`.
+pub async fn get_limits(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Path(terminal_id): Path<String>,
+) -> Result<Response, Response> {
+    let m = merchant(&state, &headers, &peer).await?;
+    let found = state.store.limit_settings(&m.id, &terminal_id).await;
+    match found.map_err(|e| EpayError::store("reading limits failed", e).into_response())? {
+        Some(s) => Ok(Json(view(terminal_id, &s)).into_response()),
+        None => Err(no_terminal().into_response()),
+    }
+}
+
+/// `PUT /sandbox/terminals/{id}/limits`.
+pub async fn put_limits(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Path(terminal_id): Path<String>,
+    body: Body,
+) -> Result<Response, Response> {
+    let m = merchant(&state, &headers, &peer).await?;
+    replace(&state, &m.id, terminal_id, body)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+async fn replace(
+    state: &AppState,
+    merchant_id: &str,
+    terminal_id: String,
+    body: Body,
+) -> Result<Response, EpayError> {
+    let req: LimitsInput = json_body(&read_body(body).await?, "limits")?;
+    let s = settings(&req)?;
+    let set = state
+        .store
+        .set_limit_settings(merchant_id, &terminal_id, s)
+        .await
+        .map_err(|e| EpayError::store("changing limits failed", e))?;
+    if !set {
+        return Err(no_terminal());
+    }
+    Ok(Json(view(terminal_id, &s)).into_response())
+}

@@ -1,0 +1,155 @@
+//! The operations search (`aqsha_core::search`) and the cabinet login behind its token.
+//!
+//! The statement is put together from fixed pieces only: a column for each field and an
+//! operator for each method, chosen by `match` on the typed query. What the caller sent is only
+//! ever bound as a parameter. The merchant's index (migration "operations_search") is on
+//! (merchant, created_at, id), so a search in created_at order reads its page off the index.
+
+use super::{Driver, Param, SqlConn};
+use crate::rows;
+use aqsha_core::records::{MerchantRecord, OperationRecord};
+use aqsha_core::search::{Condition, Field, Method, Search, Value};
+use aqsha_core::store::StoreResult;
+
+fn column(f: Field) -> &'static str {
+    match f {
+        Field::CreatedAt => "created_at",
+        Field::InvoiceId => "invoice_id",
+        Field::AccountId => "account_id",
+        Field::Status => "status",
+        Field::Amount => "amount",
+        Field::CardMask => "sender_mask",
+        Field::Reference => "reference",
+        Field::TerminalId => "terminal_id",
+    }
+}
+
+fn operator(m: Method) -> &'static str {
+    match m {
+        Method::Eq => "=",
+        Method::Lt => "<",
+        Method::Gt => ">",
+        Method::Le => "<=",
+        Method::Ge => ">=",
+        // Between, in and like have their own shapes (`test`).
+        Method::Between | Method::In | Method::Like => "=",
+    }
+}
+
+/// One condition on one column, its values numbered from `$n`.
+fn test(column: &str, c: &Condition, n: usize) -> String {
+    match c.method {
+        Method::Between => format!("{column} BETWEEN ${n} AND ${}", n + 1),
+        Method::In => {
+            let marks: Vec<String> = (n..n + c.values.len()).map(|i| format!("${i}")).collect();
+            format!("{column} IN ({})", marks.join(", "))
+        }
+        // Case-insensitive on both databases (SQLite's LIKE is, PostgreSQL's is not).
+        Method::Like => format!("LOWER({column}) LIKE LOWER(${n})"),
+        m => format!("{column} {} ${n}", operator(m)),
+    }
+}
+
+/// The condition's SQL; `card_mask` tests both sides, on the same parameters.
+fn clause(c: &Condition, n: usize) -> String {
+    match c.field {
+        Field::CardMask => format!(
+            "({} OR {})",
+            test("sender_mask", c, n),
+            test("receiver_mask", c, n)
+        ),
+        f => test(column(f), c, n),
+    }
+}
+
+/// The statement for a search and its parameters' values, in order after the merchant.
+fn statement(search: &Search) -> String {
+    let mut sql = format!(
+        "SELECT {} FROM operations WHERE merchant_id = $1",
+        rows::OPERATION_COLUMNS
+    );
+    let mut n = 2;
+    for c in &search.conditions {
+        sql.push_str(" AND ");
+        sql.push_str(&clause(c, n));
+        n += c.values.len();
+    }
+    let order: Vec<String> = search
+        .order
+        .iter()
+        .map(|(f, desc)| format!("{} {}", column(*f), if *desc { "DESC" } else { "ASC" }))
+        .collect();
+    // The id breaks ties, so pages neither repeat nor skip an operation.
+    let last_desc = search.order.last().is_none_or(|(_, d)| *d);
+    sql.push_str(&format!(
+        " ORDER BY {}, id {} LIMIT ${n} OFFSET ${}",
+        order.join(", "),
+        if last_desc { "DESC" } else { "ASC" },
+        n + 1
+    ));
+    sql
+}
+
+impl<D: Driver> SqlConn<D> {
+    pub(crate) fn find_operations(
+        &mut self,
+        merchant_id: &str,
+        search: &Search,
+    ) -> StoreResult<Vec<OperationRecord>> {
+        let sql = statement(search);
+        let mut params = vec![Param::Text(merchant_id)];
+        for c in &search.conditions {
+            params.extend(c.values.iter().map(|v| match v {
+                Value::Text(t) => Param::Text(t),
+                Value::Int(i) => Param::Int(*i),
+            }));
+        }
+        params.push(Param::Int(i64::from(search.size) + 1));
+        params.push(Param::Int(i64::from(search.page) * i64::from(search.size)));
+        self.all(&sql, &params, rows::operation)
+    }
+
+    /// The merchant with this cabinet login (case-insensitive), and its password hash.
+    pub(crate) fn merchant_login(
+        &mut self,
+        login: &str,
+    ) -> StoreResult<Option<(MerchantRecord, String)>> {
+        let sql = format!(
+            "SELECT {}, cabinet_password_hash FROM merchants
+             WHERE LOWER(cabinet_email) = LOWER($1) AND cabinet_password_hash IS NOT NULL",
+            rows::MERCHANT_COLUMNS
+        );
+        self.one(&sql, &[Param::Text(login)], |r| {
+            Ok((rows::merchant(r)?, r.text(5)?))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aqsha_core::search::Search;
+    use aqsha_wire::operations::OperationsRequest;
+
+    #[test]
+    fn the_statement_is_made_of_fixed_pieces_and_numbered_parameters() {
+        let req: OperationsRequest = serde_json::from_str(
+            r#"{"searchParameters":[
+            {"name":"created_at","method":"between","searchParameter":["2026-01-01","2026-02-01"]},
+            {"name":"card_mask","method":"like","searchParameter":["%5096"]},
+            {"name":"status","method":"in","searchParameter":["CHARGE","FAILED"]}],
+            "orderParameters":[{"field":"amount","typeOrder":"ASC"}]}"#,
+        )
+        .unwrap();
+        let sql = statement(&Search::parse(&req).unwrap());
+        assert!(
+            sql.ends_with(
+                "WHERE merchant_id = $1 AND created_at BETWEEN $2 AND $3 AND \
+             (LOWER(sender_mask) LIKE LOWER($4) OR LOWER(receiver_mask) LIKE LOWER($4)) AND \
+             status IN ($5, $6) ORDER BY amount ASC, id ASC LIMIT $7 OFFSET $8"
+            ),
+            "{sql}"
+        );
+        assert!(!sql.contains("5096"));
+    }
+}
