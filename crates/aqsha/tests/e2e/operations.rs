@@ -13,6 +13,9 @@ crate::tests! {
         the_search_filters_by_every_field_and_method,
         the_search_pages_orders_and_refuses_bad_requests,
     ],
+    sqlite: [
+        the_cli_lists_operations_as_a_table_or_json,
+    ],
 }
 
 const LOGIN: &str = "epay@halykbank.kz";
@@ -392,4 +395,41 @@ async fn the_search_pages_orders_and_refuses_bad_requests(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn the_cli_lists_operations_as_a_table_or_json(backend: Backend) {
+    use crate::common::cli::{cli, run};
+    let s = Server::start(backend);
+    let (inv, _) = operations(&s).await;
+    let login = ["--login", LOGIN, "--password", PASSWORD];
+    let mut args = vec![
+        "operations",
+        "--since",
+        "1h",
+        "--status",
+        "FAILED",
+        "--json",
+    ];
+    args.extend(login);
+    let out = run(&mut cli(&s), &args).await;
+    let v = out.ok().json();
+    assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["data"][0]["invoiceID"], inv[5].as_str());
+    let mut args = vec!["operations", "--since", "1h", "--size", "2"];
+    args.extend(login);
+    let out = run(&mut cli(&s), &args).await;
+    out.ok();
+    assert!(
+        out.stdout.contains(&inv[5]) && out.stdout.contains(&inv[4]),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("(more: --page 1)"), "{out:?}");
+    // A wrong password: the token error, and a failing exit code.
+    let out = run(
+        &mut cli(&s),
+        &["operations", "--login", LOGIN, "--password", "nope"],
+    )
+    .await;
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("invalid_grant"), "{out:?}");
 }

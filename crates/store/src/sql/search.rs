@@ -50,14 +50,33 @@ fn test(column: &str, c: &Condition, n: usize) -> String {
     }
 }
 
+/// Whether the search names invoices or references, whose own indexes find their few rows at
+/// once: the time index is then kept out of the plan (`created_at || ''`), which SQLite,
+/// without statistics, would otherwise walk (0.3 s over a million operations, against well
+/// under a millisecond).
+fn selective(search: &Search) -> bool {
+    search.conditions.iter().any(|c| {
+        matches!(c.field, Field::InvoiceId | Field::Reference)
+            && matches!(c.method, Method::Eq | Method::In)
+    })
+}
+
 /// The condition's SQL; `card_mask` tests both sides, on the same parameters.
-fn clause(c: &Condition, n: usize) -> String {
+fn clause(c: &Condition, n: usize, selective: bool) -> String {
     match c.field {
         Field::CardMask => format!(
             "({} OR {})",
             test("sender_mask", c, n),
             test("receiver_mask", c, n)
         ),
+        Field::CreatedAt if selective => test("(created_at || '')", c, n),
+        // The reference index leaves out the declines' empty references.
+        Field::Reference
+            if matches!(c.method, Method::Eq | Method::In)
+                && c.values.iter().all(|v| *v != Value::Text(String::new())) =>
+        {
+            format!("{} AND reference <> ''", test("reference", c, n))
+        }
         f => test(column(f), c, n),
     }
 }
@@ -68,16 +87,23 @@ fn statement(search: &Search) -> String {
         "SELECT {} FROM operations WHERE merchant_id = $1",
         rows::OPERATION_COLUMNS
     );
+    let selective = selective(search);
     let mut n = 2;
     for c in &search.conditions {
         sql.push_str(" AND ");
-        sql.push_str(&clause(c, n));
+        sql.push_str(&clause(c, n, selective));
         n += c.values.len();
     }
     let order: Vec<String> = search
         .order
         .iter()
-        .map(|(f, desc)| format!("{} {}", column(*f), if *desc { "DESC" } else { "ASC" }))
+        .map(|(f, desc)| {
+            let key = match f {
+                Field::CreatedAt if selective => "created_at || ''",
+                f => column(*f),
+            };
+            format!("{key} {}", if *desc { "DESC" } else { "ASC" })
+        })
         .collect();
     // The id breaks ties, so pages neither repeat nor skip an operation.
     let last_desc = search.order.last().is_none_or(|(_, d)| *d);
