@@ -96,7 +96,7 @@ impl LimitSettings {
 }
 
 /// A counter's value: charged transfers and their total, in minor units.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counter {
     pub transfers: i64,
     pub total: i64,
@@ -108,6 +108,14 @@ impl Counter {
         Counter {
             transfers: 1,
             total: amount.minor(),
+        }
+    }
+
+    /// What undoes this count (a pending transfer that ended without a charge).
+    pub fn negated(self) -> Counter {
+        Counter {
+            transfers: -self.transfers,
+            total: -self.total,
         }
     }
 

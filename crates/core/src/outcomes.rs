@@ -138,6 +138,12 @@ pub struct PendingPlan {
     /// The token's postLink and failurePostLink: the callback's `secret_hash` goes only to
     /// these (`transfer::outcome`).
     pub token_links: [Option<String>; 2],
+    /// What the transfer added to the limit counters (`crate::limits`) when it was recorded
+    /// pending: a pending transfer holds its place under the limits as a charge does, so
+    /// racing transfers cannot pass a limit while it waits, and it is undone if the transfer
+    /// ends without a charge.
+    #[serde(default)]
+    pub counts: Vec<(String, crate::limits::Counter)>,
 }
 
 /// A pending operation's resolution, as stored (`pending_resolutions`).

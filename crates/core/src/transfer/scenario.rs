@@ -89,6 +89,7 @@ pub(super) fn answer(cmd: &TransferCommand, charge: &Charge, draft: &mut Draft) 
             fee_account,
             payer_name,
             token_links,
+            counts: charge.counts.clone(),
         },
         resolve_after_ms: scenario.resolve_after_ms,
     })))
@@ -105,6 +106,7 @@ pub(super) fn record_pending<I: Ids + ?Sized>(
     let merchant_id = draft.op.merchant_id.clone();
     let (operation_id, response) =
         draft.record_unpaid(tx, p.decline, OperationStatus::Pending, ids)?;
+    super::limits::count(tx, p.plan.counts.clone())?;
     tx.insert_pending_resolution(&PendingResolution {
         operation_id: operation_id.clone(),
         merchant_id,
@@ -163,6 +165,8 @@ pub fn resolve<I: Ids + ?Sized>(
         Some(d) => {
             let code = d.code.code;
             draft.record_decline(tx, d, ids)?;
+            let undo = plan.counts.iter().map(|(k, c)| (k.clone(), c.negated()));
+            super::limits::count(tx, undo.collect())?;
             Ok(Resolution::Failed(code))
         }
     }

@@ -226,3 +226,43 @@ fn magic_amounts_with_02_resolve_to_a_failure() {
         Resolution::Failed(462)
     );
 }
+
+#[test]
+fn a_pending_transfer_holds_its_place_under_the_limits_until_it_resolves() {
+    use crate::limits::{terminal_key, Counter};
+    let one = Counter {
+        transfers: 1,
+        total: 10_000,
+    };
+    // Resolved to a charge: counted once, when it was recorded pending.
+    let mut w = world();
+    with_outcome(&mut w, "alice", 454);
+    recorded(&mut w, &sandbox_command());
+    assert_eq!(w.counters.get(&terminal_key(TERMINAL)), Some(&one));
+    assert_eq!(
+        w.counters.len(),
+        4,
+        "sender, receiver, terminal day and total"
+    );
+    let d = due(&w);
+    assert_eq!(
+        resolve(&mut w, &d, &mut FixedIds(100)).unwrap(),
+        Resolution::Charged
+    );
+    assert_eq!(w.counters.get(&terminal_key(TERMINAL)), Some(&one));
+
+    // Resolved to a failure: the place it held is given back on every counter.
+    let mut w = world();
+    w.network.get_mut("alice").unwrap().scenario =
+        Scenario::build(Some(454), None, Some(462), None).unwrap();
+    recorded(&mut w, &sandbox_command());
+    assert_eq!(w.counters.len(), 4);
+    let d = due(&w);
+    assert_eq!(
+        resolve(&mut w, &d, &mut FixedIds(100)).unwrap(),
+        Resolution::Failed(462)
+    );
+    for (key, c) in &w.counters {
+        assert_eq!(*c, Counter::default(), "{key}");
+    }
+}
