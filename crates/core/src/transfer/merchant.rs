@@ -10,9 +10,8 @@
 use super::rules::{decline, Checked};
 use super::sides::Resolved;
 use super::{SideInput, TransferCommand};
-use crate::money::{Currency, Money};
+use crate::money::Currency;
 use crate::records::SideRecord;
-use crate::tx::Tx;
 use aqsha_wire::codes::reason;
 
 /// The ledger account holding what a merchant has received and not yet paid out, per
@@ -45,20 +44,4 @@ pub(super) fn side(cmd: &TransferCommand) -> Checked<Resolved> {
         settlement: Some(account),
         save: None,
     })
-}
-
-/// 484: the merchant's settlement account covers an OCT's amount and the terminal's fee.
-/// The balance is read after the store has locked the account ([`super::LockKeys::settlement`]),
-/// so two payouts cannot both spend the same money.
-pub(super) fn covers(tx: &mut dyn Tx, account: &str, amount: Money, fee: Money) -> Checked<()> {
-    let total = amount
-        .checked_add(fee)
-        .ok_or_else(|| decline(reason::INVALID_AMOUNT, "amount is too large"))?;
-    if tx.balance(account)? < total {
-        return Err(decline(
-            reason::INSUFFICIENT_FUNDS,
-            "the merchant's settlement balance does not cover the payout and its fee",
-        ));
-    }
-    Ok(())
 }

@@ -265,18 +265,17 @@ fn postings(c: &Charge) -> Result<Vec<Posting>, StoreError> {
 /// The accounts a charge posts to: (sender's card, receiver's card or the external network,
 /// the terminal's fee account).
 pub(super) fn charge_accounts(c: &Charge) -> Result<[String; 3], StoreError> {
-    // A card's account, or for the merchant's side of an AFT or OCT its settlement account.
-    let account = |side: &Resolved| {
-        side.network
-            .as_ref()
-            .map(|n| n.account_id.clone())
-            .or_else(|| side.settlement.clone())
-    };
-    let sender_account =
-        account(&c.sender).ok_or_else(|| StoreError::Invariant("sender without account".into()))?;
+    let sender_account = c
+        .sender
+        .account()
+        .ok_or_else(|| StoreError::Invariant("sender without account".into()))?
+        .to_string();
     // A valid card of another issuer: the money leaves through the external network's
     // settlement account, so the ledger still balances.
-    let receiver_account = account(&c.receiver).unwrap_or_else(|| external_account(c.currency));
+    let receiver_account = match c.receiver.account() {
+        Some(account) => account.to_string(),
+        None => external_account(c.currency),
+    };
     Ok([
         sender_account,
         receiver_account,

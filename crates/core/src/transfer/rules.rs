@@ -89,7 +89,6 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
         None => Some(sender_known(&sender)?),
     };
     card_currency(payer_card, &receiver, currency)?;
-    let payer_card_account = payer_card.map(|card| card.account_id.clone());
     let fee = fee(&terminal, amount)?;
     draft.op.fee = fee;
     let sides = (&sender, &receiver);
@@ -104,11 +103,7 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
         counts,
     };
     super::scenario::answer(cmd, &charge, draft)?;
-    match (payer_card_account, &charge.sender.settlement) {
-        (Some(account), _) => funds(tx, &account, amount, fee)?,
-        (None, Some(account)) => super::merchant::covers(tx, account, amount, fee)?,
-        (None, None) => {}
-    }
+    funds(tx, &charge.sender, amount, fee)?;
     Ok(charge)
 }
 
@@ -331,16 +326,24 @@ fn fee(terminal: &TerminalRecord, amount: Money) -> Checked<Money> {
         .ok_or_else(|| decline(reason::INVALID_AMOUNT, "amount is too large"))
 }
 
-/// 484: the sender's card (its account) covers amount and fee.
-fn funds(tx: &mut dyn Tx, sender_account: &str, amount: Money, fee: Money) -> Checked<()> {
+/// 484: the payer covers amount and fee: the sender's card, or for an OCT the merchant's
+/// settlement account.
+fn funds(tx: &mut dyn Tx, payer: &Resolved, amount: Money, fee: Money) -> Checked<()> {
     let total = amount
         .checked_add(fee)
         .ok_or_else(|| decline(reason::INVALID_AMOUNT, "amount is too large"))?;
-    if tx.balance(sender_account)? < total {
-        return Err(decline(
-            reason::INSUFFICIENT_FUNDS,
-            "insufficient funds on the sender card",
-        ));
+    // The payer was checked to have an account (`sender_known`, or the merchant's side).
+    let Some(account) = payer.account() else {
+        return Ok(());
+    };
+    if tx.balance(account)? < total {
+        // For an OCT the payer is the merchant: its settlement account was locked before the
+        // balance was read (`LockKeys::settlement`), so two payouts cannot spend the same money.
+        let detail = match payer.settlement {
+            Some(_) => "the merchant's settlement balance does not cover the payout and its fee",
+            None => "insufficient funds on the sender card",
+        };
+        return Err(decline(reason::INSUFFICIENT_FUNDS, detail));
     }
     Ok(())
 }

@@ -37,6 +37,18 @@ pub(super) struct Resolved {
     pub save: Option<SaveRequest>,
 }
 
+impl Resolved {
+    /// The ledger account this side pays from or is paid to: its network card's, or for the
+    /// merchant's side of an AFT or OCT its settlement account; `None` for another issuer's
+    /// card.
+    pub fn account(&self) -> Option<&str> {
+        match &self.network {
+            Some(card) => Some(&card.account_id),
+            None => self.settlement.as_deref(),
+        }
+    }
+}
+
 /// A card number to save for the order's customer once the charge is made.
 pub(super) struct SaveRequest {
     pub sealed: SealedPan,
