@@ -1,6 +1,9 @@
 //! Card credentials and identifiers. Card numbers and CVCs live in types whose `Debug` (and, for
-//! the number, `Display`) never show them, so a `{:?}` in a log line cannot leak one.
+//! the number, `Display`) never show them, so a `{:?}` in a log line cannot leak one: wire's
+//! [`aqsha_wire::card`] types, which the server uses too, wrapped here for what a person types
+//! and for the client's [`InputError`].
 
+use aqsha_wire::card::{self, Pan};
 use std::fmt;
 
 /// Why a card credential or an identifier was refused before anything was sent.
@@ -19,33 +22,34 @@ pub enum InputError {
 }
 
 /// A full card number (PAN). `Debug` and `Display` show only the mask `440563...5096`.
+///
+/// The number is held in wire's [`Pan`], which keeps it from showing itself; this type adds what
+/// a person typing a number needs (groups separated by spaces or dashes) and the client's error.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct CardNumber(String);
+pub struct CardNumber(Pan);
 
 impl CardNumber {
     /// Digits only; spaces and dashes between groups are dropped.
     pub fn parse(text: &str) -> Result<CardNumber, InputError> {
-        let digits: String = text.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(InputError::CardNumber);
-        }
-        Ok(CardNumber(digits))
+        Pan::parse_grouped(text)
+            .map(CardNumber)
+            .map_err(|_| InputError::CardNumber)
     }
 
     /// ePay's mask: the first 6 digits, three dots, the last 4.
     pub fn mask(&self) -> String {
-        aqsha_wire::card::mask(&self.0)
+        self.0.mask()
     }
 
     /// Whether the check digit is right (Luhn). The client does not refuse a number that
     /// fails it: the issuer's answer (code 472) is the authority.
     pub fn luhn_ok(&self) -> bool {
-        aqsha_wire::card::luhn_ok(&self.0)
+        self.0.luhn_ok()
     }
 
     /// The plain number, for the request body only.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     /// Whether a text looks like a card number rather than a saved card's id.
@@ -62,47 +66,43 @@ impl fmt::Debug for CardNumber {
 
 impl fmt::Display for CardNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.mask())
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
-/// A card's security code. It has no `Display`, and `Debug` shows `***`.
+/// A card's security code, held in wire's [`aqsha_wire::card::Cvc`]: no `Display`, and `Debug`
+/// shows `Cvc(***)`. Surrounding white space is dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Cvc(String);
+pub struct Cvc(card::Cvc);
 
 impl Cvc {
     pub fn parse(text: &str) -> Result<Cvc, InputError> {
-        let t = text.trim();
-        if !(3..=4).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(InputError::Cvc);
-        }
-        Ok(Cvc(t.to_string()))
+        card::Cvc::parse(text.trim())
+            .map(Cvc)
+            .map_err(|_| InputError::Cvc)
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 }
 
 impl fmt::Debug for Cvc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Cvc(***)")
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 
-/// A card's expiry month and two-digit year.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Expiry {
-    month: u8,
-    year: u8,
-}
+/// A card's expiry month and two-digit year, held in wire's [`aqsha_wire::card::Expiry`]; this
+/// type reads it as a person writes it (`MM/YY`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Expiry(card::Expiry);
 
 impl Expiry {
     pub fn new(month: u8, year: u8) -> Result<Expiry, InputError> {
-        if !(1..=12).contains(&month) || year > 99 {
-            return Err(InputError::Expiry);
-        }
-        Ok(Expiry { month, year })
+        card::Expiry::new(month, year)
+            .map(Expiry)
+            .ok_or(InputError::Expiry)
     }
 
     /// `MM/YY` (also `MMYY` and `MM/YYYY`).
@@ -124,24 +124,27 @@ impl Expiry {
     }
 
     pub fn month(self) -> u8 {
-        self.month
+        self.0.month
     }
 
     pub fn year(self) -> u8 {
-        self.year
+        self.0.year
     }
 
     pub(crate) fn to_wire(self) -> aqsha_wire::transfer::Expire {
-        aqsha_wire::transfer::Expire {
-            month: format!("{:02}", self.month),
-            year: format!("{:02}", self.year),
-        }
+        self.0.to_wire()
+    }
+}
+
+impl fmt::Debug for Expiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 
 impl fmt::Display for Expiry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}/{:02}", self.month, self.year)
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
