@@ -1,7 +1,7 @@
 //! Aqsha's sandbox API (`/sandbox/*`, `docs/sandbox.md`, HTTP Basic with the client
 //! credentials): calls that exist only on Aqsha servers; real ePay has no such API.
 
-use super::{read, unexpected, Answer, Client};
+use super::{send, unexpected, Answer, Client};
 use crate::error::{Error, Result};
 use crate::money::{Amount, Currency};
 use serde::Serialize;
@@ -92,15 +92,8 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        let answer = match request.send().await {
-            Ok(r) => read(r).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| Error::transport(&url, &e))?;
-        if !answer.status.is_success() {
-            return Err(self.api_error(&url, &answer));
-        }
-        let v = serde_json::from_slice(&answer.body).map_err(|_| unexpected(&url, &answer))?;
+        let answer = send(&url, request).await?;
+        let v = self.json_answer(&url, &answer)?;
         Ok((url, answer, v))
     }
 }
