@@ -86,11 +86,7 @@ impl Client {
 
     /// A successful answer read as JSON; any other answer is the API's error (or an
     /// unexpected response).
-    fn json_answer<T: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-        answer: &Answer,
-    ) -> Result<T> {
+    fn json_answer<T: serde::de::DeserializeOwned>(&self, url: &str, answer: &Answer) -> Result<T> {
         if !answer.status.is_success() {
             return Err(self.api_error(url, answer));
         }

@@ -1,4 +1,4 @@
-//! Status, bad input, health, shutdown, configuration, and what reaches the disk and the logs.
+//! Status, bad input, health, configuration, and what reaches the disk and the logs.
 
 use crate::common::*;
 use reqwest::StatusCode;
@@ -9,7 +9,6 @@ crate::tests! {
         status_answers_for_the_tokens_terminal_only,
         bad_input_gets_a_clear_error_naming_the_problem,
         health_readiness_request_ids_and_the_sdk_profile_call,
-        sigterm_drains_an_in_flight_request,
         no_card_number_or_cvc_reaches_the_database_or_the_logs,
     ],
     sqlite: [
@@ -261,77 +260,10 @@ async fn health_readiness_request_ids_and_the_sdk_profile_call(backend: Backend)
     assert_eq!(amex["status"], "lock");
 }
 
-async fn sigterm_drains_an_in_flight_request(backend: Backend) {
-    let mut s = Server::process(backend);
-    let body = seed_like_body(&invoice(), json!(100));
-    let token = s.token_for(&body["order"]).await;
-    let text = body.to_string();
-    let (first, rest) = text.split_at(10);
-    let (first, rest) = (first.to_string(), rest.to_string());
-    // A request whose body arrives slowly: SIGTERM lands while it is in flight.
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    // Told when the client asks for the rest of the body: the first part has been written
-    // on a connection the server already accepted (the token's, reused from the pool).
-    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
-    let stream = futures_util::stream::unfold(
-        (Some(first), Some(rest), Some((rx, sent_tx))),
-        |(a, b, rx)| async move {
-            if let Some(a) = a {
-                return Some((Ok::<_, std::io::Error>(a), (None, b, rx)));
-            }
-            if let Some(b) = b {
-                if let Some((rx, sent_tx)) = rx {
-                    let _ = sent_tx.send(());
-                    let _ = rx.await;
-                }
-                return Some((Ok(b), (None, None, None)));
-            }
-            None
-        },
-    );
-    let req = s
-        .http
-        .post(s.path("/payments/cards/auth"))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(stream))
-        .send();
-    let pending = tokio::spawn(req);
-    sent_rx.await.unwrap();
-    unsafe_free_sigterm(s.pid());
-    eventually("the server logs the signal", EVENTUALLY, || async {
-        s.log().contains("shutdown signal received").then_some(())
-    })
-    .await;
-    let _ = tx.send(());
-    let resp = pending.await.unwrap().unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["status"], "CHARGE");
-    let status = s.stop_waiting();
-    assert!(status.success(), "{status:?}");
-    assert!(s.log().contains("drained"));
-    // The charge survived the shutdown.
-    s.restart();
-    let t = s.token(&[("terminal", TERMINAL_2)]).await;
-    let (_, st) = s
-        .get_json(
-            &format!(
-                "/check-status/p2p/transaction/{}",
-                body["order"]["id"].as_str().unwrap()
-            ),
-            &t,
-        )
-        .await;
-    assert_eq!(st["resultCode"], "100");
-}
-
 async fn the_sandbox_api_can_be_turned_off(backend: Backend) {
     let s = Server::start_with(backend, &["--sandbox-api", "false"]);
     let r = s
-        .http
-        .get(s.path("/sandbox/cards"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .sandbox(reqwest::Method::GET, "/sandbox/cards")
         .send()
         .await
         .unwrap();
@@ -350,9 +282,7 @@ async fn production_mode_has_no_route_that_creates_money_or_cards(backend: Backe
         "/sandbox/cards/x/topup",
     ] {
         let r = s
-            .http
-            .post(s.path(path))
-            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .sandbox(reqwest::Method::POST, path)
             .json(&json!({"expire": "12/39", "cvc": "123", "balance": "1000", "amount": "1"}))
             .send()
             .await
@@ -378,9 +308,7 @@ async fn production_mode_has_no_route_that_creates_money_or_cards(backend: Backe
     let (st, r) = s.pay(&seed_like_body(&invoice(), json!(10))).await;
     assert_eq!(st, StatusCode::OK, "{r}");
     let r = s
-        .http
-        .get(s.path("/sandbox/cards"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .sandbox(reqwest::Method::GET, "/sandbox/cards")
         .send()
         .await
         .unwrap();

@@ -225,13 +225,9 @@ async fn failed_attempts_are_retried_until_accepted(backend: Backend) {
         .all(|a| a["durationMs"].is_u64() && a["at"].is_string()));
 
     // Re-send on demand: the same event, once more.
+    let resend = format!("/sandbox/callbacks/{}/resend", ev["id"].as_str().unwrap());
     let resp = s
-        .http
-        .post(s.path(&format!(
-            "/sandbox/callbacks/{}/resend",
-            ev["id"].as_str().unwrap()
-        )))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .sandbox(reqwest::Method::POST, &resend)
         .send()
         .await
         .unwrap();

@@ -16,8 +16,6 @@ crate::tests! {
     ],
 }
 
-const VISA_MASK: &str = "440563...5096";
-
 const SEND_VISA: &[&str] = &["--from", VISA, "--expiry", "01/25", "--cvc", "815"];
 
 async fn token_prints_service_and_bound_transfer_tokens(backend: Backend) {

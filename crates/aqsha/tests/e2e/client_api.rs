@@ -1,13 +1,12 @@
 //! The `aqsha-client` crate against a real Aqsha server on loopback: tokens, the four card
 //! combinations with saving, both transfer and both status paths, declines with their codes,
-//! saved cards, and callback verification on real callbacks.
+//! saved cards (callback verification is in `client_callbacks`).
 
-use crate::common::receiver::Receiver as CallbackReceiver;
+use crate::common::client::*;
 use crate::common::*;
 use aqsha_client::{
-    AccountId, Amount, CallbackError, CallbackVerifier, CardId, CardNumber, Client, Config,
-    Credentials, Cvc, Endpoints, Error, Expiry, InvoiceId, P2pTransfer, Receiver, Sender,
-    StatusPath, TerminalId, TransferPath, TransferState, WaitOptions,
+    AccountId, CardNumber, Client, Credentials, Cvc, Endpoints, Error, Expiry, P2pTransfer,
+    Receiver, Sender, StatusPath, TerminalId, TransferPath, TransferState, WaitOptions,
 };
 use std::time::Duration;
 
@@ -19,50 +18,7 @@ crate::tests! {
         status_on_both_paths_and_declines_with_code_meaning_and_finality,
         saved_cards_are_listed_and_deactivated,
         epay_style_endpoints_with_separate_token_path_and_api_prefix,
-        callback_verifier_checks_real_callbacks,
     ],
-}
-
-const VISA_MASK: &str = "440563...5096";
-const MC_MASK: &str = "552204...6736";
-
-fn config(s: &Server) -> Config {
-    Config::new(
-        Endpoints::aqsha(&s.url).unwrap(),
-        Credentials::new(CLIENT_ID, CLIENT_SECRET),
-    )
-    .with_terminal(TerminalId::new(TERMINAL).unwrap())
-    .with_timeout(Duration::from_secs(30))
-}
-
-fn client(s: &Server) -> Client {
-    Client::new(config(s)).unwrap()
-}
-
-fn inv() -> InvoiceId {
-    InvoiceId::new(invoice()).unwrap()
-}
-
-fn amount(text: &str) -> Amount {
-    Amount::parse(text).unwrap()
-}
-
-fn card_sender(pan: &str, cvc: &str, save: bool) -> Sender {
-    Sender::Card {
-        number: CardNumber::parse(pan).unwrap(),
-        expiry: Expiry::parse("01/25").unwrap(),
-        cvc: Cvc::parse(cvc).unwrap(),
-        name: Some("Arman Ali".into()),
-        save,
-    }
-}
-
-fn visa(save: bool) -> Sender {
-    card_sender(VISA, "815", save)
-}
-
-fn saved(id: &str) -> CardId {
-    CardId::new(id).unwrap()
 }
 
 async fn transfer_tokens_are_per_operation_and_service_tokens_are_cached(backend: Backend) {
@@ -156,7 +112,7 @@ async fn four_card_combinations_with_save_on_both_transfer_paths(backend: Backen
     p2p_cfg.multipart_token_requests = true;
     let c_p2p = Client::new(p2p_cfg).unwrap();
     let visa0 = s.balance(VISA_MASK).await;
-    let mc0 = s.balance(MC_MASK).await;
+    let mc0 = s.balance(MASTERCARD_MASK).await;
     let account = AccountId::new("testUser1").unwrap();
 
     // 1. Card number -> saved card, saving the sender (the seed's flow).
@@ -210,7 +166,7 @@ async fn four_card_combinations_with_save_on_both_transfer_paths(backend: Backen
     let r3 = c.transfer(&t3).await.unwrap();
     assert_eq!(r3.response.sender_transfer_type, "TYPECARDID");
     assert_eq!(r3.response.sender_card_id, visa_id.as_str());
-    assert_eq!(r3.response.receiver_card_pan, MC_MASK);
+    assert_eq!(r3.response.receiver_card_pan, MASTERCARD_MASK);
 
     // 4. Saved card -> saved card, with a fraction of a tenge.
     let t4 = P2pTransfer::new(
@@ -234,7 +190,7 @@ async fn four_card_combinations_with_save_on_both_transfer_paths(backend: Backen
     let visa_delta = -19_500 + 10_000 - 19_500 - r4.total().unwrap().minor();
     let mc_delta = -19_500 + 10_000;
     assert_eq!(s.balance(VISA_MASK).await - visa0, visa_delta);
-    assert_eq!(s.balance(MC_MASK).await - mc0, mc_delta);
+    assert_eq!(s.balance(MASTERCARD_MASK).await - mc0, mc_delta);
     s.assert_ledger_balanced().await;
 }
 
@@ -374,7 +330,7 @@ async fn saved_cards_are_listed_and_deactivated(backend: Backend) {
     let cards = c.saved_cards(&account).await.unwrap();
     assert_eq!(cards.len(), 1);
     assert_eq!(cards[0].id, id.as_str());
-    assert_eq!(cards[0].card_mask, MC_MASK);
+    assert_eq!(cards[0].card_mask, MASTERCARD_MASK);
     assert_eq!(cards[0].account_id, account.as_str());
     assert!(cards[0].payment_available);
     // The seed's receiver card is listed for its account.
@@ -431,84 +387,5 @@ async fn epay_style_endpoints_with_separate_token_path_and_api_prefix(backend: B
     assert!(matches!(
         c.sandbox_callback_secret().await,
         Err(Error::Config(_))
-    ));
-}
-
-async fn callback_verifier_checks_real_callbacks(backend: Backend) {
-    let s = Server::start(backend);
-    let c = client(&s);
-    let r = CallbackReceiver::start(&[]).await;
-    let key = c.sandbox_callback_secret().await.unwrap();
-    assert!(!key.is_empty());
-
-    let ok = P2pTransfer::new(
-        inv(),
-        amount("100"),
-        visa(false),
-        Receiver::Saved(saved(SAVED_RECEIVER)),
-    )
-    .callbacks(format!("{}/ok", r.url), format!("{}/fail", r.url))
-    .secret_hash("sh: ÄÖ 1");
-    let receipt = c.transfer(&ok).await.unwrap();
-    let fail = P2pTransfer::new(
-        inv(),
-        amount("100"),
-        card_sender(VISA, "000", false),
-        Receiver::Saved(saved(SAVED_RECEIVER)),
-    )
-    .callbacks(format!("{}/ok", r.url), format!("{}/fail", r.url))
-    .secret_hash("sh: ÄÖ 1");
-    assert!(c.transfer(&fail).await.is_err());
-
-    let hits = r.wait_for(2, 20).await;
-    let hit_ok = hits.iter().find(|h| h.path == "/ok").unwrap();
-    let hit_fail = hits.iter().find(|h| h.path == "/fail").unwrap();
-    let verifier = CallbackVerifier::new()
-        .secret_hash("sh: ÄÖ 1")
-        .signing_secret(key.clone());
-    let sig = hit_ok.header("x-aqsha-signature");
-    let cb = verifier.verify(Some(&sig), &hit_ok.body).unwrap();
-    assert!(cb.is_success() && cb.signature_verified && cb.secret_hash_verified);
-    assert_eq!(cb.amount, amount("100"));
-    assert_eq!(cb.body.invoice_id, ok.invoice_id.as_str());
-    assert_eq!(cb.body.id, receipt.response.id);
-
-    let sig_fail = hit_fail.header("x-aqsha-signature");
-    let cb = verifier.verify(Some(&sig_fail), &hit_fail.body).unwrap();
-    assert!(!cb.is_success());
-    assert_eq!(cb.body.reason_code, 466);
-    assert!(cb.reason().unwrap().is_final);
-
-    // Tampering, a wrong secret_hash, a wrong key, a missing header and an old timestamp fail.
-    let mut tampered = hit_ok.body.to_vec();
-    let pos = tampered.iter().position(|&b| b == b'1').unwrap();
-    tampered[pos] = b'2';
-    assert!(matches!(
-        verifier.verify(Some(&sig), &tampered),
-        Err(CallbackError::Signature(_))
-    ));
-    assert_eq!(
-        CallbackVerifier::new()
-            .secret_hash("other")
-            .verify(None, &hit_ok.body)
-            .unwrap_err(),
-        CallbackError::SecretHashMismatch
-    );
-    assert!(matches!(
-        CallbackVerifier::new()
-            .signing_secret("not-the-key")
-            .verify(Some(&sig), &hit_ok.body),
-        Err(CallbackError::Signature(_))
-    ));
-    assert_eq!(
-        verifier.verify(None, &hit_ok.body).unwrap_err(),
-        CallbackError::MissingSignature
-    );
-    let later = chrono::Utc::now().timestamp() + 3600;
-    assert!(matches!(
-        verifier.verify_at(Some(&sig), &hit_ok.body, later),
-        Err(CallbackError::Signature(
-            aqsha_wire::signature::SignatureError::TooOld { .. }
-        ))
     ));
 }

@@ -5,10 +5,11 @@
 //! money moved exactly once.
 
 use crate::common::cli::{Mode, Proxy};
+use crate::common::client::config_with;
 use crate::common::*;
 use aqsha_client::{
-    Amount, CardId, CardNumber, Client, Config, Credentials, Cvc, Endpoints, Error, Expiry,
-    InvoiceId, P2pTransfer, Receiver, Sender, TerminalId, TransferState, UnknownCause, WaitOptions,
+    Amount, CardId, CardNumber, Client, Cvc, Endpoints, Error, Expiry, InvoiceId, P2pTransfer,
+    Receiver, Sender, TransferState, UnknownCause, WaitOptions,
 };
 use std::time::Duration;
 
@@ -24,16 +25,11 @@ crate::tests! {
     ],
 }
 
-const VISA_MASK: &str = "440563...5096";
-
 /// A client that gets tokens from the server directly and calls the API through the proxy,
 /// with a short timeout so that a withheld answer becomes a timeout quickly.
 fn client_via(s: &Server, proxy: &Proxy) -> Client {
     let endpoints = Endpoints::custom(&format!("{}/oauth2/token", s.url), &proxy.url).unwrap();
-    let cfg = Config::new(endpoints, Credentials::new(CLIENT_ID, CLIENT_SECRET))
-        .with_terminal(TerminalId::new(TERMINAL).unwrap())
-        .with_timeout(Duration::from_secs(2));
-    Client::new(cfg).unwrap()
+    Client::new(config_with(endpoints).with_timeout(Duration::from_secs(2))).unwrap()
 }
 
 fn transfer() -> P2pTransfer {
@@ -160,14 +156,7 @@ async fn a_request_lost_before_the_server_is_not_found_and_moved_nothing(backend
 
 async fn still_pending_when_the_deadline_passes_first(backend: Backend) {
     let s = Server::start(backend);
-    let c = Client::new(
-        Config::new(
-            Endpoints::aqsha(&s.url).unwrap(),
-            Credentials::new(CLIENT_ID, CLIENT_SECRET),
-        )
-        .with_terminal(TerminalId::new(TERMINAL).unwrap()),
-    )
-    .unwrap();
+    let c = Client::new(config_with(Endpoints::aqsha(&s.url).unwrap())).unwrap();
     // An invoice nobody sent stays "not found"; with a grace period longer than the deadline
     // the answer is StillPending, never a guess.
     let options = WaitOptions {
@@ -196,11 +185,7 @@ async fn a_refused_connection_sends_nothing_and_says_so(backend: Backend) {
         &format!("http://{nowhere}"),
     )
     .unwrap();
-    let c = Client::new(
-        Config::new(endpoints, Credentials::new(CLIENT_ID, CLIENT_SECRET))
-            .with_terminal(TerminalId::new(TERMINAL).unwrap()),
-    )
-    .unwrap();
+    let c = Client::new(config_with(endpoints)).unwrap();
     let before = s.balance(VISA_MASK).await;
     let e = c.transfer(&transfer()).await.unwrap_err();
     assert!(

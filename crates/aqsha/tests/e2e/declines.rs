@@ -115,16 +115,9 @@ async fn expired_and_underfunded_cards_are_declined(backend: Backend) {
     b["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": expired});
     decline_case(&s, b, 478).await;
     // The same merchant cannot issue one number twice (a clear 400, on both databases).
-    let resp = s
-        .http
-        .post(s.path("/sandbox/cards"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .json(&json!({"pan": expired, "expire": "01/20", "cvc": "123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let e: Value = resp.json().await.unwrap();
+    let twice = json!({"pan": expired, "expire": "01/20", "cvc": "123"});
+    let (status, e) = s.sandbox_post("/sandbox/cards", &twice).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
     assert!(
         e["message"].as_str().unwrap().contains("already issued"),
         "{e}"

@@ -84,16 +84,8 @@ pub async fn settlement(s: &Server) -> i64 {
 
 /// `POST /sandbox/merchant/fund` with `{"amount": amount}`.
 pub async fn fund(s: &Server, amount: Value) -> (StatusCode, Value) {
-    let resp = s
-        .http
-        .post(s.path("/sandbox/merchant/fund"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .json(&json!({"amount": amount}))
-        .send()
+    s.sandbox_post("/sandbox/merchant/fund", &json!({"amount": amount}))
         .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap())
 }
 
 async fn status_of(s: &Server, inv: &str, token: &str) -> Value {
@@ -309,9 +301,7 @@ async fn a_merchants_own_phone_entries_are_its_own(backend: Backend) {
         .unwrap()
         .clone();
     let add = |body: Value| {
-        s.http
-            .post(s.path("/sandbox/phones"))
-            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        s.sandbox(reqwest::Method::POST, "/sandbox/phones")
             .json(&body)
             .send()
     };

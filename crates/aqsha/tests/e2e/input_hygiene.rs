@@ -33,9 +33,7 @@ async fn bad_fields_are_named_without_their_values(backend: Backend) {
     assert!(m.contains("card.sender.cvc") && !m.contains("815"), "{m}");
     // The sandbox API too.
     let resp = s
-        .http
-        .post(s.path("/sandbox/cards"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .sandbox(reqwest::Method::POST, "/sandbox/cards")
         .json(&json!({"pan": 4000123412341234u64, "expire": "12/39", "cvc": "123"}))
         .send()
         .await

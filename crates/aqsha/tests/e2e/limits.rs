@@ -22,16 +22,10 @@ const KEY: &str = "6b1f0e2d3c4a59687766554433221100ffeeddccbbaa99887766554433221
 
 /// A fresh terminal of the sandbox merchant, so no other test's transfers count on it.
 async fn new_terminal(s: &Server) -> String {
-    let r = s
-        .http
-        .post(s.path("/sandbox/terminals"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .json(&json!({"currency": "KZT"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let v: Value = r.json().await.unwrap();
+    let (status, v) = s
+        .sandbox_post("/sandbox/terminals", &json!({"currency": "KZT"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
     v["id"].as_str().unwrap().to_string()
 }
 

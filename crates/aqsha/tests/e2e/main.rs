@@ -15,6 +15,7 @@ mod cli_commands;
 mod cli_flows;
 mod cli_listen;
 mod client_api;
+mod client_callbacks;
 mod client_timeout;
 mod declines;
 mod flows;
@@ -32,6 +33,7 @@ mod outcomes;
 mod retries;
 mod seed_flow;
 mod server_limits;
+mod server_shutdown;
 mod tenants;
 mod token_reach;
 mod tokens;
@@ -42,6 +44,7 @@ fn main() {
     // overlap the many short trials instead of trailing at the end of the run.
     let cases = [
         server_limits::cases(),
+        server_shutdown::cases(),
         cli_batch::cases(),
         callbacks::cases(),
         outcomes::cases(),
@@ -68,6 +71,7 @@ fn main() {
         flows::cases(),
         wire_fields::cases(),
         client_api::cases(),
+        client_callbacks::cases(),
         invoice_index::cases(),
         input_hygiene::cases(),
         ledger_guard::cases(),

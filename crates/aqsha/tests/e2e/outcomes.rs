@@ -29,15 +29,7 @@ async fn issue_raw(s: &Server, fields: Value) -> (StatusCode, Value) {
     body.as_object_mut()
         .unwrap()
         .extend(fields.as_object().unwrap().clone());
-    let resp = s
-        .http
-        .post(s.path("/sandbox/cards"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status(), resp.json().await.unwrap())
+    s.sandbox_post("/sandbox/cards", &body).await
 }
 
 /// Issues a scenario card; returns its number.

@@ -1,21 +1,18 @@
 //! The server holds: silent and slow clients are cut off, a connection cap keeps descriptors
-//! for the clients that talk, an in-flight cap answers "busy" in the API's shape, SIGTERM
-//! exits within its grace period whatever a client does, and HTTPS works. Every test runs the
-//! real binary on loopback with small limits set by flags, and talks raw TCP where a
+//! for the clients that talk, an in-flight cap answers "busy" in the API's shape, and HTTPS
+//! works (SIGTERM's grace period is in `server_shutdown`). Every test runs the real binary on
+//! loopback with small limits set by flags, and talks raw TCP (`common::tcp`) where a
 //! misbehaving client is the point. Durations below are upper bounds for "eventually", never
 //! measurements of speed.
 
+use crate::common::tcp::{closed_within, connect, get_on, stalled_transfer};
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 crate::tests! {
-    both: [
-        sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer,
-    ],
     sqlite: [
         a_silent_connection_and_an_idle_kept_alive_one_are_closed,
         a_client_sending_one_header_byte_a_second_is_cut_off,
@@ -26,55 +23,6 @@ crate::tests! {
         https_serves_a_token_and_a_transfer_with_the_configured_certificate,
         a_client_that_stops_reading_its_responses_is_cut_off,
     ],
-}
-
-fn addr(s: &Server) -> String {
-    s.url
-        .trim_start_matches("http://")
-        .trim_start_matches("https://")
-        .to_string()
-}
-
-async fn connect(s: &Server) -> TcpStream {
-    TcpStream::connect(addr(s)).await.unwrap()
-}
-
-/// Reads until the server closes the connection; `true` if it did within `within` (EOF or
-/// reset), `false` if it was still open. Whatever it sent before closing is ignored.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-        }
-    }
-}
-
-/// Sends a GET on a kept-alive connection and reads one response; returns its status line.
-async fn get_on(stream: &mut TcpStream, path: &str) -> String {
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: aqsha\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 4096];
-    let mut got = Vec::new();
-    // /healthz answers "ok" with a content-length: read up to the end of that small body.
-    while !(got.ends_with(b"\r\n\r\nok") || got.ends_with(b"}")) {
-        let n = tokio::time::timeout(EVENTUALLY, stream.read(&mut buf))
-            .await
-            .expect("no response")
-            .unwrap();
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-    }
-    String::from_utf8_lossy(&got)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string()
 }
 
 async fn a_silent_connection_and_an_idle_kept_alive_one_are_closed(backend: Backend) {
@@ -214,18 +162,6 @@ async fn silent_connections_past_the_cap_do_not_take_health_down(backend: Backen
     }
 }
 
-/// Opens a transfer whose body never finishes: the request is in flight, reading its body.
-async fn stalled_transfer(s: &Server) -> TcpStream {
-    let mut c = connect(s).await;
-    c.write_all(
-        b"POST /payments/cards/auth HTTP/1.1\r\nHost: aqsha\r\nContent-Type: application/json\r\n\
-          Authorization: Bearer x\r\nContent-Length: 1000\r\n\r\n{\"order\":",
-    )
-    .await
-    .unwrap();
-    c
-}
-
 async fn the_in_flight_cap_answers_503_with_retry_after_in_the_api_shape(backend: Backend) {
     let s = Server::start_with(
         backend,
@@ -330,136 +266,6 @@ async fn an_oversized_uri_or_header_block_gets_a_json_414_or_431(backend: Backen
             .contains("more than 100 headers"),
         "{body}"
     );
-}
-
-/// A transfer that reports, rather than panics on, a connection the server dropped.
-async fn try_pay(http: &reqwest::Client, url: &str, body: &Value) -> Result<(u16, Value), String> {
-    let o = &body["order"];
-    let amount = o["amount"].to_string();
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("scope", "transfer"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-        ("invoiceID", o["id"].as_str().unwrap()),
-        ("amount", amount.as_str()),
-        ("currency", "KZT"),
-        ("terminal", TERMINAL_2),
-    ];
-    let token: Value = http
-        .post(format!("{url}/oauth2/token"))
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let token = token["access_token"]
-        .as_str()
-        .ok_or("no token")?
-        .to_string();
-    let resp = http
-        .post(format!("{url}/payments/cards/auth"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let value = resp.json().await.map_err(|e| e.to_string())?;
-    Ok((status, value))
-}
-
-async fn sigterm_exits_within_the_grace_period_despite_stalled_clients_and_loses_no_acknowledged_transfer(
-    backend: Backend,
-) {
-    let mut s = Server::start_with(
-        backend,
-        &[
-            "--shutdown-grace",
-            "2s",
-            "--header-read-timeout",
-            "300s",
-            "--idle-timeout",
-            "300s",
-            "--request-timeout",
-            "300s",
-        ],
-    );
-    let before = s.balance("440563...5096").await;
-    // One client stalled in its headers, one halfway through its body (a request in flight
-    // that never completes): neither may keep the server alive past the grace period.
-    let mut half_head = connect(&s).await;
-    half_head
-        .write_all(b"POST /payments/cards/auth HTTP/1.1\r\nHost: aq")
-        .await
-        .unwrap();
-    let _half_body = stalled_transfer(&s).await;
-    // Transfers keep coming while the signal arrives.
-    let (url, http) = (s.url.clone(), s.http.clone());
-    let mut clients = Vec::new();
-    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    for _ in 0..8 {
-        let (url, http, answered) = (url.clone(), http.clone(), answered.clone());
-        clients.push(tokio::spawn(async move {
-            let mut tried = Vec::new();
-            loop {
-                let body = seed_like_body(&invoice(), json!(100));
-                let answer = try_pay(&http, &url, &body).await;
-                let stop = answer.is_err();
-                if !stop {
-                    answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                }
-                tried.push((body, answer));
-                if stop {
-                    return tried;
-                }
-            }
-        }));
-    }
-    // SIGTERM once every client is under way (a few answers each on average).
-    eventually("the clients are paying", EVENTUALLY, || async {
-        (answered.load(std::sync::atomic::Ordering::SeqCst) >= 24).then_some(())
-    })
-    .await;
-    unsafe_free_sigterm(s.pid());
-    let status = s
-        .wait_exit(EVENTUALLY)
-        .expect("the server did not exit after SIGTERM");
-    assert!(status.success(), "{status:?}");
-    let log = s.log();
-    assert!(log.contains("writer stopped"), "{log}");
-    let mut tried = Vec::new();
-    for c in clients {
-        tried.extend(c.await.unwrap());
-    }
-    s.restart();
-    let token = s.token(&[("terminal", TERMINAL_2)]).await;
-    let (mut acknowledged, mut charged) = (0, 0i64);
-    for (body, answer) in &tried {
-        let inv = body["order"]["id"].as_str().unwrap();
-        let (_, st) = s
-            .get_json(&format!("/check-status/p2p/transaction/{inv}"), &token)
-            .await;
-        let is_charged = st["transaction"]["statusName"] == "CHARGE";
-        charged += i64::from(is_charged);
-        // Acknowledged as charged: it must have been committed. Refused or cut off:
-        // committed whole, or not at all (the balance below).
-        if let Ok((200, r)) = answer {
-            acknowledged += 1;
-            assert!(is_charged, "acknowledged but not committed: {r} / {st}");
-            assert_eq!(st["transaction"]["id"], r["id"]);
-        }
-    }
-    eprintln!(
-        "tried {}, acknowledged {acknowledged}, committed {charged}",
-        tried.len()
-    );
-    assert!(acknowledged > 0, "no transfer was acknowledged: {tried:?}");
-    // Exactly the committed transfers moved money: nothing half-done.
-    assert_eq!(s.balance("440563...5096").await, before - charged * 19_500);
-    s.assert_ledger_balanced().await;
 }
 
 async fn https_serves_a_token_and_a_transfer_with_the_configured_certificate(backend: Backend) {

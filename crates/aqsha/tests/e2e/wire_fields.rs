@@ -125,9 +125,7 @@ async fn the_status_carries_epays_fields_with_their_types(backend: Backend) {
 
     // A terminal added later gets the next free number, also digits.
     let resp = s
-        .http
-        .post(s.path("/sandbox/terminals"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .sandbox(reqwest::Method::POST, "/sandbox/terminals")
         .send()
         .await
         .unwrap();

@@ -5,11 +5,14 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cli;
+pub mod client;
 pub mod harness;
 mod inproc;
 pub mod pg;
 mod process;
 pub mod receiver;
+mod sandbox;
+pub mod tcp;
 
 #[allow(unused_imports)]
 pub use harness::eventually;
@@ -31,6 +34,8 @@ pub const SAVED_RECEIVER: &str = "fcf69516-f7e8-9b14-e053-1d1a000aef2f";
 pub const VISA: &str = "4405639704015096";
 pub const MASTERCARD: &str = "5522042705066736";
 pub const AMEX_LOCKED: &str = "377514500004820";
+pub const VISA_MASK: &str = "440563...5096";
+pub const MASTERCARD_MASK: &str = "552204...6736";
 
 /// How long a test waits for something that should happen soon (a delivery, a close).
 pub const EVENTUALLY: Duration = Duration::from_secs(30);
@@ -281,9 +286,7 @@ impl Server {
 
     pub async fn sandbox_get(&self, path: &str) -> Value {
         let resp = self
-            .http
-            .get(self.path(path))
-            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .sandbox(reqwest::Method::GET, path)
             .send()
             .await
             .unwrap();
@@ -310,16 +313,9 @@ impl Server {
 
     /// Issues a new sandbox card; returns its card number.
     pub async fn issue_card(&self, expire: &str, cvc: &str, balance: &str, locked: bool) -> String {
-        let resp = self
-            .http
-            .post(self.path("/sandbox/cards"))
-            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-            .json(&json!({"expire": expire, "cvc": cvc, "balance": balance, "locked": locked}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        let v: Value = resp.json().await.unwrap();
+        let card = json!({"expire": expire, "cvc": cvc, "balance": balance, "locked": locked});
+        let (status, v) = self.sandbox_post("/sandbox/cards", &card).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
         v["pan"].as_str().unwrap().to_string()
     }
 
