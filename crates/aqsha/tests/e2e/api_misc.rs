@@ -260,14 +260,14 @@ async fn health_readiness_request_ids_and_the_sdk_profile_call(backend: Backend)
     assert_eq!(amex["status"], "lock");
 }
 
+async fn sandbox_cards_status(s: &Server) -> StatusCode {
+    let r = s.sandbox(reqwest::Method::GET, "/sandbox/cards").send();
+    r.await.unwrap().status()
+}
+
 async fn the_sandbox_api_can_be_turned_off(backend: Backend) {
     let s = Server::start_with(backend, &["--sandbox-api", "false"]);
-    let r = s
-        .sandbox(reqwest::Method::GET, "/sandbox/cards")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(sandbox_cards_status(&s).await, StatusCode::NOT_FOUND);
     // The ePay API is unaffected.
     let (st, _) = s.pay(&seed_like_body(&invoice(), json!(10))).await;
     assert_eq!(st, StatusCode::OK);
@@ -307,12 +307,7 @@ async fn production_mode_has_no_route_that_creates_money_or_cards(backend: Backe
     let s = Server::start_with(backend, &["--mode", "production", "--seed-sandbox"]);
     let (st, r) = s.pay(&seed_like_body(&invoice(), json!(10))).await;
     assert_eq!(st, StatusCode::OK, "{r}");
-    let r = s
-        .sandbox(reqwest::Method::GET, "/sandbox/cards")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(sandbox_cards_status(&s).await, StatusCode::NOT_FOUND);
 }
 
 async fn bad_configuration_fails_fast_with_a_clear_message(_: Backend) {

@@ -18,6 +18,14 @@ crate::tests! {
 
 const SEND_VISA: &[&str] = &["--from", VISA, "--expiry", "01/25", "--cvc", "815"];
 
+/// `transfer FLAG` of 100 KZT on invoice `inv` from the seed's VISA to its saved card.
+fn visa_to_saved<'a>(flag: &'a str, inv: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["transfer", flag, "--invoice", inv, "--to", SAVED_RECEIVER];
+    args.extend(SEND_VISA);
+    args.extend(["--amount", "100"]);
+    args
+}
+
 async fn token_prints_service_and_bound_transfer_tokens(backend: Backend) {
     let s = Server::start(backend);
     let out = run(&mut cli(&s), &["token"]).await;
@@ -208,19 +216,9 @@ async fn unknown_outcome_is_resolved_by_status_not_by_resending(backend: Backend
             .env("AQSHA_TIMEOUT", "2");
     };
     let inv = invoice();
-    let mut args = vec![
-        "transfer",
-        "--json",
-        "--invoice",
-        &inv,
-        "--to",
-        SAVED_RECEIVER,
-    ];
-    args.extend(SEND_VISA);
-    args.extend(["--amount", "100"]);
     let mut c = cli(&s);
     via_proxy(&mut c);
-    let out = run(&mut c, &args).await;
+    let out = run(&mut c, &visa_to_saved("--json", &inv)).await;
     let v = out.ok().json();
     assert_eq!(v["state"], "CHARGE");
     assert_eq!(v["resolvedByStatus"], true);
@@ -229,19 +227,9 @@ async fn unknown_outcome_is_resolved_by_status_not_by_resending(backend: Backend
 
     // --no-wait: exit 3 and say what to do.
     let inv = invoice();
-    let mut args = vec![
-        "transfer",
-        "--no-wait",
-        "--invoice",
-        &inv,
-        "--to",
-        SAVED_RECEIVER,
-    ];
-    args.extend(SEND_VISA);
-    args.extend(["--amount", "100"]);
     let mut c = cli(&s);
     via_proxy(&mut c);
-    let out = run(&mut c, &args).await;
+    let out = run(&mut c, &visa_to_saved("--no-wait", &inv)).await;
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains(&format!(
         "error: outcome unknown for invoice {inv}: no answer within the timeout"

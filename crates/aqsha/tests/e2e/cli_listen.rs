@@ -155,17 +155,18 @@ async fn listen_refuses_forged_and_unsigned_callbacks(backend: Backend) {
     }))
     .unwrap();
     let now = chrono::Utc::now().timestamp();
+    // Posts the callback to the listener, with this signature header if any; its status.
+    let post = |signature: Option<String>| {
+        let mut request = http.post(format!("{url}/ok")).body(body.clone());
+        if let Some(signature) = signature {
+            request = request.header("x-aqsha-signature", signature);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
 
     // Signed with the wrong key.
     let forged = aqsha_wire::signature::sign("not-the-key", now, &body);
-    let r = http
-        .post(format!("{url}/ok"))
-        .header("x-aqsha-signature", forged)
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(post(Some(forged)).await, 401);
     let v = l.json_line(30).await;
     assert_eq!(v["verified"], false);
     assert!(v["signature"]
@@ -174,13 +175,7 @@ async fn listen_refuses_forged_and_unsigned_callbacks(backend: Backend) {
         .starts_with("invalid: signature does not match"));
 
     // No signature at all.
-    let r = http
-        .post(format!("{url}/ok"))
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(post(None).await, 401);
     assert_eq!(l.json_line(30).await["signature"], "missing");
 
     // Signed with the right key but an hour old: a replay.
@@ -189,14 +184,7 @@ async fn listen_refuses_forged_and_unsigned_callbacks(backend: Backend) {
         .unwrap()
         .to_string();
     let old = aqsha_wire::signature::sign(&key, now - 3600, &body);
-    let r = http
-        .post(format!("{url}/ok"))
-        .header("x-aqsha-signature", old)
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(post(Some(old)).await, 401);
     let v = l.json_line(30).await;
     assert!(v["signature"].as_str().unwrap().contains("s away from now"));
     assert_eq!(l.wait(30).await, 0);

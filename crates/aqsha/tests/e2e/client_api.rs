@@ -24,12 +24,7 @@ crate::tests! {
 async fn transfer_tokens_are_per_operation_and_service_tokens_are_cached(backend: Backend) {
     let s = Server::start(backend);
     let c = client(&s);
-    let t = P2pTransfer::new(
-        inv(),
-        amount("100"),
-        visa(false),
-        Receiver::Saved(saved(SAVED_RECEIVER)),
-    );
+    let t = visa_to_saved("100");
     let a = c.transfer_token(&t).await.unwrap();
     let b = c.transfer_token(&t).await.unwrap();
     assert_ne!(a.secret(), b.secret(), "a fresh token for every operation");
@@ -371,12 +366,7 @@ async fn epay_style_endpoints_with_separate_token_path_and_api_prefix(backend: B
     .unwrap();
     assert!(cfg.endpoints.sandbox_base.is_none());
     let c = Client::new(cfg).unwrap();
-    let t = P2pTransfer::new(
-        inv(),
-        amount("150.5"),
-        visa(false),
-        Receiver::Saved(saved(SAVED_RECEIVER)),
-    );
+    let t = visa_to_saved("150.5");
     let r = c.transfer(&t).await.unwrap();
     assert_eq!(r.amount, amount("150.50"));
     assert_eq!(

@@ -19,14 +19,9 @@ async fn callback_verifier_checks_real_callbacks(backend: Backend) {
     let key = c.sandbox_callback_secret().await.unwrap();
     assert!(!key.is_empty());
 
-    let ok = P2pTransfer::new(
-        inv(),
-        amount("100"),
-        visa(false),
-        Receiver::Saved(saved(SAVED_RECEIVER)),
-    )
-    .callbacks(format!("{}/ok", r.url), format!("{}/fail", r.url))
-    .secret_hash("sh: ÄÖ 1");
+    let ok = visa_to_saved("100")
+        .callbacks(format!("{}/ok", r.url), format!("{}/fail", r.url))
+        .secret_hash("sh: ÄÖ 1");
     let receipt = c.transfer(&ok).await.unwrap();
     let fail = P2pTransfer::new(
         inv(),

@@ -16,9 +16,10 @@ async fn bad_fields_are_named_without_their_values(backend: Backend) {
     let s = Server::start(backend);
     let order = seed_like_body(&invoice(), json!(100))["order"].clone();
     let token = s.token_for(&order).await;
+    let fresh = || seed_like_body(order["id"].as_str().unwrap(), json!(100));
 
     // A card number and a CVC sent as JSON numbers: the field is named, the value is not.
-    let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+    let mut b = fresh();
     b["card"]["sender"]["cardCred"] = json!(4405639704015096u64);
     let (st, r) = s.transfer(&token, &b).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
@@ -26,7 +27,7 @@ async fn bad_fields_are_named_without_their_values(backend: Backend) {
     let m = r["message"].as_str().unwrap();
     assert!(m.contains("card.sender.cardCred"), "{m}");
     assert!(!m.contains("4405639704015096"), "{m}");
-    let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+    let mut b = fresh();
     b["card"]["sender"]["cvc"] = json!(815);
     let (_, r) = s.transfer(&token, &b).await;
     let m = r["message"].as_str().unwrap();
@@ -48,7 +49,7 @@ async fn bad_fields_are_named_without_their_values(backend: Backend) {
         ("description", "pay\u{0}ment"),
         ("senderEmail", "a@b\r\nX-Injected: 1"),
     ] {
-        let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+        let mut b = fresh();
         b["order"][field] = json!(value);
         let (st, r) = s.transfer(&token, &b).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
@@ -61,7 +62,7 @@ async fn bad_fields_are_named_without_their_values(backend: Backend) {
             "{r}"
         );
     }
-    let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+    let mut b = fresh();
     b["card"]["sender"]["name"] = json!("Arman\tAli");
     let (_, r) = s.transfer(&token, &b).await;
     assert!(
@@ -70,7 +71,7 @@ async fn bad_fields_are_named_without_their_values(backend: Backend) {
     );
 
     // Callback links follow one rule wherever they are given: http(s), at most 2,048 characters.
-    let mut b = seed_like_body(order["id"].as_str().unwrap(), json!(100));
+    let mut b = fresh();
     b["order"]["postLink"] = json!(format!("https://shop.example/{}", "a".repeat(2100)));
     let (st, r) = s.transfer(&token, &b).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
@@ -93,7 +94,7 @@ async fn bad_fields_are_named_without_their_values(backend: Backend) {
     );
 
     // A duplicated key: refused, not "the last one wins".
-    let text = seed_like_body(order["id"].as_str().unwrap(), json!(100))
+    let text = fresh()
         .to_string()
         .replacen("\"amount\":100", "\"amount\":100,\"amount\":5000", 1);
     assert!(text.contains("\"amount\":5000"));
@@ -108,12 +109,7 @@ async fn bad_fields_are_named_without_their_values(backend: Backend) {
         "{r}"
     );
     // None of that spent the token: the right body still pays.
-    let (st, r) = s
-        .transfer(
-            &token,
-            &seed_like_body(order["id"].as_str().unwrap(), json!(100)),
-        )
-        .await;
+    let (st, r) = s.transfer(&token, &fresh()).await;
     assert_eq!(st, StatusCode::OK, "{r}");
 
     // The token form: a field given twice, or a control character, is refused.

@@ -21,12 +21,7 @@ const SHARED_NUMBER: &str = "4111111111111111";
 /// POST a sandbox request as the merchant `m` (`{"client_id", "client_secret"}`).
 async fn sandbox_post(s: &Server, m: &Value, path: &str, body: Value) -> (StatusCode, Value) {
     let resp = s
-        .http
-        .post(s.path(path))
-        .basic_auth(
-            m["client_id"].as_str().unwrap(),
-            Some(m["client_secret"].as_str().unwrap()),
-        )
+        .sandbox_as(m, reqwest::Method::POST, path)
         .json(&body)
         .send()
         .await
@@ -37,12 +32,7 @@ async fn sandbox_post(s: &Server, m: &Value, path: &str, body: Value) -> (Status
 
 async fn cards_of(s: &Server, m: &Value) -> Vec<Value> {
     let resp = s
-        .http
-        .get(s.path("/sandbox/cards"))
-        .basic_auth(
-            m["client_id"].as_str().unwrap(),
-            Some(m["client_secret"].as_str().unwrap()),
-        )
+        .sandbox_as(m, reqwest::Method::GET, "/sandbox/cards")
         .send()
         .await
         .unwrap();
@@ -71,6 +61,18 @@ fn pan_side(pan: &str, cvc: &str, expire: &str) -> Value {
     let (m, y) = expire.split_once('/').unwrap();
     json!({"transferType": "TYPEPAN", "cardCred": pan, "cvc": cvc,
            "expire": {"month": m, "year": y}, "name": "T"})
+}
+
+/// A fresh order for customer `u1` from a card by number (`(pan, cvc, expire)`) to one.
+fn card_to_card(terminal: &str, from: (&str, &str, &str), to: &str) -> Value {
+    let (pan, cvc, expire) = from;
+    body(
+        &invoice(),
+        terminal,
+        pan_side(pan, cvc, expire),
+        json!({"transferType": "TYPEPAN", "cardCred": to}),
+        "u1",
+    )
 }
 
 fn balance_of(cards: &[Value], id: &str) -> i64 {
@@ -103,14 +105,7 @@ async fn a_card_belongs_to_the_merchant_that_issued_it(backend: Backend) {
 
     // A pays 500 "to an external card" with that number: the money leaves to the external
     // network, B's card is untouched.
-    let inv = invoice();
-    let pay = body(
-        &inv,
-        TERMINAL_2,
-        pan_side(VISA, "815", "01/25"),
-        json!({"transferType": "TYPEPAN", "cardCred": SHARED_NUMBER}),
-        "u1",
-    );
+    let pay = card_to_card(TERMINAL_2, (VISA, "815", "01/25"), SHARED_NUMBER);
     let (st, r) = s.pay(&pay).await;
     assert_eq!(st, StatusCode::OK, "{r}");
     assert_eq!(balance_of(&cards_of(&s, &b).await, &b_card), 1_000_000);
@@ -118,28 +113,14 @@ async fn a_card_belongs_to_the_merchant_that_issued_it(backend: Backend) {
 
     // A cannot debit B's card, even with B's CVC and expiry: in A's world the number is a
     // card of another issuer.
-    let inv = invoice();
-    let steal = body(
-        &inv,
-        TERMINAL_2,
-        pan_side(SHARED_NUMBER, "999", "12/39"),
-        json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD}),
-        "u1",
-    );
+    let steal = card_to_card(TERMINAL_2, (SHARED_NUMBER, "999", "12/39"), MASTERCARD);
     let (st, r) = s.pay(&steal).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
     assert_eq!(r["code"], 471, "{r}");
 
     // B itself can pay from its card (its own world knows it).
     let token_b = s.token_of(&b).await;
-    let inv = invoice();
-    let own = body(
-        &inv,
-        b_terminal,
-        pan_side(SHARED_NUMBER, "999", "12/39"),
-        json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD}),
-        "u1",
-    );
+    let own = card_to_card(b_terminal, (SHARED_NUMBER, "999", "12/39"), MASTERCARD);
     let (st, r) = s.transfer(&token_b, &own).await;
     assert_eq!(st, StatusCode::OK, "{r}");
     assert_eq!(r["senderCardPAN"], "411111...1111");
@@ -157,14 +138,11 @@ async fn a_card_belongs_to_the_merchant_that_issued_it(backend: Backend) {
     let a_card = mine["id"].as_str().unwrap().to_string();
     assert_ne!(a_card, b_card);
     let b_before = balance_of(&cards_of(&s, &b).await, &b_card);
-    let inv = invoice();
     let (st, r) = s
-        .pay(&body(
-            &inv,
+        .pay(&card_to_card(
             TERMINAL_2,
-            pan_side(VISA, "815", "01/25"),
-            json!({"transferType": "TYPEPAN", "cardCred": SHARED_NUMBER}),
-            "u1",
+            (VISA, "815", "01/25"),
+            SHARED_NUMBER,
         ))
         .await;
     assert_eq!(st, StatusCode::OK, "{r}");

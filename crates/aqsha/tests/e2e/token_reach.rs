@@ -26,6 +26,14 @@ fn declined_body(inv: &str) -> Value {
     b
 }
 
+/// testUser1's saved card pays an external card.
+fn from_saved_card(inv: &str) -> Value {
+    let mut b = seed_like_body(inv, json!(100));
+    b["card"]["sender"] = json!({"transferType": "TYPECARDID", "cardCred": SAVED_RECEIVER});
+    b["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": "4111111111111111"});
+    b
+}
+
 fn order_fields(b: &Value) -> Vec<(&'static str, String)> {
     let o = &b["order"];
     vec![
@@ -159,9 +167,7 @@ async fn a_per_order_token_reaches_its_own_order_only(backend: Backend) {
     // external card. It is declined 487: paying from a saved card needs a token issued for
     // that customer.
     let inv = invoice();
-    let mut b = seed_like_body(&inv, json!(100));
-    b["card"]["sender"] = json!({"transferType": "TYPECARDID", "cardCred": SAVED_RECEIVER});
-    b["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": "4111111111111111"});
+    let mut b = from_saved_card(&inv);
     let token = token_with(&s, order_fields(&b), &[]).await;
     let (st, r) = s.transfer(&token, &b).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{r}");
@@ -207,9 +213,7 @@ async fn epay_binding_restores_the_looser_behaviour(backend: Backend) {
     let (st, _) = s.pay(&seed_like_body(&other, json!(100))).await;
     assert_eq!(st, StatusCode::OK);
     let inv = invoice();
-    let mut b = seed_like_body(&inv, json!(100));
-    b["card"]["sender"] = json!({"transferType": "TYPECARDID", "cardCred": SAVED_RECEIVER});
-    b["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": "4111111111111111"});
+    let b = from_saved_card(&inv);
     let token = token_with(&s, order_fields(&b), &[]).await;
     let (st, r) = s.transfer(&token, &b).await;
     assert_eq!(st, StatusCode::OK, "{r}");

@@ -1,9 +1,9 @@
 //! `aqsha-client` values for the tests that drive the client crate against a real server.
 
-use super::{invoice, Server, CLIENT_ID, CLIENT_SECRET, TERMINAL, VISA};
+use super::{invoice, Server, CLIENT_ID, CLIENT_SECRET, SAVED_RECEIVER, TERMINAL, VISA};
 use aqsha_client::{
     Amount, CardId, CardNumber, Client, Config, Credentials, Cvc, Endpoints, Expiry, InvoiceId,
-    Sender, TerminalId,
+    P2pTransfer, Receiver, Sender, TerminalId,
 };
 use std::time::Duration;
 
@@ -46,4 +46,14 @@ pub fn visa(save: bool) -> Sender {
 
 pub fn saved(id: &str) -> CardId {
     CardId::new(id).unwrap()
+}
+
+/// A fresh order of `amount` from the seed's VISA to the seed's saved receiving card.
+pub fn visa_to_saved(amount_text: &str) -> P2pTransfer {
+    P2pTransfer::new(
+        inv(),
+        amount(amount_text),
+        visa(false),
+        Receiver::Saved(saved(SAVED_RECEIVER)),
+    )
 }
