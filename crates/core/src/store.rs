@@ -135,6 +135,9 @@ pub trait Store: Send + Sync + 'static {
     async fn update_merchant(&self, client_id: &str, change: MerchantChange) -> StoreResult<bool>;
     async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>>;
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome>;
+    /// The operation that spent this key ([`crate::transfer::TransferCommand::spend_key`]),
+    /// if one did: the hosted form reads which of its attempts are used.
+    async fn token_spent_by(&self, key: &str) -> StoreResult<Option<String>>;
     /// The invoice's charged operation, or else its latest attempt.
     async fn invoice_status(
         &self,

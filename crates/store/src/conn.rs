@@ -128,6 +128,9 @@ pub trait Conn: Tx + Send + 'static {
     fn read_terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
         self.terminal(id)
     }
+    fn read_token_spent_by(&mut self, key: &str) -> StoreResult<Option<String>> {
+        self.token_spent_by(key)
+    }
     fn invoice_status(
         &mut self,
         merchant_id: &str,

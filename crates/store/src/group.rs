@@ -219,6 +219,11 @@ impl<K: Connector> Store for GroupStore<K> {
             .await
     }
 
+    async fn token_spent_by(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| c.read_token_spent_by(&key)).await
+    }
+
     async fn invoice_status(
         &self,
         merchant_id: &str,
