@@ -129,6 +129,8 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the merchant exists and is not disabled. Cached for a few seconds (the store's
     /// cache TTL): it is asked on every bearer call, and must not cost a round trip each time.
     async fn merchant_active(&self, merchant_id: &str) -> StoreResult<bool>;
+    /// The merchant's display name (the hosted form shows it), by its id.
+    async fn merchant_name(&self, merchant_id: &str) -> StoreResult<Option<String>>;
     /// Every merchant with its terminals, by `client_id`.
     async fn merchants(&self) -> StoreResult<Vec<MerchantSummary>>;
     /// Applies the change; `false` when no merchant has that `client_id`.

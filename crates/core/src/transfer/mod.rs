@@ -50,6 +50,7 @@ pub use crate::invoice::{day_of, invoice_tail, valid_invoice, TailKey};
 pub use ids::{Ids, RandomIds};
 pub use merchant::settlement_account;
 pub use phone::PhoneSide;
+pub use rules::order_fits_token;
 
 use crate::card::{Brand, Expiry};
 use crate::money::Currency;
