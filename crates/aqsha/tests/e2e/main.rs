@@ -7,6 +7,7 @@
 mod common;
 
 mod api_misc;
+mod browser;
 mod bench;
 mod callback_dispatch;
 mod callbacks;
@@ -42,6 +43,7 @@ fn main() {
     // overlap the many short trials instead of trailing at the end of the run.
     let cases = [
         server_limits::cases(),
+        browser::payform::cases(),
         cli_batch::cases(),
         callbacks::cases(),
         outcomes::cases(),
