@@ -7,8 +7,8 @@
 mod common;
 
 mod api_misc;
-mod browser;
 mod bench;
+mod browser;
 mod callback_dispatch;
 mod callbacks;
 mod cli_batch;

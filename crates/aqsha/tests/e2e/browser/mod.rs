@@ -34,9 +34,9 @@ fn binaries() -> Option<(PathBuf, PathBuf)> {
 
 /// Why the browser trials cannot run here, if they cannot.
 pub fn missing() -> Option<String> {
-    binaries()
-        .is_none()
-        .then(|| "no chromium and chromedriver on PATH (apt-get install chromium chromium-driver)".into())
+    binaries().is_none().then(|| {
+        "no chromium and chromedriver on PATH (apt-get install chromium chromium-driver)".into()
+    })
 }
 
 pub fn required() -> bool {
@@ -64,7 +64,10 @@ fn driver_url() -> String {
     // Ready when it accepts connections: polled, as there is nothing to await.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "chromedriver did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chromedriver did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     *driver = Some((child, url.clone()));
@@ -91,7 +94,9 @@ pub async fn open(width: u32, height: u32) -> Client {
                      format!("--window-size={width},{height}")],
         },
     });
-    let serde_json::Value::Object(caps) = caps else { unreachable!() };
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = ClientBuilder::new(connector)
         .capabilities(caps)
@@ -124,7 +129,10 @@ pub async fn url_where(c: &Client, what: &str, pred: impl Fn(&url::Url) -> bool)
         if pred(&url) {
             return url;
         }
-        assert!(std::time::Instant::now() < deadline, "never {what}; at {url}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {what}; at {url}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -51,13 +51,21 @@ async fn order(lang: &str) -> Order {
         "failureBackLink": format!("{}/failed", shop.url), "postLink": ok,
         "failurePostLink": fail, "language": lang, "description": "Order 42",
     });
-    Order { s, shop, r, invoice, params }
+    Order {
+        s,
+        shop,
+        r,
+        invoice,
+        params,
+    }
 }
 
 /// Opens the shop's page in a browser and presses its button.
 async fn checkout(o: &Order, call: &str, size: (u32, u32)) -> Client {
     let c = open(size.0, size.1).await;
-    c.goto(&o.shop.checkout(&o.s.url, call, &o.params)).await.unwrap();
+    c.goto(&o.shop.checkout(&o.s.url, call, &o.params))
+        .await
+        .unwrap();
     element(&c, "#pay").await.click().await.unwrap();
     c
 }
@@ -70,11 +78,17 @@ async fn fill_sender(c: &Client, number: &str, expiry: &str, cvc: &str) {
 }
 
 async fn submit(c: &Client) {
-    element(c, "button[type=submit]").await.click().await.unwrap();
+    element(c, "button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
 }
 
 fn query(url: &url::Url, key: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 async fn status(o: &Order) -> Value {
@@ -87,12 +101,24 @@ async fn p2p_form_pays_and_returns_to_the_back_link(_: Backend) {
     let o = order("eng").await;
     let c = checkout(&o, "p2p", (390, 844)).await;
     let form = element(&c, "#payform").await;
-    assert!(form.text().await.unwrap().contains("95"), "the fee is shown");
+    assert!(
+        form.text().await.unwrap().contains("95"),
+        "the fee is shown"
+    );
     let number = element(&c, "#sender-number").await;
-    assert_eq!(number.attr("autocomplete").await.unwrap().as_deref(), Some("cc-number"));
-    assert_eq!(number.attr("name").await.unwrap().as_deref(), Some("sender.cardCred"));
+    assert_eq!(
+        number.attr("autocomplete").await.unwrap().as_deref(),
+        Some("cc-number")
+    );
+    assert_eq!(
+        number.attr("name").await.unwrap().as_deref(),
+        Some("sender.cardCred")
+    );
     fill_sender(&c, VISA, "0125", "815").await;
-    assert_eq!(element(&c, "#sender-brand").await.text().await.unwrap(), "VISA");
+    assert_eq!(
+        element(&c, "#sender-brand").await.text().await.unwrap(),
+        "VISA"
+    );
     type_into(&c, "#receiver-number", MASTERCARD).await;
     submit(&c).await;
     let back = url_where(&c, "at the backLink", |u| u.path() == "/back").await;
@@ -124,9 +150,15 @@ async fn a_decline_is_explained_in_each_language(_: Backend) {
             type_into(&c, "#receiver-number", MASTERCARD).await;
             submit(&c).await;
             let alert = element(&c, "#payform-alert").await.text().await.unwrap();
-            assert!(alert.contains(words) && alert.contains(code), "{lang}: {alert}");
+            assert!(
+                alert.contains(words) && alert.contains(code),
+                "{lang}: {alert}"
+            );
             let source = c.source().await.unwrap();
-            assert!(!source.contains("4003032704547597"), "the card number is not in the page");
+            assert!(
+                !source.contains("4003032704547597"),
+                "the card number is not in the page"
+            );
             assert!(source.contains("value=\"2\""), "the next attempt is 2");
             screenshot(&c, &format!("decline-{lang}-{size}")).await;
             c.close().await.unwrap();
@@ -155,12 +187,20 @@ async fn a_double_submit_charges_once(_: Backend) {
         )
         .await
         .unwrap();
-    assert_eq!(posted, json!(["opaqueredirect", "opaqueredirect"]), "both posts redirect");
+    assert_eq!(
+        posted,
+        json!(["opaqueredirect", "opaqueredirect"]),
+        "both posts redirect"
+    );
     submit(&c).await;
     let back = url_where(&c, "at the backLink", |u| u.path() == "/back").await;
     assert!(query(&back, "reference").is_some());
     let after = o.s.balance("440563...5096").await;
-    assert_eq!(before - after, 10_000 + 9_500, "charged once: amount and fee");
+    assert_eq!(
+        before - after,
+        10_000 + 9_500,
+        "charged once: amount and fee"
+    );
     c.close().await.unwrap();
 }
 
@@ -201,7 +241,10 @@ async fn the_widget_tells_the_merchant_page(_: Backend) {
             assert_eq!(title, "result:{\"success\":true}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no widget callback: {title}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no widget callback: {title}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(status(&o).await["transaction"]["statusName"], "CHARGE");
