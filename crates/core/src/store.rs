@@ -129,12 +129,17 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the merchant exists and is not disabled. Cached for a few seconds (the store's
     /// cache TTL): it is asked on every bearer call, and must not cost a round trip each time.
     async fn merchant_active(&self, merchant_id: &str) -> StoreResult<bool>;
+    /// The merchant's display name (the hosted form shows it), by its id.
+    async fn merchant_name(&self, merchant_id: &str) -> StoreResult<Option<String>>;
     /// Every merchant with its terminals, by `client_id`.
     async fn merchants(&self) -> StoreResult<Vec<MerchantSummary>>;
     /// Applies the change; `false` when no merchant has that `client_id`.
     async fn update_merchant(&self, client_id: &str, change: MerchantChange) -> StoreResult<bool>;
     async fn terminal(&self, id: &str) -> StoreResult<Option<TerminalRecord>>;
     async fn transfer(&self, cmd: TransferCommand) -> StoreResult<TransferOutcome>;
+    /// The operation that spent this key ([`crate::transfer::TransferCommand::spend_key`]),
+    /// if one did: the hosted form reads which of its attempts are used.
+    async fn token_spent_by(&self, key: &str) -> StoreResult<Option<String>>;
     /// The invoice's charged operation, or else its latest attempt.
     async fn invoice_status(
         &self,

@@ -127,6 +127,7 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
                 "/sandbox/cards/{card_id}/topup",
                 post(routes::sandbox::top_up),
             )
+            .merge(pages::sandbox_router())
             .route("/sandbox/ledger", get(routes::sandbox::ledger))
             .route(
                 "/sandbox/merchant/balance",

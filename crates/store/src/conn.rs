@@ -119,6 +119,7 @@ pub trait Conn: Tx + Send + 'static {
     fn ping(&mut self) -> StoreResult<()>;
     fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
     fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool>;
+    fn merchant_name(&mut self, merchant_id: &str) -> StoreResult<Option<String>>;
     fn merchants(&mut self) -> StoreResult<Vec<MerchantSummary>>;
     fn limit_settings(
         &mut self,
@@ -127,6 +128,9 @@ pub trait Conn: Tx + Send + 'static {
     ) -> StoreResult<Option<LimitSettings>>;
     fn read_terminal(&mut self, id: &str) -> StoreResult<Option<TerminalRecord>> {
         self.terminal(id)
+    }
+    fn read_token_spent_by(&mut self, key: &str) -> StoreResult<Option<String>> {
+        self.token_spent_by(key)
     }
     fn invoice_status(
         &mut self,

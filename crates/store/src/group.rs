@@ -219,6 +219,16 @@ impl<K: Connector> Store for GroupStore<K> {
             .await
     }
 
+    async fn merchant_name(&self, merchant_id: &str) -> StoreResult<Option<String>> {
+        let id = merchant_id.to_string();
+        self.read(move |c| c.merchant_name(&id)).await
+    }
+
+    async fn token_spent_by(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| c.read_token_spent_by(&key)).await
+    }
+
     async fn invoice_status(
         &self,
         merchant_id: &str,

@@ -8,6 +8,7 @@ mod common;
 
 mod api_misc;
 mod bench;
+mod browser;
 mod callback_dispatch;
 mod callbacks;
 mod cli_batch;
@@ -45,6 +46,7 @@ fn main() {
     let cases = [
         server_limits::cases(),
         server_shutdown::cases(),
+        browser::payform::cases(),
         cli_batch::cases(),
         callbacks::cases(),
         outcomes::cases(),

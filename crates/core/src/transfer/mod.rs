@@ -50,6 +50,7 @@ pub use crate::invoice::{day_of, invoice_tail, valid_invoice, TailKey};
 pub use ids::{Ids, RandomIds};
 pub use merchant::settlement_account;
 pub use phone::PhoneSide;
+pub use rules::order_fits_token;
 
 use crate::card::{Brand, Expiry};
 use crate::money::Currency;
@@ -77,6 +78,20 @@ pub struct TransferCommand {
     pub receiver: SideInput,
     /// The deployment's rules for this transfer.
     pub rules: TransferRules,
+    /// The hosted form's attempt number (1 to [`PAGE_ATTEMPTS`]); `None` for the API. See
+    /// [`TransferCommand::spend_key`].
+    pub attempt: Option<u8>,
+}
+
+/// How many attempts the hosted form gives a payer on one token (ePay: 3 attempts or 20
+/// minutes per invoice; the token's life is the time limit here).
+pub const PAGE_ATTEMPTS: u8 = 3;
+
+/// The key under which the hosted form's attempt `n` spends token `token_id`: each attempt
+/// spends its own, so a declined attempt leaves the next one free, while the same attempt sent
+/// twice (a double click, a refresh, the back button, a second tab) replays its answer.
+pub fn page_attempt_key(token_id: &str, n: u8) -> String {
+    format!("{token_id}#page-attempt-{n}")
 }
 
 /// Rules a deployment configures.
@@ -171,6 +186,8 @@ pub enum Refusal {
     Token(String),
     /// The request is malformed in a way the domain sees (format error 477): HTTP 400.
     Input(String),
+    /// The hosted form's attempts on this token are used up (2740, too many failed attempts).
+    Attempts,
 }
 
 /// What a transfer will lock and read, named before it runs, so that a store can lock a whole
@@ -219,7 +236,7 @@ impl TransferCommand {
             // The sender's answers are checked, so its wrong-answer count is read ahead.
             keys.guesses = Some((merchant.clone(), p.fingerprint.clone()));
         }
-        keys.token = Some(self.token.id.clone());
+        keys.token = Some(self.spend_key());
         keys.invoice = Some((merchant.clone(), self.order.invoice_id.clone()));
         keys.tail = self.named_terminal().and_then(|terminal| {
             crate::invoice::tail_key(terminal, &self.order.invoice_id, self.now)
@@ -227,6 +244,15 @@ impl TransferCommand {
         keys.limits = self.named_terminal().cloned();
         keys.counters = limits::keys_ahead(self, self.named_terminal());
         keys
+    }
+
+    /// What this command spends: the token itself for an API request (one operation per
+    /// token, as ePay), or the hosted form's attempt ([`page_attempt_key`]).
+    pub fn spend_key(&self) -> String {
+        match self.attempt {
+            None => self.token.id.clone(),
+            Some(n) => page_attempt_key(&self.token.id, n),
+        }
     }
 
     /// P2P, AFT or OCT, from which side is the merchant's own account.
@@ -270,7 +296,7 @@ pub fn execute_with<I: Ids + ?Sized>(
     if let Err(why) = check_input(cmd) {
         return Ok(TransferOutcome::Refused(Refusal::Input(why.into())));
     }
-    let token_id = &cmd.token.id;
+    let token_id = &cmd.spend_key();
     let mut draft = Draft::new(ids.operation_id(), cmd);
     let decision = rules::decide(tx, cmd, &mut draft);
     let delay_ms = draft.delay_ms;
@@ -321,15 +347,29 @@ fn done(
 
 /// The token's own rules, before anything is recorded: a spent token replays its answer to the
 /// same request and is refused to any other; an expired one, or one without transfer scope, is
-/// refused.
+/// refused. A hosted-form attempt ([`TransferCommand::attempt`]) replays its own answer
+/// whatever was typed the second time (the page sent it twice), and is refused with 2740 past
+/// [`PAGE_ATTEMPTS`] or when the API has spent the token itself.
 fn check_token(
     tx: &mut dyn Tx,
     cmd: &TransferCommand,
 ) -> Result<Option<TransferOutcome>, StoreError> {
     let token = &cmd.token;
+    if let Some(n) = cmd.attempt {
+        if !(1..=PAGE_ATTEMPTS).contains(&n) {
+            return Ok(Some(TransferOutcome::Refused(Refusal::Attempts)));
+        }
+        if let Some(spent_by) = tx.token_spent_by(&cmd.spend_key())? {
+            if let Some((_, stored)) = tx.operation_response(&spent_by)? {
+                return Ok(Some(TransferOutcome::Replay(stored)));
+            }
+        }
+    }
     if let Some(spent_by) = tx.token_spent_by(&token.id)? {
         return Ok(Some(match tx.operation_response(&spent_by)? {
-            Some((digest, stored)) if ct_eq(&digest, &cmd.request_digest) => {
+            Some((digest, stored))
+                if cmd.attempt.is_none() && ct_eq(&digest, &cmd.request_digest) =>
+            {
                 TransferOutcome::Replay(stored)
             }
             _ => refuse_token(

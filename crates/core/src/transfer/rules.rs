@@ -107,6 +107,23 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
     Ok(charge)
 }
 
+/// The order's amount and currency, checked against its token as [`decide`] checks them: what
+/// the hosted form asks before it shows a card form. Err: the reason code and its detail.
+pub fn order_fits_token(
+    token: &TokenClaims,
+    o: &OrderInput,
+) -> Result<(Money, Currency), (ReasonCode, String)> {
+    let checked = || -> Checked<(Money, Currency)> {
+        let (amount, currency) = (amount(o)?, currency(o)?);
+        token_binding(token, o, amount, currency)?;
+        Ok((amount, currency))
+    };
+    checked().map_err(|stop| match stop {
+        Stop::Decline(d) => (d.code, d.detail),
+        _ => (reason::INVALID_TRANSACTION, String::new()),
+    })
+}
+
 /// 470: a positive amount in the currency's minor units.
 fn amount(o: &OrderInput) -> Checked<Money> {
     Money::parse_positive(&o.amount).map_err(|e| decline(reason::INVALID_AMOUNT, e.to_string()))

@@ -25,6 +25,9 @@ pub struct TransferCall<'a> {
     /// (`canonical`). The API passes the JSON it parsed; a page passes its request
     /// serialized (`serde_json::to_value`).
     pub sent: serde_json::Value,
+    /// The hosted form's attempt number; `None` for the API
+    /// ([`aqsha_core::transfer::TransferCommand::attempt`]).
+    pub attempt: Option<u8>,
 }
 
 /// What the store answered for a transfer that was not refused.
@@ -64,6 +67,7 @@ pub struct OneSideCall<'a> {
     pub kind: OneSideKind,
     pub request: OneSideRequest,
     pub sent: serde_json::Value,
+    pub attempt: Option<u8>,
 }
 
 /// One side of the operation as the request gave it.
@@ -81,9 +85,14 @@ pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, 
         token,
         request,
         sent,
+        attempt,
     } = call;
     let TransferRequest { order, card } = request;
     let (sender, receiver) = (Party::Card(card.sender), Party::Card(card.receiver));
+    let sent = Sent {
+        value: sent,
+        attempt,
+    };
     run(app, token, order, [sender, receiver], sent).await
 }
 
@@ -95,7 +104,12 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
         kind,
         request,
         sent,
+        attempt,
     } = call;
+    let sent = Sent {
+        value: sent,
+        attempt,
+    };
     let OneSideRequest { order, card } = request;
     let account = order.account_id.clone().unwrap_or_default();
     let refuse = |why: &str| Err(EpayError::input(why).with_order(&order.id, &account));
@@ -112,12 +126,18 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
     run(app, token, order, parties, sent).await
 }
 
+/// The request as sent, and the page attempt it is, if any.
+struct Sent {
+    value: serde_json::Value,
+    attempt: Option<u8>,
+}
+
 async fn run(
     app: &AppState,
     token: &str,
     o: Order,
     [sender, receiver]: [Party; 2],
-    sent: serde_json::Value,
+    sent: Sent,
 ) -> Result<Answer, EpayError> {
     let invoice = o.id.clone();
     let account = o.account_id.clone().unwrap_or_default();
@@ -142,7 +162,7 @@ async fn run(
     let receiver = party(app, merchant, receiver, "card.receiver", false).map_err(on_order)?;
     let request_digest = app
         .vault
-        .request_digest(&canonical(sent, &sender, &receiver));
+        .request_digest(&canonical(sent.value, &sender, &receiver));
     let cmd = TransferCommand {
         token: claims,
         request_digest,
@@ -162,6 +182,7 @@ async fn run(
         sender,
         receiver,
         rules: app.rules,
+        attempt: sent.attempt,
     };
     let outcome = app
         .store
@@ -194,6 +215,11 @@ async fn run(
         TransferOutcome::Replay(response) => Ok(Answer::Replay(response)),
         TransferOutcome::Refused(Refusal::Token(why)) => Err(on_order(EpayError::token(why))),
         TransferOutcome::Refused(Refusal::Input(why)) => Err(on_order(EpayError::input(why))),
+        TransferOutcome::Refused(Refusal::Attempts) => Err(on_order(EpayError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            aqsha_wire::codes::reason::TOO_MANY_FAILED_ATTEMPTS,
+            "the payment page's attempts for this invoice are used up",
+        ))),
     }
 }
 

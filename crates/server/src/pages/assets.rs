@@ -39,6 +39,11 @@ macro_rules! asset {
 /// is one line here.
 pub static ASSETS: &[Asset] = &[
     asset!("pages.css", "text/css; charset=utf-8"),
+    asset!("payform/payform.js", "text/javascript; charset=utf-8"),
+    asset!("payform/3ds.js", "text/javascript; charset=utf-8"),
+    asset!("payform/widget.js", "text/javascript; charset=utf-8"),
+    asset!("payform/payment-api.js", "text/javascript; charset=utf-8"),
+    asset!("sandbox/demo.js", "text/javascript; charset=utf-8"),
     asset!("vendor/README.md", "text/markdown; charset=utf-8"),
     asset!("vendor/htmx/htmx.min.js", "text/javascript; charset=utf-8"),
     asset!("vendor/htmx/LICENSE", "text/plain; charset=utf-8"),

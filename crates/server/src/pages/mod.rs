@@ -17,8 +17,10 @@
 
 pub mod assets;
 pub mod csrf;
+pub mod demo;
 pub mod error;
 pub mod lang;
+pub mod payform;
 pub mod session;
 
 use crate::AppState;
@@ -26,7 +28,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// Paths whose answers are pages, errors included: a person's browser reads them.
@@ -39,16 +41,33 @@ pub fn is_page_path(path: &str) -> bool {
         .any(|p| path.starts_with(p) || path == p.trim_end_matches('/'))
 }
 
-/// The page routes: the assets, and the pages (none yet: issue 15 adds `/payform/`, issue
-/// 16 `/cabinet/`). Pages go through [`with_page_layers`]; assets need no cookie.
+/// The page routes: the assets, the merchant script, and the pages (`/payform/`, issue 15;
+/// issue 16 adds `/cabinet/`). Pages go through [`with_page_layers`]; assets and the script
+/// need no cookie, and the widget's post has its own check ([`payform::FormToken`]).
 pub fn router(state: &AppState) -> Router<AppState> {
-    let pages: Router<AppState> = Router::new();
+    let pages: Router<AppState> =
+        Router::new().route("/payform/", get(payform::page).post(payform::submit::post));
+    let headers_only = || middleware::from_fn(page_headers);
     Router::new()
+        .route("/assets/{*path}", get(assets::serve).layer(headers_only()))
         .route(
-            "/assets/{*path}",
-            get(assets::serve).layer(middleware::from_fn(page_headers)),
+            "/payform/payment-api.js",
+            get(payform::script::serve).layer(headers_only()),
+        )
+        .route(
+            "/payform/widget",
+            post(payform::submit::widget_post).layer(headers_only()),
         )
         .merge(with_page_layers(pages, state))
+}
+
+/// The sandbox's example merchant pages (`/sandbox/demo`, [`demo`]), added by the router only
+/// where the sandbox API is on.
+pub fn sandbox_router() -> Router<AppState> {
+    Router::new()
+        .route("/sandbox/demo", get(demo::demo))
+        .route("/sandbox/demo/back", get(demo::back))
+        .layer(middleware::from_fn(page_headers))
 }
 
 /// The layers every page has: CSRF protection (which also hands out the form token) and the

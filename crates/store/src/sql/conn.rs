@@ -317,6 +317,14 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.merchant_active_row(merchant_id)
     }
 
+    fn merchant_name(&mut self, merchant_id: &str) -> StoreResult<Option<String>> {
+        self.one(
+            "SELECT name FROM merchants WHERE id = $1",
+            &[Param::Text(merchant_id)],
+            |r| r.text(0),
+        )
+    }
+
     fn merchants(&mut self) -> StoreResult<Vec<MerchantSummary>> {
         self.merchant_list()
     }

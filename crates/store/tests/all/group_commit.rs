@@ -83,6 +83,7 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
                 sender: pan_side(&vault, "4405639704015096", "815"),
                 receiver: pan_side(&vault, "5522042705066736", "525"),
                 rules: Default::default(),
+                attempt: None,
             };
             store.transfer(cmd).await
         }));
@@ -134,6 +135,7 @@ fn command(vault: &Vault, token: TokenClaims, invoice: String, digest: String) -
         sender: pan_side(vault, "4405639704015096", "815"),
         receiver: pan_side(vault, "5522042705066736", "525"),
         rules: Default::default(),
+        attempt: None,
     }
 }
 

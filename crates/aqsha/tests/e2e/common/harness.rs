@@ -24,6 +24,9 @@ pub struct Case {
     pub per_backend: bool,
     pub backends: &'static [Backend],
     pub run: fn(Backend) -> TestFuture,
+    /// Drives headless Chromium (`crate::browser`): ignored when Chromium or chromedriver is
+    /// missing, and failed instead under `AQSHA_REQUIRE_CHROMIUM=1`.
+    pub browser: bool,
 }
 
 impl Case {
@@ -43,6 +46,17 @@ impl Case {
         run: fn(Backend) -> TestFuture,
     ) -> Case {
         Case::new(module, name, false, &[Backend::Sqlite], run)
+    }
+
+    /// A test in a real browser, on SQLite (the pages are the same on both backends).
+    pub fn browser(
+        module: &'static str,
+        name: &'static str,
+        run: fn(Backend) -> TestFuture,
+    ) -> Case {
+        let mut case = Case::new(module, name, false, &[Backend::Sqlite], run);
+        case.browser = true;
+        case
     }
 
     /// A test that needs PostgreSQL itself (several instances on one database).
@@ -69,6 +83,7 @@ impl Case {
             per_backend,
             backends,
             run,
+            browser: false,
         }
     }
 }
@@ -119,6 +134,13 @@ pub fn main(cases: Vec<Case>) -> ! {
             eprintln!("note: the PostgreSQL trials are ignored: {why}");
         }
     }
+    let browser_missing = crate::browser::missing();
+    let ignore_browser = browser_missing.is_some() && !crate::browser::required();
+    if let (Some(why), true) = (&browser_missing, ignore_browser) {
+        if !args.list {
+            eprintln!("note: the browser trials are ignored: {why}");
+        }
+    }
     let mut trials = Vec::new();
     for case in cases {
         for &backend in case.backends {
@@ -128,11 +150,16 @@ pub fn main(cases: Vec<Case>) -> ! {
                 (true, Backend::Postgres) => format!("{}::{}_on_postgres", case.module, case.name),
             };
             let run = case.run;
-            let ignored = backend == Backend::Postgres && ignore_postgres;
+            let ignored = (backend == Backend::Postgres && ignore_postgres)
+                || (case.browser && ignore_browser);
+            let browser = case.browser;
             let timed = name.clone();
             let trial = Trial::test(name, move || {
                 let started = Instant::now();
-                let result = run_trial(run, backend);
+                let result = match (browser, crate::browser::missing()) {
+                    (true, Some(why)) => Err(format!("this trial needs a browser: {why}").into()),
+                    _ => run_trial(run, backend),
+                };
                 TIMES.lock().unwrap().push((started.elapsed(), timed));
                 result
             });
@@ -141,6 +168,7 @@ pub fn main(cases: Vec<Case>) -> ! {
     }
     let conclusion = libtest_mimic::run(&args, trials);
     super::pg::shutdown();
+    crate::browser::shutdown();
     print_slowest();
     conclusion.exit()
 }

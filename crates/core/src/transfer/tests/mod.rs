@@ -3,6 +3,7 @@
 //! (`charges`). This file holds the world they run in and the checks they share.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attempts;
 mod charges;
 mod declines;
 mod flows;
@@ -215,6 +216,7 @@ fn command() -> TransferCommand {
         sender: pan("alice"),
         receiver: pan("bob"),
         rules: TransferRules::default(),
+        attempt: None,
     }
 }
 
@@ -281,7 +283,7 @@ fn declined(
     assert_eq!(op.reason_code, code.code);
     assert_eq!(op.reason, message);
     assert_eq!(op.response_body, response.body);
-    assert_eq!(w.spent.get(&cmd.token.id), Some(&operation_id));
+    assert_eq!(w.spent.get(&cmd.spend_key()), Some(&operation_id));
     op
 }
 
@@ -293,7 +295,7 @@ fn charged(w: &mut MemoryTx, cmd: &TransferCommand) -> Value {
     assert_eq!(response.http_status, 200);
     assert_eq!(body["status"], "CHARGE");
     assert_eq!(body["id"], operation_id.as_str());
-    assert_eq!(w.spent.get(&cmd.token.id), Some(&operation_id));
+    assert_eq!(w.spent.get(&cmd.spend_key()), Some(&operation_id));
     let op = w.operations.last().unwrap();
     assert!(op.charged() && op.response_body == response.body);
     body

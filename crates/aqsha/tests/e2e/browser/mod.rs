@@ -1,0 +1,152 @@
+//! Trials in a real browser: headless Chromium driven over WebDriver (`fantoccini`) by one
+//! `chromedriver` per test process, started on first use on a free port and stopped when the
+//! run ends ([`shutdown`]). Each trial opens its own browser session.
+//!
+//! Debian's `chromium` and `chromium-driver` packages are what this expects. Without them the
+//! browser trials are reported ignored; `AQSHA_REQUIRE_CHROMIUM=1` (CI) makes them fail.
+//! `AQSHA_SCREENSHOTS=DIR` makes the trials that draw the documented pages write PNGs there
+//! (docs/payform.md, "Screenshots").
+
+pub mod payform;
+pub mod shop;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The browser binary and the driver, found on PATH.
+fn binaries() -> Option<(PathBuf, PathBuf)> {
+    let find = |names: &[&str]| {
+        let path = std::env::var_os("PATH")?;
+        names.iter().find_map(|name| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+        })
+    };
+    Some((
+        find(&["chromium", "chromium-browser", "google-chrome"])?,
+        find(&["chromedriver"])?,
+    ))
+}
+
+/// Why the browser trials cannot run here, if they cannot.
+pub fn missing() -> Option<String> {
+    binaries().is_none().then(|| {
+        "no chromium and chromedriver on PATH (apt-get install chromium chromium-driver)".into()
+    })
+}
+
+pub fn required() -> bool {
+    std::env::var("AQSHA_REQUIRE_CHROMIUM").as_deref() == Ok("1")
+}
+
+/// The process's chromedriver: its child process and URL.
+static DRIVER: Mutex<Option<(Child, String)>> = Mutex::new(None);
+
+/// The chromedriver URL, starting the driver if this process has none yet.
+fn driver_url() -> String {
+    let mut driver = DRIVER.lock().unwrap();
+    if let Some((_, url)) = driver.as_ref() {
+        return url.clone();
+    }
+    let (_, chromedriver) = binaries().expect("chromedriver on PATH");
+    let port = crate::common::receiver::free_port().port();
+    let child = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    // Ready when it accepts connections: polled, as there is nothing to await.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chromedriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    *driver = Some((child, url.clone()));
+    url
+}
+
+/// Stops this process's chromedriver, if one was started.
+pub fn shutdown() {
+    if let Some((mut child, _)) = DRIVER.lock().unwrap().take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// A new headless browser session, at `width`×`height`.
+pub async fn open(width: u32, height: u32) -> Client {
+    let (chromium, _) = binaries().expect("chromium on PATH");
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--hide-scrollbars",
+                     format!("--window-size={width},{height}")],
+        },
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver_url())
+        .await
+        .expect("a browser session");
+    client.set_window_size(width, height).await.unwrap();
+    client
+}
+
+/// Waits for an element (the browser polls, up to 20 s).
+pub async fn element(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+}
+
+/// Types into the element `css`.
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    element(c, css).await.send_keys(text).await.unwrap();
+}
+
+/// Waits until the browser's URL satisfies `pred`, and returns it.
+pub async fn url_where(c: &Client, what: &str, pred: impl Fn(&url::Url) -> bool) -> url::Url {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = c.current_url().await.unwrap();
+        if pred(&url) {
+            return url;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {what}; at {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The directory to write screenshots into (`AQSHA_SCREENSHOTS`), if asked for.
+pub fn screenshot_dir() -> Option<PathBuf> {
+    std::env::var_os("AQSHA_SCREENSHOTS").map(PathBuf::from)
+}
+
+/// Writes the page as `DIR/name.png` when screenshots are asked for.
+pub async fn screenshot(c: &Client, name: &str) {
+    if let Some(dir) = screenshot_dir() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
