@@ -81,6 +81,8 @@ pub struct SandboxCardView {
     pub expiry: Expiry,
     /// How its issuer answers (`docs/sandbox.md`, "Outcome table").
     pub scenario: crate::outcomes::Scenario,
+    /// Enrolled in 3-D Secure.
+    pub secure3d: bool,
 }
 
 /// A phone directory entry as the sandbox API lists it: never the number or the IIN.

@@ -90,6 +90,7 @@ pub(super) fn answer(cmd: &TransferCommand, charge: &Charge, draft: &mut Draft) 
             payer_name,
             token_links,
             counts: charge.counts.clone(),
+            secure3d: false,
         },
         resolve_after_ms: scenario.resolve_after_ms,
     })))
@@ -138,7 +139,18 @@ pub fn resolve<I: Ids + ?Sized>(
     if !tx.release_resolution(due)? {
         return Ok(Resolution::Skipped);
     }
-    let id = &due.pending.operation_id;
+    settle(tx, &due.pending, ids)
+}
+
+/// Carries out a resolution its caller has already taken out of `pending_resolutions` (in
+/// this transaction): [`resolve`] after its claim, or a 3-D Secure answer (`super::secure3d`)
+/// with the plan it decided.
+pub(super) fn settle<I: Ids + ?Sized>(
+    tx: &mut dyn Tx,
+    pending: &PendingResolution,
+    ids: &mut I,
+) -> Result<Resolution, StoreError> {
+    let id = &pending.operation_id;
     let op = tx
         .operation(id)?
         .ok_or_else(|| StoreError::Invariant(format!("pending operation {id} is missing")))?;
@@ -148,10 +160,10 @@ pub fn resolve<I: Ids + ?Sized>(
     // Takes the invoice's lock: a transfer of the same invoice on another instance waits for
     // this commit, and then sees the operation resolved.
     tx.charged_operation(&op.merchant_id, &op.invoice_id)?;
-    let plan = &due.pending.plan;
+    let plan = &pending.plan;
     let mut draft = Draft::resume(op, plan.token_links.clone(), plan.payer_name.clone());
     let failure = match codes::lookup(plan.resolve_to) {
-        Some(code) if code != reason::SUCCESS => Some(planned_failure(code)),
+        Some(code) if code != reason::SUCCESS => Some(planned_failure(code, plan)),
         _ => charge(tx, &mut draft, plan, ids)?,
     };
     match failure {
@@ -172,10 +184,15 @@ pub fn resolve<I: Ids + ?Sized>(
     }
 }
 
-fn planned_failure(code: ReasonCode) -> Decline {
+fn planned_failure(code: ReasonCode, plan: &PendingPlan) -> Decline {
+    let detail = if plan.secure3d {
+        super::secure3d::failure_detail(code)
+    } else {
+        "the issuer's final answer after a non-final one (sandbox outcome)"
+    };
     Decline {
         code,
-        detail: "the issuer's final answer after a non-final one (sandbox outcome)".into(),
+        detail: detail.into(),
     }
 }
 

@@ -8,6 +8,7 @@ mod declines;
 mod flows;
 mod limits;
 mod scenarios;
+mod secure3d;
 
 use super::memory::MemoryTx;
 use super::*;
@@ -92,6 +93,7 @@ fn card(name: &str, currency: Currency, balance: i64) -> (NetworkCard, i64) {
         currency,
         owner: None,
         scenario: Default::default(),
+        secure3d: false,
     };
     (card, balance)
 }
