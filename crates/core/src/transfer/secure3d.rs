@@ -129,9 +129,9 @@ pub(super) fn record<I: Ids + ?Sized>(
 }
 
 /// What the cardholder did on the ACS page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input<'a> {
-    Code(&'a str),
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Code(String),
     Cancel,
 }
 
@@ -151,7 +151,7 @@ pub fn answer(
     tx: &mut dyn Tx,
     operation_id: &str,
     pa_req: &str,
-    input: Input<'_>,
+    input: &Input,
     now: DateTime<Utc>,
 ) -> Result<Answered, StoreError> {
     let Some(mut c) = tx.challenge(operation_id)? else {

@@ -43,7 +43,7 @@ fn challenged(w: &mut MemoryTx, cmd: &TransferCommand) -> (String, String) {
 }
 
 fn code(w: &mut MemoryTx, op: &str, pa_req: &str, c: &str) -> Answered {
-    answer(w, op, pa_req, Input::Code(c), now()).unwrap()
+    answer(w, op, pa_req, &Input::Code(c.into()), now()).unwrap()
 }
 
 #[test]
@@ -141,13 +141,20 @@ fn three_wrong_codes_fail_it_with_505_and_give_back_the_limits() {
 fn cancel_and_expiry_fail_it_with_473() {
     let (mut w, cmd) = enrolled();
     let (op_id, pa_req) = challenged(&mut w, &cmd);
-    let cancelled = answer(&mut w, &op_id, &pa_req, Input::Cancel, now()).unwrap();
+    let cancelled = answer(&mut w, &op_id, &pa_req, &Input::Cancel, now()).unwrap();
     assert_eq!(cancelled, Answered::Decided(473));
 
     let (mut w, cmd) = enrolled();
     let (op_id, pa_req) = challenged(&mut w, &cmd);
     let late = now() + secure3d::DEFAULT_EXPIRY;
-    let answered = answer(&mut w, &op_id, &pa_req, Input::Code(SANDBOX_CODE), late).unwrap();
+    let answered = answer(
+        &mut w,
+        &op_id,
+        &pa_req,
+        &Input::Code(SANDBOX_CODE.into()),
+        late,
+    )
+    .unwrap();
     assert_eq!(answered, Answered::Decided(473));
 }
 
