@@ -25,6 +25,9 @@ pub struct TransferCall<'a> {
     /// (`canonical`). The API passes the JSON it parsed; a page passes its request
     /// serialized (`serde_json::to_value`).
     pub sent: serde_json::Value,
+    /// The URL the request came in on ([`crate::ops::base_url`]): a 3-D Secure challenge's
+    /// links are made on it so that the browser reaches this server.
+    pub base_url: Option<String>,
 }
 
 /// What the store answered for a transfer that was not refused.
@@ -64,6 +67,7 @@ pub struct OneSideCall<'a> {
     pub kind: OneSideKind,
     pub request: OneSideRequest,
     pub sent: serde_json::Value,
+    pub base_url: Option<String>,
 }
 
 /// One side of the operation as the request gave it.
@@ -81,10 +85,11 @@ pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, 
         token,
         request,
         sent,
+        base_url,
     } = call;
     let TransferRequest { order, card } = request;
     let (sender, receiver) = (Party::Card(card.sender), Party::Card(card.receiver));
-    run(app, token, order, [sender, receiver], sent).await
+    run(app, token, order, [sender, receiver], (sent, base_url)).await
 }
 
 /// Runs an AFT or OCT: the body's one card side, and the merchant's account as the other. A
@@ -95,6 +100,7 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
         kind,
         request,
         sent,
+        base_url,
     } = call;
     let OneSideRequest { order, card } = request;
     let account = order.account_id.clone().unwrap_or_default();
@@ -109,7 +115,7 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
             return refuse("an OCT (/chpayment/transfer) takes card.receiver and no card.sender")
         }
     };
-    run(app, token, order, parties, sent).await
+    run(app, token, order, parties, (sent, base_url)).await
 }
 
 async fn run(
@@ -117,7 +123,7 @@ async fn run(
     token: &str,
     o: Order,
     [sender, receiver]: [Party; 2],
-    sent: serde_json::Value,
+    (sent, base_url): (serde_json::Value, Option<String>),
 ) -> Result<Answer, EpayError> {
     let invoice = o.id.clone();
     let account = o.account_id.clone().unwrap_or_default();
@@ -158,6 +164,9 @@ async fn run(
             post_link: o.post_link,
             failure_post_link: o.failure_post_link,
             language: o.language,
+            back_link: o.back_link,
+            failure_back_link: o.failure_back_link,
+            base_url,
         },
         sender,
         receiver,

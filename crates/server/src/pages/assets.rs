@@ -39,6 +39,7 @@ macro_rules! asset {
 /// is one line here.
 pub static ASSETS: &[Asset] = &[
     asset!("pages.css", "text/css; charset=utf-8"),
+    asset!("acs-return.js", "text/javascript; charset=utf-8"),
     asset!("vendor/README.md", "text/markdown; charset=utf-8"),
     asset!("vendor/htmx/htmx.min.js", "text/javascript; charset=utf-8"),
     asset!("vendor/htmx/LICENSE", "text/plain; charset=utf-8"),

@@ -15,6 +15,7 @@
 //! log, the request limits and the body limit that every route has; a refusal there, or a
 //! path nobody serves, is answered as a page under [`PAGE_PREFIXES`] ([`is_page_path`]).
 
+pub mod acs;
 pub mod assets;
 pub mod csrf;
 pub mod error;
@@ -26,11 +27,11 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// Paths whose answers are pages, errors included: a person's browser reads them.
-pub const PAGE_PREFIXES: &[&str] = &[assets::PREFIX, "/payform/", "/cabinet/"];
+pub const PAGE_PREFIXES: &[&str] = &[assets::PREFIX, "/payform/", "/cabinet/", "/acs/"];
 
 /// Whether a path belongs to the pages (its errors are HTML, not the API's JSON).
 pub fn is_page_path(path: &str) -> bool {
@@ -42,11 +43,17 @@ pub fn is_page_path(path: &str) -> bool {
 /// The page routes: the assets, and the pages (none yet: issue 15 adds `/payform/`, issue
 /// 16 `/cabinet/`). Pages go through [`with_page_layers`]; assets need no cookie.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let pages: Router<AppState> = Router::new();
+    let pages: Router<AppState> = Router::new().route("/acs/challenge", post(acs::answer));
     Router::new()
         .route(
             "/assets/{*path}",
             get(assets::serve).layer(middleware::from_fn(page_headers)),
+        )
+        // Posted to from the merchant's site: no CSRF cookie can come with it; the
+        // challenge's secret does its work (`acs`).
+        .route(
+            "/acs/",
+            post(acs::start).layer(middleware::from_fn(page_headers)),
         )
         .merge(with_page_layers(pages, state))
 }

@@ -52,6 +52,7 @@ async fn one_side(
         kind,
         request,
         sent: value,
+        base_url: ops::base_url(state, headers),
     };
     Ok(json_response(
         ops::transfer::one_side(state, call).await?.stored(),
@@ -98,6 +99,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         token,
         request: req,
         sent: value,
+        base_url: ops::base_url(state, headers),
     };
     Ok(json_response(
         ops::transfer::transfer(state, call).await?.stored(),
