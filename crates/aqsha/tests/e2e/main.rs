@@ -30,6 +30,7 @@ mod multi_instance;
 mod operations;
 mod outcomes;
 mod retries;
+mod secure3d;
 mod seed_flow;
 mod server_limits;
 mod tenants;
@@ -45,6 +46,7 @@ fn main() {
         cli_batch::cases(),
         callbacks::cases(),
         outcomes::cases(),
+        secure3d::cases(),
         key_rotation::cases(),
         tenants::cases(),
         merchant_admin::cases(),

@@ -181,10 +181,11 @@ async fn challenge(
 /// `POST /acs/challenge`: a code or a cancel for the challenge.
 pub async fn answer(
     State(app): State<AppState>,
-    token: CsrfToken,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
+    // `csrf::protect` checked the cookie's token; the page shown again carries the same one.
+    let (token, _) = csrf::issue(&app, &Csrf::new(&app), csrf::browser_id(&headers));
     let (form, view, lang) = read(&app, &headers, &body).await?;
     let input = match form.action.as_deref() {
         Some("cancel") => Input::Cancel,
