@@ -5,6 +5,7 @@
 
 use crate::common::receiver::{free_port, Receiver};
 use crate::common::*;
+use crate::outcomes::{status_of, token_with_links};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -98,21 +99,6 @@ async fn enrolled_transfer(s: &Server, r: &Receiver, pan: &str) -> (Value, Strin
     (body, token)
 }
 
-async fn token_with_links(s: &Server, body: &Value, r: &Receiver) -> String {
-    let o = &body["order"];
-    let amount = o["amount"].to_string();
-    let (ok, fail) = (format!("{}/ok", r.url), format!("{}/fail", r.url));
-    s.token(&[
-        ("invoiceID", o["id"].as_str().unwrap()),
-        ("amount", &amount),
-        ("currency", "KZT"),
-        ("terminal", o["terminalId"].as_str().unwrap()),
-        ("postLink", &ok),
-        ("failurePostLink", &fail),
-    ])
-    .await
-}
-
 /// Transfers from the enrolled card; checks the `secure3D` answer and returns it.
 async fn challenged(s: &Server, body: &Value, token: &str) -> Value {
     let (status, r) = s.transfer(token, body).await;
@@ -171,19 +157,19 @@ fn hidden_unescape(v: &str) -> String {
     hidden(&format!("name=\"x\" value=\"{v}\""), "x")
 }
 
-async fn status_of(s: &Server, invoice: &str) -> Value {
-    let token = s.token(&[("terminal", TERMINAL_2)]).await;
-    let path = format!("/check-status/p2p/transaction/{invoice}");
-    s.get_json(&path, &token).await.1
+/// A server, a receiver, and a transfer from the seed's enrolled card waiting for its
+/// challenge: (the card's balance before, body, token, invoice, secure3D).
+async fn waiting(s: &Server, r: &Receiver) -> (i64, Value, String, String, Value) {
+    let before = s.balance("440563...3001").await;
+    let (body, token) = enrolled_transfer(s, r, ENROLLED).await;
+    let invoice = body["order"]["id"].as_str().unwrap().to_string();
+    let s3d = challenged(s, &body, &token).await;
+    (before, body, token, invoice, s3d)
 }
 
 async fn the_right_code_charges_once_and_returns_to_back_link(backend: Backend) {
-    let s = Server::start(backend);
-    let r = Receiver::start(&[]).await;
-    let before = s.balance("440563...3001").await;
-    let (body, token) = enrolled_transfer(&s, &r, ENROLLED).await;
-    let invoice = body["order"]["id"].as_str().unwrap().to_string();
-    let s3d = challenged(&s, &body, &token).await;
+    let (s, r) = (Server::start(backend), Receiver::start(&[]).await);
+    let (before, body, token, invoice, s3d) = waiting(&s, &r).await;
     // The same request again: the same secure3D, nothing new.
     assert_eq!(s.transfer(&token, &body).await.1["secure3D"], s3d);
     assert_eq!(
@@ -231,12 +217,8 @@ async fn the_right_code_charges_once_and_returns_to_back_link(backend: Backend) 
 
 /// Runs a challenge to its failure with `steps` (code, action) and checks where it ends.
 async fn fails_with(backend: Backend, steps: &[(&str, &str)], code: u32) {
-    let s = Server::start(backend);
-    let r = Receiver::start(&[]).await;
-    let before = s.balance("440563...3001").await;
-    let (body, token) = enrolled_transfer(&s, &r, ENROLLED).await;
-    let invoice = body["order"]["id"].as_str().unwrap().to_string();
-    let s3d = challenged(&s, &body, &token).await;
+    let (s, r) = (Server::start(backend), Receiver::start(&[]).await);
+    let (before, _, _, invoice, s3d) = waiting(&s, &r).await;
     let mut b = Browser::new();
     let mut page = open_acs(&mut b, &s3d).await;
     for (n, (c, action)) in steps.iter().enumerate() {

@@ -75,25 +75,36 @@ pub(super) fn answer(cmd: &TransferCommand, charge: &Charge, draft: &mut Draft) 
     if code.is_final {
         return Err(decline(code, detail));
     }
-    let (token_links, payer_name) = draft.callback_inputs();
-    let [sender_account, receiver_account, fee_account] = charge_accounts(charge)?;
     Err(Stop::Pending(Box::new(PendingAnswer {
         decline: Decline {
             code,
             detail: format!("{detail}; query the status, it resolves later"),
         },
-        plan: PendingPlan {
-            resolve_to: scenario.resolve_to,
-            sender_account,
-            receiver_account,
-            fee_account,
-            payer_name,
-            token_links,
-            counts: charge.counts.clone(),
-            secure3d: false,
-        },
+        plan: plan(charge, draft, scenario.resolve_to, false)?,
         resolve_after_ms: scenario.resolve_after_ms,
     })))
+}
+
+/// How a transfer that waits resolves: into `resolve_to` (0 for a charge) unless told
+/// otherwise, posting to the accounts its charge would have posted to then.
+pub(super) fn plan(
+    charge: &Charge,
+    draft: &Draft,
+    resolve_to: u32,
+    secure3d: bool,
+) -> Result<PendingPlan, StoreError> {
+    let (token_links, payer_name) = draft.callback_inputs();
+    let [sender_account, receiver_account, fee_account] = charge_accounts(charge)?;
+    Ok(PendingPlan {
+        resolve_to,
+        sender_account,
+        receiver_account,
+        fee_account,
+        payer_name,
+        token_links,
+        counts: charge.counts.clone(),
+        secure3d,
+    })
 }
 
 /// Records a pending operation and its resolution, in the transfer's commit.

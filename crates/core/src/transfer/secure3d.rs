@@ -22,7 +22,7 @@
 //! transaction: of a confirm and a resolver, only the first to commit acts.
 
 use super::ids::Ids;
-use super::outcome::{charge_accounts, Draft};
+use super::outcome::Draft;
 use super::rules::{Charge, Checked, Stop};
 use super::scenario::{settle, Resolution};
 use super::{SideInput, TransferCommand};
@@ -67,20 +67,9 @@ pub(super) fn required(cmd: &TransferCommand, charge: &Charge, draft: &Draft) ->
     if !enrolled {
         return Ok(());
     }
-    let (token_links, payer_name) = draft.callback_inputs();
-    let [sender_account, receiver_account, fee_account] = charge_accounts(charge)?;
     Err(Stop::Challenge(Box::new(ChallengeAnswer {
-        plan: PendingPlan {
-            // Unless an answer says otherwise first: the expiry's failure.
-            resolve_to: FAILED.code,
-            sender_account,
-            receiver_account,
-            fee_account,
-            payer_name,
-            token_links,
-            counts: charge.counts.clone(),
-            secure3d: true,
-        },
+        // Unless an answer says otherwise first: the expiry's failure.
+        plan: super::scenario::plan(charge, draft, FAILED.code, true)?,
         currency: charge.currency,
     })))
 }
