@@ -224,6 +224,10 @@ struct ServeArgs {
     /// How long a card stays blocked (for the merchant that guessed) after that many.
     #[arg(long, env = "AQSHA_CARD_GUESS_BLOCK", default_value = "30m")]
     card_guess_block: String,
+    /// How long a 3-D Secure challenge waits for the cardholder before its transfer fails
+    /// with 473 (docs/protocol.md, "3-D Secure").
+    #[arg(long, env = "AQSHA_SECURE3D_EXPIRY", default_value = "10m")]
+    secure3d_expiry: String,
     /// Failed client authentications (token endpoint, sandbox API) per client per minute;
     /// past it the client is refused (429) to addresses it has not authenticated from.
     #[arg(long, env = "AQSHA_AUTH_FAILURES_PER_CLIENT", default_value_t = 10)]
@@ -357,7 +361,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .context("--card-guess-block is too long")?,
                 // Set from the sandbox API's switch when the server starts (`config.rs`).
                 sandbox_outcomes: false,
+                secure3d_expiry: chrono::Duration::from_std(
+                    aqsha_server::callbacks::parse_duration(&args.secure3d_expiry)
+                        .map_err(|e| anyhow::anyhow!("--secure3d-expiry: {e}"))?,
+                )
+                .context("--secure3d-expiry is too long")?,
             };
+            if config.rules.secure3d_expiry < chrono::Duration::seconds(1) {
+                anyhow::bail!("--secure3d-expiry must be at least 1s");
+            }
             config.auth_throttle = aqsha_server::throttle::ThrottleSettings {
                 per_client: args.auth_failures_per_client,
                 per_address: args.auth_failures_per_address,

@@ -144,6 +144,10 @@ pub struct PendingPlan {
     /// ends without a charge.
     #[serde(default)]
     pub counts: Vec<(String, crate::limits::Counter)>,
+    /// The operation waits for a 3-D Secure challenge (`transfer::secure3d`), not for a
+    /// sandbox outcome: its failure is worded as the challenge's.
+    #[serde(default)]
+    pub secure3d: bool,
 }
 
 /// A pending operation's resolution, as stored (`pending_resolutions`).

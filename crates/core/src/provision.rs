@@ -174,6 +174,8 @@ pub struct CardTerms {
     pub currency: Currency,
     /// How its issuer answers; the default is naturally (`docs/sandbox.md`).
     pub scenario: crate::outcomes::Scenario,
+    /// Enrolled in 3-D Secure (`transfer::secure3d`).
+    pub secure3d: bool,
 }
 
 /// A network card ready to install: sealed number, CVC check value, funded account. `owner` is
@@ -202,6 +204,7 @@ pub fn network_card(
             currency: terms.currency,
             owner,
             scenario: terms.scenario,
+            secure3d: terms.secure3d,
         },
         sealed: vault.seal(pan),
         opening_balance: terms.balance,

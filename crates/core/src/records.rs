@@ -145,6 +145,30 @@ pub struct NetworkCard {
     pub owner: Option<String>,
     /// How its issuer answers (`docs/sandbox.md`, "Outcome table"); the default is naturally.
     pub scenario: crate::outcomes::Scenario,
+    /// Enrolled in 3-D Secure: a transfer paid with its number waits for the cardholder to
+    /// pass the issuer's challenge (`transfer::secure3d`).
+    pub secure3d: bool,
+}
+
+/// A 3-D Secure challenge of one pending operation (`transfer::secure3d`), as stored
+/// (`secure3d_challenges`). Written with the operation; its wrong answers are counted here, so
+/// they survive a restart and are seen by every instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub operation_id: String,
+    pub merchant_id: String,
+    /// The `paReq` handed to the browser: random, so that knowing the operation id (`md`) is
+    /// not enough to answer its challenge.
+    pub pa_req: String,
+    /// Wrong codes entered so far.
+    pub wrong_codes: u32,
+    /// `None` while it waits for an answer; then 0 (passed) or the reason code it failed with.
+    pub result: Option<u32>,
+    pub expires_at: DateTime<Utc>,
+    /// The order's `backLink` and `failureBackLink` (empty when not given): where the
+    /// browser goes once the operation is finished.
+    pub back_link: String,
+    pub failure_back_link: String,
 }
 
 /// A new card for the sandbox network.

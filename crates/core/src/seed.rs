@@ -71,6 +71,9 @@ struct SeedCard {
     balance: String,
     currency: String,
     saved: Option<SeedSaved>,
+    /// Enrolled in 3-D Secure (docs/sandbox.md); absent means not.
+    #[serde(default)]
+    secure3d: bool,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +187,7 @@ fn card(vault: &Vault, pan: &Pan, c: &SeedCard) -> Result<NewNetworkCard, SeedEr
         balance,
         currency,
         scenario: Default::default(),
+        secure3d: c.secure3d,
     };
     Ok(network_card(
         vault,
@@ -239,7 +243,11 @@ mod tests {
         let seed = prepare(&v).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(seed.merchants.len(), 1);
         assert_eq!(seed.merchants[0].terminals.len(), 4);
-        assert_eq!(seed.cards.len(), 6);
+        assert_eq!(seed.cards.len(), 7);
+        // Only the one documented as such is enrolled in 3-D Secure (docs/sandbox.md).
+        let enrolled: Vec<_> = seed.cards.iter().filter(|c| c.card.secure3d).collect();
+        assert_eq!(enrolled.len(), 1);
+        assert_eq!(enrolled[0].card.mask, "440563...3001");
         assert_eq!(seed.vault_cards[0].mask, "440563...7622");
         let shown = format!("{seed:?}");
         for secret in [

@@ -81,6 +81,17 @@ pub struct SandboxCardView {
     pub expiry: Expiry,
     /// How its issuer answers (`docs/sandbox.md`, "Outcome table").
     pub scenario: crate::outcomes::Scenario,
+    /// Enrolled in 3-D Secure.
+    pub secure3d: bool,
+}
+
+/// A 3-D Secure challenge as the ACS page shows it: with its operation (amount, masked card,
+/// language) and its merchant's name.
+#[derive(Debug, Clone)]
+pub struct ChallengeView {
+    pub challenge: crate::records::Challenge,
+    pub operation: crate::records::OperationRecord,
+    pub merchant_name: String,
 }
 
 /// A phone directory entry as the sandbox API lists it: never the number or the IIN.
@@ -238,6 +249,24 @@ pub trait Store: Send + Sync + 'static {
     /// Resolves one claimed pending operation in one commit: its new status and answer, its
     /// postings, its callback ([`crate::transfer::scenario::resolve`]).
     async fn resolve_pending(&self, due: DueResolution) -> StoreResult<Resolution>;
+    /// An operation's 3-D Secure challenge, for the ACS page.
+    async fn challenge_view(&self, operation_id: &str) -> StoreResult<Option<ChallengeView>>;
+    /// Checks an answer to a challenge and records it (`transfer::secure3d::answer`), in one
+    /// write.
+    async fn answer_challenge(
+        &self,
+        operation_id: &str,
+        pa_req: &str,
+        input: crate::transfer::secure3d::Input,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<crate::transfer::secure3d::Answered>;
+    /// Finishes a challenged operation with its result (`transfer::secure3d::confirm`), in
+    /// one commit.
+    async fn confirm_challenge(
+        &self,
+        operation_id: &str,
+        result: u32,
+    ) -> StoreResult<Option<crate::transfer::secure3d::Confirmed>>;
     /// Records an attempt and what follows it.
     async fn finish_callback_attempt(
         &self,

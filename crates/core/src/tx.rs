@@ -9,8 +9,8 @@ use crate::limits::{Counter, TerminalLimits};
 use crate::money::Money;
 use crate::outcomes::{DueResolution, PendingResolution};
 use crate::records::{
-    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, PhoneEntry, Posting, StoredResponse,
-    TerminalRecord, VaultCard,
+    CallbackEvent, CardGuesses, Challenge, NetworkCard, OperationRecord, PhoneEntry, Posting,
+    StoredResponse, TerminalRecord, VaultCard,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,18 @@ pub trait Tx {
     /// Deletes a claimed resolution. `false` when the claim is no longer the holder's (its
     /// lease ran out and another resolver took it, or it is done): the caller does nothing.
     fn release_resolution(&mut self, due: &DueResolution) -> StoreResult<bool>;
+    /// Deletes an operation's resolution whoever holds its claim, and returns it: the one way
+    /// besides the resolver to act on a pending operation (a 3-D Secure answer). Of this and a
+    /// resolver's [`Tx::release_resolution`], only the first to commit gets the row.
+    fn take_resolution(&mut self, operation_id: &str) -> StoreResult<Option<PendingResolution>>;
+
+    // 3-D Secure challenges (`transfer::secure3d`).
+    fn insert_challenge(&mut self, c: &Challenge) -> StoreResult<()>;
+    /// An operation's challenge, locked until the transaction ends where the store locks rows,
+    /// so that two answers to one challenge are counted one after the other.
+    fn challenge(&mut self, operation_id: &str) -> StoreResult<Option<Challenge>>;
+    /// Writes a challenge's wrong-code count and result.
+    fn update_challenge(&mut self, c: &Challenge) -> StoreResult<()>;
     /// The limits of a terminal as they apply now (`crate::limits`).
     fn terminal_limits(&mut self, terminal_id: &str) -> StoreResult<TerminalLimits>;
     /// A limit counter's value, zero when nothing was counted under its key. Locked until the

@@ -287,6 +287,20 @@ impl Vault {
         mac.finalize().into_bytes().into()
     }
 
+    /// Seals `msg` under the key of a named purpose ([`Vault::purpose_key`]): only a holder of
+    /// the same master key can make or open one, and one purpose's blob never opens as
+    /// another's. For short-lived values a browser carries (a 3-D Secure `PaRes`).
+    pub fn seal_for(&self, purpose: &str, msg: &[u8]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new(&self.purpose_key(purpose).into());
+        seal_with(&cipher, msg, purpose.as_bytes())
+    }
+
+    /// Opens what [`Vault::seal_for`] sealed for `purpose`; `None` for anything else.
+    pub fn open_for(&self, purpose: &str, blob: &[u8]) -> Option<Vec<u8>> {
+        let cipher = Aes256Gcm::new(&self.purpose_key(purpose).into());
+        open_with(&cipher, blob, purpose.as_bytes())
+    }
+
     /// Encrypts access-token claims under the active key: its key id (4 bytes), then nonce
     /// (12 bytes), ciphertext and tag.
     pub fn seal_token(&self, claims: &[u8]) -> Vec<u8> {

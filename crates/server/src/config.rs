@@ -123,7 +123,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
             .await
             .map_err(|e| anyhow::anyhow!("seeding: {e}"))?
         {
-            tracing::info!("seeded the sandbox: merchant \"test\", 4 terminals, 6 cards");
+            tracing::info!("seeded the sandbox: merchant \"test\", 4 terminals, 7 cards");
         }
         let phones = aqsha_core::seed::phones(&vault)?;
         if store

@@ -110,7 +110,12 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
             "/card/deactivate/{card_id}",
             post(routes::cards::deactivate),
         )
-        .route("/public-profile", post(routes::cards::public_profile));
+        .route("/public-profile", post(routes::cards::public_profile))
+        // A browser's form post back from the 3-D Secure ACS: answered as a page.
+        .route(
+            aqsha_core::transfer::secure3d::CONFIRM_PATH,
+            post(pages::acs::confirm_payment).layer(middleware::from_fn(pages::page_headers)),
+        );
     let mut app = Router::new()
         .route("/oauth2/token", post(routes::token::token))
         .route("/epay2/oauth2/token", post(routes::token::token))

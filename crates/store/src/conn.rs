@@ -12,8 +12,8 @@ use aqsha_core::records::{
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
-    CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
-    PhoneView, SandboxCardView, StoreResult, Tx,
+    CallbackView, ChallengeView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
+    MerchantSummary, NextStep, PhoneView, SandboxCardView, StoreResult, Tx,
 };
 use aqsha_core::transfer::LockKeys;
 use aqsha_core::vault::SealedPan;
@@ -117,6 +117,8 @@ pub trait Conn: Tx + Send + 'static {
 
     // Reads.
     fn ping(&mut self) -> StoreResult<()>;
+    /// See [`aqsha_core::store::Store::challenge_view`].
+    fn challenge_view(&mut self, operation_id: &str) -> StoreResult<Option<ChallengeView>>;
     fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;
     fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool>;
     fn merchant_name(&mut self, merchant_id: &str) -> StoreResult<Option<String>>;

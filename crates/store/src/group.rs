@@ -31,10 +31,11 @@ use aqsha_core::records::{
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
-    CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
-    PhoneView, SandboxCardView, Store, StoreError, StoreResult, Tx,
+    CallbackView, ChallengeView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
+    MerchantSummary, NextStep, PhoneView, SandboxCardView, Store, StoreError, StoreResult, Tx,
 };
 use aqsha_core::transfer::scenario::Resolution;
+use aqsha_core::transfer::secure3d;
 use aqsha_core::transfer::{self, LockKeys, RandomIds, TransferCommand, TransferOutcome};
 use aqsha_core::vault::SealedPan;
 use std::sync::atomic::Ordering;
@@ -372,6 +373,33 @@ impl<K: Connector> Store for GroupStore<K> {
 
     async fn resolve_pending(&self, due: DueResolution) -> StoreResult<Resolution> {
         self.write(move |c| transfer::scenario::resolve(c as &mut dyn Tx, &due, &mut RandomIds))
+            .await
+    }
+
+    async fn challenge_view(&self, operation_id: &str) -> StoreResult<Option<ChallengeView>> {
+        let id = operation_id.to_string();
+        self.read(move |c| c.challenge_view(&id)).await
+    }
+
+    async fn answer_challenge(
+        &self,
+        operation_id: &str,
+        pa_req: &str,
+        input: secure3d::Input,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<secure3d::Answered> {
+        let (id, pa_req) = (operation_id.to_string(), pa_req.to_string());
+        self.write(move |c| secure3d::answer(c as &mut dyn Tx, &id, &pa_req, &input, now))
+            .await
+    }
+
+    async fn confirm_challenge(
+        &self,
+        operation_id: &str,
+        result: u32,
+    ) -> StoreResult<Option<secure3d::Confirmed>> {
+        let id = operation_id.to_string();
+        self.write(move |c| secure3d::confirm(c as &mut dyn Tx, &id, result, &mut RandomIds))
             .await
     }
 

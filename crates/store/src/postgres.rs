@@ -104,6 +104,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("../migrations/postgres/0022_cabinet_login.sql"),
     ),
+    (23, include_str!("../migrations/postgres/0023_secure3d.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

@@ -6,9 +6,9 @@ use aqsha_core::fee::FeeSchedule;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::outcomes::Scenario;
 use aqsha_core::records::{
-    CallbackAttempt, CallbackEvent, CallbackKind, CallbackStatus, MerchantRecord, NetworkCard,
-    OperationKind, OperationRecord, OperationStatus, SideRecord, TerminalRecord, TransferType,
-    VaultCard,
+    CallbackAttempt, CallbackEvent, CallbackKind, CallbackStatus, Challenge, MerchantRecord,
+    NetworkCard, OperationKind, OperationRecord, OperationStatus, SideRecord, TerminalRecord,
+    TransferType, VaultCard,
 };
 use aqsha_core::store::{SandboxCardView, StoreError, StoreResult};
 use aqsha_core::vault::SealedPan;
@@ -27,7 +27,7 @@ pub trait Cols {
 pub const MERCHANT_COLUMNS: &str = "id, client_id, secret_hash, name, disabled";
 pub const TERMINAL_COLUMNS: &str =
     "id, merchant_id, currency, fee_bps, fee_min, fee_account, number";
-pub const NETWORK_CARD_COLUMNS: &str = "id, fingerprint, mask, brand, exp_month, exp_year, cvc_check, locked, enforce_expiry, account_id, currency, owner_merchant_id, scenario_outcome, scenario_delay_ms, scenario_resolve_to, scenario_resolve_after_ms";
+pub const NETWORK_CARD_COLUMNS: &str = "id, fingerprint, mask, brand, exp_month, exp_year, cvc_check, locked, enforce_expiry, account_id, currency, owner_merchant_id, scenario_outcome, scenario_delay_ms, scenario_resolve_to, scenario_resolve_after_ms, secure3d";
 pub const VAULT_CARD_COLUMNS: &str = "id, merchant_id, account_id, fingerprint, key_id, pan_sealed, mask, brand, payer_name, active, created_at, transaction_id, reference, int_reference, terminal_id";
 pub const OPERATION_COLUMNS: &str = "id, merchant_id, terminal_id, invoice_id, account_id, amount, fee, currency, description, email, status, reason_code, reason, reference, int_reference, sender_card_id, sender_mask, sender_brand, sender_type, receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_id, request_digest, http_status, response_body, created_at, post_link, failure_post_link, secret_hash, kind, language, approval_code";
 pub const EVENT_COLUMNS: &str =
@@ -36,7 +36,8 @@ pub const ATTEMPT_COLUMNS: &str = "attempt, at, http_status, error, duration_ms"
 /// The public cards and the given merchant's own ($1).
 pub const SANDBOX_CARD_SELECT: &str =
     "SELECT n.id, n.mask, n.brand, n.locked, a.balance, n.currency, n.exp_month, n.exp_year,
-     n.scenario_outcome, n.scenario_delay_ms, n.scenario_resolve_to, n.scenario_resolve_after_ms
+     n.scenario_outcome, n.scenario_delay_ms, n.scenario_resolve_to, n.scenario_resolve_after_ms,
+     n.secure3d
      FROM network_cards n JOIN accounts a ON a.id = n.account_id
      WHERE n.owner_merchant_id IS NULL OR n.owner_merchant_id = $1
      ORDER BY n.created_at, n.id";
@@ -105,6 +106,7 @@ pub fn network_card(r: &dyn Cols) -> StoreResult<NetworkCard> {
         currency: currency(r.text(10)?)?,
         owner: r.opt_text(11)?,
         scenario: scenario(r, 12)?,
+        secure3d: r.boolean(16)?,
     })
 }
 
@@ -115,6 +117,21 @@ fn scenario(r: &dyn Cols, at: usize) -> StoreResult<Scenario> {
         delay_ms: small(r.int(at + 1)?)?,
         resolve_to: small(r.int(at + 2)?)?,
         resolve_after_ms: small(r.int(at + 3)?)?,
+    })
+}
+
+pub const CHALLENGE_COLUMNS: &str = "operation_id, merchant_id, pa_req, wrong_codes, result, expires_at, back_link, failure_back_link";
+
+pub fn challenge(r: &dyn Cols) -> StoreResult<Challenge> {
+    Ok(Challenge {
+        operation_id: r.text(0)?,
+        merchant_id: r.text(1)?,
+        pa_req: r.text(2)?,
+        wrong_codes: small(r.int(3)?)?,
+        result: r.opt_int(4)?.map(small).transpose()?,
+        expires_at: millis(r.int(5)?),
+        back_link: r.text(6)?,
+        failure_back_link: r.text(7)?,
     })
 }
 
@@ -241,5 +258,6 @@ pub fn sandbox_card(r: &dyn Cols) -> StoreResult<SandboxCardView> {
             year: small(r.int(7)?)?,
         },
         scenario: scenario(r, 8)?,
+        secure3d: r.boolean(12)?,
     })
 }

@@ -85,6 +85,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         20,
         include_str!("../migrations/sqlite/0020_cabinet_login.sql"),
     ),
+    (21, include_str!("../migrations/sqlite/0021_secure3d.sql")),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

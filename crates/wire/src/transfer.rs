@@ -169,6 +169,23 @@ pub struct TransferResponse {
     #[serde(rename = "terminalID")]
     pub terminal_id: String,
     pub status: String,
+    /// Present when the sender's card must pass 3-D Secure first (`docs/protocol.md`,
+    /// "3-D Secure"): the operation waits with status `NEW` until the challenge is answered.
+    #[serde(rename = "secure3D", default, skip_serializing_if = "Option::is_none")]
+    pub secure3d: Option<Secure3d>,
+}
+
+/// ePay's `secure3D` object: where the browser form-posts `MD`, `PaReq` and `TermUrl`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Secure3d {
+    /// The ACS page's URL.
+    pub action: String,
+    #[serde(rename = "paReq")]
+    pub pa_req: String,
+    pub md: String,
+    /// Where the ACS sends the browser back with `MD` and `PaRes` (confirmPayment).
+    #[serde(rename = "termURL")]
+    pub term_url: String,
 }
 
 /// The error body of every API endpoint except the token endpoint (seed's "Response in case of
@@ -189,6 +206,20 @@ pub struct ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secure3d_keeps_epay_key_casing() {
+        let s = Secure3d {
+            action: "a".into(),
+            pa_req: "p".into(),
+            md: "m".into(),
+            term_url: "t".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&s).unwrap_or_default(),
+            r#"{"action":"a","paReq":"p","md":"m","termURL":"t"}"#
+        );
+    }
 
     #[test]
     fn debug_hides_card_credentials() {

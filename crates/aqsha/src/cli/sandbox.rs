@@ -73,6 +73,10 @@ pub struct IssueArgs {
     /// For a non-final outcome: how long it stays pending, in milliseconds (default 5000).
     #[arg(long)]
     resolve_after_ms: Option<u32>,
+    /// Enrol the card in 3-D Secure: transfers paid with its number wait for the ACS
+    /// challenge (docs/sandbox.md).
+    #[arg(long)]
+    secure3d: bool,
 }
 
 pub(super) async fn run(cmd: SandboxCommand) -> anyhow::Result<u8> {
@@ -112,6 +116,7 @@ async fn issue(a: IssueArgs) -> anyhow::Result<u8> {
         delay_ms: a.delay_ms,
         resolve_to: a.resolve_to,
         resolve_after_ms: a.resolve_after_ms,
+        secure3d: a.secure3d,
     };
     let issued = client
         .sandbox_issue_card(&card)
@@ -132,6 +137,9 @@ async fn issue(a: IssueArgs) -> anyhow::Result<u8> {
     match issued.get("scenario") {
         Some(s) => say!("scenario: {s}"),
         None => say!("answers naturally"),
+    }
+    if issued["secure3d"] == json!(true) {
+        say!("enrolled in 3-D Secure");
     }
     Ok(0)
 }

@@ -245,7 +245,8 @@ async fn health_readiness_request_ids_and_the_sdk_profile_call(backend: Backend)
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let cards = s.sandbox_get("/sandbox/cards").await;
     let cards = cards.as_array().unwrap();
-    assert_eq!(cards.len(), 6);
+    // The seed's six documented cards and its 3-D Secure enrolled one (docs/sandbox.md).
+    assert_eq!(cards.len(), 7);
     for c in cards {
         for k in ["mask", "brand", "status", "balance", "currency"] {
             assert!(c.get(k).is_some(), "{c}");

@@ -32,6 +32,7 @@ mod multi_instance;
 mod operations;
 mod outcomes;
 mod retries;
+mod secure3d;
 mod seed_flow;
 mod server_limits;
 mod server_shutdown;
@@ -50,6 +51,7 @@ fn main() {
         cli_batch::cases(),
         callbacks::cases(),
         outcomes::cases(),
+        secure3d::cases(),
         key_rotation::cases(),
         tenants::cases(),
         merchant_admin::cases(),

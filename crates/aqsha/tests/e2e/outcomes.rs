@@ -50,7 +50,7 @@ fn body_from(pan: &str, amount: &str) -> Value {
 }
 
 /// A token for `body`'s order, with the receiver's links as postLink and failurePostLink.
-async fn token_with_links(s: &Server, body: &Value, r: &Receiver) -> String {
+pub(crate) async fn token_with_links(s: &Server, body: &Value, r: &Receiver) -> String {
     let o = &body["order"];
     let amount = o["amount"].to_string();
     let (ok, fail) = (format!("{}/ok", r.url), format!("{}/fail", r.url));
@@ -65,7 +65,7 @@ async fn token_with_links(s: &Server, body: &Value, r: &Receiver) -> String {
     .await
 }
 
-async fn status_of(s: &Server, invoice: &str) -> Value {
+pub(crate) async fn status_of(s: &Server, invoice: &str) -> Value {
     let token = s.token(&[("terminal", TERMINAL_2)]).await;
     let path = format!("/check-status/p2p/transaction/{invoice}");
     let (st, v) = s.get_json(&path, &token).await;

@@ -31,6 +31,9 @@ pub struct SandboxCard {
     pub resolve_to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolve_after_ms: Option<u32>,
+    /// Enrolled in 3-D Secure: transfers paid with its number wait for the ACS challenge.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secure3d: bool,
 }
 
 impl Client {

@@ -15,6 +15,10 @@ pub trait Ids {
     fn int_reference(&mut self) -> String;
     /// A charge's approval code, sent in its callback: 6 digits.
     fn approval_code(&mut self) -> String;
+    /// A secret a browser is handed (a 3-D Secure challenge's `paReq`): 122 random bits.
+    fn secret(&mut self) -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
 }
 
 /// Fresh ids: time-ordered UUIDs (v7) for operations and events, random (v4) for saved cards.

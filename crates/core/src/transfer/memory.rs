@@ -6,8 +6,8 @@ use crate::limits::{Counter, TerminalLimits};
 use crate::money::Money;
 use crate::outcomes::{DueResolution, PendingResolution};
 use crate::records::{
-    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, PhoneEntry, Posting, StoredResponse,
-    TerminalRecord, VaultCard,
+    CallbackEvent, CardGuesses, Challenge, NetworkCard, OperationRecord, PhoneEntry, Posting,
+    StoredResponse, TerminalRecord, VaultCard,
 };
 use crate::tx::{StoreError, StoreResult, Tx};
 use std::collections::HashMap;
@@ -36,6 +36,8 @@ pub(super) struct MemoryTx {
     /// Terminals' own limits; a terminal not here has the defaults.
     pub limits: HashMap<String, TerminalLimits>,
     pub counters: HashMap<String, Counter>,
+    /// 3-D Secure challenges by operation id.
+    pub challenges: HashMap<String, Challenge>,
 }
 
 impl Tx for MemoryTx {
@@ -226,6 +228,42 @@ impl Tx for MemoryTx {
         let id = &due.pending.operation_id;
         self.resolutions.retain(|r| &r.operation_id != id);
         Ok(self.resolutions.len() < before)
+    }
+
+    fn take_resolution(&mut self, operation_id: &str) -> StoreResult<Option<PendingResolution>> {
+        let at = self
+            .resolutions
+            .iter()
+            .position(|r| r.operation_id == operation_id);
+        Ok(at.map(|i| self.resolutions.remove(i)))
+    }
+
+    fn insert_challenge(&mut self, c: &Challenge) -> StoreResult<()> {
+        if self.challenges.contains_key(&c.operation_id) {
+            return Err(StoreError::Db(format!(
+                "challenge {} twice",
+                c.operation_id
+            )));
+        }
+        self.challenges.insert(c.operation_id.clone(), c.clone());
+        Ok(())
+    }
+
+    fn challenge(&mut self, operation_id: &str) -> StoreResult<Option<Challenge>> {
+        Ok(self.challenges.get(operation_id).cloned())
+    }
+
+    fn update_challenge(&mut self, c: &Challenge) -> StoreResult<()> {
+        match self.challenges.get_mut(&c.operation_id) {
+            Some(stored) => {
+                *stored = c.clone();
+                Ok(())
+            }
+            None => Err(StoreError::Invariant(format!(
+                "no challenge {}",
+                c.operation_id
+            ))),
+        }
     }
     fn terminal_limits(&mut self, terminal_id: &str) -> StoreResult<TerminalLimits> {
         Ok(self.limits.get(terminal_id).copied().unwrap_or_default())

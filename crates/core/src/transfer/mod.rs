@@ -14,7 +14,8 @@
 //! → same card (469) → card currency (456) → fee (470) → sender card's transfers today (491)
 //! → receiver card's credits today (528) → terminal's total today (529) → terminal's total
 //! overall (2678) → the sandbox's chosen outcome, where one is asked for (`scenario`; any code
-//! of the table) → funds (484; an OCT's from the merchant's settlement account).
+//! of the table) → 3-D Secure, for a sender card enrolled in it (`secure3d`: the operation
+//! waits, pending, for the challenge; funds are checked when it is passed) → funds (484; an OCT's from the merchant's settlement account).
 //!
 //! The amount limit comes after the invoice checks, so that a charged invoice's request sent
 //! again is answered as before even if the limit was lowered since. The counted limits come
@@ -39,6 +40,7 @@ mod outcome;
 mod phone;
 mod rules;
 pub mod scenario;
+pub mod secure3d;
 mod sides;
 
 #[cfg(test)]
@@ -106,6 +108,8 @@ pub struct TransferRules {
     /// Whether scenario cards and magic amounts decide the issuer's answer
     /// (`docs/sandbox.md`): on where the sandbox API is, never in production.
     pub sandbox_outcomes: bool,
+    /// How long a 3-D Secure challenge waits for its answer (`secure3d`).
+    pub secure3d_expiry: chrono::Duration,
 }
 
 impl Default for TransferRules {
@@ -115,6 +119,7 @@ impl Default for TransferRules {
             wrong_answer_limit: 3,
             block_for: chrono::Duration::minutes(30),
             sandbox_outcomes: false,
+            secure3d_expiry: secure3d::DEFAULT_EXPIRY,
         }
     }
 }
@@ -132,6 +137,13 @@ pub struct OrderInput {
     pub failure_post_link: Option<String>,
     /// The order's language as given; `rus` when absent (`language_of`).
     pub language: Option<String>,
+    /// Where the browser goes after a 3-D Secure challenge (`secure3d`): the order's
+    /// `backLink` and `failureBackLink`.
+    pub back_link: Option<String>,
+    pub failure_back_link: Option<String>,
+    /// The URL (scheme and host) the request came in on: a 3-D Secure challenge's links are
+    /// made on it, so that the browser that follows them reaches this server.
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -322,6 +334,10 @@ pub fn execute_with<I: Ids + ?Sized>(
         }
         Err(Stop::Pending(p)) => {
             let recorded = scenario::record_pending(draft, tx, *p, cmd.now, ids)?;
+            done(tx, token_id, recorded, false, delay_ms)
+        }
+        Err(Stop::Challenge(c)) => {
+            let recorded = secure3d::record(draft, tx, *c, cmd, ids)?;
             done(tx, token_id, recorded, false, delay_ms)
         }
         Err(Stop::Store(e)) => Err(e),

@@ -14,7 +14,7 @@ use crate::records::{
 use crate::tx::{StoreError, Tx};
 use aqsha_wire::callback::CallbackBody;
 use aqsha_wire::codes::reason;
-use aqsha_wire::transfer::{ApiError, TransferResponse};
+use aqsha_wire::transfer::{ApiError, Secure3d, TransferResponse};
 use aqsha_wire::WireAmount;
 
 /// The operation being built: filled in as the decision learns things, so a decline records
@@ -169,6 +169,25 @@ impl Draft {
         self.op.reference = reference;
         self.op.int_reference = ids.int_reference();
         Ok(())
+    }
+
+    /// Records an operation that waits for its 3-D Secure challenge (`super::secure3d`): the
+    /// success body's shape (HTTP 200, status `NEW`, no reference yet) with `secure3D`, so
+    /// that ePay's SDK, which reads an integer `code` as an error, takes it for what it is.
+    pub fn record_challenge<I: Ids + ?Sized>(
+        mut self,
+        tx: &mut dyn Tx,
+        currency: Currency,
+        secure3d: Secure3d,
+        ids: &mut I,
+    ) -> Result<(String, StoredResponse), StoreError> {
+        self.op.status = OperationStatus::Pending;
+        self.op.reason_code = 0;
+        self.op.reason = "3-D Secure authentication required: waiting for the cardholder".into();
+        let mut body = charge_response(&self.op, currency);
+        body.secure3d = Some(secure3d);
+        let body = json(&body)?;
+        self.finish(tx, 200, body, ids)
     }
 
     /// Records a charge whose postings are made (HTTP 200) and queues its success callback.
@@ -334,6 +353,7 @@ fn charge_response(op: &OperationRecord, currency: Currency) -> TransferResponse
         int_reference: op.int_reference.clone(),
         terminal_id: op.terminal_id.clone(),
         status: op.status.as_str().into(),
+        secure3d: None,
     }
 }
 

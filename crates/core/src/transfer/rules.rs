@@ -23,6 +23,9 @@ pub(super) enum Stop {
     Decline(Decline),
     /// A non-final answer (a sandbox outcome): recorded as pending, resolved later.
     Pending(Box<super::scenario::PendingAnswer>),
+    /// The sender's card is enrolled in 3-D Secure: recorded as pending until its challenge
+    /// is answered or expires.
+    Challenge(Box<super::secure3d::ChallengeAnswer>),
     /// The invoice was charged before by this same request: answer as then.
     Replay {
         operation_id: String,
@@ -103,6 +106,7 @@ pub(super) fn decide(tx: &mut dyn Tx, cmd: &TransferCommand, draft: &mut Draft) 
         counts,
     };
     super::scenario::answer(cmd, &charge, draft)?;
+    super::secure3d::required(cmd, &charge, draft)?;
     funds(tx, &charge.sender, amount, fee)?;
     Ok(charge)
 }

@@ -75,24 +75,36 @@ pub(super) fn answer(cmd: &TransferCommand, charge: &Charge, draft: &mut Draft) 
     if code.is_final {
         return Err(decline(code, detail));
     }
-    let (token_links, payer_name) = draft.callback_inputs();
-    let [sender_account, receiver_account, fee_account] = charge_accounts(charge)?;
     Err(Stop::Pending(Box::new(PendingAnswer {
         decline: Decline {
             code,
             detail: format!("{detail}; query the status, it resolves later"),
         },
-        plan: PendingPlan {
-            resolve_to: scenario.resolve_to,
-            sender_account,
-            receiver_account,
-            fee_account,
-            payer_name,
-            token_links,
-            counts: charge.counts.clone(),
-        },
+        plan: plan(charge, draft, scenario.resolve_to, false)?,
         resolve_after_ms: scenario.resolve_after_ms,
     })))
+}
+
+/// How a transfer that waits resolves: into `resolve_to` (0 for a charge) unless told
+/// otherwise, posting to the accounts its charge would have posted to then.
+pub(super) fn plan(
+    charge: &Charge,
+    draft: &Draft,
+    resolve_to: u32,
+    secure3d: bool,
+) -> Result<PendingPlan, StoreError> {
+    let (token_links, payer_name) = draft.callback_inputs();
+    let [sender_account, receiver_account, fee_account] = charge_accounts(charge)?;
+    Ok(PendingPlan {
+        resolve_to,
+        sender_account,
+        receiver_account,
+        fee_account,
+        payer_name,
+        token_links,
+        counts: charge.counts.clone(),
+        secure3d,
+    })
 }
 
 /// Records a pending operation and its resolution, in the transfer's commit.
@@ -138,7 +150,18 @@ pub fn resolve<I: Ids + ?Sized>(
     if !tx.release_resolution(due)? {
         return Ok(Resolution::Skipped);
     }
-    let id = &due.pending.operation_id;
+    settle(tx, &due.pending, ids)
+}
+
+/// Carries out a resolution its caller has already taken out of `pending_resolutions` (in
+/// this transaction): [`resolve`] after its claim, or a 3-D Secure answer (`super::secure3d`)
+/// with the plan it decided.
+pub(super) fn settle<I: Ids + ?Sized>(
+    tx: &mut dyn Tx,
+    pending: &PendingResolution,
+    ids: &mut I,
+) -> Result<Resolution, StoreError> {
+    let id = &pending.operation_id;
     let op = tx
         .operation(id)?
         .ok_or_else(|| StoreError::Invariant(format!("pending operation {id} is missing")))?;
@@ -148,10 +171,10 @@ pub fn resolve<I: Ids + ?Sized>(
     // Takes the invoice's lock: a transfer of the same invoice on another instance waits for
     // this commit, and then sees the operation resolved.
     tx.charged_operation(&op.merchant_id, &op.invoice_id)?;
-    let plan = &due.pending.plan;
+    let plan = &pending.plan;
     let mut draft = Draft::resume(op, plan.token_links.clone(), plan.payer_name.clone());
     let failure = match codes::lookup(plan.resolve_to) {
-        Some(code) if code != reason::SUCCESS => Some(planned_failure(code)),
+        Some(code) if code != reason::SUCCESS => Some(planned_failure(code, plan)),
         _ => charge(tx, &mut draft, plan, ids)?,
     };
     match failure {
@@ -172,10 +195,15 @@ pub fn resolve<I: Ids + ?Sized>(
     }
 }
 
-fn planned_failure(code: ReasonCode) -> Decline {
+fn planned_failure(code: ReasonCode, plan: &PendingPlan) -> Decline {
+    let detail = if plan.secure3d {
+        super::secure3d::failure_detail(code)
+    } else {
+        "the issuer's final answer after a non-final one (sandbox outcome)"
+    };
     Decline {
         code,
-        detail: "the issuer's final answer after a non-final one (sandbox outcome)".into(),
+        detail: detail.into(),
     }
 }
 

@@ -17,7 +17,21 @@
 
 pub mod card;
 pub mod phone;
+pub mod secure3d;
 pub mod transfer;
+
+/// The URL a request came in on, scheme and host (`https://aqsha.example:8443`): the base of
+/// the links a browser must follow back to this server (a 3-D Secure challenge's). `None`
+/// when the `Host` header is absent or holds anything but a host name or address and a port.
+pub fn base_url(app: &crate::App, headers: &axum::http::HeaderMap) -> Option<String> {
+    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let host_like = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
+    host_like.then(|| format!("{}://{host}", app.scheme()))
+}
 
 /// Longest callback URL taken. Links travel inside the token, so they are kept to what a URL
 /// reasonably needs.

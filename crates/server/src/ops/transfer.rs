@@ -28,6 +28,9 @@ pub struct TransferCall<'a> {
     /// The hosted form's attempt number; `None` for the API
     /// ([`aqsha_core::transfer::TransferCommand::attempt`]).
     pub attempt: Option<u8>,
+    /// The URL the request came in on ([`crate::ops::base_url`]): a 3-D Secure challenge's
+    /// links are made on it so that the browser reaches this server.
+    pub base_url: Option<String>,
 }
 
 /// What the store answered for a transfer that was not refused.
@@ -68,6 +71,7 @@ pub struct OneSideCall<'a> {
     pub request: OneSideRequest,
     pub sent: serde_json::Value,
     pub attempt: Option<u8>,
+    pub base_url: Option<String>,
 }
 
 /// One side of the operation as the request gave it.
@@ -86,12 +90,14 @@ pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, 
         request,
         sent,
         attempt,
+        base_url,
     } = call;
     let TransferRequest { order, card } = request;
     let (sender, receiver) = (Party::Card(card.sender), Party::Card(card.receiver));
     let sent = Sent {
         value: sent,
         attempt,
+        base_url,
     };
     run(app, token, order, [sender, receiver], sent).await
 }
@@ -105,10 +111,12 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
         request,
         sent,
         attempt,
+        base_url,
     } = call;
     let sent = Sent {
         value: sent,
         attempt,
+        base_url,
     };
     let OneSideRequest { order, card } = request;
     let account = order.account_id.clone().unwrap_or_default();
@@ -126,10 +134,11 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
     run(app, token, order, parties, sent).await
 }
 
-/// The request as sent, and the page attempt it is, if any.
+/// The request as sent, the page attempt it is, if any, and the URL it came in on.
 struct Sent {
     value: serde_json::Value,
     attempt: Option<u8>,
+    base_url: Option<String>,
 }
 
 async fn run(
@@ -178,6 +187,9 @@ async fn run(
             post_link: o.post_link,
             failure_post_link: o.failure_post_link,
             language: o.language,
+            back_link: o.back_link,
+            failure_back_link: o.failure_back_link,
+            base_url: sent.base_url,
         },
         sender,
         receiver,

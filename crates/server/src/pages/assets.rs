@@ -44,6 +44,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("payform/widget.js", "text/javascript; charset=utf-8"),
     asset!("payform/payment-api.js", "text/javascript; charset=utf-8"),
     asset!("sandbox/demo.js", "text/javascript; charset=utf-8"),
+    asset!("acs-return.js", "text/javascript; charset=utf-8"),
     asset!("vendor/README.md", "text/markdown; charset=utf-8"),
     asset!("vendor/htmx/htmx.min.js", "text/javascript; charset=utf-8"),
     asset!("vendor/htmx/LICENSE", "text/plain; charset=utf-8"),

@@ -114,9 +114,7 @@ pub async fn protect(
     req: Request,
     next: Next,
 ) -> Response {
-    let id = session::cookie(req.headers(), COOKIE)
-        .filter(|id| well_formed(id))
-        .map(str::to_string);
+    let id = browser_id(req.headers());
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return provide(&state, &csrf, id, req, next).await;
     }
@@ -138,22 +136,40 @@ async fn provide(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let (id, fresh) = match id {
-        Some(id) => (id, false),
+    let (token, cookie) = issue(app, csrf, id);
+    req.extensions_mut().insert(token);
+    let mut resp = next.run(req).await;
+    if let Some(cookie) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    resp
+}
+
+/// The token for the browser's id, and the cookie to set when it had none. For an entry page
+/// that a form on another site posts to (the 3-D Secure ACS): outside [`protect`], it hands
+/// out the token its own forms will need, as a safe request would.
+pub fn issue(
+    app: &App,
+    csrf: &Csrf,
+    id: Option<String>,
+) -> (CsrfToken, Option<axum::http::HeaderValue>) {
+    match id {
+        Some(id) => (CsrfToken(csrf.token_for(&id)), None),
         None => {
             let mut bytes = [0u8; ID_BYTES];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
-            (URL_SAFE_NO_PAD.encode(bytes), true)
-        }
-    };
-    req.extensions_mut().insert(CsrfToken(csrf.token_for(&id)));
-    let mut resp = next.run(req).await;
-    if fresh {
-        if let Some(cookie) = session::set_cookie(app, COOKIE, &id, None) {
-            resp.headers_mut().append(header::SET_COOKIE, cookie);
+            let id = URL_SAFE_NO_PAD.encode(bytes);
+            let cookie = session::set_cookie(app, COOKIE, &id, None);
+            (CsrfToken(csrf.token_for(&id)), cookie)
         }
     }
-    resp
+}
+
+/// The browser's id from its cookie, when well formed.
+pub fn browser_id(headers: &HeaderMap) -> Option<String> {
+    session::cookie(headers, COOKIE)
+        .filter(|id| well_formed(id))
+        .map(str::to_string)
 }
 
 /// The request again, if it carries the token for `id` in the header or in a url-encoded

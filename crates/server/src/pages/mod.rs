@@ -15,6 +15,7 @@
 //! log, the request limits and the body limit that every route has; a refusal there, or a
 //! path nobody serves, is answered as a page under [`PAGE_PREFIXES`] ([`is_page_path`]).
 
+pub mod acs;
 pub mod assets;
 pub mod csrf;
 pub mod demo;
@@ -32,7 +33,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 /// Paths whose answers are pages, errors included: a person's browser reads them.
-pub const PAGE_PREFIXES: &[&str] = &[assets::PREFIX, "/payform/", "/cabinet/"];
+pub const PAGE_PREFIXES: &[&str] = &[assets::PREFIX, "/payform/", "/cabinet/", "/acs/"];
 
 /// Whether a path belongs to the pages (its errors are HTML, not the API's JSON).
 pub fn is_page_path(path: &str) -> bool {
@@ -45,8 +46,9 @@ pub fn is_page_path(path: &str) -> bool {
 /// issue 16 adds `/cabinet/`). Pages go through [`with_page_layers`]; assets and the script
 /// need no cookie, and the widget's post has its own check ([`payform::FormToken`]).
 pub fn router(state: &AppState) -> Router<AppState> {
-    let pages: Router<AppState> =
-        Router::new().route("/payform/", get(payform::page).post(payform::submit::post));
+    let pages: Router<AppState> = Router::new()
+        .route("/payform/", get(payform::page).post(payform::submit::post))
+        .route("/acs/challenge", post(acs::answer));
     let headers_only = || middleware::from_fn(page_headers);
     Router::new()
         .route("/assets/{*path}", get(assets::serve).layer(headers_only()))
@@ -58,6 +60,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/payform/widget",
             post(payform::submit::widget_post).layer(headers_only()),
         )
+        // Posted to from the merchant's site: no CSRF cookie can come with it; the
+        // challenge's secret does its work (`acs`).
+        .route("/acs/", post(acs::start).layer(headers_only()))
         .merge(with_page_layers(pages, state))
 }
 

@@ -95,6 +95,8 @@ pub struct CardView {
     /// How the card's issuer answers, when not naturally.
     #[serde(skip_serializing_if = "Option::is_none")]
     scenario: Option<super::scenario::ScenarioView>,
+    /// Enrolled in 3-D Secure (docs/sandbox.md).
+    secure3d: bool,
 }
 
 impl From<SandboxCardView> for CardView {
@@ -108,6 +110,7 @@ impl From<SandboxCardView> for CardView {
             currency: c.currency.code().into(),
             expire: format!("{:02}/{:02}", c.expiry.month, c.expiry.year),
             scenario: super::scenario::view(&c.scenario),
+            secure3d: c.secure3d,
         }
     }
 }
@@ -150,6 +153,9 @@ struct IssueCard {
     currency: Option<String>,
     #[serde(flatten)]
     scenario: super::scenario::ScenarioFields,
+    /// Enrolled in 3-D Secure: transfers paid with its number wait for the ACS challenge.
+    #[serde(default)]
+    secure3d: bool,
 }
 
 #[derive(Serialize)]
@@ -222,6 +228,7 @@ async fn issue(state: &AppState, merchant_id: &str, body: Body) -> Result<Respon
         currency: terms.currency,
         expiry: terms.expiry,
         scenario: terms.scenario,
+        secure3d: terms.secure3d,
     };
     let seed = NewRecords {
         cards: vec![card],
@@ -265,6 +272,7 @@ fn card_terms(req: &IssueCard) -> Result<(CardTerms, Cvc), EpayError> {
         balance,
         currency,
         scenario: req.scenario.scenario()?,
+        secure3d: req.secure3d,
     };
     Ok((terms, cvc))
 }

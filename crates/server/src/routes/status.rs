@@ -52,7 +52,29 @@ pub async fn status(
         Ok(t) => t.map(|t| t.number).unwrap_or_default(),
         Err(e) => return Err(EpayError::internal("status look-up failed", e)),
     };
-    Ok(result(code, message, Some(transaction(&op, number))))
+    let mut t = transaction(&op, number);
+    if failed_secure3d(&state, &op).await? {
+        t.status_name = "3D".into();
+    }
+    Ok(result(code, message, Some(t)))
+}
+
+/// Whether the operation failed its 3-D Secure challenge (473: cancelled or expired; 505:
+/// three wrong codes): its `statusName` is then ePay's `3D` (`docs/protocol.md`, "3-D
+/// Secure"). A sandbox outcome of 473 without a challenge stays `FAILED`.
+async fn failed_secure3d(state: &AppState, op: &OperationRecord) -> Result<bool, EpayError> {
+    use aqsha_core::transfer::secure3d::{FAILED, TOO_MANY_WRONG};
+    let code = op.reason_code;
+    if op.status != OperationStatus::Failed || (code != FAILED.code && code != TOO_MANY_WRONG.code)
+    {
+        return Ok(false);
+    }
+    let view = state
+        .store
+        .challenge_view(&op.id)
+        .await
+        .map_err(|e| EpayError::internal("status look-up failed", e))?;
+    Ok(view.is_some())
 }
 
 /// Kazakhstan moved Almaty from UTC+6 to UTC+5 at 2024-03-01 00:00 local time, that is

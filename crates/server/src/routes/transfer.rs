@@ -53,6 +53,7 @@ async fn one_side(
         request,
         sent: value,
         attempt: None,
+        base_url: ops::base_url(state, headers),
     };
     Ok(json_response(
         ops::transfer::one_side(state, call).await?.stored(),
@@ -100,6 +101,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         request: req,
         sent: value,
         attempt: None,
+        base_url: ops::base_url(state, headers),
     };
     Ok(json_response(
         ops::transfer::transfer(state, call).await?.stored(),

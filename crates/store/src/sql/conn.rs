@@ -14,8 +14,8 @@ use aqsha_core::records::{
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
-    CallbackView, DueCallback, KeyUsage, LedgerReport, MerchantChange, MerchantSummary, NextStep,
-    PhoneView, SandboxCardView, StoreResult, Tx,
+    CallbackView, ChallengeView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
+    MerchantSummary, NextStep, PhoneView, SandboxCardView, StoreResult, Tx,
 };
 use aqsha_core::transfer::{settlement_account, LockKeys};
 use aqsha_core::vault::SealedPan;
@@ -311,6 +311,10 @@ impl<D: Driver> Conn for SqlConn<D> {
 
     fn merchant_by_login(&mut self, login: &str) -> StoreResult<Option<(MerchantRecord, String)>> {
         self.merchant_login(login)
+    }
+
+    fn challenge_view(&mut self, operation_id: &str) -> StoreResult<Option<ChallengeView>> {
+        self.challenge_view_rows(operation_id)
     }
 
     fn merchant_active(&mut self, merchant_id: &str) -> StoreResult<bool> {

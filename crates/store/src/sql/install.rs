@@ -114,9 +114,9 @@ impl<D: Driver> SqlConn<D> {
             "INSERT INTO network_cards (id, fingerprint, key_id, pan_sealed, mask, brand, exp_month,
              exp_year, cvc_check, locked, enforce_expiry, account_id, currency, created_at,
              owner_merchant_id, scenario_outcome, scenario_delay_ms, scenario_resolve_to,
-             scenario_resolve_after_ms)
+             scenario_resolve_after_ms, secure3d)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19)",
+             $18, $19, $20)",
             &[
                 Param::Text(&c.id),
                 Param::Text(&c.fingerprint),
@@ -137,6 +137,7 @@ impl<D: Driver> SqlConn<D> {
                 Param::Int(i64::from(c.scenario.delay_ms)),
                 Param::Int(i64::from(c.scenario.resolve_to)),
                 Param::Int(i64::from(c.scenario.resolve_after_ms)),
+                Param::Bool(c.secure3d),
             ],
         )?;
         Ok(())

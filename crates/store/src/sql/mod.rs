@@ -23,6 +23,7 @@ mod limits;
 mod pending;
 mod sandbox;
 mod search;
+mod secure3d;
 mod tx;
 mod write;
 

@@ -37,22 +37,49 @@ impl<D: Driver> SqlConn<D> {
                 Param::Int(now_ms + lease_ms),
                 Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)),
             ],
-            |r| Ok((r.text(0)?, r.text(1)?, r.int(2)?, r.text(3)?)),
+            resolution_row,
         )?;
         rows.into_iter()
-            .map(|(operation_id, merchant_id, due_at, plan)| {
+            .map(|row| {
                 Ok(DueResolution {
-                    pending: PendingResolution {
-                        operation_id,
-                        merchant_id,
-                        due_at: crate::rows::millis(due_at),
-                        plan: serde_json::from_str(&plan).map_err(|e| {
-                            StoreError::Db(format!("unreadable pending resolution plan: {e}"))
-                        })?,
-                    },
+                    pending: resolution(row)?,
                     claim: claim.clone(),
                 })
             })
             .collect()
     }
+
+    /// Deletes an operation's resolution whoever holds its claim, and returns it
+    /// ([`Tx::take_resolution`]). On PostgreSQL a resolver deleting the same row concurrently
+    /// makes this wait for its commit, after which the row is gone and this returns `None`.
+    pub(super) fn take_resolution_row(
+        &mut self,
+        operation_id: &str,
+    ) -> StoreResult<Option<PendingResolution>> {
+        let row = self.one(
+            "DELETE FROM pending_resolutions WHERE operation_id = $1
+             RETURNING operation_id, merchant_id, due_at, plan",
+            &[Param::Text(operation_id)],
+            resolution_row,
+        )?;
+        row.map(resolution).transpose()
+    }
+}
+
+type ResolutionRow = (String, String, i64, String);
+
+fn resolution_row(r: &dyn crate::rows::Cols) -> StoreResult<ResolutionRow> {
+    Ok((r.text(0)?, r.text(1)?, r.int(2)?, r.text(3)?))
+}
+
+fn resolution(
+    (operation_id, merchant_id, due_at, plan): ResolutionRow,
+) -> StoreResult<PendingResolution> {
+    Ok(PendingResolution {
+        operation_id,
+        merchant_id,
+        due_at: crate::rows::millis(due_at),
+        plan: serde_json::from_str(&plan)
+            .map_err(|e| StoreError::Db(format!("unreadable pending resolution plan: {e}")))?,
+    })
 }

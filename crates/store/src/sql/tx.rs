@@ -11,8 +11,8 @@ use aqsha_core::limits::{Counter, TerminalLimits};
 use aqsha_core::money::Money;
 use aqsha_core::outcomes::{DueResolution, PendingResolution};
 use aqsha_core::records::{
-    CallbackEvent, CardGuesses, NetworkCard, OperationRecord, OperationStatus, PhoneEntry, Posting,
-    StoredResponse, TerminalRecord, VaultCard,
+    CallbackEvent, CardGuesses, Challenge, NetworkCard, OperationRecord, OperationStatus,
+    PhoneEntry, Posting, StoredResponse, TerminalRecord, VaultCard,
 };
 use aqsha_core::store::{StoreError, StoreResult, Tx};
 
@@ -409,6 +409,23 @@ impl<D: Driver> Tx for SqlConn<D> {
         )?;
         Ok(n == 1)
     }
+
+    fn take_resolution(&mut self, operation_id: &str) -> StoreResult<Option<PendingResolution>> {
+        self.take_resolution_row(operation_id)
+    }
+
+    fn insert_challenge(&mut self, c: &Challenge) -> StoreResult<()> {
+        self.insert_challenge_row(c)
+    }
+
+    fn challenge(&mut self, operation_id: &str) -> StoreResult<Option<Challenge>> {
+        self.challenge_row(operation_id, true)
+    }
+
+    fn update_challenge(&mut self, c: &Challenge) -> StoreResult<()> {
+        self.update_challenge_row(c)
+    }
+
     fn terminal_limits(&mut self, terminal_id: &str) -> StoreResult<TerminalLimits> {
         if let Some(l) = self.known.limits.get(terminal_id) {
             return Ok(*l);

@@ -160,6 +160,7 @@ async fn commands_of_one_batch_see_each_other() {
         balance: aqsha_core::money::Money::ZERO,
         currency: aqsha_core::money::Currency::Kzt,
         scenario: Default::default(),
+        secure3d: false,
     };
     let cvc = aqsha_core::card::Cvc::parse("123").unwrap();
     let cards = (0..3000)

@@ -9,6 +9,7 @@ mod declines;
 mod flows;
 mod limits;
 mod scenarios;
+mod secure3d;
 
 use super::memory::MemoryTx;
 use super::*;
@@ -93,6 +94,7 @@ fn card(name: &str, currency: Currency, balance: i64) -> (NetworkCard, i64) {
         currency,
         owner: None,
         scenario: Default::default(),
+        secure3d: false,
     };
     (card, balance)
 }

@@ -75,7 +75,7 @@ fn digits(v: &str) -> String {
 pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let lang = Lang::from_headers(&headers);
     match Posted::read(&body) {
-        Some(posted) => handle(&app, posted, false).await,
+        Some(posted) => handle(&app, posted, false, crate::ops::base_url(&app, &headers)).await,
         None => closed_page(lang, Closed::BadLink),
     }
 }
@@ -85,13 +85,13 @@ pub async fn widget_post(State(app): State<AppState>, headers: HeaderMap, body: 
     let lang = Lang::from_headers(&headers);
     match Posted::read(&body) {
         Some(p) if FormToken::new(&app).verify(&p.params, p.attempt, &p.token) => {
-            handle(&app, p, true).await
+            handle(&app, p, true, crate::ops::base_url(&app, &headers)).await
         }
         _ => PageError::forbidden(lang).into_response(),
     }
 }
 
-async fn handle(app: &AppState, posted: Posted, short: bool) -> Response {
+async fn handle(app: &AppState, posted: Posted, short: bool, base_url: Option<String>) -> Response {
     let Ok(params) = PayParams::decode(&posted.params) else {
         return closed_page(Lang::default(), Closed::BadLink);
     };
@@ -100,7 +100,7 @@ async fn handle(app: &AppState, posted: Posted, short: bool) -> Response {
     if errors.any() {
         return again(app, &params, &posted, short, None, errors).await;
     }
-    let answer = run(app, &params, &posted, mode).await;
+    let answer = run(app, &params, &posted, mode, base_url).await;
     let lang = params.language;
     match answer {
         Ok(answer) => answered(app, &params, &posted, short, answer).await,
@@ -269,7 +269,13 @@ fn expiry(text: &str) -> Option<(String, String)> {
 }
 
 /// Runs the operation as the API would, with the page's attempt number.
-async fn run(app: &AppState, p: &PayParams, f: &Posted, mode: Mode) -> Result<Answer, EpayError> {
+async fn run(
+    app: &AppState,
+    p: &PayParams,
+    f: &Posted,
+    mode: Mode,
+    base_url: Option<String>,
+) -> Result<Answer, EpayError> {
     let sent = request(p, f, mode);
     let token = p.access_token.as_str();
     let attempt = Some(f.attempt);
@@ -282,6 +288,7 @@ async fn run(app: &AppState, p: &PayParams, f: &Posted, mode: Mode) -> Result<An
                 request,
                 sent,
                 attempt,
+                base_url,
             };
             op::transfer(app, call).await
         }
@@ -298,6 +305,7 @@ async fn run(app: &AppState, p: &PayParams, f: &Posted, mode: Mode) -> Result<An
                 request,
                 sent,
                 attempt,
+                base_url,
             };
             op::one_side(app, call).await
         }
