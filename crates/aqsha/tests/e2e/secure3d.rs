@@ -24,7 +24,7 @@ crate::tests! {
 }
 
 /// The seed's 3-D Secure enrolled card (docs/sandbox.md).
-const ENROLLED: &str = "4405630000003001";
+pub(crate) const ENROLLED: &str = "4405630000003001";
 const SANDBOX_CODE: &str = "123456";
 
 /// A browser: no redirects followed (the test reads each 303), one cookie jar slot for the
@@ -155,6 +155,23 @@ fn hidden_action(page: &str) -> String {
 
 fn hidden_unescape(v: &str) -> String {
     hidden(&format!("name=\"x\" value=\"{v}\""), "x")
+}
+
+/// A cardholder's whole visit to the ACS, as a browser makes it: posts `fields` (MD, PaReq,
+/// TermUrl, as a client hands them out) to `acs`, enters `code` (or cancels, for `""`), and
+/// follows the return form to confirmPayment: its (status, Location).
+pub(crate) async fn cardholder_answers(
+    s: &Server,
+    acs: &str,
+    fields: &[(&str, &str)],
+    code: &str,
+) -> (StatusCode, String) {
+    let mut b = Browser::new();
+    let (status, _, page) = b.post(acs, fields).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let action = if code.is_empty() { "cancel" } else { "submit" };
+    let back = answer(&mut b, s, &page, code, action).await;
+    follow_return(&mut b, &back).await
 }
 
 /// A server, a receiver, and a transfer from the seed's enrolled card waiting for its
