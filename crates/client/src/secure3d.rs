@@ -156,8 +156,8 @@ mod tests {
             Some("700000001".into())
         );
 
-        let plain = TransferOutcome::from_response(response(None))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let plain =
+            TransferOutcome::from_response(response(None)).unwrap_or_else(|e| panic!("{e}"));
         assert!(plain.secure3d().is_none() && plain.receipt().is_some());
     }
 }

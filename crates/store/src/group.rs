@@ -26,8 +26,8 @@ use aqsha_core::money::{Currency, Money};
 use aqsha_core::outcomes::DueResolution;
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::{
-    CallbackAttempt, Challenge, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
-    VaultCard,
+    CallbackAttempt, Challenge, MerchantRecord, OperationRecord, SealedRecord, SealedTable,
+    TerminalRecord, VaultCard,
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{

@@ -152,7 +152,11 @@ fn print_secure3d(s: &Secure3dRequired, json: bool) {
         w.currency
     );
     say!("  id            {}", w.id);
-    say!("  sender        {} {}", w.sender_card_pan, w.sender_card_type);
+    say!(
+        "  sender        {} {}",
+        w.sender_card_pan,
+        w.sender_card_type
+    );
     say!("  ACS           {}", s.acs_url());
     for (name, value) in s.form_fields() {
         say!("  {name:<13} {value}");

@@ -320,7 +320,14 @@ async fn saved_cards_are_listed_and_deactivated(backend: Backend) {
         Receiver::Saved(saved(SAVED_RECEIVER)),
     )
     .account_id(account.clone());
-    let id = c.transfer(&t).await.unwrap().into_receipt().unwrap().sender_card_id().unwrap();
+    let id = c
+        .transfer(&t)
+        .await
+        .unwrap()
+        .into_receipt()
+        .unwrap()
+        .sender_card_id()
+        .unwrap();
 
     let cards = c.saved_cards(&account).await.unwrap();
     assert_eq!(cards.len(), 1);

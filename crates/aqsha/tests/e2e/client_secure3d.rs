@@ -70,8 +70,7 @@ async fn an_enrolled_sender_is_a_secure3d_outcome_until_the_cardholder_passes(ba
     let st = c.status(&t.invoice_id).await.unwrap();
     assert_eq!(st.state, TransferState::Pending, "{st:?}");
 
-    let (status, location) =
-        cardholder_answers(&s, w.acs_url(), &w.form_fields(), "123456").await;
+    let (status, location) = cardholder_answers(&s, w.acs_url(), &w.form_fields(), "123456").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let st = c.wait_for_final(&t.invoice_id).await.unwrap();
     assert_eq!(st.state, TransferState::Charged, "{st:?}");

@@ -263,7 +263,11 @@ async fn fails_with(backend: Backend, steps: &[(&str, &str)], code: u32) {
     assert_eq!(t["secure"], "No");
     let hits = r.wait_for(1, 30).await;
     assert_eq!(
-        (hits[0].path.as_str(), &hits[0].json()["reasonCode"], &hits[0].json()["secure"]),
+        (
+            hits[0].path.as_str(),
+            &hits[0].json()["reasonCode"],
+            &hits[0].json()["secure"]
+        ),
         ("/fail", &json!(code), &json!("No"))
     );
     assert_eq!(s.balance("440563...3001").await, before);

@@ -4,8 +4,8 @@
 use super::{error_body, read, Client};
 use crate::card::TerminalId;
 use crate::error::{describe, snippet, Error, Result, UnknownCause};
-use crate::token::AccessToken;
 use crate::secure3d::TransferOutcome;
+use crate::token::AccessToken;
 use crate::transfer::P2pTransfer;
 use aqsha_wire::transfer::TransferResponse;
 use serde_json::Value;

@@ -10,7 +10,8 @@ use aqsha_core::money::{Currency, Money};
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::CallbackStatus;
 use aqsha_core::records::{
-    CallbackAttempt, Challenge, MerchantRecord, OperationRecord, SealedRecord, SealedTable, VaultCard,
+    CallbackAttempt, Challenge, MerchantRecord, OperationRecord, SealedRecord, SealedTable,
+    VaultCard,
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
