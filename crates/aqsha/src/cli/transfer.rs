@@ -6,6 +6,7 @@ use super::{
     parse_phone_receiver, parse_receiver, parse_sender, print_json, TransferArgs, EXIT_SECURE3D,
 };
 use anyhow::anyhow;
+use aqsha_client::wire::transfer::TransferResponse;
 use aqsha_client::{
     AccountId, Amount, Client, Currency, InvoiceId, P2pTransfer, Receipt, Receiver,
     Secure3dRequired, Sender, TransferOutcome, TransferPath, WaitOptions,
@@ -135,22 +136,30 @@ fn side_label_receiver(r: &Receiver) -> String {
     }
 }
 
+/// The body as received, with `--json`; else the first line of the text form. Whether the
+/// caller goes on printing text.
+fn headline(w: &TransferResponse, state: &str, amounts: (Amount, Amount), json: bool) -> bool {
+    if json {
+        print_json(&serde_json::to_value(w).unwrap_or(Value::Null));
+        return false;
+    }
+    let (amount, fee) = amounts;
+    let c = &w.currency;
+    say!(
+        "{state}  invoice {}  amount {amount} {c}  fee {fee} {c}",
+        w.order_id
+    );
+    true
+}
+
 /// A transfer waiting for 3-D Secure: the body as received in JSON; in text, what the
 /// cardholder's browser must post where, and how to follow the outcome.
 fn print_secure3d(s: &Secure3dRequired, json: bool) {
     let w = &s.response;
-    if json {
-        print_json(&serde_json::to_value(w).unwrap_or(Value::Null));
+    if !headline(w, "3-D SECURE", (s.amount, s.fee), json) {
         return;
     }
-    say!(
-        "3-D SECURE  invoice {}  amount {} {}  fee {} {}  (nothing has moved yet)",
-        w.order_id,
-        s.amount,
-        w.currency,
-        s.fee,
-        w.currency
-    );
+    say!("  nothing has moved yet");
     say!("  id            {}", w.id);
     say!(
         "  sender        {} {}",
@@ -169,19 +178,9 @@ fn print_secure3d(s: &Secure3dRequired, json: bool) {
 
 fn print_receipt(r: &Receipt, json: bool) {
     let w = &r.response;
-    if json {
-        print_json(&serde_json::to_value(w).unwrap_or(Value::Null));
+    if !headline(w, &w.status, (r.amount, r.fee), json) {
         return;
     }
-    say!(
-        "{}  invoice {}  amount {} {}  fee {} {}",
-        w.status,
-        w.order_id,
-        r.amount,
-        w.currency,
-        r.fee,
-        w.currency
-    );
     say!("  id            {}", w.id);
     say!("  reference     {}", w.reference);
     say!("  intReference  {}", w.int_reference);
