@@ -249,6 +249,9 @@ pub trait Store: Send + Sync + 'static {
     /// Resolves one claimed pending operation in one commit: its new status and answer, its
     /// postings, its callback ([`crate::transfer::scenario::resolve`]).
     async fn resolve_pending(&self, due: DueResolution) -> StoreResult<Resolution>;
+    /// An operation's 3-D Secure challenge alone (one row), for the status API.
+    async fn challenge(&self, operation_id: &str)
+        -> StoreResult<Option<crate::records::Challenge>>;
     /// An operation's 3-D Secure challenge, for the ACS page.
     async fn challenge_view(&self, operation_id: &str) -> StoreResult<Option<ChallengeView>>;
     /// Checks an answer to a challenge and records it (`transfer::secure3d::answer`), in one

@@ -1,62 +1,17 @@
 //! The pages' plumbing over a real socket: the server's router on 127.0.0.1 with a real SQLite
-//! store, and the page layers around a test form (no real page exists yet: issue 15 adds the
-//! first).
+//! store, and the page layers around a test form (the hosted form's own handlers are in
+//! `payform.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use aqsha_server::pages::{self, csrf::CsrfToken};
-use aqsha_server::{App, AppState};
 use axum::http::{header, StatusCode};
 use axum::routing::get;
 use axum::{Form, Router};
+use common::{client, serve, server, state};
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-/// A server state on a fresh SQLite database in `dir`.
-async fn state(dir: &tempfile::TempDir, tls: bool) -> AppState {
-    let url = aqsha_store::DatabaseUrl::parse(&format!(
-        "sqlite://{}",
-        dir.path().join("aqsha.db").display()
-    ))
-    .unwrap();
-    let store = aqsha_store::open(&url).await.unwrap();
-    AppState::new(App {
-        store,
-        vault: Arc::new(aqsha_core::vault::Vault::new([9u8; 32])),
-        token_ttl_secs: 7200,
-        callbacks_wake: Arc::new(tokio::sync::Notify::new()),
-        public_cards: Arc::new(aqsha_core::network::PublicCards::default()),
-        funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
-        rules: Default::default(),
-        throttle: Arc::new(aqsha_server::throttle::Throttle::new(Default::default())),
-        tls,
-    })
-}
-
-/// Serves `app` on a free loopback port; the base URL.
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).await.unwrap();
-    });
-    format!("http://{addr}")
-}
-
-/// The server's own router, as `aqsha serve` builds it.
-async fn server(dir: &tempfile::TempDir) -> String {
-    let state = state(dir, false).await;
-    serve(aqsha_server::router(state, true)).await
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// `GET url` with these headers.
 async fn fetch(url: &str, headers: &[(header::HeaderName, &str)]) -> reqwest::Response {

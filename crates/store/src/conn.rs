@@ -7,8 +7,8 @@ use aqsha_core::money::{Currency, Money};
 use aqsha_core::outcomes::DueResolution;
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::{
-    CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
-    VaultCard,
+    CallbackAttempt, Challenge, MerchantRecord, OperationRecord, SealedRecord, SealedTable,
+    TerminalRecord, VaultCard,
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
@@ -117,6 +117,8 @@ pub trait Conn: Tx + Send + 'static {
 
     // Reads.
     fn ping(&mut self) -> StoreResult<()>;
+    /// See [`aqsha_core::store::Store::challenge`].
+    fn challenge_only(&mut self, operation_id: &str) -> StoreResult<Option<Challenge>>;
     /// See [`aqsha_core::store::Store::challenge_view`].
     fn challenge_view(&mut self, operation_id: &str) -> StoreResult<Option<ChallengeView>>;
     fn merchant_by_client_id(&mut self, client_id: &str) -> StoreResult<Option<MerchantRecord>>;

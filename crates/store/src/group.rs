@@ -26,8 +26,8 @@ use aqsha_core::money::{Currency, Money};
 use aqsha_core::outcomes::DueResolution;
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::{
-    CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, TerminalRecord,
-    VaultCard,
+    CallbackAttempt, Challenge, MerchantRecord, OperationRecord, SealedRecord, SealedTable,
+    TerminalRecord, VaultCard,
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
@@ -374,6 +374,11 @@ impl<K: Connector> Store for GroupStore<K> {
     async fn resolve_pending(&self, due: DueResolution) -> StoreResult<Resolution> {
         self.write(move |c| transfer::scenario::resolve(c as &mut dyn Tx, &due, &mut RandomIds))
             .await
+    }
+
+    async fn challenge(&self, operation_id: &str) -> StoreResult<Option<Challenge>> {
+        let id = operation_id.to_string();
+        self.read(move |c| c.challenge_only(&id)).await
     }
 
     async fn challenge_view(&self, operation_id: &str) -> StoreResult<Option<ChallengeView>> {

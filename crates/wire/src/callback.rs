@@ -27,6 +27,8 @@ pub struct CallbackBody {
     pub reference: String,
     #[serde(rename = "approvalCode")]
     pub approval_code: String,
+    /// ePay's "3-D Secure used": `"Yes"` when the cardholder passed a challenge for the
+    /// operation, else `"No"` ([`secure_flag`]).
     pub secure: String,
     /// `"ok"` or `"error"`.
     pub code: String,
@@ -45,7 +47,7 @@ pub struct CallbackBody {
     /// ePay's alternative invoice id; Aqsha's orders have none, so always `""`.
     #[serde(rename = "invoiceIdAlt", default)]
     pub invoice_id_alt: String,
-    /// 3-D Secure details; `""` (P2P transfers here run without 3-D Secure).
+    /// 3-D Secure details; always `""` (`secure` says whether a challenge was passed).
     #[serde(rename = "secureDetails", default)]
     pub secure_details: String,
     /// The recipient's card token; `""` (no token scheme here).
@@ -53,6 +55,16 @@ pub struct CallbackBody {
     pub token_recipient: String,
     #[serde(flatten)]
     pub ip: IpFields,
+}
+
+/// The `secure` field of a callback or status body: `"Yes"` when the cardholder passed a
+/// 3-D Secure challenge for the operation, `"No"` otherwise (no challenge, or one failed).
+pub fn secure_flag(challenge_passed: bool) -> &'static str {
+    if challenge_passed {
+        "Yes"
+    } else {
+        "No"
+    }
 }
 
 /// Where the payer's request came from, as ePay reports it in the status body and callbacks:

@@ -4,7 +4,8 @@
 //!
 //! Output is text by default and JSON with `--json`. Exit codes: 0 success, 1 failure
 //! (declined, refused, bad input, unreachable), 2 bad usage, 3 outcome unknown (a transfer may
-//! have happened: check its status, do not resend it), 130 interrupted.
+//! have happened: check its status, do not resend it), 4 waiting for 3-D Secure (nothing moved
+//! yet: the cardholder's browser must pass the challenge; do not resend it), 130 interrupted.
 
 /// `println!` that never panics: a closed stdout (`aqsha status X | head -1`) is ignored.
 macro_rules! say {
@@ -43,6 +44,8 @@ use std::process::ExitCode;
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_UNKNOWN: u8 = 3;
+/// A transfer waits for its sender's 3-D Secure challenge: not failed, not done.
+pub const EXIT_SECURE3D: u8 = 4;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Subcommand)]
@@ -203,6 +206,12 @@ pub struct TransferArgs {
     failure_post_link: Option<String>,
     #[arg(long)]
     secret_hash: Option<String>,
+    /// Where the cardholder's browser returns after 3-D Secure, with `reference=` added.
+    #[arg(long)]
+    back_link: Option<String>,
+    /// Where it returns when 3-D Secure or the transfer fails, with `errorCode=` added.
+    #[arg(long)]
+    failure_back_link: Option<String>,
     /// POST to /p2p/transfer instead of /payments/cards/auth.
     #[arg(long)]
     p2p_path: bool,

@@ -2,11 +2,14 @@
 //! outcome is resolved by status, never by resending.
 
 use super::status::{print_status, status_exit};
-use super::{parse_phone_receiver, parse_receiver, parse_sender, print_json, TransferArgs};
+use super::{
+    parse_phone_receiver, parse_receiver, parse_sender, print_json, TransferArgs, EXIT_SECURE3D,
+};
 use anyhow::anyhow;
+use aqsha_client::wire::transfer::TransferResponse;
 use aqsha_client::{
-    AccountId, Amount, Client, Currency, InvoiceId, P2pTransfer, Receipt, Receiver, Sender,
-    TransferPath, WaitOptions,
+    AccountId, Amount, Client, Currency, InvoiceId, P2pTransfer, Receipt, Receiver,
+    Secure3dRequired, Sender, TransferOutcome, TransferPath, WaitOptions,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -80,6 +83,8 @@ pub(super) async fn transfer(a: TransferArgs, kind: Kind) -> anyhow::Result<u8> 
     t.post_link = opt(a.post_link, |s| s);
     t.failure_post_link = opt(a.failure_post_link, |s| s);
     t.secret_hash = opt(a.secret_hash, |s| s);
+    t.back_link = opt(a.back_link, |s| s);
+    t.failure_back_link = opt(a.failure_back_link, |s| s);
     if !json {
         note!(
             "transfer {amount} {currency} from {} to {}, invoice {invoice}",
@@ -88,9 +93,13 @@ pub(super) async fn transfer(a: TransferArgs, kind: Kind) -> anyhow::Result<u8> 
         );
     }
     match client.transfer(&t).await {
-        Ok(receipt) => {
+        Ok(TransferOutcome::Completed(receipt)) => {
             print_receipt(&receipt, json);
             Ok(0)
+        }
+        Ok(TransferOutcome::Secure3d(s)) => {
+            print_secure3d(&s, json);
+            Ok(EXIT_SECURE3D)
         }
         Err(e) if e.is_outcome_unknown() && !a.no_wait => {
             if !json {
@@ -127,21 +136,51 @@ fn side_label_receiver(r: &Receiver) -> String {
     }
 }
 
-fn print_receipt(r: &Receipt, json: bool) {
-    let w = &r.response;
+/// The body as received, with `--json`; else the first line of the text form. Whether the
+/// caller goes on printing text.
+fn headline(w: &TransferResponse, state: &str, amounts: (Amount, Amount), json: bool) -> bool {
     if json {
         print_json(&serde_json::to_value(w).unwrap_or(Value::Null));
+        return false;
+    }
+    let (amount, fee) = amounts;
+    let c = &w.currency;
+    say!(
+        "{state}  invoice {}  amount {amount} {c}  fee {fee} {c}",
+        w.order_id
+    );
+    true
+}
+
+/// A transfer waiting for 3-D Secure: the body as received in JSON; in text, what the
+/// cardholder's browser must post where, and how to follow the outcome.
+fn print_secure3d(s: &Secure3dRequired, json: bool) {
+    let w = &s.response;
+    if !headline(w, "3-D SECURE", (s.amount, s.fee), json) {
         return;
     }
+    say!("  nothing has moved yet");
+    say!("  id            {}", w.id);
     say!(
-        "{}  invoice {}  amount {} {}  fee {} {}",
-        w.status,
-        w.order_id,
-        r.amount,
-        w.currency,
-        r.fee,
-        w.currency
+        "  sender        {} {}",
+        w.sender_card_pan,
+        w.sender_card_type
     );
+    say!("  ACS           {}", s.acs_url());
+    for (name, value) in s.form_fields() {
+        say!("  {name:<13} {value}");
+    }
+    note!("the sender's card is enrolled in 3-D Secure: the cardholder's browser must form-post");
+    note!("MD, PaReq and TermUrl to the ACS URL and pass its challenge; the transfer completes");
+    note!("or fails then, and its callback is sent. Do not send it again. Follow it with:");
+    note!("  aqsha status {} --wait", w.order_id);
+}
+
+fn print_receipt(r: &Receipt, json: bool) {
+    let w = &r.response;
+    if !headline(w, &w.status, (r.amount, r.fee), json) {
+        return;
+    }
     say!("  id            {}", w.id);
     say!("  reference     {}", w.reference);
     say!("  intReference  {}", w.int_reference);

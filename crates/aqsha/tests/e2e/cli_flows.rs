@@ -1,14 +1,18 @@
-//! `aqsha fund` (AFT), `aqsha payout` (OCT), `aqsha transfer --to-phone … --iin …` and
-//! `aqsha sandbox fund`, run as the built binary against a real server.
+//! `aqsha fund` (AFT), `aqsha payout` (OCT), `aqsha transfer --to-phone … --iin …`,
+//! `aqsha sandbox fund`, and `aqsha sandbox card issue --secure3d` with the transfer it
+//! then waits for, run as the built binary against a real server.
 
 use crate::common::cli::{cli, run};
 use crate::common::*;
 use crate::flows::settlement;
+use crate::secure3d::{cardholder_answers, ENROLLED};
+use reqwest::StatusCode;
 
 crate::tests! {
     sqlite: [
         fund_payout_and_sandbox_fund_move_the_settlement_balance,
         transfer_to_a_phone_and_its_declines,
+        an_issued_secure3d_card_makes_transfer_print_the_acs_form_and_exit_4,
     ],
 }
 
@@ -98,4 +102,87 @@ async fn transfer_to_a_phone_and_its_declines(backend: Backend) {
     let mut no_iin = args.clone();
     no_iin.extend(["--to-phone", "77010000002"]);
     assert_eq!(run(&mut cli(&s), &no_iin).await.code, 2);
+}
+
+/// The value printed after `name` on a line of `aqsha transfer`'s text output.
+fn printed<'a>(stdout: &'a str, name: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some(name)).then(|| words.next()).flatten()
+        })
+        .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+}
+
+async fn an_issued_secure3d_card_makes_transfer_print_the_acs_form_and_exit_4(backend: Backend) {
+    let s = Server::start(backend);
+    let issue = [
+        "sandbox",
+        "card",
+        "issue",
+        "--balance",
+        "5000",
+        "--cvc",
+        "321",
+    ];
+    let mut enrolled = issue.to_vec();
+    enrolled.push("--secure3d");
+    let out = run(&mut cli(&s), &enrolled).await;
+    assert!(
+        out.ok().stdout.contains("enrolled in 3-D Secure"),
+        "{out:?}"
+    );
+    let pan = out.stdout.split_whitespace().next().unwrap().to_string();
+    let mask = format!("{}...{}", &pan[..6], &pan[pan.len() - 4..]);
+    let plain = run(&mut cli(&s), &[&issue[..], &["--json"]].concat()).await;
+    assert_eq!(plain.ok().json()["secure3d"], false, "{plain:?}");
+
+    // From the enrolled card: nothing moves; the ACS form is printed and the exit code is 4.
+    let inv = invoice();
+    let transfer = |from: &str, cvc: &str, more: &[&str]| -> Vec<String> {
+        let args = [
+            "transfer", "--from", from, "--expiry", "12/30", "--cvc", cvc,
+        ];
+        let to = ["--to", MASTERCARD, "--amount", "100"];
+        let back = ["--back-link", "https://shop.example/back"];
+        [&args[..], &to, &back, more]
+            .concat()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    };
+    let args = transfer(&pan, "321", &["--invoice", &inv]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&mut cli(&s), &args).await;
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stdout.starts_with("3-D SECURE  invoice"), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("aqsha status {inv} --wait")),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains(&pan) && !out.stderr.contains(&pan));
+    let acs = printed(&out.stdout, "ACS");
+    assert_eq!(acs, s.path("/acs/"));
+    let fields = ["MD", "PaReq", "TermUrl"].map(|n| (n, printed(&out.stdout, n)));
+    let before = s.balance(&mask).await;
+    let (status, location) = cardholder_answers(&s, acs, &fields, "123456").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        location.starts_with("https://shop.example/back?reference="),
+        "{location}"
+    );
+    let st = run(&mut cli(&s), &["status", &inv]).await;
+    assert!(st.ok().stdout.starts_with("CHARGE"), "{st:?}");
+    assert_eq!(before - s.balance(&mask).await, 10_000 + 9_500);
+
+    // --json: the body as received, secure3D included; the seed's enrolled card does the same.
+    let args = transfer(ENROLLED, "300", &["--json"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&mut cli(&s), &args).await;
+    assert_eq!(out.code, 4, "{out:?}");
+    let v = out.json();
+    assert_eq!((&v["status"], &v["reference"]), (&"NEW".into(), &"".into()));
+    assert_eq!(v["secure3D"]["action"], s.path("/acs/"));
+    s.assert_ledger_balanced().await;
 }

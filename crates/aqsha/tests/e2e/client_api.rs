@@ -120,7 +120,7 @@ async fn four_card_combinations_with_save_on_both_transfer_paths(backend: Backen
     .account_id(account.clone())
     .description("Test p2p payment")
     .sender_email("dosbols@halykbank.kz");
-    let r1 = c.transfer(&t1).await.unwrap();
+    let r1 = c.transfer(&t1).await.unwrap().into_receipt().unwrap();
     assert_eq!(r1.status(), "CHARGE");
     assert_eq!(r1.amount, amount("100"));
     assert_eq!(r1.fee, amount("95"));
@@ -143,7 +143,7 @@ async fn four_card_combinations_with_save_on_both_transfer_paths(backend: Backen
         },
     )
     .account_id(AccountId::new("acct-receiver").unwrap());
-    let r2 = c_p2p.transfer(&t2).await.unwrap();
+    let r2 = c_p2p.transfer(&t2).await.unwrap().into_receipt().unwrap();
     assert_eq!(r2.response.receiver_transfer_type, "TYPEPAN");
     assert_eq!(r2.response.receiver_card_pan, VISA_MASK);
     assert!(r2.receiver_card_id().is_some(), "receiver card saved");
@@ -158,7 +158,7 @@ async fn four_card_combinations_with_save_on_both_transfer_paths(backend: Backen
     )
     // A saved card pays only for the customer it was saved for.
     .account_id(account.clone());
-    let r3 = c.transfer(&t3).await.unwrap();
+    let r3 = c.transfer(&t3).await.unwrap().into_receipt().unwrap();
     assert_eq!(r3.response.sender_transfer_type, "TYPECARDID");
     assert_eq!(r3.response.sender_card_id, visa_id.as_str());
     assert_eq!(r3.response.receiver_card_pan, MASTERCARD_MASK);
@@ -171,7 +171,7 @@ async fn four_card_combinations_with_save_on_both_transfer_paths(backend: Backen
         Receiver::Saved(saved(SAVED_RECEIVER)),
     )
     .account_id(account.clone());
-    let r4 = c_p2p.transfer(&t4).await.unwrap();
+    let r4 = c_p2p.transfer(&t4).await.unwrap().into_receipt().unwrap();
     assert_eq!(r4.amount, amount("20000.50"));
     // 0.95% of 20000.50 is 190.00475; the fee is whole tiyn.
     assert!(
@@ -198,7 +198,7 @@ async fn status_on_both_paths_and_declines_with_code_meaning_and_finality(backen
         visa(false),
         Receiver::card(CardNumber::parse(MASTERCARD).unwrap()),
     );
-    let receipt = c.transfer(&t).await.unwrap();
+    let receipt = c.transfer(&t).await.unwrap().into_receipt().unwrap();
 
     let st = c.status(&t.invoice_id).await.unwrap();
     assert_eq!(st.state, TransferState::Charged);
@@ -320,7 +320,14 @@ async fn saved_cards_are_listed_and_deactivated(backend: Backend) {
         Receiver::Saved(saved(SAVED_RECEIVER)),
     )
     .account_id(account.clone());
-    let id = c.transfer(&t).await.unwrap().sender_card_id().unwrap();
+    let id = c
+        .transfer(&t)
+        .await
+        .unwrap()
+        .into_receipt()
+        .unwrap()
+        .sender_card_id()
+        .unwrap();
 
     let cards = c.saved_cards(&account).await.unwrap();
     assert_eq!(cards.len(), 1);
@@ -367,7 +374,7 @@ async fn epay_style_endpoints_with_separate_token_path_and_api_prefix(backend: B
     assert!(cfg.endpoints.sandbox_base.is_none());
     let c = Client::new(cfg).unwrap();
     let t = visa_to_saved("150.5");
-    let r = c.transfer(&t).await.unwrap();
+    let r = c.transfer(&t).await.unwrap().into_receipt().unwrap();
     assert_eq!(r.amount, amount("150.50"));
     assert_eq!(
         c.status(&t.invoice_id).await.unwrap().state,

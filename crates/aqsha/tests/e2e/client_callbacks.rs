@@ -22,7 +22,7 @@ async fn callback_verifier_checks_real_callbacks(backend: Backend) {
     let ok = visa_to_saved("100")
         .callbacks(format!("{}/ok", r.url), format!("{}/fail", r.url))
         .secret_hash("sh: ÄÖ 1");
-    let receipt = c.transfer(&ok).await.unwrap();
+    let receipt = c.transfer(&ok).await.unwrap().into_receipt().unwrap();
     let fail = P2pTransfer::new(
         inv(),
         amount("100"),

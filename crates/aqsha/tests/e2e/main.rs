@@ -17,6 +17,7 @@ mod cli_flows;
 mod cli_listen;
 mod client_api;
 mod client_callbacks;
+mod client_secure3d;
 mod client_timeout;
 mod declines;
 mod flows;
@@ -76,6 +77,7 @@ fn main() {
         wire_fields::cases(),
         client_api::cases(),
         client_callbacks::cases(),
+        client_secure3d::cases(),
         invoice_index::cases(),
         input_hygiene::cases(),
         ledger_guard::cases(),

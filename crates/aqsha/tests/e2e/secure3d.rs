@@ -24,7 +24,7 @@ crate::tests! {
 }
 
 /// The seed's 3-D Secure enrolled card (docs/sandbox.md).
-const ENROLLED: &str = "4405630000003001";
+pub(crate) const ENROLLED: &str = "4405630000003001";
 const SANDBOX_CODE: &str = "123456";
 
 /// A browser: no redirects followed (the test reads each 303), one cookie jar slot for the
@@ -157,6 +157,23 @@ fn hidden_unescape(v: &str) -> String {
     hidden(&format!("name=\"x\" value=\"{v}\""), "x")
 }
 
+/// A cardholder's whole visit to the ACS, as a browser makes it: posts `fields` (MD, PaReq,
+/// TermUrl, as a client hands them out) to `acs`, enters `code` (or cancels, for `""`), and
+/// follows the return form to confirmPayment: its (status, Location).
+pub(crate) async fn cardholder_answers(
+    s: &Server,
+    acs: &str,
+    fields: &[(&str, &str)],
+    code: &str,
+) -> (StatusCode, String) {
+    let mut b = Browser::new();
+    let (status, _, page) = b.post(acs, fields).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let action = if code.is_empty() { "cancel" } else { "submit" };
+    let back = answer(&mut b, s, &page, code, action).await;
+    follow_return(&mut b, &back).await
+}
+
 /// A server, a receiver, and a transfer from the seed's enrolled card waiting for its
 /// challenge: (the card's balance before, body, token, invoice, secure3D).
 async fn waiting(s: &Server, r: &Receiver) -> (i64, Value, String, String, Value) {
@@ -195,6 +212,8 @@ async fn the_right_code_charges_once_and_returns_to_back_link(backend: Backend) 
     let st = status_of(&s, &invoice).await;
     let reference = st["transaction"]["reference"].as_str().unwrap().to_string();
     assert_eq!(st["transaction"]["statusName"], "CHARGE", "{st}");
+    // ePay's "3-D Secure used", in the status and in the callback.
+    assert_eq!(st["transaction"]["secure"], "Yes", "{st}");
     assert_eq!(
         location,
         format!("{}/back?shop=1&reference={reference}", r.url)
@@ -204,6 +223,7 @@ async fn the_right_code_charges_once_and_returns_to_back_link(backend: Backend) 
         (hits[0].path.as_str(), &hits[0].json()["reference"]),
         ("/ok", &json!(reference))
     );
+    assert_eq!(hits[0].json()["secure"], "Yes");
     // The PaRes posted again: the same redirect, nothing charged twice.
     let (again, location_again) = follow_return(&mut b, &back).await;
     assert_eq!((again, location_again), (StatusCode::SEE_OTHER, location));
@@ -239,10 +259,16 @@ async fn fails_with(backend: Backend, steps: &[(&str, &str)], code: u32) {
         "{st}"
     );
     assert_eq!(t["reasonCode"], code.to_string());
+    // Tried but not passed: not paid with 3-D Secure.
+    assert_eq!(t["secure"], "No");
     let hits = r.wait_for(1, 30).await;
     assert_eq!(
-        (hits[0].path.as_str(), &hits[0].json()["reasonCode"]),
-        ("/fail", &json!(code))
+        (
+            hits[0].path.as_str(),
+            &hits[0].json()["reasonCode"],
+            &hits[0].json()["secure"]
+        ),
+        ("/fail", &json!(code), &json!("No"))
     );
     assert_eq!(s.balance("440563...3001").await, before);
     // The right code now changes nothing: the check has failed for good.
@@ -420,6 +446,8 @@ async fn an_issued_enrolled_card_is_challenged_on_aft_and_others_charge_at_once(
         "{charged}"
     );
     assert!(charged.get("secure3D").is_none());
+    let st = status_of(&s, plain["order"]["id"].as_str().unwrap()).await;
+    assert_eq!(st["transaction"]["secure"], "No", "{st}");
 }
 
 async fn a_pending_challenge_completes_across_a_restart(backend: Backend) {

@@ -1,11 +1,12 @@
-//! Sending a transfer once, and reading what came back: a receipt, a refusal, or an outcome
-//! not known (which is never sent again, only resolved by its status).
+//! Sending a transfer once, and reading what came back: a receipt, a wait for 3-D Secure, a
+//! refusal, or an outcome not known (which is never sent again, only resolved by its status).
 
 use super::{error_body, read, Client};
 use crate::card::TerminalId;
 use crate::error::{describe, snippet, Error, Result, UnknownCause};
+use crate::secure3d::TransferOutcome;
 use crate::token::AccessToken;
-use crate::transfer::{P2pTransfer, Receipt};
+use crate::transfer::P2pTransfer;
 use aqsha_wire::transfer::TransferResponse;
 use serde_json::Value;
 
@@ -33,11 +34,15 @@ impl Client {
     /// Makes a transfer (P2P, or an AFT/OCT built with [`P2pTransfer::fund`] or
     /// [`P2pTransfer::payout`]): gets a token bound to it, then sends it once.
     ///
+    /// [`TransferOutcome::Completed`] carries the receipt; [`TransferOutcome::Secure3d`]
+    /// says that nothing has moved yet: the sender's card must pass 3-D Secure in the
+    /// cardholder's browser first, and the outcome then comes by callback or status.
+    ///
     /// On [`Error::OutcomeUnknown`] (timeout, 5xx, a "poll" reason code) the transfer may or
     /// may not have happened. It is never sent again: resolve it with
     /// [`Client::wait_for_final`]. On [`Error::Api`] it was declined or refused and nothing
     /// moved.
-    pub async fn transfer(&self, t: &P2pTransfer) -> Result<Receipt> {
+    pub async fn transfer(&self, t: &P2pTransfer) -> Result<TransferOutcome> {
         self.check_transfer(t)?;
         let token = self.transfer_token(t).await?;
         self.transfer_with_token(&token, t).await
@@ -50,7 +55,7 @@ impl Client {
         &self,
         token: &AccessToken,
         t: &P2pTransfer,
-    ) -> Result<Receipt> {
+    ) -> Result<TransferOutcome> {
         self.check_transfer(t)?;
         let terminal = self.transfer_terminal(t)?;
         let path = t.one_side_path();
@@ -116,6 +121,6 @@ impl Client {
         let response: TransferResponse = value
             .and_then(|v| serde_json::from_value(v).ok())
             .ok_or_else(unreadable)?;
-        Receipt::from_response(response).map_err(|_| unreadable())
+        TransferOutcome::from_response(response).map_err(|_| unreadable())
     }
 }

@@ -29,6 +29,9 @@ pub(super) struct Draft {
     pub delay_ms: u32,
     /// A pending operation taken up again to resolve it: its row is rewritten, not inserted.
     resumed: bool,
+    /// The cardholder passed a 3-D Secure challenge for it: the callback's `secure` says
+    /// `Yes` (`super::secure3d`).
+    pub secure3d_passed: bool,
 }
 
 impl Draft {
@@ -84,6 +87,7 @@ impl Draft {
             },
             delay_ms: 0,
             resumed: false,
+            secure3d_passed: false,
         }
     }
 
@@ -99,6 +103,7 @@ impl Draft {
             payer_name,
             delay_ms: 0,
             resumed: true,
+            secure3d_passed: false,
         }
     }
 
@@ -251,7 +256,7 @@ impl Draft {
             Some(s) if from_token => s.clone(),
             _ => String::new(),
         };
-        let body = callback_body(op, &self.payer_name, secret_hash);
+        let body = callback_body(op, &self.payer_name, secret_hash, self.secure3d_passed);
         Ok(Some(CallbackEvent {
             id: ids.callback_id(),
             merchant_id: op.merchant_id.clone(),
@@ -358,7 +363,12 @@ fn charge_response(op: &OperationRecord, currency: Currency) -> TransferResponse
 }
 
 /// The callback's body, sent as is on every attempt.
-fn callback_body(op: &OperationRecord, payer_name: &str, secret_hash: String) -> CallbackBody {
+fn callback_body(
+    op: &OperationRecord,
+    payer_name: &str,
+    secret_hash: String,
+    secure3d_passed: bool,
+) -> CallbackBody {
     CallbackBody {
         id: op.id.clone(),
         date_time: op
@@ -376,7 +386,7 @@ fn callback_body(op: &OperationRecord, payer_name: &str, secret_hash: String) ->
         issuer: String::new(),
         reference: op.reference.clone(),
         approval_code: op.approval_code.clone(),
-        secure: "No".into(),
+        secure: aqsha_wire::callback::secure_flag(secure3d_passed).into(),
         code: if op.charged() { "ok" } else { "error" }.into(),
         reason: op.reason.clone(),
         reason_code: op.reason_code,

@@ -173,6 +173,8 @@ pub(super) fn settle<I: Ids + ?Sized>(
     tx.charged_operation(&op.merchant_id, &op.invoice_id)?;
     let plan = &pending.plan;
     let mut draft = Draft::resume(op, plan.token_links.clone(), plan.payer_name.clone());
+    // A confirm sets `resolve_to` to the challenge's result; 0 only when it was passed.
+    draft.secure3d_passed = plan.secure3d && plan.resolve_to == reason::SUCCESS.code;
     let failure = match codes::lookup(plan.resolve_to) {
         Some(code) if code != reason::SUCCESS => Some(planned_failure(code, plan)),
         _ => charge(tx, &mut draft, plan, ids)?,

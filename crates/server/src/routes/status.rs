@@ -4,7 +4,7 @@
 use crate::auth::{may_read_invoice, service_token};
 use crate::error::EpayError;
 use crate::AppState;
-use aqsha_core::records::{OperationKind, OperationRecord, OperationStatus};
+use aqsha_core::records::{OperationKind, OperationRecord, OperationStatus, TransferType};
 use aqsha_wire::status::{StatusResponse, StatusTransaction};
 use aqsha_wire::WireAmount;
 use axum::extract::{Path, State};
@@ -53,28 +53,42 @@ pub async fn status(
         Err(e) => return Err(EpayError::internal("status look-up failed", e)),
     };
     let mut t = transaction(&op, number);
-    if failed_secure3d(&state, &op).await? {
+    let challenge = challenge_result(&state, &op).await?;
+    if failed_secure3d(&op, challenge) {
         t.status_name = "3D".into();
     }
+    t.secure = aqsha_wire::callback::secure_flag(challenge == Some(Some(0))).into();
     Ok(result(code, message, Some(t)))
+}
+
+/// The operation's 3-D Secure challenge as it stands: `None` when it had none, `Some(None)`
+/// while it waits for an answer, else `Some(Some(result))` (0 passed, or the code it failed
+/// with). Only a sender paying by card number on a P2P or AFT can have been challenged
+/// (`transfer::secure3d`), so the others cost no look-up.
+async fn challenge_result(
+    state: &AppState,
+    op: &OperationRecord,
+) -> Result<Option<Option<u32>>, EpayError> {
+    if op.kind == OperationKind::Oct || op.sender.transfer_type != Some(TransferType::Pan) {
+        return Ok(None);
+    }
+    let challenge = state
+        .store
+        .challenge(&op.id)
+        .await
+        .map_err(|e| EpayError::internal("status look-up failed", e))?;
+    Ok(challenge.map(|c| c.result))
 }
 
 /// Whether the operation failed its 3-D Secure challenge (473: cancelled or expired; 505:
 /// three wrong codes): its `statusName` is then ePay's `3D` (`docs/protocol.md`, "3-D
 /// Secure"). A sandbox outcome of 473 without a challenge stays `FAILED`.
-async fn failed_secure3d(state: &AppState, op: &OperationRecord) -> Result<bool, EpayError> {
+fn failed_secure3d(op: &OperationRecord, challenge: Option<Option<u32>>) -> bool {
     use aqsha_core::transfer::secure3d::{FAILED, TOO_MANY_WRONG};
     let code = op.reason_code;
-    if op.status != OperationStatus::Failed || (code != FAILED.code && code != TOO_MANY_WRONG.code)
-    {
-        return Ok(false);
-    }
-    let view = state
-        .store
-        .challenge_view(&op.id)
-        .await
-        .map_err(|e| EpayError::internal("status look-up failed", e))?;
-    Ok(view.is_some())
+    op.status == OperationStatus::Failed
+        && (code == FAILED.code || code == TOO_MANY_WRONG.code)
+        && challenge.is_some()
 }
 
 /// Kazakhstan moved Almaty from UTC+6 to UTC+5 at 2024-03-01 00:00 local time, that is

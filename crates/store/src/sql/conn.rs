@@ -10,7 +10,8 @@ use aqsha_core::money::{Currency, Money};
 use aqsha_core::provision::NewRecords;
 use aqsha_core::records::CallbackStatus;
 use aqsha_core::records::{
-    CallbackAttempt, MerchantRecord, OperationRecord, SealedRecord, SealedTable, VaultCard,
+    CallbackAttempt, Challenge, MerchantRecord, OperationRecord, SealedRecord, SealedTable,
+    VaultCard,
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
@@ -311,6 +312,10 @@ impl<D: Driver> Conn for SqlConn<D> {
 
     fn merchant_by_login(&mut self, login: &str) -> StoreResult<Option<(MerchantRecord, String)>> {
         self.merchant_login(login)
+    }
+
+    fn challenge_only(&mut self, operation_id: &str) -> StoreResult<Option<Challenge>> {
+        self.challenge_row(operation_id, false)
     }
 
     fn challenge_view(&mut self, operation_id: &str) -> StoreResult<Option<ChallengeView>> {

@@ -3,7 +3,7 @@
 use super::plan::Row;
 use super::run::Results;
 use super::RowResult;
-use crate::cli::{print_json, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNKNOWN};
+use crate::cli::{print_json, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_SECURE3D, EXIT_UNKNOWN};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -152,6 +152,8 @@ pub(super) fn exit_code(interrupted: bool, totals: &BTreeMap<String, usize>) -> 
         EXIT_INTERRUPTED
     } else if count("UNKNOWN") > 0 || count("NOT_RUN") > 0 {
         EXIT_UNKNOWN
+    } else if count("SECURE3D") > 0 {
+        EXIT_SECURE3D
     } else if totals
         .keys()
         .any(|k| !matches!(k.as_str(), "CHARGE" | "AUTH"))

@@ -4,7 +4,9 @@
 use super::journal::{Journal, JournalEntry, JournalState};
 use super::plan::{Planned, Row};
 use super::RowResult;
-use aqsha_client::{Client, Error, InvoiceId, StatusPath, TransferState, WaitOptions};
+use aqsha_client::{
+    Client, Error, InvoiceId, StatusPath, TransferOutcome, TransferState, WaitOptions,
+};
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -214,7 +216,18 @@ pub(super) async fn send(ctx: &Ctx, row: &Row, invoice: &InvoiceId) -> RowResult
     let mut t = row.transfer_template.clone();
     t.invoice_id = invoice.clone();
     match ctx.client.transfer(&t).await {
-        Ok(r) => RowResult {
+        Ok(TransferOutcome::Secure3d(s)) => RowResult {
+            state: "SECURE3D".into(),
+            is_final: false,
+            message: format!(
+                "waiting for the cardholder's 3-D Secure challenge at {}; nothing moved yet",
+                s.acs_url()
+            ),
+            fee: s.fee.to_string(),
+            operation_id: s.operation_id().to_string(),
+            ..Default::default()
+        },
+        Ok(TransferOutcome::Completed(r)) => RowResult {
             state: r.status().to_string(),
             code: Some(0),
             meaning: "Success".into(),

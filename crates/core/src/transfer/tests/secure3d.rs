@@ -94,6 +94,7 @@ fn the_right_code_then_confirm_charges_once() {
     assert_eq!(balance(&w, "card:bob"), 10_000);
     assert_eq!(w.callbacks.len(), 1);
     assert_eq!(w.callbacks[0].kind, CallbackKind::Success);
+    assert_eq!(json(&w.callbacks[0].body)["secure"], "Yes");
     assert!(w.resolutions.is_empty());
     // Confirmed again: nothing more happens.
     let again = confirm(&mut w, &op_id, 0, ids).unwrap().unwrap();
@@ -134,6 +135,8 @@ fn three_wrong_codes_fail_it_with_505_and_give_back_the_limits() {
     assert!(done.operation.reason.contains("three times"));
     assert!(w.postings.is_empty());
     assert_eq!(w.callbacks[0].kind, CallbackKind::Failure);
+    // 3-D Secure was tried, not passed: ePay's `secure` says whether it was used to pay.
+    assert_eq!(json(&w.callbacks[0].body)["secure"], "No");
     assert!(w.counters.values().all(|c| *c == Default::default()));
 }
 
@@ -168,6 +171,7 @@ fn an_unanswered_challenge_is_failed_by_the_resolver_and_a_late_confirm_changes_
     };
     let ids = &mut FixedIds(100);
     assert_eq!(resolve(&mut w, &due, ids).unwrap(), Resolution::Failed(473));
+    assert_eq!(json(&w.callbacks[0].body)["secure"], "No");
     assert!(w.operations[0].reason.contains("not answered in time"));
     // The resolver already acted: a confirm that comes after it does nothing twice.
     assert_eq!(
@@ -191,6 +195,8 @@ fn a_passed_challenge_still_needs_the_funds() {
         .unwrap()
         .unwrap();
     assert_eq!(done.resolution, Resolution::Failed(484));
+    // The cardholder did pass the challenge; the funds were what failed.
+    assert_eq!(json(&w.callbacks[0].body)["secure"], "Yes");
 }
 
 #[test]

@@ -1,6 +1,8 @@
-//! `GET /payform/payment-api.js`: ePay's merchant script, as one file: the vendored
-//! lz-string (its licence in `assets/vendor/lz-string/`) followed by Aqsha's own
-//! `assets/payform/payment-api.js`, joined when the crate compiles.
+//! `GET /payform/payment-api.js`: ePay's merchant script, as one file: lz-string's licence
+//! as a comment, the vendored lz-string (unchanged, `assets/vendor/lz-string/`), then Aqsha's
+//! own `assets/payform/payment-api.js`, joined when the crate compiles. The minified file
+//! carries no notice of its own, and its MIT licence asks for the notice in every copy: a
+//! merchant's browser gets one.
 
 use crate::pages::assets::{self, Asset};
 use axum::http::HeaderMap;
@@ -12,6 +14,9 @@ static SCRIPT: Asset = Asset {
     path: "payform/payment-api.js",
     content_type: "text/javascript; charset=utf-8",
     bytes: concat!(
+        "/*! lz-string 1.5.0 (https://github.com/pieroxy/lz-string), bundled below.\n\n",
+        include_str!("../../../assets/vendor/lz-string/LICENSE"),
+        "*/\n",
         include_str!("../../../assets/vendor/lz-string/lz-string.min.js"),
         "\n",
         include_str!("../../../assets/payform/payment-api.js"),
