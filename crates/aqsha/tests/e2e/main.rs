@@ -6,81 +6,62 @@
 
 mod common;
 
-mod api_misc;
-mod bench;
 mod browser;
-mod callback_dispatch;
-mod callbacks;
-mod cli_batch;
-mod cli_commands;
-mod cli_flows;
-mod cli_listen;
-mod client_api;
-mod client_callbacks;
-mod client_secure3d;
-mod client_timeout;
-mod declines;
-mod flows;
-mod guessing;
-mod input_hygiene;
-mod invoice_index;
-mod key_files;
-mod key_rotation;
-mod ledger_guard;
-mod limits;
-mod merchant_admin;
-mod multi_instance;
-mod operations;
-mod outcomes;
-mod retries;
-mod secure3d;
-mod seed_flow;
-mod server_limits;
-mod server_shutdown;
-mod tenants;
-mod token_reach;
-mod tokens;
-mod wire_fields;
+
+/// Declares each subject's module and registers its cases, from one list: a module cannot be
+/// added without its trials running.
+macro_rules! subjects {
+    ($($extra:expr,)* ; $($m:ident),* $(,)?) => {
+        $(mod $m;)*
+        fn cases() -> Vec<common::harness::Case> {
+            let lists = [$($extra,)* $($m::cases(),)*];
+            lists.into_iter().flatten().collect()
+        }
+    };
+}
+
+// Slowest first (they wait on timeouts, leases and child processes, browsers), so that their
+// waits overlap the many short trials instead of trailing at the end of the run. The browser
+// trials live in submodules of `browser` and are listed before the `;`.
+subjects! {
+    browser::payform::cases(),
+    ;
+    server_limits,
+    server_shutdown,
+    cli_batch,
+    callbacks,
+    outcomes,
+    secure3d,
+    key_rotation,
+    tenants,
+    merchant_admin,
+    multi_instance,
+    limits,
+    operations,
+    bench,
+    retries,
+    callback_dispatch,
+    api_misc,
+    cli_commands,
+    cli_flows,
+    client_timeout,
+    tokens,
+    token_reach,
+    guessing,
+    key_files,
+    cli_listen,
+    seed_flow,
+    declines,
+    flows,
+    wire_fields,
+    client_api,
+    client_callbacks,
+    client_secure3d,
+    invoice_index,
+    input_hygiene,
+    ledger_guard,
+}
 
 fn main() {
-    // Slowest first (they wait on timeouts, leases and child processes), so that their waits
-    // overlap the many short trials instead of trailing at the end of the run.
-    let cases = [
-        server_limits::cases(),
-        server_shutdown::cases(),
-        browser::payform::cases(),
-        cli_batch::cases(),
-        callbacks::cases(),
-        outcomes::cases(),
-        secure3d::cases(),
-        key_rotation::cases(),
-        tenants::cases(),
-        merchant_admin::cases(),
-        multi_instance::cases(),
-        limits::cases(),
-        operations::cases(),
-        bench::cases(),
-        retries::cases(),
-        callback_dispatch::cases(),
-        api_misc::cases(),
-        cli_commands::cases(),
-        cli_flows::cases(),
-        client_timeout::cases(),
-        tokens::cases(),
-        token_reach::cases(),
-        guessing::cases(),
-        key_files::cases(),
-        cli_listen::cases(),
-        seed_flow::cases(),
-        declines::cases(),
-        flows::cases(),
-        wire_fields::cases(),
-        client_api::cases(),
-        client_callbacks::cases(),
-        client_secure3d::cases(),
-        invoice_index::cases(),
-        input_hygiene::cases(),
-        ledger_guard::cases(),
-    ];
-    common::harness::main(cases.into_iter().flatten().collect())
+    common::harness::main(cases())
 }
