@@ -21,15 +21,15 @@ crate::tests! {
 }
 
 /// A shop, the server, a callback receiver, and the params for one order of 100 KZT.
-struct Order {
-    s: Server,
-    shop: Shop,
-    r: Receiver,
-    invoice: String,
-    params: Value,
+pub(super) struct Order {
+    pub s: Server,
+    pub shop: Shop,
+    pub r: Receiver,
+    pub invoice: String,
+    pub params: Value,
 }
 
-async fn order(lang: &str) -> Order {
+pub(super) async fn order(lang: &str) -> Order {
     let s = Server::start(Backend::Sqlite);
     let shop = Shop::start().await;
     let r = Receiver::start(&[]).await;
@@ -61,7 +61,7 @@ async fn order(lang: &str) -> Order {
 }
 
 /// Opens the shop's page in a browser and presses its button.
-async fn checkout(o: &Order, call: &str, size: (u32, u32)) -> Client {
+pub(super) async fn checkout(o: &Order, call: &str, size: (u32, u32)) -> Client {
     let c = open(size.0, size.1).await;
     c.goto(&o.shop.checkout(&o.s.url, call, &o.params))
         .await
@@ -70,14 +70,14 @@ async fn checkout(o: &Order, call: &str, size: (u32, u32)) -> Client {
     c
 }
 
-async fn fill_sender(c: &Client, number: &str, expiry: &str, cvc: &str) {
+pub(super) async fn fill_sender(c: &Client, number: &str, expiry: &str, cvc: &str) {
     type_into(c, "#sender-number", number).await;
     type_into(c, "#sender-expiry", expiry).await;
     type_into(c, "#sender-cvc", cvc).await;
     type_into(c, "#sender-name", "ARMAN ALI").await;
 }
 
-async fn submit(c: &Client) {
+pub(super) async fn submit(c: &Client) {
     element(c, "button[type=submit]")
         .await
         .click()
@@ -85,13 +85,13 @@ async fn submit(c: &Client) {
         .unwrap();
 }
 
-fn query(url: &url::Url, key: &str) -> Option<String> {
+pub(super) fn query(url: &url::Url, key: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
 }
 
-async fn status(o: &Order) -> Value {
+pub(super) async fn status(o: &Order) -> Value {
     let token = o.s.token(&[("terminal", TERMINAL)]).await;
     let path = format!("/check-status/p2p/transaction/{}", o.invoice);
     o.s.get_json(&path, &token).await.1
