@@ -65,13 +65,14 @@ struct Words {
     wrong: &'static str,
     returning: &'static str,
     proceed: &'static str,
-    charged: &'static str,
-    failed: &'static str,
+    done: &'static str,
+    reference: &'static str,
+    not_done: &'static str,
 }
 
 const WORDS: [Words; 3] = [
     Words {
-        issuer: "банк-эмитент песочницы",
+        issuer: "эмитент песочницы",
         title: "Подтверждение платежа",
         merchant: "Магазин",
         amount: "Сумма",
@@ -83,11 +84,12 @@ const WORDS: [Words; 3] = [
         wrong: "Неверный код (499). Осталось попыток:",
         returning: "Возвращаемся в магазин…",
         proceed: "Продолжить",
-        charged: "Платёж выполнен. Номер операции:",
-        failed: "Платёж не выполнен. Код ошибки:",
+        done: "Платёж выполнен",
+        reference: "Номер операции:",
+        not_done: "Платёж не выполнен",
     },
     Words {
-        issuer: "құмсалғыш эмитент банкі",
+        issuer: "құмсалғыш эмитенті",
         title: "Төлемді растау",
         merchant: "Дүкен",
         amount: "Сома",
@@ -99,8 +101,9 @@ const WORDS: [Words; 3] = [
         wrong: "Код қате (499). Қалған әрекеттер:",
         returning: "Дүкенге қайтамыз…",
         proceed: "Жалғастыру",
-        charged: "Төлем орындалды. Операция нөмірі:",
-        failed: "Төлем орындалмады. Қате коды:",
+        done: "Төлем орындалды",
+        reference: "Операция нөмірі:",
+        not_done: "Төлем орындалмады",
     },
     Words {
         issuer: "sandbox issuer",
@@ -115,8 +118,9 @@ const WORDS: [Words; 3] = [
         wrong: "Wrong code (499). Attempts left:",
         returning: "Returning to the store…",
         proceed: "Continue",
-        charged: "The payment is done. Reference:",
-        failed: "The payment failed. Error code:",
+        done: "The payment is done",
+        reference: "Reference:",
+        not_done: "The payment failed",
     },
 ];
 
@@ -159,6 +163,8 @@ struct ResultPage<'a> {
     stylesheet: &'a str,
     t: &'static Words,
     outcome: &'a Outcome,
+    /// Why it failed, in the page's language, with its code.
+    reason: String,
 }
 
 /// `POST /acs/`: the challenge, for a browser that brings the operation's `MD` and `PaReq`.
@@ -448,6 +454,10 @@ pub async fn confirm_payment(
         stylesheet: &stylesheet,
         t: words(lang),
         outcome: &done.outcome,
+        reason: match done.outcome {
+            Outcome::Failed(code) => payform_words::decline(i64::from(code), lang),
+            Outcome::Charged(_) => String::new(),
+        },
     };
     let html = page
         .render()

@@ -96,15 +96,15 @@ async fn the_challenge_and_its_failure_in_each_language(_: Backend) {
             let c = to_challenge(&o, "p2p", (w, h)).await;
             let heading = element(&c, "h1").await.text().await.unwrap();
             assert_eq!(heading, title);
-            screenshot(&c, &format!("challenge-{lang}-{size}")).await;
+            screenshot(&c, &format!("acs-{lang}-{size}")).await;
             answer(&c, "000000", "#acs-submit").await;
             let alert = element(&c, "#acs-alert").await.text().await.unwrap();
             assert!(alert.contains("499") && alert.contains(left), "{alert}");
-            screenshot(&c, &format!("challenge-wrong-{lang}-{size}")).await;
+            screenshot(&c, &format!("acs-wrong-{lang}-{size}")).await;
             answer(&c, "", "#acs-cancel").await;
             let result = element(&c, "#secure3d-result").await.text().await.unwrap();
             assert!(result.contains("473"), "{lang}: {result}");
-            screenshot(&c, &format!("secure3d-failed-{lang}-{size}")).await;
+            screenshot(&c, &format!("acs-failed-{lang}-{size}")).await;
             let st = status(&o).await;
             assert_eq!(st["transaction"]["statusName"], "3D", "{st}");
             c.close().await.unwrap();
@@ -164,7 +164,7 @@ async fn widget_through_challenge(o: &Order, code: &str, button: &str) -> String
     submit(&c).await;
     // The ACS is drawn inside the frame: its policy lets the shop's origin frame it.
     element(&c, "#code").await;
-    screenshot(&c, "widget-challenge-eng").await;
+    screenshot(&c, "widget-acs-eng").await;
     answer(&c, code, button).await;
     c.enter_parent_frame().await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -327,7 +327,13 @@ pub fn origin_of(link: &str) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    Some(url.origin().ascii_serialization())
+    let origin = url.origin().ascii_serialization();
+    // The url crate lets some punctuation (`;`, `,`) through in a host; none of it may reach a
+    // CSP header, where `;` would start another directive.
+    let host = origin.split_once("://").map_or("", |(_, h)| h);
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+        .then_some(origin)
 }
 
 #[cfg(test)]
@@ -367,6 +373,7 @@ mod tests {
         assert_eq!(o("http://s.kz").as_deref(), Some("http://s.kz"));
         assert_eq!(o("https://s.kz;x/"), None);
         assert_eq!(o("ftp://s.kz/"), None);
+        assert_eq!(o("https://s.kz,frame-ancestors/"), None);
         assert_eq!(
             frame_ancestor(["", "not a url", "https://post.kz/cb"]).as_deref(),
             Some("https://post.kz")
