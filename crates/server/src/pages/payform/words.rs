@@ -187,7 +187,8 @@ pub fn decline(code: i64, lang: Lang) -> String {
         ],
     };
     let code_word = ["код", "код", "code"][lang.index()];
-    format!("{} ({code_word} {code})", t[lang.index()])
+    // A no-break space: "(code" and "465)" never end up on two lines.
+    format!("{} ({code_word}\u{a0}{code})", t[lang.index()])
 }
 
 /// Why the page cannot open: shown on the error page, in the page's language.
