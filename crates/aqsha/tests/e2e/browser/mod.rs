@@ -145,6 +145,17 @@ pub fn screenshot_dir() -> Option<PathBuf> {
     std::env::var_os("AQSHA_SCREENSHOTS").map(PathBuf::from)
 }
 
+/// The window sizes at which a trial that draws documented pages runs: phone and desktop
+/// when screenshots are asked for, else the phone alone.
+pub fn sizes() -> &'static [(u32, u32, &'static str)] {
+    const ALL: [(u32, u32, &str); 2] = [(390, 844, "phone"), (1280, 800, "desktop")];
+    if screenshot_dir().is_some() {
+        &ALL
+    } else {
+        &ALL[..1]
+    }
+}
+
 /// Writes the whole page as `DIR/name.png` when screenshots are asked for.
 ///
 /// WebDriver's screenshot is the viewport only, so the window first grows to the document's
