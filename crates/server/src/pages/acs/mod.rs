@@ -32,6 +32,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
+use words::{words, Words};
+
+mod words;
 
 /// The fields ePay's flow posts to the ACS, and the challenge form's own.
 #[derive(Deserialize, Default)]
@@ -49,83 +52,6 @@ struct AcsForm {
     /// The widget's form token ([`widget_token`]); the cookie layer checks the page's own.
     #[serde(rename = "csrf_token", default)]
     token: String,
-}
-
-/// The words of the ACS pages in one language.
-struct Words {
-    issuer: &'static str,
-    title: &'static str,
-    merchant: &'static str,
-    amount: &'static str,
-    card: &'static str,
-    prompt: &'static str,
-    hint: &'static str,
-    submit: &'static str,
-    cancel: &'static str,
-    wrong: &'static str,
-    returning: &'static str,
-    proceed: &'static str,
-    done: &'static str,
-    reference: &'static str,
-    not_done: &'static str,
-}
-
-const WORDS: [Words; 3] = [
-    Words {
-        issuer: "эмитент песочницы",
-        title: "Подтверждение платежа",
-        merchant: "Магазин",
-        amount: "Сумма",
-        card: "Карта",
-        prompt: "Введите одноразовый код из SMS",
-        hint: "Песочница: код",
-        submit: "Подтвердить",
-        cancel: "Отменить",
-        wrong: "Неверный код (499). Осталось попыток:",
-        returning: "Возвращаемся в магазин…",
-        proceed: "Продолжить",
-        done: "Платёж выполнен",
-        reference: "Номер операции:",
-        not_done: "Платёж не выполнен",
-    },
-    Words {
-        issuer: "құмсалғыш эмитенті",
-        title: "Төлемді растау",
-        merchant: "Дүкен",
-        amount: "Сома",
-        card: "Карта",
-        prompt: "SMS-тегі бір реттік кодты енгізіңіз",
-        hint: "Құмсалғыш: код",
-        submit: "Растау",
-        cancel: "Бас тарту",
-        wrong: "Код қате (499). Қалған әрекеттер:",
-        returning: "Дүкенге қайтамыз…",
-        proceed: "Жалғастыру",
-        done: "Төлем орындалды",
-        reference: "Операция нөмірі:",
-        not_done: "Төлем орындалмады",
-    },
-    Words {
-        issuer: "sandbox issuer",
-        title: "Confirm the payment",
-        merchant: "Merchant",
-        amount: "Amount",
-        card: "Card",
-        prompt: "Enter the one-time code sent to your phone",
-        hint: "Sandbox: the code is",
-        submit: "Confirm",
-        cancel: "Cancel",
-        wrong: "Wrong code (499). Attempts left:",
-        returning: "Returning to the store…",
-        proceed: "Continue",
-        done: "The payment is done",
-        reference: "Reference:",
-        not_done: "The payment failed",
-    },
-];
-
-fn words(lang: Lang) -> &'static Words {
-    &WORDS[lang.index()]
 }
 
 #[derive(Template)]
