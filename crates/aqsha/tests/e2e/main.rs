@@ -25,6 +25,9 @@ macro_rules! subjects {
 // trials live in submodules of `browser` and are listed before the `;`.
 subjects! {
     browser::payform::cases(),
+    browser::payform_3ds::cases(),
+    browser::payform_demo::cases(),
+    browser::payform_keyboard::cases(),
     ;
     server_limits,
     server_shutdown,

@@ -45,6 +45,9 @@ pub struct Confirmation {
     /// order gave no (usable) link for this outcome.
     pub redirect: Option<String>,
     pub language: String,
+    /// The order's `backLink`, `failureBackLink` and `postLink` (empty when not given): the
+    /// widget's page finds the origin that frames it from them.
+    pub links: [String; 3],
 }
 
 /// Why a confirmation was refused. Nothing was changed.
@@ -85,10 +88,16 @@ pub async fn confirm(app: &AppState, md: &str, pa_res: &str) -> Result<Confirmat
             &code.to_string(),
         ),
     };
+    let links = [
+        done.challenge.back_link.clone(),
+        done.challenge.failure_back_link.clone(),
+        done.operation.post_link.clone().unwrap_or_default(),
+    ];
     Ok(Confirmation {
         outcome,
         redirect,
         language: done.operation.language,
+        links,
     })
 }
 
@@ -127,21 +136,6 @@ pub fn with_param(link: &str, name: &str, value: &str) -> Option<String> {
     Some(out)
 }
 
-/// The scheme, host and port of an http(s) URL (for a page's CSP `form-action`, which a
-/// browser also applies to the redirect after a form post).
-pub fn origin_of(link: &str) -> Option<&str> {
-    let rest = link
-        .strip_prefix("https://")
-        .or_else(|| link.strip_prefix("http://"))?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let host = &rest[..end];
-    let ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
-    ok.then(|| &link[..link.len() - rest.len() + end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,16 +161,5 @@ mod tests {
         );
         assert_eq!(p(""), None);
         assert_eq!(p("javascript:alert(1)"), None);
-    }
-
-    #[test]
-    fn origins_are_scheme_host_and_port() {
-        assert_eq!(
-            origin_of("https://s.kz:8443/a?b"),
-            Some("https://s.kz:8443")
-        );
-        assert_eq!(origin_of("http://s.kz"), Some("http://s.kz"));
-        assert_eq!(origin_of("https://s.kz;x/"), None);
-        assert_eq!(origin_of("ftp://s.kz/"), None);
     }
 }

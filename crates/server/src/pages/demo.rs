@@ -2,7 +2,9 @@
 //! API on), so a person can make the seed's transfer in a browser (docs/payform.md, "Try
 //! it"). It does what a merchant's server does: gets a transfer token for the seed's test
 //! merchant (issued here directly, as the token endpoint would), and hands it to a page that
-//! loads `/payform/payment-api.js` and calls `halyk.p2p(...)`.
+//! loads `/payform/payment-api.js` and calls `halyk.p2p(...)`. The page lists the test cards a
+//! person can pay with: the 3-D Secure enrolled one (its payment goes through the sandbox
+//! ACS's challenge and back), the seed's plain one, and a locked one.
 
 use crate::pages::assets;
 use crate::pages::error::PageError;
@@ -30,6 +32,8 @@ struct DemoPage<'a> {
     api_script: &'a str,
     demo_script: &'a str,
     params_json: &'a str,
+    /// The sandbox ACS's one-time code, for the enrolled test card the page lists.
+    sandbox_code: &'static str,
 }
 
 /// `GET /sandbox/demo`.
@@ -95,6 +99,7 @@ async fn demo_page(
         api_script: "/payform/payment-api.js",
         demo_script: &demo_script,
         params_json: &params_json,
+        sandbox_code: aqsha_core::transfer::secure3d::SANDBOX_CODE,
     };
     page.render()
         .map(Html)

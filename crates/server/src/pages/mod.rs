@@ -63,6 +63,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // Posted to from the merchant's site: no CSRF cookie can come with it; the
         // challenge's secret does its work (`acs`).
         .route("/acs/", post(acs::start).layer(headers_only()))
+        // The challenge's form inside the widget's frame: no cookie there either; a token
+        // tied to the challenge instead (`acs::widget_answer`).
+        .route(
+            "/acs/widget",
+            post(acs::widget_answer).layer(headers_only()),
+        )
         .merge(with_page_layers(pages, state))
 }
 

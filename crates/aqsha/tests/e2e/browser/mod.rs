@@ -8,6 +8,9 @@
 //! (docs/payform.md, "Screenshots").
 
 pub mod payform;
+pub mod payform_3ds;
+pub mod payform_demo;
+pub mod payform_keyboard;
 pub mod shop;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -142,11 +145,85 @@ pub fn screenshot_dir() -> Option<PathBuf> {
     std::env::var_os("AQSHA_SCREENSHOTS").map(PathBuf::from)
 }
 
-/// Writes the page as `DIR/name.png` when screenshots are asked for.
-pub async fn screenshot(c: &Client, name: &str) {
-    if let Some(dir) = screenshot_dir() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let png = c.screenshot().await.unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+/// The window sizes at which a trial that draws documented pages runs: phone and desktop
+/// when screenshots are asked for, else the phone alone.
+pub fn sizes() -> &'static [(u32, u32, &'static str)] {
+    const ALL: [(u32, u32, &str); 2] = [(390, 844, "phone"), (1280, 800, "desktop")];
+    if screenshot_dir().is_some() {
+        &ALL
+    } else {
+        &ALL[..1]
     }
+}
+
+/// Writes the whole page as `DIR/name.png` when screenshots are asked for.
+///
+/// WebDriver's screenshot is the viewport only, so the window first grows to the document's
+/// height (plus whatever the window itself takes), and gets its size back afterwards. A page
+/// in a frame (the widget) is shot as the viewport shows it: its frame has a size of its own.
+pub async fn screenshot(c: &Client, name: &str) {
+    let Some(dir) = screenshot_dir() else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let (width, height) = c.get_window_size().await.unwrap();
+    let measure = "return window.parent !== window ? 0 : \
+                   document.documentElement.scrollHeight + window.outerHeight - window.innerHeight;";
+    let needed = c
+        .execute(measure, vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(0);
+    let grow = needed > height;
+    if grow {
+        c.set_window_size(width as u32, needed as u32)
+            .await
+            .unwrap();
+        wait_for_viewport(c).await;
+    }
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    if grow {
+        c.set_window_size(width as u32, height as u32)
+            .await
+            .unwrap();
+    }
+}
+
+/// Waits until the viewport holds the whole document (the resize is applied by the browser
+/// after the command answers).
+async fn wait_for_viewport(c: &Client) {
+    let fits = "return window.innerHeight >= document.documentElement.scrollHeight;";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.execute(fits, vec![]).await.unwrap() != serde_json::json!(true) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window did not grow"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Presses keys on whatever has the focus, as a keyboard does (WebDriver actions: each key
+/// down, then up), e.g. `press(c, "\u{E004}")` for Tab.
+pub async fn press(c: &Client, keys: &str) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut actions = KeyActions::new("keyboard".into());
+    for key in keys.chars() {
+        actions = actions
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+    }
+    c.perform_actions(actions).await.unwrap();
+}
+
+/// The WebDriver key codes `press` takes.
+pub const TAB: &str = "\u{E004}";
+pub const ENTER: &str = "\u{E007}";
+
+/// The `id` of the element that has the focus.
+pub async fn focused(c: &Client) -> String {
+    let el = c.active_element().await.unwrap();
+    el.attr("id").await.unwrap().unwrap_or_default()
 }

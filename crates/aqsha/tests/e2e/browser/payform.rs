@@ -21,15 +21,15 @@ crate::tests! {
 }
 
 /// A shop, the server, a callback receiver, and the params for one order of 100 KZT.
-struct Order {
-    s: Server,
-    shop: Shop,
-    r: Receiver,
-    invoice: String,
-    params: Value,
+pub(super) struct Order {
+    pub s: Server,
+    pub shop: Shop,
+    pub r: Receiver,
+    pub invoice: String,
+    pub params: Value,
 }
 
-async fn order(lang: &str) -> Order {
+pub(super) async fn order(lang: &str) -> Order {
     let s = Server::start(Backend::Sqlite);
     let shop = Shop::start().await;
     let r = Receiver::start(&[]).await;
@@ -61,7 +61,7 @@ async fn order(lang: &str) -> Order {
 }
 
 /// Opens the shop's page in a browser and presses its button.
-async fn checkout(o: &Order, call: &str, size: (u32, u32)) -> Client {
+pub(super) async fn checkout(o: &Order, call: &str, size: (u32, u32)) -> Client {
     let c = open(size.0, size.1).await;
     c.goto(&o.shop.checkout(&o.s.url, call, &o.params))
         .await
@@ -70,14 +70,14 @@ async fn checkout(o: &Order, call: &str, size: (u32, u32)) -> Client {
     c
 }
 
-async fn fill_sender(c: &Client, number: &str, expiry: &str, cvc: &str) {
+pub(super) async fn fill_sender(c: &Client, number: &str, expiry: &str, cvc: &str) {
     type_into(c, "#sender-number", number).await;
     type_into(c, "#sender-expiry", expiry).await;
     type_into(c, "#sender-cvc", cvc).await;
     type_into(c, "#sender-name", "ARMAN ALI").await;
 }
 
-async fn submit(c: &Client) {
+pub(super) async fn submit(c: &Client) {
     element(c, "button[type=submit]")
         .await
         .click()
@@ -85,13 +85,27 @@ async fn submit(c: &Client) {
         .unwrap();
 }
 
-fn query(url: &url::Url, key: &str) -> Option<String> {
+pub(super) fn query(url: &url::Url, key: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
 }
 
-async fn status(o: &Order) -> Value {
+/// Waits for the browser at the shop's `backLink`; checks that the status API says
+/// `CHARGE` with the reference the link carries and that the callback brought it too.
+pub(super) async fn charged_at_the_back_link(c: &Client, o: &Order) -> String {
+    let back = url_where(c, "at the backLink", |u| u.path() == "/back").await;
+    let reference = query(&back, "reference").expect("reference in the backLink");
+    let st = status(o).await;
+    assert_eq!(st["transaction"]["statusName"], "CHARGE", "{st}");
+    assert_eq!(st["transaction"]["reference"], reference.as_str());
+    let hits = o.r.wait_for(1, 30).await;
+    assert_eq!(hits[0].path, "/ok");
+    assert_eq!(hits[0].json()["reference"], reference.as_str());
+    reference
+}
+
+pub(super) async fn status(o: &Order) -> Value {
     let token = o.s.token(&[("terminal", TERMINAL)]).await;
     let path = format!("/check-status/p2p/transaction/{}", o.invoice);
     o.s.get_json(&path, &token).await.1
@@ -121,15 +135,8 @@ async fn p2p_form_pays_and_returns_to_the_back_link(_: Backend) {
     );
     type_into(&c, "#receiver-number", MASTERCARD).await;
     submit(&c).await;
-    let back = url_where(&c, "at the backLink", |u| u.path() == "/back").await;
-    let reference = query(&back, "reference").expect("reference in the backLink");
-    assert_eq!(reference.len(), 12, "{back}");
-    let st = status(&o).await;
-    assert_eq!(st["transaction"]["statusName"], "CHARGE", "{st}");
-    assert_eq!(st["transaction"]["reference"], reference.as_str());
-    let hits = o.r.wait_for(1, 30).await;
-    assert_eq!(hits[0].path, "/ok");
-    assert_eq!(hits[0].json()["reference"], reference.as_str());
+    let reference = charged_at_the_back_link(&c, &o).await;
+    assert_eq!(reference.len(), 12);
     c.close().await.unwrap();
 }
 
@@ -141,7 +148,7 @@ async fn a_decline_is_explained_in_each_language(_: Backend) {
         ("eng", "The card is blocked", "code 465"),
     ];
     for (lang, words, code) in expected {
-        for (w, h, size) in [(390, 844, "phone"), (1280, 800, "desktop")] {
+        for &(w, h, size) in super::sizes() {
             let o = order(lang).await;
             let c = checkout(&o, "p2p", (w, h)).await;
             element(&c, "#payform").await;
@@ -162,9 +169,6 @@ async fn a_decline_is_explained_in_each_language(_: Backend) {
             assert!(source.contains("value=\"2\""), "the next attempt is 2");
             screenshot(&c, &format!("decline-{lang}-{size}")).await;
             c.close().await.unwrap();
-            if super::screenshot_dir().is_none() {
-                break;
-            }
         }
     }
 }

@@ -148,6 +148,13 @@ pub fn secure(p: &PayParams, short: bool, s3d: &serde_json::Value) -> Result<Res
     let lang = p.language;
     let field = |k: &str| s3d.get(k).and_then(|v| v.as_str()).unwrap_or("");
     let (stylesheet, script) = (assets::url("pages.css"), assets::url("payform/3ds.js"));
+    // In the widget the ACS and confirmPayment run inside the merchant's frame: the mark on
+    // `TermUrl` tells them so (`pages::acs`), which they pass on to confirmPayment's query.
+    let term_url = if short {
+        widget_term_url(field("termURL"))
+    } else {
+        field("termURL").to_string()
+    };
     let page = SecurePage {
         lang,
         stylesheet: &stylesheet,
@@ -155,7 +162,7 @@ pub fn secure(p: &PayParams, short: bool, s3d: &serde_json::Value) -> Result<Res
         action: field("action"),
         md: field("md"),
         pa_req: field("paReq"),
-        term_url: field("termURL"),
+        term_url: &term_url,
         continue_label: words::labels(lang).continue_3ds,
     };
     let mut csp = Csp::for_params(p, short);
@@ -163,6 +170,26 @@ pub fn secure(p: &PayParams, short: bool, s3d: &serde_json::Value) -> Result<Res
     // for the hand-off too, as a browser must follow it.
     csp.form_targets.extend(origin_of(page.action));
     render(&page, lang, &csp)
+}
+
+/// The query parameter that marks a `TermUrl` as the widget's (the payform's own flag).
+pub const WIDGET_MARK: &str = "isShortForm";
+
+/// `term_url` with `isShortForm=true` added to its query.
+fn widget_term_url(term_url: &str) -> String {
+    let sep = if term_url.contains('?') { '&' } else { '?' };
+    format!("{term_url}{sep}{WIDGET_MARK}=true")
+}
+
+/// Whether a `TermUrl` (or confirmPayment's query) carries the widget's mark.
+pub fn is_widget(url_or_query: &str) -> bool {
+    let query = url_or_query
+        .split_once('?')
+        .map_or(url_or_query, |(_, q)| q);
+    let query = query.split('#').next().unwrap_or("");
+    query
+        .split('&')
+        .any(|pair| pair == format!("{WIDGET_MARK}=true"))
 }
 
 #[derive(Template)]
@@ -189,9 +216,35 @@ pub fn result(
     message: &str,
     link: Option<&str>,
 ) -> Result<Response, PageError> {
-    let lang = p.language;
-    let stylesheet = assets::url("pages.css");
     let csp = Csp::for_params(p, short);
+    end_page(p.language, short, csp, success, title, message, link)
+}
+
+/// The widget's last page after 3-D Secure (confirmPayment, `pages::acs`): `{success}` to
+/// the parent at `parent`, the origin the widget was framed by.
+pub fn widget_end(
+    lang: Lang,
+    parent: Option<String>,
+    success: bool,
+    title: &str,
+) -> Result<Response, PageError> {
+    let csp = Csp {
+        form_targets: Vec::new(),
+        frame_ancestor: parent,
+    };
+    end_page(lang, true, csp, success, title, "", None)
+}
+
+fn end_page(
+    lang: Lang,
+    short: bool,
+    csp: Csp,
+    success: bool,
+    title: &str,
+    message: &str,
+    link: Option<&str>,
+) -> Result<Response, PageError> {
+    let stylesheet = assets::url("pages.css");
     let parent = csp.frame_ancestor.clone().unwrap_or_default();
     let page = ResultPage {
         lang,
@@ -239,7 +292,7 @@ impl Csp {
             .collect();
         form_targets.dedup();
         let frame_ancestor = short
-            .then(|| links.iter().find_map(|l| l.as_deref().and_then(origin_of)))
+            .then(|| frame_ancestor(links.map(|l| l.as_deref().unwrap_or(""))))
             .flatten();
         Csp {
             form_targets,
@@ -261,6 +314,12 @@ impl Csp {
     }
 }
 
+/// The origin that may frame the widget: that of the merchant's `backLink`, else its
+/// `failureBackLink`, else its `postLink` (empty for a link not given).
+pub fn frame_ancestor(links: [&str; 3]) -> Option<String> {
+    links.iter().find_map(|l| origin_of(l))
+}
+
 /// `scheme://host[:port]` of an http(s) URL; `None` for anything else. The url crate writes
 /// it, so nothing but an origin reaches the header.
 pub fn origin_of(link: &str) -> Option<String> {
@@ -268,7 +327,13 @@ pub fn origin_of(link: &str) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    Some(url.origin().ascii_serialization())
+    let origin = url.origin().ascii_serialization();
+    // The url crate lets some punctuation (`;`, `,`) through in a host; none of it may reach a
+    // CSP header, where `;` would start another directive.
+    let host = origin.split_once("://").map_or("", |(_, h)| h);
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+        .then_some(origin)
 }
 
 #[cfg(test)]
@@ -296,5 +361,39 @@ mod tests {
         assert_eq!(origin_of("https://a.example; script-src *"), None);
         let bare = Csp::for_params(&PayParams::default(), true).header();
         assert!(bare.contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        let o = |l| origin_of(l);
+        assert_eq!(
+            o("https://s.kz:8443/a?b").as_deref(),
+            Some("https://s.kz:8443")
+        );
+        assert_eq!(o("http://s.kz").as_deref(), Some("http://s.kz"));
+        assert_eq!(o("https://s.kz;x/"), None);
+        assert_eq!(o("ftp://s.kz/"), None);
+        assert_eq!(o("https://s.kz,frame-ancestors/"), None);
+        assert_eq!(
+            frame_ancestor(["", "not a url", "https://post.kz/cb"]).as_deref(),
+            Some("https://post.kz")
+        );
+    }
+
+    #[test]
+    fn the_widget_mark_is_found_in_a_term_url_or_a_query() {
+        let t = widget_term_url("https://a.kz/payments/cards/confirmPayment?Access=x");
+        assert_eq!(
+            t,
+            "https://a.kz/payments/cards/confirmPayment?Access=x&isShortForm=true"
+        );
+        assert!(is_widget(&t));
+        assert!(is_widget("isShortForm=true"));
+        assert!(is_widget(&widget_term_url(
+            "/payments/cards/confirmPayment"
+        )));
+        assert!(!is_widget("https://a.kz/p?notisShortForm=true"));
+        assert!(!is_widget("https://a.kz/p?isShortForm=false"));
+        assert!(!is_widget("https://a.kz/p#isShortForm=true"));
     }
 }

@@ -18,6 +18,7 @@ pub struct Labels {
     pub fixed_receiver: &'static str,
     pub number: &'static str,
     pub expiry: &'static str,
+    pub expiry_format: &'static str,
     pub cvc: &'static str,
     pub holder: &'static str,
     pub pay: &'static str,
@@ -48,11 +49,9 @@ pub fn labels(lang: Lang) -> Labels {
             "The receiver's card is set by the merchant",
         ][i],
         number: ["Номер карты", "Карта нөмірі", "Card number"][i],
-        expiry: [
-            "Срок действия (ММ/ГГ)",
-            "Жарамдылық мерзімі (АА/ЖЖ)",
-            "Expiry (MM/YY)",
-        ][i],
+        // The format is the field's placeholder: in the label, "(ММ/ГГ)" wraps on a phone.
+        expiry: ["Срок действия", "Жарамдылық мерзімі", "Expiry date"][i],
+        expiry_format: ["ММ/ГГ", "АА/ЖЖ", "MM/YY"][i],
         cvc: ["CVC/CVV", "CVC/CVV", "CVC/CVV"][i],
         holder: ["Имя владельца", "Карта иесінің аты", "Cardholder name"][i],
         pay: ["Перевести", "Аудару", "Pay"][i],
@@ -166,6 +165,16 @@ pub fn decline(code: i64, lang: Lang) -> String {
             "Сәтсіз әрекеттер тым көп. Дүкенге оралып, төлемді қайта бастаңыз.",
             "Too many failed attempts. Go back to the shop and start the payment again.",
         ],
+        473 | 1654 => [
+            "Подтверждение 3-D Secure не пройдено.",
+            "3-D Secure растауынан өтпеді.",
+            "The 3-D Secure check was not passed.",
+        ],
+        499 | 505 => [
+            "Неверный одноразовый код: попытки исчерпаны.",
+            "Бір реттік код қате: әрекеттер таусылды.",
+            "Wrong one-time code: no attempts left.",
+        ],
         100 | 454 | 460 | 461 => [
             "Результат платежа уточняется. Не повторяйте оплату: магазин получит итог.",
             "Төлем нәтижесі нақтылануда. Төлемді қайталамаңыз: дүкен нәтижесін алады.",
@@ -178,7 +187,8 @@ pub fn decline(code: i64, lang: Lang) -> String {
         ],
     };
     let code_word = ["код", "код", "code"][lang.index()];
-    format!("{} ({code_word} {code})", t[lang.index()])
+    // A no-break space: "(code" and "465)" never end up on two lines.
+    format!("{} ({code_word}\u{a0}{code})", t[lang.index()])
 }
 
 /// Why the page cannot open: shown on the error page, in the page's language.

@@ -16,20 +16,25 @@
 //! the request came to), so that the ACS cannot be made to post a result anywhere else.
 
 use crate::ops::secure3d::{self, Confirmation, Outcome, Refused};
+use crate::pages::assets;
 use crate::pages::csrf::{self, Csrf, CsrfToken};
 use crate::pages::error::PageError;
 use crate::pages::lang::Lang;
-use crate::pages::{assets, CSP};
+use crate::pages::payform::view::{self, Csp};
+use crate::pages::payform::{words as payform_words, FormToken};
 use crate::AppState;
 use aqsha_core::store::ChallengeView;
 use aqsha_core::transfer::secure3d::{Answered, Input, CONFIRM_PATH, SANDBOX_CODE};
 use aqsha_core::vault::ct_eq;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
+use words::{words, Words};
+
+mod words;
 
 /// The fields ePay's flow posts to the ACS, and the challenge form's own.
 #[derive(Deserialize, Default)]
@@ -44,75 +49,9 @@ struct AcsForm {
     code: Option<String>,
     #[serde(default)]
     action: Option<String>,
-}
-
-/// The words of the ACS pages in one language.
-struct Words {
-    title: &'static str,
-    merchant: &'static str,
-    amount: &'static str,
-    card: &'static str,
-    prompt: &'static str,
-    hint: &'static str,
-    submit: &'static str,
-    cancel: &'static str,
-    wrong: &'static str,
-    returning: &'static str,
-    proceed: &'static str,
-    charged: &'static str,
-    failed: &'static str,
-}
-
-const WORDS: [Words; 3] = [
-    Words {
-        title: "Подтверждение платежа",
-        merchant: "Магазин",
-        amount: "Сумма",
-        card: "Карта",
-        prompt: "Введите одноразовый код из SMS",
-        hint: "Песочница: код",
-        submit: "Подтвердить",
-        cancel: "Отменить",
-        wrong: "Неверный код (499). Осталось попыток:",
-        returning: "Возвращаемся в магазин…",
-        proceed: "Продолжить",
-        charged: "Платёж выполнен. Номер операции:",
-        failed: "Платёж не выполнен. Код ошибки:",
-    },
-    Words {
-        title: "Төлемді растау",
-        merchant: "Дүкен",
-        amount: "Сома",
-        card: "Карта",
-        prompt: "SMS-тегі бір реттік кодты енгізіңіз",
-        hint: "Құмсалғыш: код",
-        submit: "Растау",
-        cancel: "Бас тарту",
-        wrong: "Код қате (499). Қалған әрекеттер:",
-        returning: "Дүкенге қайтамыз…",
-        proceed: "Жалғастыру",
-        charged: "Төлем орындалды. Операция нөмірі:",
-        failed: "Төлем орындалмады. Қате коды:",
-    },
-    Words {
-        title: "Confirm the payment",
-        merchant: "Merchant",
-        amount: "Amount",
-        card: "Card",
-        prompt: "Enter the one-time code sent to your phone",
-        hint: "Sandbox: the code is",
-        submit: "Confirm",
-        cancel: "Cancel",
-        wrong: "Wrong code (499). Attempts left:",
-        returning: "Returning to the store…",
-        proceed: "Continue",
-        charged: "The payment is done. Reference:",
-        failed: "The payment failed. Error code:",
-    },
-];
-
-fn words(lang: Lang) -> &'static Words {
-    &WORDS[lang.index()]
+    /// The widget's form token ([`widget_token`]); the cookie layer checks the page's own.
+    #[serde(rename = "csrf_token", default)]
+    token: String,
 }
 
 #[derive(Template)]
@@ -122,6 +61,8 @@ struct ChallengePage<'a> {
     stylesheet: &'a str,
     t: &'static Words,
     csrf: &'a str,
+    /// `/acs/challenge`, or `/acs/widget` inside the widget's frame.
+    post_to: &'static str,
     view: &'a ChallengeView,
     form: &'a AcsForm,
     sandbox_code: &'a str,
@@ -148,6 +89,8 @@ struct ResultPage<'a> {
     stylesheet: &'a str,
     t: &'static Words,
     outcome: &'a Outcome,
+    /// Why it failed, in the page's language, with its code.
+    reason: String,
 }
 
 /// `POST /acs/`: the challenge, for a browser that brings the operation's `MD` and `PaReq`.
@@ -175,7 +118,7 @@ async fn challenge(
         // Decided before (a refresh, the back button): its result goes on again.
         return Ok(return_page(app, &form, &view, result, lang));
     }
-    render(lang, token, &view, &form, None)
+    render(app, lang, token, &view, &form, None)
 }
 
 /// `POST /acs/challenge`: a code or a cancel for the challenge.
@@ -187,6 +130,49 @@ pub async fn answer(
     // `csrf::protect` checked the cookie's token; the page shown again carries the same one.
     let (token, _) = csrf::issue(&app, &Csrf::new(&app), csrf::browser_id(&headers));
     let (form, view, lang) = read(&app, &headers, &body).await?;
+    decide(&app, form, view, lang, &token).await
+}
+
+/// `POST /acs/widget`: the same inside the payment widget's frame, where no `SameSite=Strict`
+/// cookie comes: its form carries a token tied to the challenge ([`widget_token`]) instead.
+pub async fn widget_answer(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let (form, view, lang) = read(&app, &headers, &body).await?;
+    let expected = widget_token(&app, &form.md, &form.pa_req);
+    if widget_parent(&form, &view).is_none() || !ct_eq(&expected, form.token.trim()) {
+        return Err(PageError::forbidden(lang));
+    }
+    decide(&app, form, view, lang, &CsrfToken(expected)).await
+}
+
+/// The widget's form token for a challenge: `MD` and `PaReq` under the widget forms' key
+/// ([`FormToken`]), so only a page this server drew for the challenge can post it.
+fn widget_token(app: &AppState, md: &str, pa_req: &str) -> String {
+    FormToken::new(app).token(&format!("acs\0{}\0{}", md.trim(), pa_req.trim()), 0)
+}
+
+/// The origin that frames the ACS's pages when they run in the widget (its `TermUrl` carries
+/// the payform's `isShortForm` mark): the merchant's, by the payform's own rule. `None`
+/// outside the widget, or for an order without links, whose pages are never framed.
+fn widget_parent(form: &AcsForm, view: &ChallengeView) -> Option<String> {
+    if !view::is_widget(&form.term_url) {
+        return None;
+    }
+    let c = &view.challenge;
+    let post = view.operation.post_link.as_deref().unwrap_or("");
+    view::frame_ancestor([&c.back_link, &c.failure_back_link, post])
+}
+
+async fn decide(
+    app: &AppState,
+    form: AcsForm,
+    view: ChallengeView,
+    lang: Lang,
+    token: &CsrfToken,
+) -> Result<Response, PageError> {
     let input = match form.action.as_deref() {
         Some("cancel") => Input::Cancel,
         _ => Input::Code(form.code.clone().unwrap_or_default()),
@@ -198,8 +184,8 @@ pub async fn answer(
         .map_err(|e| PageError::internal(lang, "answering a 3-D Secure challenge failed", e))?;
     match answered {
         Answered::Unknown => Err(unknown(lang)),
-        Answered::Wrong { left } => render(lang, &token, &view, &form, Some(left)),
-        Answered::Decided(result) => Ok(return_page(&app, &form, &view, result, lang)),
+        Answered::Wrong { left } => render(app, lang, token, &view, &form, Some(left)),
+        Answered::Decided(result) => Ok(return_page(app, &form, &view, result, lang)),
     }
 }
 
@@ -264,6 +250,7 @@ fn own_term_url(term_url: &str, base: Option<&str>) -> bool {
 }
 
 fn render(
+    app: &AppState,
     lang: Lang,
     token: &CsrfToken,
     view: &ChallengeView,
@@ -271,11 +258,17 @@ fn render(
     wrong_left: Option<u32>,
 ) -> Result<Response, PageError> {
     let stylesheet = assets::url("pages.css");
+    let parent = widget_parent(form, view);
+    let (csrf, post_to) = match parent {
+        Some(_) => (widget_token(app, &form.md, &form.pa_req), "/acs/widget"),
+        None => (token.0.clone(), "/acs/challenge"),
+    };
     let page = ChallengePage {
         lang,
         stylesheet: &stylesheet,
         t: words(lang),
-        csrf: &token.0,
+        csrf: &csrf,
+        post_to,
         view,
         form,
         sandbox_code: SANDBOX_CODE,
@@ -284,7 +277,19 @@ fn render(
     let html = page
         .render()
         .map_err(|e| PageError::internal(lang, "rendering the ACS page failed", e))?;
-    Ok(Html(html).into_response())
+    let csp = Csp {
+        form_targets: Vec::new(),
+        frame_ancestor: parent,
+    };
+    Ok(with_csp(Html(html).into_response(), &csp))
+}
+
+fn with_csp(mut resp: Response, csp: &Csp) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&csp.header()) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
 }
 
 /// The form that takes `MD` and the sealed result to `TermUrl`. Its CSP lets the form's post
@@ -309,18 +314,14 @@ fn return_page(
         pa_res: &pa_res,
     };
     let links = [&view.challenge.back_link, &view.challenge.failure_back_link];
-    let mut form_action = String::from("form-action 'self'");
-    for origin in links.iter().filter_map(|l| secure3d::origin_of(l)) {
-        form_action.push(' ');
-        form_action.push_str(origin);
-    }
-    let csp = CSP.replace("form-action 'self'", &form_action);
-    let mut resp = Html(page.render().unwrap_or_default()).into_response();
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        resp.headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    resp
+    let csp = Csp {
+        form_targets: links.iter().filter_map(|l| view::origin_of(l)).collect(),
+        frame_ancestor: widget_parent(form, view),
+    };
+    with_csp(
+        Html(page.render().unwrap_or_default()).into_response(),
+        &csp,
+    )
 }
 
 /// The fields confirmPayment takes.
@@ -336,6 +337,7 @@ struct ConfirmForm {
 /// Halyk's SDK adds is accepted and not needed, since the sealed `PaRes` names the operation.
 pub async fn confirm_payment(
     State(app): State<AppState>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
@@ -361,6 +363,9 @@ pub async fn confirm_payment(
             ))
         }
     };
+    if query.as_deref().is_some_and(view::is_widget) {
+        return widget_end(&done);
+    }
     if let Some(to) = done
         .redirect
         .as_deref()
@@ -375,11 +380,32 @@ pub async fn confirm_payment(
         stylesheet: &stylesheet,
         t: words(lang),
         outcome: &done.outcome,
+        reason: match done.outcome {
+            Outcome::Failed(code) => payform_words::decline(i64::from(code), lang),
+            Outcome::Charged(_) => String::new(),
+        },
     };
     let html = page
         .render()
         .map_err(|e| PageError::internal(lang, "rendering the payment result failed", e))?;
     Ok(Html(html).into_response())
+}
+
+/// The widget's end after 3-D Secure: the payform's last page, which tells the merchant's
+/// page `{success}` instead of leaving the frame for a back link.
+fn widget_end(done: &Confirmation) -> Result<Response, PageError> {
+    let lang = Lang::parse(&done.language).unwrap_or_default();
+    let [back, failure, post] = &done.links;
+    let parent = view::frame_ancestor([back, failure, post]);
+    match &done.outcome {
+        Outcome::Charged(_) => {
+            view::widget_end(lang, parent, true, payform_words::labels(lang).paid)
+        }
+        Outcome::Failed(code) => {
+            let title = payform_words::decline(i64::from(*code), lang);
+            view::widget_end(lang, parent, false, &title)
+        }
+    }
 }
 
 #[cfg(test)]
