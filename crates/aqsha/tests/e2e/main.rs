@@ -62,6 +62,7 @@ subjects! {
     client_secure3d,
     invoice_index,
     input_hygiene,
+    page_hygiene,
     ledger_guard,
 }
 

@@ -6,7 +6,7 @@
 use crate::common::receiver::{free_port, Receiver};
 use crate::common::*;
 use crate::outcomes::{status_of, token_with_links};
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use crate::common::forms::{hidden, Browser};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -26,62 +26,6 @@ crate::tests! {
 /// The seed's 3-D Secure enrolled card (docs/sandbox.md).
 pub(crate) const ENROLLED: &str = "4405630000003001";
 const SANDBOX_CODE: &str = "123456";
-
-/// A browser: no redirects followed (the test reads each 303), one cookie jar slot for the
-/// ACS's CSRF cookie.
-struct Browser {
-    http: reqwest::Client,
-    cookie: Option<String>,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Browser { http, cookie: None }
-    }
-
-    /// Form-posts `fields` to `url`: (status, Location, body).
-    async fn post(&mut self, url: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
-        let mut req = self.http.post(url).form(fields);
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, c.as_str());
-        }
-        let resp = req.send().await.unwrap();
-        if let Some(set) = resp.headers().get(SET_COOKIE) {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            self.cookie = Some(pair.to_string());
-        }
-        let status = resp.status();
-        let location = resp
-            .headers()
-            .get(LOCATION)
-            .map(|l| l.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        (status, location, resp.text().await.unwrap())
-    }
-}
-
-/// The value of the hidden input `name` in a page (askama escapes attribute values).
-fn hidden(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\" value=\""))
-        .unwrap_or_else(|| panic!("no input {name} in {html}"));
-    let rest = &html[at + name.len() + 15..];
-    let value = &rest[..rest.find('"').unwrap()];
-    value
-        .replace("&#x2f;", "/")
-        .replace("&#47;", "/")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
 
 /// A transfer from the enrolled card, `amount` tenge, with the receiver's links as the
 /// token's callbacks and as the order's back links.

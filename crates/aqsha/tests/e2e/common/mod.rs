@@ -6,7 +6,9 @@
 
 pub mod cli;
 pub mod client;
+pub mod forms;
 pub mod harness;
+mod hygiene;
 mod inproc;
 pub mod pg;
 mod process;
@@ -16,6 +18,7 @@ pub mod tcp;
 
 #[allow(unused_imports)]
 pub use harness::eventually;
+pub use hygiene::assert_no_card_data;
 pub use process::{first_stdout_line, unsafe_free_sigterm};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
