@@ -62,7 +62,7 @@ subjects! {
     client_secure3d,
     invoice_index,
     input_hygiene,
-    page_hygiene,
+    payform_pages,
     ledger_guard,
 }
 
