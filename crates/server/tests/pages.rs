@@ -31,6 +31,7 @@ async fn state(dir: &tempfile::TempDir, tls: bool) -> AppState {
         rules: Default::default(),
         throttle: Arc::new(aqsha_server::throttle::Throttle::new(Default::default())),
         tls,
+        cabinet: Default::default(),
     })
 }
 
