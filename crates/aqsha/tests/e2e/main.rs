@@ -9,6 +9,7 @@ mod common;
 mod api_misc;
 mod bench;
 mod browser;
+mod cabinet;
 mod callback_dispatch;
 mod callbacks;
 mod cli_batch;
@@ -58,6 +59,7 @@ fn main() {
         multi_instance::cases(),
         limits::cases(),
         operations::cases(),
+        cabinet::cases(),
         bench::cases(),
         retries::cases(),
         callback_dispatch::cases(),

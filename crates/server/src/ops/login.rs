@@ -51,16 +51,17 @@ pub async fn check(
 ) -> Result<LoginCheck, StoreError> {
     let login = login.trim().to_lowercase();
     let key = format!("login:{login}");
-    if let Err(wait) = app.throttle.check(&key, peer) {
-        warn_refused(&login, peer, "too many failures in a short time");
-        return Ok(LoginCheck::Locked(wait));
-    }
+    // The durable lock first: when both refuse, its wait is the one to tell.
     let now = Utc::now();
     if let Some(until) = app.store.login_locked_until(&login, now).await? {
         warn_refused(&login, peer, "the login is locked");
         return Ok(LoginCheck::Locked(
             (until - now).to_std().unwrap_or_default(),
         ));
+    }
+    if let Err(wait) = app.throttle.check(&key, peer) {
+        warn_refused(&login, peer, "too many failures in a short time");
+        return Ok(LoginCheck::Locked(wait));
     }
     let found = app.store.merchant_by_login(&login).await?;
     let hash = found
