@@ -89,7 +89,7 @@ pub fn tenge(minor: i64, lang: Lang) -> String {
     let whole = (abs / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push_str(group);
         }
         grouped.push(c);
