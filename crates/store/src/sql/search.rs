@@ -76,11 +76,14 @@ fn clause(c: &Condition, n: usize, selective: bool) -> String {
             test("receiver_mask", c, n)
         ),
         Field::CreatedAt if selective => test("(created_at || '')", c, n),
-        // Each arm on its own index (the partial ones need their condition spelled out), so
-        // both databases answer it as a union of index lookups.
+        // One lookup per number column, each on its own index (the partial ones need their
+        // condition spelled out): an `OR` of the same tests made SQLite scan the merchant's
+        // rows (0.4 s over a million).
         Field::AnyNumber => format!(
-            "((merchant_id = $1 AND invoice_id = ${n}) OR (reference = ${n} AND reference <> '') \
-             OR (int_reference = ${n} AND int_reference <> '') OR id = ${n})"
+            "id IN (SELECT id FROM operations WHERE merchant_id = $1 AND invoice_id = ${n} \
+             UNION ALL SELECT id FROM operations WHERE reference = ${n} AND reference <> '' \
+             UNION ALL SELECT id FROM operations WHERE int_reference = ${n} AND int_reference <> '' \
+             UNION ALL SELECT id FROM operations WHERE id = ${n})"
         ),
         // The reference index leaves out the declines' empty references.
         Field::Reference

@@ -109,7 +109,7 @@ async fn cabinet_scale_pages_search_dashboard_and_export() {
     println!("| cabinet read | rows | time |");
     println!("|---|---|---|");
     for (name, s) in cases {
-        let (t, rows) = best_of_three(&*store, &merchant, &s).await;
+        let (t, rows) = best_of_three(&store, &merchant, &s).await;
         println!("| {name} | {rows} | {:.2} ms |", t.as_secs_f64() * 1000.0);
     }
 
