@@ -20,6 +20,8 @@ use std::sync::Arc;
 const CLIENT_SECRET_LEN: usize = 36;
 /// Length of generated callback signing secrets.
 const CALLBACK_SECRET_LEN: usize = 40;
+/// Length of generated cabinet passwords.
+const CABINET_PASSWORD_LEN: usize = 20;
 
 #[derive(Subcommand)]
 pub enum MerchantCommand {
@@ -35,6 +37,10 @@ pub enum MerchantCommand {
         /// Display name; the client_id when absent.
         #[arg(long)]
         name: Option<String>,
+        /// The merchant cabinet's login (an e-mail address); a password for it is generated
+        /// and printed once, as `cabinet_password`.
+        #[arg(long)]
+        cabinet_email: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -83,8 +89,9 @@ pub async fn run(command: MerchantCommand) -> anyhow::Result<()> {
             client_id,
             terminal,
             name,
+            cabinet_email,
             store,
-        } => add(&client_id, terminal, name, &store).await,
+        } => add(&client_id, terminal, name, cabinet_email, &store).await,
         MerchantCommand::List { json, store } => list(json, &store).await,
         MerchantCommand::RotateSecret { client_id, store } => {
             let secret = random_secret(CLIENT_SECRET_LEN);
@@ -124,8 +131,20 @@ async fn add(
     client_id: &str,
     terminal: Option<String>,
     name: Option<String>,
+    cabinet_email: Option<String>,
     store: &StoreArgs,
 ) -> anyhow::Result<()> {
+    let cabinet_email = cabinet_email.map(|e| e.trim().to_lowercase());
+    if let Some(e) = &cabinet_email {
+        let (user, domain) = e.split_once('@').unwrap_or_default();
+        if user.is_empty()
+            || !domain.contains('.')
+            || e.len() > 254
+            || e.contains(char::is_whitespace)
+        {
+            bail!("--cabinet-email {e:?} is not an e-mail address");
+        }
+    }
     let mut config = store.config(unused_addr());
     // Adding a merchant never installs the sandbox as a side effect.
     config.seed_sandbox = false;
@@ -133,13 +152,21 @@ async fn add(
     let state = aqsha_server::config::prepare(&config).await?;
     let secret = random_secret(CLIENT_SECRET_LEN);
     let terminal = terminal.unwrap_or_else(random_uuid);
-    let merchant = aqsha_core::provision::new_merchant(
+    let mut merchant = aqsha_core::provision::new_merchant(
         name.as_deref().unwrap_or(client_id),
         client_id,
         &secret,
         &[(terminal.clone(), Currency::Kzt)],
         FeeSchedule::DEFAULT,
     );
+    let cabinet_password = cabinet_email
+        .as_ref()
+        .map(|_| random_secret(CABINET_PASSWORD_LEN));
+    if let Some(p) = &cabinet_password {
+        merchant.cabinet_email = cabinet_email.clone();
+        merchant.cabinet_password_hash =
+            Some(aqsha_core::provision::hash_password(p).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
     let callback_secret = merchant.callback_secret.clone();
     let seed = aqsha_core::provision::NewRecords {
         merchants: vec![merchant],
@@ -153,11 +180,13 @@ async fn add(
         .with_context(|| {
             format!("cannot create merchant {client_id:?} (does it exist already?)")
         })?;
-    println!(
-        "{}",
-        json!({"client_id": client_id, "client_secret": secret,
-               "callback_secret": callback_secret, "terminal": terminal})
-    );
+    let mut shown = json!({"client_id": client_id, "client_secret": secret,
+               "callback_secret": callback_secret, "terminal": terminal});
+    if let (Some(e), Some(p)) = (cabinet_email, cabinet_password) {
+        shown["cabinet_email"] = json!(e);
+        shown["cabinet_password"] = json!(p);
+    }
+    println!("{shown}");
     Ok(())
 }
 

@@ -275,6 +275,7 @@ impl StoreArgs {
             funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
             rules: Default::default(),
             auth_throttle: Default::default(),
+            cabinet: Default::default(),
             token_ttl_secs: self.token_ttl,
             callbacks: Default::default(),
             limits: Default::default(),

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cabinet;
 pub mod card;
 pub mod fee;
 pub mod invoice;

@@ -33,6 +33,14 @@ pub enum Field {
     CardMask,
     Reference,
     TerminalId,
+    /// The following are the cabinet's (issue 16), not the API's: [`Field::ALL`], which the
+    /// API parses, leaves them out. A decline's reason code (an `Int` value).
+    ReasonCode,
+    /// The operation's id.
+    OperationId,
+    /// The cabinet's one search box: the value is an invoice id, a reference, an
+    /// intReference or an operation id (`=` only).
+    AnyNumber,
 }
 
 impl Field {
@@ -111,6 +119,34 @@ pub struct Search {
     pub order: Vec<(Field, bool)>,
     pub page: u32,
     pub size: u32,
+    /// Keyset paging (the cabinet's): the page starts after this operation in the order
+    /// `created_at DESC, id DESC` (which [`Search::newest_first`] sets), so a deep page costs
+    /// what the first does. `page` is 0 then.
+    pub after: Option<Cursor>,
+}
+
+/// Where a keyset page starts: the last operation of the page before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// In the stored form ([`stored_time`]).
+    pub created_at: String,
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor as one URL-safe text: `created_at` and the id, `~`-separated.
+    pub fn encode(&self) -> String {
+        format!("{}~{}", self.created_at, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (at, id) = text.split_once('~')?;
+        let t = DateTime::parse_from_rfc3339(at).ok()?;
+        (!id.is_empty() && id.len() <= 64).then(|| Cursor {
+            created_at: stored_time(t.with_timezone(&Utc)),
+            id: id.to_string(),
+        })
+    }
 }
 
 impl Search {
@@ -162,7 +198,19 @@ impl Search {
             order,
             page: paging.page,
             size: paging.size,
+            after: None,
         })
+    }
+
+    /// A search in the cabinet's order, newest first, keyset-paged after `after`.
+    pub fn newest_first(conditions: Vec<Condition>, size: u32, after: Option<Cursor>) -> Search {
+        Search {
+            conditions,
+            order: vec![(Field::CreatedAt, true)],
+            page: 0,
+            size,
+            after,
+        }
     }
 }
 

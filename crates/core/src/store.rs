@@ -3,6 +3,7 @@
 //! The records themselves are in [`crate::records`]; the transfer's unit of work and the
 //! store's errors in [`crate::tx`] (re-exported here, where the server looks for them).
 
+use crate::cabinet::{CabinetSession, LoginPolicy, StatRow};
 use crate::card::{Brand, Expiry};
 use crate::limits::LimitSettings;
 use crate::money::{Currency, Money};
@@ -168,6 +169,47 @@ pub trait Store: Send + Sync + 'static {
     /// string); `None` when no merchant has that login or it has no password.
     async fn merchant_by_login(&self, login: &str)
         -> StoreResult<Option<(MerchantRecord, String)>>;
+    /// When the cabinet login's lock ends, if it is locked at `now` (`login` in lower case).
+    async fn login_locked_until(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Counts a failed login; the lock's end when the login is locked after it.
+    async fn login_failed(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+        policy: LoginPolicy,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Forgets a login's failures after a successful login.
+    async fn login_succeeded(&self, login: &str) -> StoreResult<()>;
+    /// Stores a new session under the SHA-256 (hex) of its id.
+    async fn open_session(&self, id_hash: &str, session: CabinetSession) -> StoreResult<()>;
+    /// The session with this id hash, its idle time restarted at `now`; `None` (and the
+    /// session deleted) when it has been idle for `idle` or longer, or does not exist.
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+        idle: std::time::Duration,
+    ) -> StoreResult<Option<CabinetSession>>;
+    /// Ends one session (logout).
+    async fn end_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Replaces the merchant's cabinet password hash and ends its sessions other than
+    /// `keep` (the one that changed it). `Ok(false)` when there is no such merchant.
+    async fn set_cabinet_password(
+        &self,
+        merchant_id: &str,
+        hash: &str,
+        keep: &str,
+    ) -> StoreResult<bool>;
+    /// The merchant's operations created at or after `since`, grouped for the dashboard.
+    async fn operation_stats(
+        &self,
+        merchant_id: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatRow>>;
     async fn saved_cards(&self, merchant_id: &str, account_id: &str)
         -> StoreResult<Vec<VaultCard>>;
     /// `Ok(false)` when the merchant has no active card with that id (of that customer, when

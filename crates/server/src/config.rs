@@ -76,6 +76,8 @@ pub struct Config {
     pub limits: crate::limits::Limits,
     /// Serve HTTPS with this certificate and key; plain HTTP when absent.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// The merchant cabinet's session idle time and login lock.
+    pub cabinet: crate::pages::cabinet::CabinetSettings,
 }
 
 /// The default per-merchant sandbox funding cap: 1,000,000,000 (tenge or dollars).
@@ -155,6 +157,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         },
         throttle: Arc::new(crate::throttle::Throttle::new(config.auth_throttle)),
         tls: config.tls.is_some(),
+        cabinet: config.cabinet,
     }))
 }
 

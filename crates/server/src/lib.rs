@@ -66,6 +66,8 @@ pub struct App {
     /// ([`App::scheme`]): a `Secure` cookie set over plain HTTP is dropped, and an
     /// `http://` link from an HTTPS page leaks what it carries.
     pub tls: bool,
+    /// The merchant cabinet's session idle time and login lock.
+    pub cabinet: pages::cabinet::CabinetSettings,
 }
 
 impl App {

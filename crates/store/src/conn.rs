@@ -2,6 +2,7 @@
 //! transaction control for group commit. One type per backend implements all of it, so every
 //! backend is plugged into the same [`crate::group::GroupStore`].
 
+use aqsha_core::cabinet::{CabinetSession, LoginPolicy, StatRow};
 use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::outcomes::DueResolution;
@@ -27,7 +28,43 @@ pub struct BatchError {
     pub retryable: bool,
 }
 
-pub trait Conn: Tx + Send + 'static {
+/// The merchant cabinet's rows (`sql/cabinet.rs`); see the methods of the same names on
+/// [`aqsha_core::store::Store`].
+pub trait CabinetConn {
+    fn login_locked_until(
+        &mut self,
+        login: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    fn login_failed(
+        &mut self,
+        login: &str,
+        now: DateTime<Utc>,
+        policy: LoginPolicy,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    fn login_succeeded(&mut self, login: &str) -> StoreResult<()>;
+    fn open_session(&mut self, id_hash: &str, session: &CabinetSession) -> StoreResult<()>;
+    fn session(
+        &mut self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+        idle: std::time::Duration,
+    ) -> StoreResult<Option<CabinetSession>>;
+    fn end_session(&mut self, id_hash: &str) -> StoreResult<()>;
+    fn set_cabinet_password(
+        &mut self,
+        merchant_id: &str,
+        hash: &str,
+        keep: &str,
+    ) -> StoreResult<bool>;
+    fn operation_stats(
+        &mut self,
+        merchant_id: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatRow>>;
+}
+
+pub trait Conn: Tx + CabinetConn + Send + 'static {
     // Transaction control.
     fn begin(&mut self) -> Result<(), BatchError>;
     /// Prepares a batch's commands: locks the card accounts each will touch, until the

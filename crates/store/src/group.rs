@@ -18,9 +18,10 @@
 //! Reads use a small pool of separate connections.
 
 use crate::cache::TtlCache;
-use crate::conn::{Conn, Connector};
+use crate::conn::{CabinetConn, Conn, Connector};
 pub use crate::writer::MAX_BATCH;
 use crate::writer::{writer_loop, Command, WriterStats};
+use aqsha_core::cabinet::{CabinetSession, LoginPolicy, StatRow};
 use aqsha_core::limits::LimitSettings;
 use aqsha_core::money::{Currency, Money};
 use aqsha_core::outcomes::DueResolution;
@@ -38,6 +39,7 @@ use aqsha_core::transfer::scenario::Resolution;
 use aqsha_core::transfer::secure3d;
 use aqsha_core::transfer::{self, LockKeys, RandomIds, TransferCommand, TransferOutcome};
 use aqsha_core::vault::SealedPan;
+use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -254,6 +256,70 @@ impl<K: Connector> Store for GroupStore<K> {
     ) -> StoreResult<Option<(MerchantRecord, String)>> {
         let l = login.to_string();
         self.read(move |c| c.merchant_by_login(&l)).await
+    }
+
+    async fn login_locked_until(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let l = login.to_string();
+        self.read(move |c| c.login_locked_until(&l, now)).await
+    }
+
+    async fn login_failed(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+        policy: LoginPolicy,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let l = login.to_string();
+        self.write(move |c| c.login_failed(&l, now, policy)).await
+    }
+
+    async fn login_succeeded(&self, login: &str) -> StoreResult<()> {
+        let l = login.to_string();
+        self.write(move |c| c.login_succeeded(&l)).await
+    }
+
+    async fn open_session(&self, id_hash: &str, session: CabinetSession) -> StoreResult<()> {
+        let h = id_hash.to_string();
+        self.write(move |c| c.open_session(&h, &session)).await
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+        idle: std::time::Duration,
+    ) -> StoreResult<Option<CabinetSession>> {
+        let h = id_hash.to_string();
+        self.write(move |c| c.session(&h, now, idle)).await
+    }
+
+    async fn end_session(&self, id_hash: &str) -> StoreResult<()> {
+        let h = id_hash.to_string();
+        self.write(move |c| c.end_session(&h)).await
+    }
+
+    async fn set_cabinet_password(
+        &self,
+        merchant_id: &str,
+        hash: &str,
+        keep: &str,
+    ) -> StoreResult<bool> {
+        let (m, h, k) = (merchant_id.to_string(), hash.to_string(), keep.to_string());
+        self.write(move |c| c.set_cabinet_password(&m, &h, &k))
+            .await
+    }
+
+    async fn operation_stats(
+        &self,
+        merchant_id: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<StatRow>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.operation_stats(&m, since)).await
     }
 
     async fn saved_cards(

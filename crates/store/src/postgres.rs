@@ -105,6 +105,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0022_cabinet_login.sql"),
     ),
     (23, include_str!("../migrations/postgres/0023_secure3d.sql")),
+    (
+        24,
+        include_str!("../migrations/postgres/0024_cabinet_sessions.sql"),
+    ),
+    (
+        25,
+        include_str!("../migrations/postgres/0025_int_reference_index.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

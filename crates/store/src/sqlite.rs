@@ -86,6 +86,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0020_cabinet_login.sql"),
     ),
     (21, include_str!("../migrations/sqlite/0021_secure3d.sql")),
+    (
+        22,
+        include_str!("../migrations/sqlite/0022_cabinet_sessions.sql"),
+    ),
+    (
+        23,
+        include_str!("../migrations/sqlite/0023_int_reference_index.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

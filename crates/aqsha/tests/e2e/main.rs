@@ -41,6 +41,7 @@ subjects! {
     multi_instance,
     limits,
     operations,
+    cabinet,
     bench,
     retries,
     callback_dispatch,

@@ -16,6 +16,7 @@
 //! status the API sends, and a page maps the code to a message in its own language.
 
 pub mod card;
+pub mod login;
 pub mod phone;
 pub mod secure3d;
 pub mod transfer;

@@ -39,6 +39,7 @@ macro_rules! asset {
 /// is one line here.
 pub static ASSETS: &[Asset] = &[
     asset!("pages.css", "text/css; charset=utf-8"),
+    asset!("cabinet/cabinet.css", "text/css; charset=utf-8"),
     asset!("payform/payform.js", "text/javascript; charset=utf-8"),
     asset!("payform/3ds.js", "text/javascript; charset=utf-8"),
     asset!("payform/widget.js", "text/javascript; charset=utf-8"),

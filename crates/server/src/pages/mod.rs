@@ -17,6 +17,7 @@
 
 pub mod acs;
 pub mod assets;
+pub mod cabinet;
 pub mod csrf;
 pub mod demo;
 pub mod error;
@@ -43,12 +44,13 @@ pub fn is_page_path(path: &str) -> bool {
 }
 
 /// The page routes: the assets, the merchant script, and the pages (`/payform/`, issue 15;
-/// issue 16 adds `/cabinet/`). Pages go through [`with_page_layers`]; assets and the script
+/// issue 16's `/cabinet/`, [`cabinet`]). Pages go through [`with_page_layers`]; assets and the script
 /// need no cookie, and the widget's post has its own check ([`payform::FormToken`]).
 pub fn router(state: &AppState) -> Router<AppState> {
     let pages: Router<AppState> = Router::new()
         .route("/payform/", get(payform::page).post(payform::submit::post))
-        .route("/acs/challenge", post(acs::answer));
+        .route("/acs/challenge", post(acs::answer))
+        .merge(cabinet::routes());
     let headers_only = || middleware::from_fn(page_headers);
     Router::new()
         .route("/assets/{*path}", get(assets::serve).layer(headers_only()))
@@ -68,6 +70,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/acs/widget",
             post(acs::widget_answer).layer(headers_only()),
+        )
+        // The server's root is the cabinet's door.
+        .route(
+            "/",
+            get(|| async { cabinet::session::see_other("/cabinet/") }).layer(headers_only()),
         )
         .merge(with_page_layers(pages, state))
 }

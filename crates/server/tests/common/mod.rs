@@ -25,6 +25,7 @@ pub async fn state(dir: &tempfile::TempDir, tls: bool) -> AppState {
         rules: Default::default(),
         throttle: Arc::new(aqsha_server::throttle::Throttle::new(Default::default())),
         tls,
+        cabinet: Default::default(),
     })
 }
 

@@ -17,6 +17,7 @@ macro_rules! limit_settings_text {
 }
 
 mod batch;
+mod cabinet;
 mod conn;
 mod install;
 mod limits;

@@ -21,6 +21,10 @@ fn column(f: Field) -> &'static str {
         Field::CardMask => "sender_mask",
         Field::Reference => "reference",
         Field::TerminalId => "terminal_id",
+        Field::ReasonCode => "reason_code",
+        Field::OperationId => "id",
+        // Several columns: `clause` writes it.
+        Field::AnyNumber => "invoice_id",
     }
 }
 
@@ -56,8 +60,10 @@ fn test(column: &str, c: &Condition, n: usize) -> String {
 /// under a millisecond).
 fn selective(search: &Search) -> bool {
     search.conditions.iter().any(|c| {
-        matches!(c.field, Field::InvoiceId | Field::Reference)
-            && matches!(c.method, Method::Eq | Method::In)
+        matches!(
+            c.field,
+            Field::InvoiceId | Field::Reference | Field::OperationId | Field::AnyNumber
+        ) && matches!(c.method, Method::Eq | Method::In)
     })
 }
 
@@ -70,6 +76,15 @@ fn clause(c: &Condition, n: usize, selective: bool) -> String {
             test("receiver_mask", c, n)
         ),
         Field::CreatedAt if selective => test("(created_at || '')", c, n),
+        // One lookup per number column, each on its own index (the partial ones need their
+        // condition spelled out): an `OR` of the same tests made SQLite scan the merchant's
+        // rows (0.4 s over a million).
+        Field::AnyNumber => format!(
+            "id IN (SELECT id FROM operations WHERE merchant_id = $1 AND invoice_id = ${n} \
+             UNION ALL SELECT id FROM operations WHERE reference = ${n} AND reference <> '' \
+             UNION ALL SELECT id FROM operations WHERE int_reference = ${n} AND int_reference <> '' \
+             UNION ALL SELECT id FROM operations WHERE id = ${n})"
+        ),
         // The reference index leaves out the declines' empty references.
         Field::Reference
             if matches!(c.method, Method::Eq | Method::In)
@@ -93,6 +108,16 @@ fn statement(search: &Search) -> String {
         sql.push_str(" AND ");
         sql.push_str(&clause(c, n, selective));
         n += c.values.len();
+    }
+    if search.after.is_some() {
+        // Keyset paging: the rows after the cursor in the order `created_at DESC, id DESC`.
+        let key = if selective {
+            "created_at || ''"
+        } else {
+            "created_at"
+        };
+        sql.push_str(&format!(" AND ({key}, id) < (${n}, ${})", n + 1));
+        n += 2;
     }
     let order: Vec<String> = search
         .order
@@ -129,6 +154,10 @@ impl<D: Driver> SqlConn<D> {
                 Value::Text(t) => Param::Text(t),
                 Value::Int(i) => Param::Int(*i),
             }));
+        }
+        if let Some(after) = &search.after {
+            params.push(Param::Text(&after.created_at));
+            params.push(Param::Text(&after.id));
         }
         params.push(Param::Int(i64::from(search.size) + 1));
         params.push(Param::Int(i64::from(search.page) * i64::from(search.size)));

@@ -2,6 +2,7 @@
 //! is most of the time of a test build).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cabinet_scale;
 mod group_commit;
 mod ledger_report;
 mod reseal;

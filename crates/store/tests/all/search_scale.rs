@@ -23,7 +23,7 @@ const TERMINALS: [&str; 3] = [
 
 /// A million operations of the seed's merchant over 100 days, one every ~8.6 s, and a
 /// thousand of another merchant's among them; a tenth declined.
-fn fill(path: &std::path::Path, merchant: &str) {
+pub(crate) fn fill(path: &std::path::Path, merchant: &str) {
     let mut db = rusqlite::Connection::open(path).unwrap();
     let tx = db.transaction().unwrap();
     {

@@ -24,6 +24,7 @@ pub fn config(data_dir: &Path, database: Option<&str>) -> aqsha_server::Config {
         funding_cap: aqsha_server::config::DEFAULT_FUNDING_CAP,
         rules: Default::default(),
         auth_throttle: Default::default(),
+        cabinet: Default::default(),
         token_ttl_secs: aqsha_core::token::TOKEN_TTL_SECS,
         callbacks: Default::default(),
         limits: Default::default(),

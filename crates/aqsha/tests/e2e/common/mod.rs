@@ -338,8 +338,15 @@ impl Server {
 
     /// Creates a second merchant through the CLI, against this server's database.
     pub fn add_merchant(&self, client_id: &str) -> Value {
+        self.add_merchant_with(client_id, &[])
+    }
+
+    /// [`Server::add_merchant`] with more arguments (`--cabinet-email`, say).
+    pub fn add_merchant_with(&self, client_id: &str, more: &[&str]) -> Value {
         let mut cmd = Command::new(bin());
-        cmd.args(["merchant", "add", "--client-id", client_id, "--data-dir"])
+        cmd.args(["merchant", "add", "--client-id", client_id])
+            .args(more)
+            .arg("--data-dir")
             .arg(self.data_dir());
         if let Some(pg) = &self.pg {
             cmd.args(["--database", &pg.url, "--master-key", TEST_MASTER_KEY]);
