@@ -2,11 +2,10 @@
 //! alive past its grace period; no transfer that was acknowledged is lost. Every test runs the
 //! real binary, since the signal is the point.
 
-use crate::common::tcp::{connect, stalled_transfer};
+use crate::common::tcp::{connect, get_on, stalled_transfer};
 use crate::common::*;
-use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 crate::tests! {
     both: [
@@ -21,46 +20,32 @@ async fn sigterm_drains_an_in_flight_request(backend: Backend) {
     let token = s.token_for(&body["order"]).await;
     let text = body.to_string();
     let (first, rest) = text.split_at(10);
-    let (first, rest) = (first.to_string(), rest.to_string());
-    // A request whose body arrives slowly: SIGTERM lands while it is in flight.
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    // Told when the client asks for the rest of the body: the first part has been written
-    // on a connection the server already accepted (the token's, reused from the pool).
-    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
-    let stream = futures_util::stream::unfold(
-        (Some(first), Some(rest), Some((rx, sent_tx))),
-        |(a, b, rx)| async move {
-            if let Some(a) = a {
-                return Some((Ok::<_, std::io::Error>(a), (None, b, rx)));
-            }
-            if let Some(b) = b {
-                if let Some((rx, sent_tx)) = rx {
-                    let _ = sent_tx.send(());
-                    let _ = rx.await;
-                }
-                return Some((Ok(b), (None, None, None)));
-            }
-            None
-        },
+    // A raw connection that the server has provably accepted (it answered a request on it),
+    // so the signal cannot land while the connection still waits in the listen queue.
+    let mut c = connect(&s).await;
+    assert!(get_on(&mut c, "/healthz").await.contains("200"));
+    // A transfer whose body arrives slowly: SIGTERM lands while it is in flight.
+    let head = format!(
+        "POST /payments/cards/auth HTTP/1.1\r\nHost: aqsha\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        text.len()
     );
-    let req = s
-        .http
-        .post(s.path("/payments/cards/auth"))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(stream))
-        .send();
-    let pending = tokio::spawn(req);
-    sent_rx.await.unwrap();
+    c.write_all(head.as_bytes()).await.unwrap();
     unsafe_free_sigterm(s.pid());
     eventually("the server logs the signal", EVENTUALLY, || async {
         s.log().contains("shutdown signal received").then_some(())
     })
     .await;
-    let _ = tx.send(());
-    let resp = pending.await.unwrap().unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let v: Value = resp.json().await.unwrap();
+    c.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(EVENTUALLY, c.read_to_end(&mut answer))
+        .await
+        .expect("the drained request is answered")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (_, json) = answer.split_once("\r\n\r\n").unwrap();
+    let v: Value = serde_json::from_str(json).unwrap();
     assert_eq!(v["status"], "CHARGE");
     let status = s.stop_waiting();
     assert!(status.success(), "{status:?}");
