@@ -295,6 +295,13 @@ pub trait Store: Send + Sync + 'static {
         merchant_id: &str,
         operation_id: &str,
     ) -> StoreResult<Vec<PostingView>>;
+    /// When one of the merchant's pending operations is due to resolve (`transfer::scenario`);
+    /// `None` when it has no resolution waiting.
+    async fn pending_due(
+        &self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
     /// The merchant's terminals, in id order.
     async fn merchant_terminals(&self, merchant_id: &str) -> StoreResult<Vec<TerminalView>>;
     /// The merchant's active saved cards of every customer, by customer then age, at most

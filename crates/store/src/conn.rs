@@ -73,6 +73,11 @@ pub trait CabinetPagesConn {
         merchant_id: &str,
         operation_id: &str,
     ) -> StoreResult<Vec<aqsha_core::store::PostingView>>;
+    fn pending_due(
+        &mut self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
     fn merchant_terminals(
         &mut self,
         merchant_id: &str,

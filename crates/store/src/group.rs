@@ -509,6 +509,15 @@ impl<K: Connector> Store for GroupStore<K> {
         self.read(move |c| c.operation_postings(&m, &o)).await
     }
 
+    async fn pending_due(
+        &self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let (m, o) = (merchant_id.to_string(), operation_id.to_string());
+        self.read(move |c| c.pending_due(&m, &o)).await
+    }
+
     async fn merchant_terminals(
         &self,
         merchant_id: &str,

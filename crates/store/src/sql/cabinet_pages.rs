@@ -7,6 +7,7 @@ use crate::conn::CabinetPagesConn;
 use crate::rows;
 use aqsha_core::records::{MerchantRecord, VaultCard};
 use aqsha_core::store::{PostingView, StoreResult, TerminalView};
+use chrono::{DateTime, Utc};
 
 impl<D: Driver> CabinetPagesConn for SqlConn<D> {
     fn merchant_by_id(&mut self, merchant_id: &str) -> StoreResult<Option<MerchantRecord>> {
@@ -38,6 +39,19 @@ impl<D: Driver> CabinetPagesConn for SqlConn<D> {
                 })
             },
         )
+    }
+
+    fn pending_due(
+        &mut self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let due = self.one(
+            "SELECT due_at FROM pending_resolutions WHERE operation_id = $1 AND merchant_id = $2",
+            &[Param::Text(operation_id), Param::Text(merchant_id)],
+            |r| r.int(0),
+        )?;
+        Ok(due.map(rows::millis))
     }
 
     fn merchant_terminals(&mut self, merchant_id: &str) -> StoreResult<Vec<TerminalView>> {

@@ -19,6 +19,8 @@ mod charts;
 pub mod dashboard;
 pub mod export;
 pub mod format;
+pub mod kit;
+pub mod operation;
 pub mod operations;
 pub mod session;
 pub mod words;
@@ -69,7 +71,11 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/language", post(account::language))
         .route("/cabinet/operations", get(operations::list))
         .route("/cabinet/operations.csv", get(export::csv))
-        .route("/cabinet/operations/{id}", get(operations::one))
+        .route("/cabinet/operations/{id}", get(operation::page))
+        .route(
+            "/cabinet/operations/{id}/callbacks/{event}/resend",
+            post(operation::resend),
+        )
         .route("/cabinet/cards", get(coming))
         .route("/cabinet/terminals", get(coming))
         .route("/cabinet/credentials", get(coming))
