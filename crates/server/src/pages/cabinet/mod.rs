@@ -19,7 +19,9 @@ mod charts;
 pub mod dashboard;
 pub mod export;
 pub mod format;
+pub mod credentials;
 pub mod kit;
+pub mod manage;
 pub mod operation;
 pub mod operations;
 pub mod session;
@@ -76,9 +78,28 @@ pub fn routes() -> Router<AppState> {
             "/cabinet/operations/{id}/callbacks/{event}/resend",
             post(operation::resend),
         )
-        .route("/cabinet/cards", get(coming))
-        .route("/cabinet/terminals", get(coming))
-        .route("/cabinet/credentials", get(coming))
+        .route("/cabinet/cards", get(manage::cards))
+        .route(
+            "/cabinet/cards/{id}/deactivate",
+            post(manage::deactivate),
+        )
+        .route(
+            "/cabinet/terminals",
+            get(manage::terminals).post(manage::add_terminal),
+        )
+        .route(
+            "/cabinet/terminals/{id}/limits",
+            post(manage::set_limits),
+        )
+        .route("/cabinet/credentials", get(credentials::page))
+        .route(
+            "/cabinet/credentials/client-secret",
+            post(credentials::rotate_client),
+        )
+        .route(
+            "/cabinet/credentials/callback-secret",
+            post(credentials::rotate_callback),
+        )
         .route("/cabinet/sandbox", get(coming))
 }
 
