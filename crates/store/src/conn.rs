@@ -82,8 +82,11 @@ pub trait CabinetPagesConn {
         &mut self,
         merchant_id: &str,
     ) -> StoreResult<Vec<aqsha_core::store::TerminalView>>;
-    fn merchant_saved_cards(&mut self, merchant_id: &str, limit: usize)
-        -> StoreResult<Vec<VaultCard>>;
+    fn merchant_saved_cards(
+        &mut self,
+        merchant_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<VaultCard>>;
     fn set_sandbox_card_locked(
         &mut self,
         merchant_id: &str,

@@ -33,7 +33,7 @@ fn fast(c: &mut aqsha_server::Config) {
     c.callbacks.timeout = Duration::from_secs(2);
 }
 
-async fn pay_with_links(
+pub(crate) async fn pay_with_links(
     s: &Server,
     body: &mut Value,
     ok: &str,

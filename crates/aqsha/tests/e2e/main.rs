@@ -10,6 +10,7 @@ mod api_misc;
 mod bench;
 mod browser;
 mod cabinet;
+mod cabinet_pages;
 mod callback_dispatch;
 mod callbacks;
 mod cli_batch;
@@ -60,6 +61,7 @@ fn main() {
         limits::cases(),
         operations::cases(),
         cabinet::cases(),
+        cabinet_pages::cases(),
         bench::cases(),
         retries::cases(),
         callback_dispatch::cases(),

@@ -14,7 +14,10 @@ pub const CALLBACK_SECRET_LEN: usize = 40;
 /// A new client secret for the merchant with this `client_id`, returned to be shown once
 /// (only its hash is kept); `None` when there is no such merchant. The old secret is refused
 /// from the next token request on: the token endpoint reads the merchant without a cache.
-pub async fn rotate_client_secret(store: &dyn Store, client_id: &str) -> StoreResult<Option<String>> {
+pub async fn rotate_client_secret(
+    store: &dyn Store,
+    client_id: &str,
+) -> StoreResult<Option<String>> {
     let secret = random_secret(CLIENT_SECRET_LEN);
     let change = MerchantChange::SecretHash(sha256_hex(secret.as_bytes()));
     let found = store.update_merchant(client_id, change).await?;

@@ -48,4 +48,3 @@ pub fn settings(req: &LimitsInput) -> Result<LimitSettings, EpayError> {
         terminal_total: amount("terminal_total", &req.terminal_total)?,
     })
 }
-

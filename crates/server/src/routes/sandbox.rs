@@ -313,10 +313,10 @@ pub async fn resend_callback(
     };
     match crate::ops::callbacks::resend(&state, &m.id, &event_id).await {
         Ok(true) => (
-                StatusCode::ACCEPTED,
-                Json(serde_json::json!({"id": event_id, "status": "pending"})),
-            )
-                .into_response(),
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"id": event_id, "status": "pending"})),
+        )
+            .into_response(),
         Ok(false) => EpayError::new(
             StatusCode::NOT_FOUND,
             reason::NOT_PERMITTED_TO_MERCHANT,

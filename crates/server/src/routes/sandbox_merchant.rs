@@ -96,7 +96,8 @@ async fn fund_for(state: &AppState, merchant_id: &str, body: Body) -> Result<Res
     let body = read_body(body).await?;
     let req: Fund = json_body(&body, "funding request")?;
     let currency = crate::ops::sandbox::currency(req.currency.as_deref())?;
-    let balance = crate::ops::sandbox::fund(state, merchant_id, currency, req.amount.as_str()).await?;
+    let balance =
+        crate::ops::sandbox::fund(state, merchant_id, currency, req.amount.as_str()).await?;
     let balance = Balance {
         currency: currency.code().into(),
         balance: WireAmount::new(balance.to_string()),

@@ -62,7 +62,10 @@ pub async fn status(
 /// Whether the operation failed its 3-D Secure challenge (473: cancelled or expired; 505:
 /// three wrong codes): its `statusName` is then ePay's `3D` (`docs/protocol.md`, "3-D
 /// Secure"). A sandbox outcome of 473 without a challenge stays `FAILED`.
-pub(crate) async fn failed_secure3d(state: &AppState, op: &OperationRecord) -> Result<bool, EpayError> {
+pub(crate) async fn failed_secure3d(
+    state: &AppState,
+    op: &OperationRecord,
+) -> Result<bool, EpayError> {
     use aqsha_core::transfer::secure3d::{FAILED, TOO_MANY_WRONG};
     let code = op.reason_code;
     if op.status != OperationStatus::Failed || (code != FAILED.code && code != TOO_MANY_WRONG.code)

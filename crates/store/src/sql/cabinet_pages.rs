@@ -66,16 +66,12 @@ impl<D: Driver> CabinetPagesConn for SqlConn<D> {
                 WHERE v.terminal_id = t.id AND v.merchant_id = t.merchant_id AND v.active = $2)
              FROM terminals t WHERE t.merchant_id = $1 ORDER BY t.id"
         );
-        self.all(
-            &sql,
-            &[Param::Text(merchant_id), Param::Bool(true)],
-            |r| {
-                Ok(TerminalView {
-                    terminal: rows::terminal(r)?,
-                    saved_cards: u64::try_from(r.int(7)?).unwrap_or(0),
-                })
-            },
-        )
+        self.all(&sql, &[Param::Text(merchant_id), Param::Bool(true)], |r| {
+            Ok(TerminalView {
+                terminal: rows::terminal(r)?,
+                saved_cards: u64::try_from(r.int(7)?).unwrap_or(0),
+            })
+        })
     }
 
     fn merchant_saved_cards(

@@ -40,17 +40,16 @@ impl Outcome {
         let prefix = ["Не выполнено", "Орындалмады", "Not done"][lang.index()];
         Outcome {
             notice: None,
-            error: Some(format!(
-                "{prefix}: {} ({})",
-                e.body.message, e.body.code
-            )),
+            error: Some(format!("{prefix}: {} ({})", e.body.message, e.body.code)),
         }
     }
 }
 
 /// The form token for a page a post renders again (the extractor works on safe requests only).
 pub fn post_token(app: &AppState, headers: &HeaderMap) -> String {
-    csrf::issue(app, &Csrf::new(app), csrf::browser_id(headers)).0 .0
+    csrf::issue(app, &Csrf::new(app), csrf::browser_id(headers))
+        .0
+         .0
 }
 
 /// Whether the sandbox pages and actions exist for this merchant's server.

@@ -150,15 +150,33 @@ fn limit_row(s: &LimitSettings, lang: Lang) -> [(&'static str, String, String); 
     let e = s.effective();
     let tenge = |m: Money| format::tenge(m.minor(), lang);
     [
-        ("per_transfer", tenge(e.per_transfer), money_field(s.per_transfer)),
+        (
+            "per_transfer",
+            tenge(e.per_transfer),
+            money_field(s.per_transfer),
+        ),
         (
             "sender_daily_transfers",
             e.sender_daily_transfers.to_string(),
-            s.sender_daily_transfers.map(|n| n.to_string()).unwrap_or_default(),
+            s.sender_daily_transfers
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
         ),
-        ("receiver_daily", tenge(e.receiver_daily), money_field(s.receiver_daily)),
-        ("terminal_daily", tenge(e.terminal_daily), money_field(s.terminal_daily)),
-        ("terminal_total", tenge(e.terminal_total), money_field(s.terminal_total)),
+        (
+            "receiver_daily",
+            tenge(e.receiver_daily),
+            money_field(s.receiver_daily),
+        ),
+        (
+            "terminal_daily",
+            tenge(e.terminal_daily),
+            money_field(s.terminal_daily),
+        ),
+        (
+            "terminal_total",
+            tenge(e.terminal_total),
+            money_field(s.terminal_total),
+        ),
     ]
 }
 
@@ -274,9 +292,11 @@ fn limits_input(f: &LimitsForm) -> Result<LimitsInput, EpayError> {
         sender_daily_transfers: if count.is_empty() {
             None
         } else {
-            Some(count.parse().map_err(|_| {
-                EpayError::input("sender_daily_transfers must be a whole number")
-            })?)
+            Some(
+                count.parse().map_err(|_| {
+                    EpayError::input("sender_daily_transfers must be a whole number")
+                })?,
+            )
         },
         receiver_daily: amount(&f.receiver_daily),
         terminal_daily: amount(&f.terminal_daily),

@@ -16,10 +16,10 @@
 
 pub mod account;
 mod charts;
+pub mod credentials;
 pub mod dashboard;
 pub mod export;
 pub mod format;
-pub mod credentials;
 pub mod kit;
 pub mod manage;
 pub mod operation;
@@ -80,18 +80,12 @@ pub fn routes() -> Router<AppState> {
             post(operation::resend),
         )
         .route("/cabinet/cards", get(manage::cards))
-        .route(
-            "/cabinet/cards/{id}/deactivate",
-            post(manage::deactivate),
-        )
+        .route("/cabinet/cards/{id}/deactivate", post(manage::deactivate))
         .route(
             "/cabinet/terminals",
             get(manage::terminals).post(manage::add_terminal),
         )
-        .route(
-            "/cabinet/terminals/{id}/limits",
-            post(manage::set_limits),
-        )
+        .route("/cabinet/terminals/{id}/limits", post(manage::set_limits))
         .route("/cabinet/credentials", get(credentials::page))
         .route(
             "/cabinet/credentials/client-secret",
@@ -101,15 +95,9 @@ pub fn routes() -> Router<AppState> {
             "/cabinet/credentials/callback-secret",
             post(credentials::rotate_callback),
         )
-        .route(
-            "/cabinet/sandbox",
-            get(sandbox::page),
-        )
+        .route("/cabinet/sandbox", get(sandbox::page))
         .route("/cabinet/sandbox/cards", post(sandbox::issue))
-        .route(
-            "/cabinet/sandbox/cards/{id}/topup",
-            post(sandbox::top_up),
-        )
+        .route("/cabinet/sandbox/cards/{id}/topup", post(sandbox::top_up))
         .route("/cabinet/sandbox/cards/{id}/lock", post(sandbox::lock))
         .route("/cabinet/sandbox/fund", post(sandbox::fund))
 }

@@ -155,9 +155,7 @@ async fn load(
     outcome: Outcome,
 ) -> Result<Html<String>, PageError> {
     let lang = m.lang;
-    let op = find(app, m, id)
-        .await?
-        .ok_or(PageError::not_found(lang))?;
+    let op = find(app, m, id).await?.ok_or(PageError::not_found(lang))?;
     let failed = |e| PageError::internal(lang, "reading an operation's story failed", e);
     let postings = app
         .store

@@ -60,7 +60,11 @@ async fn load(
     }
     let fail = |e| PageError::internal(lang, "reading the sandbox failed", e);
     // The public test cards (documented for everyone) and the merchant's own.
-    let own = app.store.sandbox_cards(&m.merchant_id).await.map_err(fail)?;
+    let own = app
+        .store
+        .sandbox_cards(&m.merchant_id)
+        .await
+        .map_err(fail)?;
     let phones = app.store.phones(&m.merchant_id).await.map_err(fail)?;
     let balances = app
         .store
@@ -182,7 +186,14 @@ pub async fn issue(
         Ok((view, pan)) => {
             let text = l.t("Карта выпущена", "Карта шығарылды", "Card issued");
             let shown = Some((view.mask.clone(), pan));
-            answer(&app, &m, &headers, Ok(format!("{text}: {}", view.id)), shown).await
+            answer(
+                &app,
+                &m,
+                &headers,
+                Ok(format!("{text}: {}", view.id)),
+                shown,
+            )
+            .await
         }
         Err(e) => answer(&app, &m, &headers, Err(e), None).await,
     }
@@ -208,7 +219,10 @@ pub async fn top_up(
     }
     let amount = f.amount.trim().replace(',', ".");
     let done = sandbox::top_up(&app, &m.merchant_id, &card_id, &amount).await;
-    if done.as_ref().is_err_and(|e| e.status == axum::http::StatusCode::NOT_FOUND) {
+    if done
+        .as_ref()
+        .is_err_and(|e| e.status == axum::http::StatusCode::NOT_FOUND)
+    {
         return Err(PageError::not_found(m.lang));
     }
     let l = L(m.lang);
@@ -246,7 +260,11 @@ pub async fn lock(
     let text = if locked {
         l.t("Карта заблокирована.", "Карта бұғатталды.", "Card locked.")
     } else {
-        l.t("Карта разблокирована.", "Карта бұғаттан шықты.", "Card unlocked.")
+        l.t(
+            "Карта разблокирована.",
+            "Карта бұғаттан шықты.",
+            "Card unlocked.",
+        )
     };
     answer(&app, &m, &headers, Ok(text.into()), None).await
 }
