@@ -9,17 +9,15 @@ use aqsha_core::fee::FeeSchedule;
 use aqsha_core::money::Currency;
 use aqsha_core::provision::{random_secret, random_uuid};
 use aqsha_core::store::{MerchantChange, Store};
-use aqsha_core::vault::sha256_hex;
+use aqsha_server::ops::credentials::{
+    rotate_callback_secret, rotate_client_secret, CLIENT_SECRET_LEN,
+};
 use aqsha_store::DatabaseUrl;
 use clap::Subcommand;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Length of generated client secrets (the seed's is 36 characters).
-const CLIENT_SECRET_LEN: usize = 36;
-/// Length of generated callback signing secrets.
-const CALLBACK_SECRET_LEN: usize = 40;
 /// Length of generated cabinet passwords.
 const CABINET_PASSWORD_LEN: usize = 20;
 
@@ -94,9 +92,11 @@ pub async fn run(command: MerchantCommand) -> anyhow::Result<()> {
         } => add(&client_id, terminal, name, cabinet_email, &store).await,
         MerchantCommand::List { json, store } => list(json, &store).await,
         MerchantCommand::RotateSecret { client_id, store } => {
-            let secret = random_secret(CLIENT_SECRET_LEN);
-            let change = MerchantChange::SecretHash(sha256_hex(secret.as_bytes()));
-            change_merchant(&store, &client_id, change).await?;
+            let store = open(&store).await?;
+            let secret = rotate_client_secret(store.as_ref(), &client_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .with_context(|| format!("no merchant with client_id {client_id:?}"))?;
             println!(
                 "{}",
                 json!({"client_id": client_id, "client_secret": secret})
@@ -105,9 +105,11 @@ pub async fn run(command: MerchantCommand) -> anyhow::Result<()> {
             Ok(())
         }
         MerchantCommand::RotateCallbackSecret { client_id, store } => {
-            let secret = random_secret(CALLBACK_SECRET_LEN);
-            let change = MerchantChange::CallbackSecret(secret.clone());
-            change_merchant(&store, &client_id, change).await?;
+            let store = open(&store).await?;
+            let secret = rotate_callback_secret(store.as_ref(), &client_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .with_context(|| format!("no merchant with client_id {client_id:?}"))?;
             println!(
                 "{}",
                 json!({"client_id": client_id, "callback_secret": secret})

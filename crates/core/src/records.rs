@@ -360,7 +360,18 @@ pub struct CallbackAttempt {
     pub error: Option<String>,
     #[serde(rename = "durationMs")]
     pub duration_ms: u64,
+    /// The start of the receiver's answer (at most [`RESPONSE_EXCERPT_CHARS`] characters),
+    /// for the merchant to see why its endpoint refused; absent for attempts recorded before
+    /// it was kept, and when no answer came.
+    #[serde(rename = "responseExcerpt", skip_serializing_if = "Option::is_none")]
+    pub response_excerpt: Option<String>,
+    /// When the dispatcher planned the next attempt after this one; `None` after the last.
+    #[serde(rename = "nextAttemptAt", skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
+
+/// How much of a receiver's answer an attempt keeps.
+pub const RESPONSE_EXCERPT_CHARS: usize = 256;
 
 /// A table that keeps sealed card numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

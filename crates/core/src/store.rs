@@ -95,6 +95,24 @@ pub struct ChallengeView {
     pub merchant_name: String,
 }
 
+/// One ledger posting of an operation, for the cabinet's operation page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostingView {
+    pub account_id: String,
+    /// The account's kind: `card`, `fee`, `external`, `funding`, `settlement`.
+    pub kind: String,
+    pub currency: String,
+    /// Signed, in minor units: a debit is negative.
+    pub amount_minor: i64,
+}
+
+/// One of a merchant's terminals with how many active saved cards were saved through it.
+#[derive(Debug, Clone)]
+pub struct TerminalView {
+    pub terminal: TerminalRecord,
+    pub saved_cards: u64,
+}
+
 /// A phone directory entry as the sandbox API lists it: never the number or the IIN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneView {
@@ -266,6 +284,41 @@ pub trait Store: Send + Sync + 'static {
         merchant_id: &str,
         terminal_id: &str,
         settings: LimitSettings,
+    ) -> StoreResult<bool>;
+
+    /// The merchant's record by its id (the cabinet knows a merchant by id, not client id).
+    async fn merchant_by_id(&self, merchant_id: &str) -> StoreResult<Option<MerchantRecord>>;
+    /// The ledger postings of one of the merchant's operations, in the order written; empty
+    /// for another merchant's operation.
+    async fn operation_postings(
+        &self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Vec<PostingView>>;
+    /// When one of the merchant's pending operations is due to resolve (`transfer::scenario`);
+    /// `None` when it has no resolution waiting.
+    async fn pending_due(
+        &self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// The merchant's terminals, in id order.
+    async fn merchant_terminals(&self, merchant_id: &str) -> StoreResult<Vec<TerminalView>>;
+    /// The merchant's active saved cards of every customer, by customer then age, at most
+    /// `limit`.
+    async fn merchant_saved_cards(
+        &self,
+        merchant_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<VaultCard>>;
+    /// Locks or unlocks one of the merchant's own sandbox cards; `false` when it has no such
+    /// card (the public test cards included). Transfers on this instance see it at once,
+    /// other instances within their card cache's few seconds.
+    async fn set_sandbox_card_locked(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        locked: bool,
     ) -> StoreResult<bool>;
 
     /// Claims up to `limit` due callbacks for one attempt each, at most `per_merchant` of any

@@ -12,7 +12,7 @@
 
 pub use crate::targets::is_public;
 use crate::targets::PublicOnlyResolver;
-use aqsha_core::records::CallbackAttempt;
+use aqsha_core::records::{CallbackAttempt, RESPONSE_EXCERPT_CHARS};
 use aqsha_core::store::{DueCallback, NextStep, Store};
 use aqsha_wire::callback::{ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER};
 use chrono::{DateTime, Utc};
@@ -250,9 +250,14 @@ impl Dispatcher {
     async fn deliver(&self, d: DueCallback) {
         let started = Instant::now();
         let at = Utc::now();
-        let (http_status, error, permanent) = match self.attempt(&d).await {
-            Ok(status) => (Some(status), None, false),
-            Err((e, permanent)) => (None, Some(e), permanent),
+        let (http_status, excerpt, error, permanent) = match self.attempt(&d).await {
+            Ok((status, excerpt)) => (Some(status), Some(excerpt), None, false),
+            Err((e, permanent)) => (None, None, Some(e), permanent),
+        };
+        let next = match http_status {
+            Some(s) if (200..300).contains(&s) => NextStep::Delivered,
+            _ if permanent => NextStep::Failed,
+            _ => self.next_try(d.attempt, d.event.created_at, Utc::now()),
         };
         let attempt = CallbackAttempt {
             attempt: d.attempt,
@@ -260,11 +265,11 @@ impl Dispatcher {
             http_status,
             error: error.clone(),
             duration_ms: started.elapsed().as_millis() as u64,
-        };
-        let next = match http_status {
-            Some(s) if (200..300).contains(&s) => NextStep::Delivered,
-            _ if permanent => NextStep::Failed,
-            _ => self.next_try(d.attempt, d.event.created_at, Utc::now()),
+            response_excerpt: excerpt,
+            next_attempt_at: match next {
+                NextStep::RetryAt(t) => Some(t),
+                _ => None,
+            },
         };
         tracing::info!(
             event = %d.event.id, attempt = d.attempt, status = ?http_status,
@@ -294,8 +299,9 @@ impl Dispatcher {
         }
     }
 
-    /// One POST. `Err((why, permanent))`: a permanent error is not retried.
-    async fn attempt(&self, d: &DueCallback) -> Result<u16, (String, bool)> {
+    /// One POST: the answer's status and the start of its body. `Err((why, permanent))`: a
+    /// permanent error is not retried.
+    async fn attempt(&self, d: &DueCallback) -> Result<(u16, String), (String, bool)> {
         let url =
             reqwest::Url::parse(&d.event.url).map_err(|e| (format!("invalid URL: {e}"), true))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -328,19 +334,34 @@ impl Dispatcher {
             .await
             .map_err(|e| (describe(&e), false))?;
         let status = resp.status().as_u16();
-        // Read (and drop) at most a little of the answer, so a receiver cannot make us buffer
-        // an endless body; the status is all that counts.
+        // Read at most a little of the answer, so a receiver cannot make us buffer an endless
+        // body; the status is all that counts, and the start is kept for the merchant to see.
         let mut resp = resp;
         let mut read = 0;
+        let mut head = Vec::new();
         while read < MAX_RESPONSE_BYTES {
             match resp.chunk().await {
-                Ok(Some(c)) => read += c.len(),
+                Ok(Some(c)) => {
+                    read += c.len();
+                    let room = (RESPONSE_EXCERPT_CHARS * 4).saturating_sub(head.len());
+                    head.extend_from_slice(&c[..c.len().min(room)]);
+                }
                 Ok(None) => break,
                 Err(e) => return Err((describe(&e), false)),
             }
         }
-        Ok(status)
+        Ok((status, excerpt(&head)))
     }
+}
+
+/// The start of a receiver's answer as text: at most [`RESPONSE_EXCERPT_CHARS`] characters,
+/// invalid UTF-8 and control characters replaced, so the page shows it as it is.
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .chars()
+        .take(RESPONSE_EXCERPT_CHARS)
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect()
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -371,5 +392,15 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("5y").is_err());
         assert_eq!(parse_schedule("1s, 2s").map(|s| s.len()), Ok(2));
+    }
+
+    #[test]
+    fn an_excerpt_is_short_printable_text() {
+        assert_eq!(excerpt(b"ok\r\n\x00\xffdone"), "ok \n \u{fffd}done");
+        let long = "\u{0436}".repeat(1000);
+        assert_eq!(
+            excerpt(long.as_bytes()).chars().count(),
+            RESPONSE_EXCERPT_CHARS
+        );
     }
 }

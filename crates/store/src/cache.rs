@@ -39,6 +39,13 @@ impl<V: Clone> TtlCache<V> {
             .map(|(_, v)| v.clone())
     }
 
+    /// Forgets every entry: after a change to rows it may hold.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
+    }
+
     pub(crate) fn put(&self, key: &str, value: V) {
         if let Ok(mut map) = self.map.lock() {
             // Bounded: unknown keys (e.g. wrong client ids) cannot grow it without limit.

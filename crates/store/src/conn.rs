@@ -64,7 +64,38 @@ pub trait CabinetConn {
     ) -> StoreResult<Vec<StatRow>>;
 }
 
-pub trait Conn: Tx + CabinetConn + Send + 'static {
+/// The cabinet's pages' rows (`sql/cabinet_pages.rs`); see the methods of the same names
+/// on [`aqsha_core::store::Store`].
+pub trait CabinetPagesConn {
+    fn merchant_by_id(&mut self, merchant_id: &str) -> StoreResult<Option<MerchantRecord>>;
+    fn operation_postings(
+        &mut self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Vec<aqsha_core::store::PostingView>>;
+    fn pending_due(
+        &mut self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    fn merchant_terminals(
+        &mut self,
+        merchant_id: &str,
+    ) -> StoreResult<Vec<aqsha_core::store::TerminalView>>;
+    fn merchant_saved_cards(
+        &mut self,
+        merchant_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<VaultCard>>;
+    fn set_sandbox_card_locked(
+        &mut self,
+        merchant_id: &str,
+        card_id: &str,
+        locked: bool,
+    ) -> StoreResult<bool>;
+}
+
+pub trait Conn: Tx + CabinetConn + CabinetPagesConn + Send + 'static {
     // Transaction control.
     fn begin(&mut self) -> Result<(), BatchError>;
     /// Prepares a batch's commands: locks the card accounts each will touch, until the

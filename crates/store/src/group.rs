@@ -18,7 +18,7 @@
 //! Reads use a small pool of separate connections.
 
 use crate::cache::TtlCache;
-use crate::conn::{CabinetConn, Conn, Connector};
+use crate::conn::{CabinetConn, CabinetPagesConn, Conn, Connector};
 pub use crate::writer::MAX_BATCH;
 use crate::writer::{writer_loop, Command, WriterStats};
 use aqsha_core::cabinet::{CabinetSession, LoginPolicy, StatRow};
@@ -497,6 +497,57 @@ impl<K: Connector> Store for GroupStore<K> {
     async fn resend_callback(&self, merchant_id: &str, event_id: &str) -> StoreResult<bool> {
         let (m, id) = (merchant_id.to_string(), event_id.to_string());
         self.write(move |c| c.resend_callback(&m, &id, chrono::Utc::now()))
+            .await
+    }
+
+    async fn merchant_by_id(&self, merchant_id: &str) -> StoreResult<Option<MerchantRecord>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.merchant_by_id(&m)).await
+    }
+
+    async fn operation_postings(
+        &self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Vec<aqsha_core::store::PostingView>> {
+        let (m, o) = (merchant_id.to_string(), operation_id.to_string());
+        self.read(move |c| c.operation_postings(&m, &o)).await
+    }
+
+    async fn pending_due(
+        &self,
+        merchant_id: &str,
+        operation_id: &str,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let (m, o) = (merchant_id.to_string(), operation_id.to_string());
+        self.read(move |c| c.pending_due(&m, &o)).await
+    }
+
+    async fn merchant_terminals(
+        &self,
+        merchant_id: &str,
+    ) -> StoreResult<Vec<aqsha_core::store::TerminalView>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.merchant_terminals(&m)).await
+    }
+
+    async fn merchant_saved_cards(
+        &self,
+        merchant_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<VaultCard>> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.merchant_saved_cards(&m, limit)).await
+    }
+
+    async fn set_sandbox_card_locked(
+        &self,
+        merchant_id: &str,
+        card_id: &str,
+        locked: bool,
+    ) -> StoreResult<bool> {
+        let (m, id) = (merchant_id.to_string(), card_id.to_string());
+        self.write(move |c| c.set_sandbox_card_locked(&m, &id, locked))
             .await
     }
 

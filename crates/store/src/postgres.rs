@@ -113,6 +113,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         25,
         include_str!("../migrations/postgres/0025_int_reference_index.sql"),
     ),
+    (
+        26,
+        include_str!("../migrations/postgres/0026_callback_attempt_details.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

@@ -32,7 +32,8 @@ pub const VAULT_CARD_COLUMNS: &str = "id, merchant_id, account_id, fingerprint, 
 pub const OPERATION_COLUMNS: &str = "id, merchant_id, terminal_id, invoice_id, account_id, amount, fee, currency, description, email, status, reason_code, reason, reference, int_reference, sender_card_id, sender_mask, sender_brand, sender_type, receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_id, request_digest, http_status, response_body, created_at, post_link, failure_post_link, secret_hash, kind, language, approval_code";
 pub const EVENT_COLUMNS: &str =
     "id, merchant_id, operation_id, invoice_id, url, kind, body, created_at";
-pub const ATTEMPT_COLUMNS: &str = "attempt, at, http_status, error, duration_ms";
+pub const ATTEMPT_COLUMNS: &str =
+    "attempt, at, http_status, error, duration_ms, response_excerpt, next_attempt_at";
 /// The public cards and the given merchant's own ($1).
 pub const SANDBOX_CARD_SELECT: &str =
     "SELECT n.id, n.mask, n.brand, n.locked, a.balance, n.currency, n.exp_month, n.exp_year,
@@ -242,6 +243,8 @@ pub fn attempt(r: &dyn Cols) -> StoreResult<CallbackAttempt> {
         http_status: r.opt_int(2)?.map(small).transpose()?,
         error: r.opt_text(3)?,
         duration_ms: small(r.int(4)?)?,
+        response_excerpt: r.opt_text(5)?,
+        next_attempt_at: r.opt_int(6)?.map(millis),
     })
 }
 

@@ -94,6 +94,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         23,
         include_str!("../migrations/sqlite/0023_int_reference_index.sql"),
     ),
+    (
+        24,
+        include_str!("../migrations/sqlite/0024_callback_attempt_details.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

@@ -22,18 +22,18 @@ crate::tests! {
     ],
 }
 
-const LOGIN: &str = "epay@halykbank.kz";
-const PASSWORD: &str = "XZG1E@Mm";
+pub(crate) const LOGIN: &str = "epay@halykbank.kz";
+pub(crate) const PASSWORD: &str = "XZG1E@Mm";
 
 /// A browser without JavaScript: it keeps cookies and does not follow redirects.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     cookies: BTreeMap<String, String>,
 }
 
 impl Browser {
-    fn new(s: &Server) -> Browser {
+    pub(crate) fn new(s: &Server) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -65,7 +65,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, HeaderMap, String) {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -78,7 +78,11 @@ impl Browser {
         (st, h, r.text().await.unwrap())
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, String) {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -98,7 +102,11 @@ impl Browser {
         token_in(&html)
     }
 
-    async fn login(&mut self, email: &str, password: &str) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn login(
+        &mut self,
+        email: &str,
+        password: &str,
+    ) -> (StatusCode, HeaderMap, String) {
         let t = self.token("/cabinet/login").await;
         self.post(
             "/cabinet/login",
@@ -108,7 +116,7 @@ impl Browser {
     }
 }
 
-fn token_in(html: &str) -> String {
+pub(crate) fn token_in(html: &str) -> String {
     let mark = "name=\"csrf_token\" value=\"";
     let at = html.find(mark).expect("a form") + mark.len();
     html[at..].split('"').next().unwrap().to_string()
@@ -349,7 +357,7 @@ async fn charge(s: &Server, amount: Value) -> String {
 }
 
 /// The operation ids the list page links to.
-fn linked_ids(html: &str) -> Vec<String> {
+pub(crate) fn linked_ids(html: &str) -> Vec<String> {
     html.split("href=\"/cabinet/operations/")
         .skip(1)
         .map(|s| s.split('"').next().unwrap().to_string())

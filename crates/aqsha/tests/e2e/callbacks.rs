@@ -33,7 +33,7 @@ fn fast(c: &mut aqsha_server::Config) {
     c.callbacks.timeout = Duration::from_secs(2);
 }
 
-async fn pay_with_links(
+pub(crate) async fn pay_with_links(
     s: &Server,
     body: &mut Value,
     ok: &str,
@@ -223,6 +223,22 @@ async fn failed_attempts_are_retried_until_accepted(backend: Backend) {
     assert!(recorded
         .iter()
         .all(|a| a["durationMs"].is_u64() && a["at"].is_string()));
+    // Each attempt keeps the start of the answer and, but for the last, when the next was due.
+    let excerpts: Vec<Value> = recorded
+        .iter()
+        .map(|a| a["responseExcerpt"].clone())
+        .collect();
+    assert_eq!(
+        excerpts,
+        [
+            json!("answer 500"),
+            json!("answer 500"),
+            json!("answer 200")
+        ]
+    );
+    let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert!(time(&recorded[0]["nextAttemptAt"]) <= time(&recorded[1]["at"]));
+    assert!(recorded[2].get("nextAttemptAt").is_none());
 
     // Re-send on demand: the same event, once more.
     let resend = format!("/sandbox/callbacks/{}/resend", ev["id"].as_str().unwrap());

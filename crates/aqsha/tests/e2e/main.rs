@@ -42,6 +42,7 @@ subjects! {
     limits,
     operations,
     cabinet,
+    cabinet_pages,
     bench,
     retries,
     callback_dispatch,

@@ -10,14 +10,22 @@
 //! - [`transfer`]: open the token, build both card sides, run the transfer in the store; AFT
 //!   and OCT with the merchant's account as one side.
 //! - [`phone`]: a receiver named by phone number and IIN, as keyed values.
+//! - [`callbacks`]: an event sent again on demand.
+//! - [`limits`]: a terminal's limits as a request gives them, checked.
+//! - [`credentials`]: rotation of a merchant's client secret and callback secret.
+//! - [`sandbox`]: the sandbox network's cards, terminals and settlement funding.
 //! - [`check_callback_links`]: the one rule for `postLink`/`failurePostLink`, wherever given.
 //!
 //! Errors are [`EpayError`](crate::error::EpayError)s: they carry the reason code and HTTP
 //! status the API sends, and a page maps the code to a message in its own language.
 
+pub mod callbacks;
 pub mod card;
+pub mod credentials;
+pub mod limits;
 pub mod login;
 pub mod phone;
+pub mod sandbox;
 pub mod secure3d;
 pub mod transfer;
 

@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The limits as they apply, with the fields a `PUT` takes.
 #[derive(Serialize)]
@@ -32,23 +32,6 @@ struct LimitsView {
     terminal_total: WireAmount,
     /// The fields that have no setting of their own and take the default.
     defaults: Vec<&'static str>,
-}
-
-/// A `PUT` body: each field optional; unknown fields are refused, so a misspelt limit is not
-/// silently left at its default.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitsInput {
-    #[serde(default)]
-    per_transfer: Option<WireAmount>,
-    #[serde(default)]
-    sender_daily_transfers: Option<i64>,
-    #[serde(default)]
-    receiver_daily: Option<WireAmount>,
-    #[serde(default)]
-    terminal_daily: Option<WireAmount>,
-    #[serde(default)]
-    terminal_total: Option<WireAmount>,
 }
 
 fn view(terminal_id: String, s: &LimitSettings) -> LimitsView {
@@ -70,30 +53,6 @@ fn view(terminal_id: String, s: &LimitSettings) -> LimitsView {
         terminal_total: amount(l.terminal_total),
         defaults: defaults.iter().filter(|d| d.1).map(|d| d.0).collect(),
     }
-}
-
-/// A limit amount: positive, at most two decimals, at most the largest amount Aqsha takes.
-fn amount(name: &str, a: &Option<WireAmount>) -> Result<Option<Money>, EpayError> {
-    a.as_ref()
-        .map(|a| {
-            Money::parse_positive(a.as_str()).map_err(|e| EpayError::input(format!("{name}: {e}")))
-        })
-        .transpose()
-}
-
-fn settings(req: &LimitsInput) -> Result<LimitSettings, EpayError> {
-    if req.sender_daily_transfers.is_some_and(|n| n < 0) {
-        return Err(EpayError::input(
-            "sender_daily_transfers must be zero or more",
-        ));
-    }
-    Ok(LimitSettings {
-        per_transfer: amount("per_transfer", &req.per_transfer)?,
-        sender_daily_transfers: req.sender_daily_transfers,
-        receiver_daily: amount("receiver_daily", &req.receiver_daily)?,
-        terminal_daily: amount("terminal_daily", &req.terminal_daily)?,
-        terminal_total: amount("terminal_total", &req.terminal_total)?,
-    })
 }
 
 fn no_terminal() -> EpayError {
@@ -139,8 +98,8 @@ async fn replace(
     terminal_id: String,
     body: Body,
 ) -> Result<Response, EpayError> {
-    let req: LimitsInput = json_body(&read_body(body).await?, "limits")?;
-    let s = settings(&req)?;
+    let req: crate::ops::limits::LimitsInput = json_body(&read_body(body).await?, "limits")?;
+    let s = crate::ops::limits::settings(&req)?;
     let set = state
         .store
         .set_limit_settings(merchant_id, &terminal_id, s)

@@ -12,14 +12,11 @@
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
 use crate::error::EpayError;
-use crate::ops::card;
+use crate::ops::sandbox;
 use crate::routes::read_body;
 use crate::AppState;
-use aqsha_core::card::{Cvc, Expiry};
-use aqsha_core::money::{Currency, Money};
-use aqsha_core::provision::{network_card, CardTerms, NewRecords};
 use aqsha_core::records::MerchantRecord;
-use aqsha_core::store::{LedgerReport, SandboxCardView, StoreError};
+use aqsha_core::store::{LedgerReport, SandboxCardView};
 use aqsha_wire::codes::reason;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
@@ -27,7 +24,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub(crate) async fn merchant(
@@ -138,44 +134,7 @@ pub async fn ledger(State(state): State<AppState>, peer: Peer, headers: HeaderMa
     }
 }
 
-#[derive(Deserialize)]
-struct IssueCard {
-    /// A card number to issue; a random Luhn-valid VISA number when absent.
-    pan: Option<String>,
-    /// `MM/YY`.
-    expire: String,
-    cvc: String,
-    #[serde(default)]
-    balance: Option<WireAmount>,
-    #[serde(default)]
-    locked: bool,
-    #[serde(default)]
-    currency: Option<String>,
-    #[serde(flatten)]
-    scenario: super::scenario::ScenarioFields,
-    /// Enrolled in 3-D Secure: transfers paid with its number wait for the ACS challenge.
-    #[serde(default)]
-    secure3d: bool,
-}
-
-#[derive(Serialize)]
-struct IssuedCard {
-    #[serde(flatten)]
-    view: CardView,
-    /// The full number, returned once to the caller who asked for this test card.
-    pan: String,
-}
-
-fn random_visa() -> String {
-    let mut rng = rand::thread_rng();
-    let body: String = std::iter::once('4')
-        .chain("000".chars())
-        .chain((0..11).map(|_| char::from(b'0' + rng.gen_range(0..10u8))))
-        .collect();
-    let check = aqsha_wire::card::luhn_check_digit(&body);
-    format!("{body}{check}")
-}
-
+/// `POST /sandbox/cards`: the card issued ([`sandbox::issue`]), with its full number once.
 pub async fn issue_card(
     State(state): State<AppState>,
     peer: Peer,
@@ -186,109 +145,30 @@ pub async fn issue_card(
         Ok(m) => m,
         Err(r) => return r,
     };
-    issue(&state, &m.id, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
-/// `POST /sandbox/cards` once the caller is known: read the request, make the card in the
-/// caller's own world, install it funded from the caller's funding account.
-async fn issue(state: &AppState, merchant_id: &str, body: Body) -> Result<Response, EpayError> {
-    let body = read_body(body).await?;
-    let mut req: IssueCard = json_body(&body, "card request")?;
-    let pan_text = req.pan.take().unwrap_or_else(random_visa);
-    let known = card::known_pan(state, merchant_id, &pan_text, "pan")?;
-    if !known.pan.luhn_ok() {
-        return Err(EpayError::input("pan fails the Luhn check"));
+    let issued = async {
+        let body = read_body(body).await?;
+        let req: sandbox::IssueCard = json_body(&body, "card request")?;
+        sandbox::issue(&state, &m.id, req).await
     }
-    // The public test cards are documented for everyone, so saying so reveals nothing;
-    // any other number is issued in the caller's own world, whoever else holds it.
-    if state.public_cards.contains(&state.vault, &known.pan) {
-        return Err(EpayError::input(
-            "pan is one of the network's public test cards, which every merchant shares; \
-             issue another number",
-        ));
-    }
-    let (terms, cvc) = card_terms(&req)?;
-    let owner = Some(merchant_id.to_string());
-    let card = network_card(
-        &state.vault,
-        known.fingerprint,
-        owner,
-        &known.pan,
-        &cvc,
-        terms,
-    );
-    let view = SandboxCardView {
-        id: card.card.id.clone(),
-        mask: card.card.mask.clone(),
-        brand: card.card.brand,
-        locked: terms.locked,
-        balance: terms.balance,
-        currency: terms.currency,
-        expiry: terms.expiry,
-        scenario: terms.scenario,
-        secure3d: terms.secure3d,
-    };
-    let seed = NewRecords {
-        cards: vec![card],
-        funding_cap: Some(state.funding_cap),
-        ..Default::default()
-    };
-    state.store.install(seed).await.map_err(install_failed)?;
-    let issued = IssuedCard {
-        view: view.into(),
-        pan: pan_text,
-    };
-    Ok((StatusCode::CREATED, Json(issued)).into_response())
-}
-
-/// The card's terms as asked (expiry, lock, balance, currency) and its CVC, checked in that
-/// order after the number.
-fn card_terms(req: &IssueCard) -> Result<(CardTerms, Cvc), EpayError> {
-    let (mm, yy) = req
-        .expire
-        .split_once('/')
-        .ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
-    let expiry = Expiry::parse(mm, yy).ok_or_else(|| EpayError::input("expire must be MM/YY"))?;
-    let cvc = card::cvc(&req.cvc, "cvc")?;
-    let balance = match &req.balance {
-        None => Money::ZERO,
-        Some(b) if b.as_str() == "0" => Money::ZERO,
-        Some(b) => Money::parse_positive(b.as_str())
-            .map_err(|e| EpayError::input(format!("balance: {e}")))?,
-    };
-    let currency = match &req.currency {
-        None => Currency::Kzt,
-        Some(c) => {
-            Currency::parse(c).ok_or_else(|| EpayError::input("currency must be KZT or USD"))?
+    .await;
+    match issued {
+        Ok((view, pan)) => {
+            let issued = IssuedCard {
+                view: view.into(),
+                pan,
+            };
+            (StatusCode::CREATED, Json(issued)).into_response()
         }
-    };
-    let terms = CardTerms {
-        expiry,
-        locked: req.locked,
-        // A card issued through the API is an ordinary card: it expires.
-        enforce_expiry: true,
-        balance,
-        currency,
-        scenario: req.scenario.scenario()?,
-        secure3d: req.secure3d,
-    };
-    Ok((terms, cvc))
+        Err(e) => e.into_response(),
+    }
 }
 
-/// Why installing an issued card failed, as the caller should hear it.
-fn install_failed(e: StoreError) -> EpayError {
-    // The fingerprint is the caller's own, so only the caller's own earlier card can
-    // collide. SQLite and PostgreSQL word a unique-key violation differently.
-    let text = e.to_string();
-    match e {
-        StoreError::Refused(why) => EpayError::input(why),
-        _ if text.contains("UNIQUE") || text.contains("duplicate key") => {
-            EpayError::input("you have already issued a card with this number")
-        }
-        _ => EpayError::store("issuing a sandbox card failed", e),
-    }
+#[derive(Serialize)]
+struct IssuedCard {
+    #[serde(flatten)]
+    view: CardView,
+    /// The full number, returned once to the caller who asked for this test card.
+    pan: String,
 }
 
 #[derive(Deserialize)]
@@ -313,23 +193,7 @@ pub async fn top_up(
     let result = async {
         let body = read_body(body).await?;
         let req: TopUp = json_body(&body, "top-up request")?;
-        let amount = Money::parse_positive(req.amount.as_str())
-            .map_err(|e| EpayError::input(format!("amount: {e}")))?;
-        let balance = state
-            .store
-            .top_up(&m.id, &card_id, amount, Some(state.funding_cap))
-            .await
-            .map_err(|e| match e {
-                StoreError::Refused(why) => EpayError::input(why),
-                e => EpayError::store("sandbox top-up failed", e),
-            })?
-            .ok_or_else(|| {
-                EpayError::new(
-                    StatusCode::NOT_FOUND,
-                    reason::NO_SUCH_CARD,
-                    "no card with this id among the cards you issued",
-                )
-            })?;
+        let balance = sandbox::top_up(&state, &m.id, &card_id, req.amount.as_str()).await?;
         Ok::<_, EpayError>(
             Json(serde_json::json!({
                 "id": card_id,
@@ -367,29 +231,8 @@ pub async fn add_terminal(
         } else {
             json_body(&body, "terminal request")?
         };
-        let currency = match req.currency {
-            None => Currency::Kzt,
-            Some(c) => Currency::parse(&c)
-                .ok_or_else(|| EpayError::input("currency must be KZT or USD"))?,
-        };
-        let terminal = aqsha_core::records::TerminalRecord {
-            id: aqsha_core::provision::random_uuid(),
-            merchant_id: m.id.clone(),
-            currency,
-            fee: aqsha_core::fee::FeeSchedule::DEFAULT,
-            fee_account: aqsha_core::provision::fee_account(&m.id),
-            number: String::new(),
-        };
-        let id = terminal.id.clone();
-        let seed = NewRecords {
-            terminals: vec![terminal],
-            ..Default::default()
-        };
-        state
-            .store
-            .install(seed)
-            .await
-            .map_err(|e| EpayError::store("adding a terminal failed", e))?;
+        let currency = sandbox::currency(req.currency.as_deref())?;
+        let id = sandbox::add_terminal(&state, &m.id, currency).await?;
         Ok::<_, EpayError>(
             (
                 StatusCode::CREATED,
@@ -468,15 +311,12 @@ pub async fn resend_callback(
         Ok(m) => m,
         Err(r) => return r,
     };
-    match state.store.resend_callback(&m.id, &event_id).await {
-        Ok(true) => {
-            state.callbacks_wake.notify_one();
-            (
-                StatusCode::ACCEPTED,
-                Json(serde_json::json!({"id": event_id, "status": "pending"})),
-            )
-                .into_response()
-        }
+    match crate::ops::callbacks::resend(&state, &m.id, &event_id).await {
+        Ok(true) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"id": event_id, "status": "pending"})),
+        )
+            .into_response(),
         Ok(false) => EpayError::new(
             StatusCode::NOT_FOUND,
             reason::NOT_PERMITTED_TO_MERCHANT,

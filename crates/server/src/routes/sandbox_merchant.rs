@@ -15,7 +15,6 @@ use crate::error::EpayError;
 use crate::ops::phone::{valid_iin, valid_phone};
 use crate::routes::read_body;
 use crate::AppState;
-use aqsha_core::money::{Currency, Money};
 use aqsha_core::provision::{new_phone, NewRecords, PhoneCard};
 use aqsha_core::records::MerchantRecord;
 use aqsha_core::store::StoreError;
@@ -96,32 +95,14 @@ pub async fn fund(
 async fn fund_for(state: &AppState, merchant_id: &str, body: Body) -> Result<Response, EpayError> {
     let body = read_body(body).await?;
     let req: Fund = json_body(&body, "funding request")?;
-    let amount = Money::parse_positive(req.amount.as_str())
-        .map_err(|e| EpayError::input(format!("amount: {e}")))?;
-    let currency = currency(req.currency.as_deref())?;
-    let cap = Some(state.funding_cap);
-    let balance = state
-        .store
-        .fund_settlement(merchant_id, currency, amount, cap)
-        .await
-        .map_err(|e| match e {
-            StoreError::Refused(why) => EpayError::input(why),
-            e => EpayError::store("settlement funding failed", e),
-        })?;
+    let currency = crate::ops::sandbox::currency(req.currency.as_deref())?;
+    let balance =
+        crate::ops::sandbox::fund(state, merchant_id, currency, req.amount.as_str()).await?;
     let balance = Balance {
         currency: currency.code().into(),
         balance: WireAmount::new(balance.to_string()),
     };
     Ok(Json(balance).into_response())
-}
-
-fn currency(given: Option<&str>) -> Result<Currency, EpayError> {
-    match given {
-        None => Ok(Currency::Kzt),
-        Some(c) => {
-            Currency::parse(c).ok_or_else(|| EpayError::input("currency must be KZT or USD"))
-        }
-    }
 }
 
 /// `GET /sandbox/phones`: never a full number or an IIN, which are not kept.

@@ -31,6 +31,14 @@ enum ResolveTo {
 }
 
 impl ScenarioFields {
+    /// Just an outcome, answered at once (the cabinet's issue form offers that much).
+    pub fn outcome(outcome: Option<u32>) -> ScenarioFields {
+        ScenarioFields {
+            outcome,
+            ..ScenarioFields::default()
+        }
+    }
+
     /// The scenario asked for, checked against the outcome table and its bounds.
     pub fn scenario(&self) -> Result<Scenario, EpayError> {
         let resolve_to = match &self.resolve_to {

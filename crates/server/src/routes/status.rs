@@ -47,18 +47,28 @@ pub async fn status(
         // ePay's "in progress": poll again (`docs/sandbox.md`, pending outcomes).
         OperationStatus::Pending => ("107", "IN PROGRESS"),
     };
-    // ePay's short terminal number; the terminal is the token's own, so it exists.
+    let t = shown(&state, &op).await?;
+    Ok(result(code, message, Some(t)))
+}
+
+/// The operation as the status API shows it: its fields, ePay's `3D` for a failed 3-D Secure
+/// challenge, and the `secure` flag. The cabinet's operation page shows the same.
+pub(crate) async fn shown(
+    state: &AppState,
+    op: &OperationRecord,
+) -> Result<StatusTransaction, EpayError> {
+    // ePay's short terminal number; the terminal is the operation's own, so it exists.
     let number = match state.store.terminal(&op.terminal_id).await {
         Ok(t) => t.map(|t| t.number).unwrap_or_default(),
         Err(e) => return Err(EpayError::internal("status look-up failed", e)),
     };
-    let mut t = transaction(&op, number);
-    let challenge = challenge_result(&state, &op).await?;
-    if failed_secure3d(&op, challenge) {
+    let mut t = transaction(op, number);
+    let challenge = challenge_result(state, op).await?;
+    if failed_secure3d(op, challenge) {
         t.status_name = "3D".into();
     }
     t.secure = aqsha_wire::callback::secure_flag(challenge == Some(Some(0))).into();
-    Ok(result(code, message, Some(t)))
+    Ok(t)
 }
 
 /// The operation's 3-D Secure challenge as it stands: `None` when it had none, `Some(None)`

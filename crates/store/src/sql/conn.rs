@@ -242,8 +242,9 @@ impl<D: Driver> Conn for SqlConn<D> {
         next: NextStep,
     ) -> StoreResult<()> {
         self.driver.exec(
-            "INSERT INTO callback_attempts (event_id, attempt, at, http_status, error, duration_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, attempt) DO NOTHING",
+            "INSERT INTO callback_attempts (event_id, attempt, at, http_status, error, duration_ms,
+               response_excerpt, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id, attempt) DO NOTHING",
             &[
                 Param::Text(event_id),
                 Param::Int(i64::from(a.attempt)),
@@ -251,6 +252,11 @@ impl<D: Driver> Conn for SqlConn<D> {
                 Param::OptInt(a.http_status.map(i64::from)),
                 Param::OptText(a.error.as_deref()),
                 Param::Int(i64::try_from(a.duration_ms).unwrap_or(i64::MAX)),
+                Param::OptText(a.response_excerpt.as_deref()),
+                Param::OptInt(match next {
+                    NextStep::RetryAt(t) => Some(t.timestamp_millis()),
+                    _ => None,
+                }),
             ],
         )?;
         let (status, next_at, delivered_at) = match next {

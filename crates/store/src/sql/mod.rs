@@ -18,6 +18,7 @@ macro_rules! limit_settings_text {
 
 mod batch;
 mod cabinet;
+mod cabinet_pages;
 mod conn;
 mod install;
 mod limits;

@@ -52,7 +52,7 @@ async fn handle(
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> (StatusCode, String) {
     s.hits.lock().unwrap().push(Hit {
         path: uri.path().to_string(),
         headers,
@@ -65,11 +65,15 @@ async fn handle(
         .unwrap()
         .pop_front()
         .unwrap_or(Answer::Status(200));
+    // A body that names the answer, which the dispatcher keeps the start of.
     match answer {
-        Answer::Status(code) => StatusCode::from_u16(code).unwrap(),
+        Answer::Status(code) => (
+            StatusCode::from_u16(code).unwrap(),
+            format!("answer {code}"),
+        ),
         Answer::Hang(d) => {
             tokio::time::sleep(d).await;
-            StatusCode::OK
+            (StatusCode::OK, "answer 200".into())
         }
     }
 }

@@ -16,10 +16,15 @@
 
 pub mod account;
 mod charts;
+pub mod credentials;
 pub mod dashboard;
 pub mod export;
 pub mod format;
+pub mod kit;
+pub mod manage;
+pub mod operation;
 pub mod operations;
+pub mod sandbox;
 pub mod session;
 pub mod words;
 
@@ -69,11 +74,32 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/language", post(account::language))
         .route("/cabinet/operations", get(operations::list))
         .route("/cabinet/operations.csv", get(export::csv))
-        .route("/cabinet/operations/{id}", get(operations::one))
-        .route("/cabinet/cards", get(coming))
-        .route("/cabinet/terminals", get(coming))
-        .route("/cabinet/credentials", get(coming))
-        .route("/cabinet/sandbox", get(coming))
+        .route("/cabinet/operations/{id}", get(operation::page))
+        .route(
+            "/cabinet/operations/{id}/callbacks/{event}/resend",
+            post(operation::resend),
+        )
+        .route("/cabinet/cards", get(manage::cards))
+        .route("/cabinet/cards/{id}/deactivate", post(manage::deactivate))
+        .route(
+            "/cabinet/terminals",
+            get(manage::terminals).post(manage::add_terminal),
+        )
+        .route("/cabinet/terminals/{id}/limits", post(manage::set_limits))
+        .route("/cabinet/credentials", get(credentials::page))
+        .route(
+            "/cabinet/credentials/client-secret",
+            post(credentials::rotate_client),
+        )
+        .route(
+            "/cabinet/credentials/callback-secret",
+            post(credentials::rotate_callback),
+        )
+        .route("/cabinet/sandbox", get(sandbox::page))
+        .route("/cabinet/sandbox/cards", post(sandbox::issue))
+        .route("/cabinet/sandbox/cards/{id}/topup", post(sandbox::top_up))
+        .route("/cabinet/sandbox/cards/{id}/lock", post(sandbox::lock))
+        .route("/cabinet/sandbox/fund", post(sandbox::fund))
 }
 
 /// A link of the navigation.
@@ -148,31 +174,4 @@ pub fn render(page: &impl Template, lang: Lang) -> Result<Html<String>, PageErro
     page.render()
         .map(Html)
         .map_err(|e| PageError::internal(lang, "rendering a cabinet page failed", e))
-}
-
-#[derive(Template)]
-#[template(path = "cabinet_coming.html")]
-struct ComingPage {
-    lang: Lang,
-    stylesheet: String,
-    layout: Layout,
-    message: &'static str,
-}
-
-/// The sections the second half of issue 16 fills (cards, terminals, credentials, sandbox).
-async fn coming(
-    m: CabinetMerchant,
-    csrf: crate::pages::csrf::CsrfToken,
-    uri: axum::http::Uri,
-) -> Result<Html<String>, PageError> {
-    if uri.path() == "/cabinet/sandbox" && !m.sandbox {
-        return Err(PageError::not_found(m.lang));
-    }
-    let page = ComingPage {
-        lang: m.lang,
-        stylesheet: assets::url("pages.css"),
-        layout: Layout::new(&m, &csrf.0, uri.path(), uri.path()),
-        message: words::t(&words::COMING, m.lang),
-    };
-    render(&page, m.lang)
 }

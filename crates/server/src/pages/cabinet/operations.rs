@@ -1,5 +1,5 @@
 //! `GET /cabinet/operations`: the merchant's operations, newest first, filtered, with the
-//! search box and keyset paging; and the operation page's placeholder.
+//! search box and keyset paging. One operation's page is [`super::operation`].
 //!
 //! The filters become conditions of the API's search ([`aqsha_core::search::Search`]), run by
 //! the store's one query builder; the merchant is the store call's first argument, from the
@@ -8,7 +8,6 @@
 
 use super::format::{self, Zone};
 use super::session::CabinetMerchant;
-use super::words::t;
 use super::{render, Layout};
 use crate::pages::assets;
 use crate::pages::csrf::CsrfToken;
@@ -19,7 +18,7 @@ use aqsha_core::money::Money;
 use aqsha_core::records::{OperationRecord, OperationStatus};
 use aqsha_core::search::{stored_time, Condition, Cursor, Field, Method, Search, Value};
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Html;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -326,41 +325,6 @@ pub async fn list(
         });
     }
     page.rows = found.iter().map(|op| row(op, m.zone, lang)).collect();
-    render(&page, lang)
-}
-
-#[derive(Template)]
-#[template(path = "cabinet_operation.html")]
-struct OnePage {
-    lang: Lang,
-    stylesheet: String,
-    layout: Layout,
-    r: Row,
-    t: &'static super::words::ListWords,
-}
-
-/// `GET /cabinet/operations/{id}`: the merchant's operation, or 404 (another merchant's
-/// included). A first version: the second half of issue 16 tells its whole story here.
-pub async fn one(
-    State(app): State<AppState>,
-    m: CabinetMerchant,
-    csrf: CsrfToken,
-    Path(id): Path<String>,
-) -> Result<Html<String>, PageError> {
-    let lang = m.lang;
-    let op = find(&app, &m, &id)
-        .await?
-        .ok_or(PageError::not_found(lang))?;
-    let path = format!("/cabinet/operations/{}", op.id);
-    let mut layout = Layout::new(&m, &csrf.0, &path, &path);
-    layout.title = t(&super::words::NAV[1].1, lang);
-    let page = OnePage {
-        lang,
-        stylesheet: assets::url("pages.css"),
-        layout,
-        r: row(&op, m.zone, lang),
-        t: super::words::list_words(lang),
-    };
     render(&page, lang)
 }
 
