@@ -28,6 +28,7 @@ subjects! {
     browser::payform_3ds::cases(),
     browser::payform_demo::cases(),
     browser::payform_keyboard::cases(),
+    browser::cabinet::cases(),
     ;
     server_limits,
     server_shutdown,
