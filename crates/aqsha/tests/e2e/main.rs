@@ -29,6 +29,7 @@ subjects! {
     browser::payform_demo::cases(),
     browser::payform_keyboard::cases(),
     browser::cabinet::cases(),
+    browser::cabinet_looks::cases(),
     ;
     server_limits,
     server_shutdown,

@@ -8,6 +8,7 @@
 //! (docs/payform.md, "Screenshots").
 
 pub mod cabinet;
+pub mod cabinet_looks;
 pub mod payform;
 pub mod payform_3ds;
 pub mod payform_demo;
