@@ -38,8 +38,18 @@ async fn fits(c: &Client, what: &str) {
         .await
         .unwrap();
     let n = |i: usize| sizes[i].as_u64().unwrap();
-    assert!(n(0) <= n(1), "{what}: the page is {} px wide in {}", n(0), n(1));
-    assert!(n(2) <= n(3), "{what}: the table is {} px wide in {}", n(2), n(3));
+    assert!(
+        n(0) <= n(1),
+        "{what}: the page is {} px wide in {}",
+        n(0),
+        n(1)
+    );
+    assert!(
+        n(2) <= n(3),
+        "{what}: the table is {} px wide in {}",
+        n(2),
+        n(3)
+    );
 }
 
 async fn current_tab(c: &Client) -> String {

@@ -21,7 +21,8 @@ const LEFT: f64 = 8.0;
 const BOTTOM: f64 = 34.0;
 const TOP: f64 = 32.0;
 
-/// Vertical bars, one per day: `(label, value, value shown)`; every fifth label is written.
+/// Vertical bars, one per day: `(label, value, value shown)`; every fifth label is written,
+/// and the last.
 pub fn bars(title: &str, days: &[(String, i64, String)], max_label: &str) -> String {
     let max = days.iter().map(|d| d.1).max().unwrap_or(0).max(1) as f64;
     let n = days.len().max(1) as f64;
@@ -50,11 +51,13 @@ pub fn bars(title: &str, days: &[(String, i64, String)], max_label: &str) -> Str
             esc(label),
             esc(shown)
         );
-        if i % 5 == 0 || i + 1 == days.len() {
+        let last = i + 1 == days.len();
+        // A fifth label too near the last one would run into it on a phone.
+        if (i % 5 == 0 && i + 5 < days.len()) || last {
             // The first and the last label end at the chart's edges instead of being cut.
             let (lx, anchor) = match i {
                 0 => (LEFT, "start"),
-                _ if i + 1 == days.len() => (W - LEFT, "end"),
+                _ if last => (W - LEFT, "end"),
                 _ => (x + slot * 0.35, "middle"),
             };
             let _ = write!(
