@@ -102,8 +102,8 @@ async fn the_pages_keep_the_language_and_fit_a_phone(_: Backend) {
             fits(&c, "dashboard").await;
             screenshot(&c, &shot("dashboard")).await;
 
-            let tab = format!(".tabs a[href='/cabinet/operations']");
-            element(&c, &tab).await.click().await.unwrap();
+            let tab = element(&c, ".tabs a[href='/cabinet/operations']").await;
+            tab.click().await.unwrap();
             url_where(&c, "at the list", |u| u.path() == "/cabinet/operations").await;
             assert_eq!(current_tab(&c).await, operations, "{lang}");
             assert_eq!(listed(&c).await.len(), 6);
