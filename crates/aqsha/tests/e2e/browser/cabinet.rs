@@ -401,13 +401,7 @@ async fn filters_the_search_box_and_the_download_find_operations(_: Backend) {
 async fn another_merchant_reaches_none_of_the_seed_merchants_operations(_: Backend) {
     let s = Server::start(Backend::Sqlite);
     let made = make(&s).await;
-    let other = s.add_merchant_with("shop-b", &["--cabinet-email", "owner@shop-b.kz"]);
-    let theirs = invoice();
-    let mut body = seed_like_body(&theirs, json!(70));
-    body["order"]["terminalId"] = other["terminal"].clone();
-    body["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD});
-    let (st, r) = s.transfer(&s.token_of(&other).await, &body).await;
-    assert_eq!(st, StatusCode::OK, "{r}");
+    let (other, theirs) = s.other_merchant_with_a_charge().await;
 
     // The seed merchant's operation page, by its address.
     let c = open(1280, 800).await;

@@ -60,18 +60,7 @@ async fn current_tab(c: &Client) -> String {
 /// Ten wrong passwords through the API's password grant, which shares the cabinet's lock.
 async fn lock(s: &Server, email: &str) {
     for _ in 0..10 {
-        let r = s
-            .http
-            .post(s.path("/oauth2/token"))
-            .form(&[
-                ("grant_type", "password"),
-                ("scope", "transfer"),
-                ("username", email),
-                ("password", "wrong-password"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let r = s.password_grant(email, "wrong-password").await;
         assert_ne!(r.status(), StatusCode::OK);
     }
 }
