@@ -222,18 +222,7 @@ async fn ten_wrong_passwords_lock_the_login_across_a_restart(backend: Backend) {
     let mut b = Browser::new(&s);
     let (st, _, _) = b.login(LOGIN, PASSWORD).await;
     assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
-    let r = s
-        .http
-        .post(s.path("/oauth2/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("scope", "transfer"),
-            ("username", LOGIN),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = s.password_grant(LOGIN, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().get("retry-after").is_some());
     // Another login is not affected.
@@ -367,13 +356,7 @@ pub(crate) fn linked_ids(html: &str) -> Vec<String> {
 async fn a_merchant_sees_only_its_own_operations(backend: Backend) {
     let s = Server::start(backend);
     let ours = charge(&s, json!(150)).await;
-    let other = s.add_merchant_with("shop-b", &["--cabinet-email", "owner@shop-b.kz"]);
-    let theirs = invoice();
-    let mut body = seed_like_body(&theirs, json!(70));
-    body["order"]["terminalId"] = other["terminal"].clone();
-    body["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD});
-    let (st, r) = s.transfer(&s.token_of(&other).await, &body).await;
-    assert_eq!(st, StatusCode::OK, "{r}");
+    let (other, theirs) = s.other_merchant_with_a_charge().await;
 
     let mut seed = Browser::new(&s);
     seed.login(LOGIN, PASSWORD).await;

@@ -28,6 +28,8 @@ subjects! {
     browser::payform_3ds::cases(),
     browser::payform_demo::cases(),
     browser::payform_keyboard::cases(),
+    browser::cabinet::cases(),
+    browser::cabinet_looks::cases(),
     ;
     server_limits,
     server_shutdown,

@@ -7,6 +7,8 @@
 //! `AQSHA_SCREENSHOTS=DIR` makes the trials that draw the documented pages write PNGs there
 //! (docs/payform.md, "Screenshots").
 
+pub mod cabinet;
+pub mod cabinet_looks;
 pub mod payform;
 pub mod payform_3ds;
 pub mod payform_demo;
@@ -87,6 +89,20 @@ pub fn shutdown() {
 
 /// A new headless browser session, at `width`×`height`.
 pub async fn open(width: u32, height: u32) -> Client {
+    open_with(width, height, serde_json::json!({})).await
+}
+
+/// [`open`], with downloads saved into `dir` without asking (the cabinet's CSV export).
+pub async fn open_downloading(width: u32, height: u32, dir: &std::path::Path) -> Client {
+    let prefs = serde_json::json!({
+        "download.default_directory": dir,
+        "download.prompt_for_download": false,
+    });
+    open_with(width, height, prefs).await
+}
+
+/// A new session with these Chromium preferences.
+async fn open_with(width: u32, height: u32, prefs: serde_json::Value) -> Client {
     let (chromium, _) = binaries().expect("chromium on PATH");
     let caps = serde_json::json!({
         "browserName": "chrome",
@@ -95,6 +111,7 @@ pub async fn open(width: u32, height: u32) -> Client {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                      "--disable-dev-shm-usage", "--hide-scrollbars",
                      format!("--window-size={width},{height}")],
+            "prefs": prefs,
         },
     });
     let serde_json::Value::Object(caps) = caps else {
@@ -221,6 +238,7 @@ pub async fn press(c: &Client, keys: &str) {
 /// The WebDriver key codes `press` takes.
 pub const TAB: &str = "\u{E004}";
 pub const ENTER: &str = "\u{E007}";
+pub const DOWN: &str = "\u{E015}";
 
 /// The `id` of the element that has the focus.
 pub async fn focused(c: &Client) -> String {

@@ -275,6 +275,34 @@ impl Server {
         self.transfer(&token, body).await
     }
 
+    /// The API's password grant (`/oauth2/token`, scope `transfer`) for a cabinet login.
+    pub async fn password_grant(&self, username: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.path("/oauth2/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("scope", "transfer"),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A second merchant with a cabinet login (`owner@shop-b.kz`, its generated password in
+    /// `cabinet_password`) and one charge of 70 KZT of its own; the merchant and that invoice.
+    pub async fn other_merchant_with_a_charge(&self) -> (Value, String) {
+        let other = self.add_merchant_with("shop-b", &["--cabinet-email", "owner@shop-b.kz"]);
+        let theirs = invoice();
+        let mut body = seed_like_body(&theirs, json!(70));
+        body["order"]["terminalId"] = other["terminal"].clone();
+        body["card"]["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD});
+        let (st, r) = self.transfer(&self.token_of(&other).await, &body).await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        (other, theirs)
+    }
+
     pub async fn get_json(&self, path: &str, token: &str) -> (StatusCode, Value) {
         let resp = self
             .http

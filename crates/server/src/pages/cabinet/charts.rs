@@ -12,13 +12,17 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+// The text's size is cabinet.css's, in these units: about 14 on a wide screen, and 24 on a
+// phone, where the chart is drawn at less than half its size (so the text stays readable).
+// The margins leave room for the larger.
 const W: f64 = 720.0;
-const H: f64 = 220.0;
+const H: f64 = 240.0;
 const LEFT: f64 = 8.0;
-const BOTTOM: f64 = 24.0;
-const TOP: f64 = 20.0;
+const BOTTOM: f64 = 34.0;
+const TOP: f64 = 32.0;
 
-/// Vertical bars, one per day: `(label, value, value shown)`; every fifth label is written.
+/// Vertical bars, one per day: `(label, value, value shown)`; every fifth label is written,
+/// and the last.
 pub fn bars(title: &str, days: &[(String, i64, String)], max_label: &str) -> String {
     let max = days.iter().map(|d| d.1).max().unwrap_or(0).max(1) as f64;
     let n = days.len().max(1) as f64;
@@ -31,7 +35,7 @@ pub fn bars(title: &str, days: &[(String, i64, String)], max_label: &str) -> Str
     );
     let _ = write!(
         svg,
-        r#"<line class="axis" x1="{LEFT}" y1="{y}" x2="{x2}" y2="{y}"/><text class="tick" x="{LEFT}" y="12">{}</text>"#,
+        r#"<line class="axis" x1="{LEFT}" y1="{y}" x2="{x2}" y2="{y}"/><text class="tick" x="{LEFT}" y="22">{}</text>"#,
         esc(max_label),
         y = H - BOTTOM,
         x2 = W - LEFT
@@ -47,12 +51,19 @@ pub fn bars(title: &str, days: &[(String, i64, String)], max_label: &str) -> Str
             esc(label),
             esc(shown)
         );
-        if i % 5 == 0 || i + 1 == days.len() {
+        let last = i + 1 == days.len();
+        // A fifth label too near the last one would run into it on a phone.
+        if (i % 5 == 0 && i + 5 < days.len()) || last {
+            // The first and the last label end at the chart's edges instead of being cut.
+            let (lx, anchor) = match i {
+                0 => (LEFT, "start"),
+                _ if last => (W - LEFT, "end"),
+                _ => (x + slot * 0.35, "middle"),
+            };
             let _ = write!(
                 svg,
-                r#"<text class="tick" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-                x + slot * 0.35,
-                H - 6.0,
+                r#"<text class="tick" x="{lx:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
+                H - 8.0,
                 esc(label)
             );
         }
@@ -61,12 +72,13 @@ pub fn bars(title: &str, days: &[(String, i64, String)], max_label: &str) -> Str
     svg
 }
 
-/// Horizontal bars, one per reason code: `(label, count)`, largest first.
+/// Horizontal bars, one per reason code: `(label, count)`, largest first. Each label is
+/// written above its bar, across the whole width, so that a long reason is not cut by the
+/// bar on a narrow screen.
 pub fn hbars(title: &str, rows: &[(String, u64)]) -> String {
-    let row_h = 26.0;
-    let height = (rows.len().max(1) as f64) * row_h + 8.0;
+    let row_h = 56.0;
+    let height = (rows.len().max(1) as f64) * row_h + 4.0;
     let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1) as f64;
-    let label_w = 260.0;
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -75,17 +87,16 @@ pub fn hbars(title: &str, rows: &[(String, u64)]) -> String {
     );
     for (i, (label, count)) in rows.iter().enumerate() {
         let y = 4.0 + row_h * i as f64;
-        let w = (*count as f64 / max) * (W - label_w - 70.0);
+        let w = (*count as f64 / max) * (W - 100.0);
         let shown: String = label.chars().take(40).collect();
         let _ = write!(
             svg,
-            r#"<text class="label" x="0" y="{:.1}">{}</text><rect class="bar bad" x="{label_w}" y="{:.1}" width="{w:.1}" height="{:.1}"/><text class="tick" x="{:.1}" y="{:.1}">{count}</text>"#,
-            y + 16.0,
+            r#"<text class="label" x="0" y="{:.1}">{}</text><rect class="bar bad" x="0" y="{:.1}" width="{w:.1}" height="16"/><text class="tick" x="{:.1}" y="{:.1}">{count}</text>"#,
+            y + 20.0,
             esc(&shown),
-            y + 3.0,
-            row_h - 8.0,
-            label_w + w + 6.0,
-            y + 16.0
+            y + 30.0,
+            w + 8.0,
+            y + 46.0
         );
     }
     svg.push_str("</svg>");
@@ -107,7 +118,7 @@ mod tests {
             "100",
         );
         assert!(svg.contains("Volume &lt;30 days&gt;"));
-        assert!(svg.contains(r#"height="176.0""#), "{svg}");
+        assert!(svg.contains(r#"height="174.0""#), "{svg}");
         let svg = hbars("Declines", &[("484 & co".into(), 3)]);
         assert!(svg.contains("484 &amp; co"));
     }
