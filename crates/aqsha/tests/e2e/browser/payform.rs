@@ -167,6 +167,16 @@ async fn a_decline_is_explained_in_each_language(_: Backend) {
                 "the card number is not in the page"
             );
             assert!(source.contains("value=\"2\""), "the next attempt is 2");
+            // Nor in the browser's storage for the page's origin, nor in its cookies.
+            let kept = c
+                .execute(
+                    "return [localStorage.length, sessionStorage.length, document.cookie];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!((&kept[0], &kept[1]), (&0.into(), &0.into()), "{kept}");
+            assert!(!kept[2].as_str().unwrap().contains("4003"), "{kept}");
             screenshot(&c, &format!("decline-{lang}-{size}")).await;
             c.close().await.unwrap();
         }
