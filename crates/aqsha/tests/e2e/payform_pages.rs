@@ -207,9 +207,8 @@ async fn an_expired_link_gives_its_page(backend: Backend) {
     let s = Server::start_configured(backend, |c| c.token_ttl_secs = 1);
     let (inv, token) = fresh_token(&s).await;
     let url = form_url(&s, &inv, &token, "100");
-    let mut b = Browser::new();
-    let (status, _) = b.get(&url).await;
-    assert_eq!(status, StatusCode::OK, "the link opens while the token lives");
+    // (That the link opens while its token lives, the other tests show: asserting it here
+    // would race the one-second life on a loaded machine.)
     let page = eventually("the token expires", std::time::Duration::from_secs(5), || {
         let (url, mut b) = (url.clone(), Browser::new());
         async move {

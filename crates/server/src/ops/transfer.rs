@@ -21,10 +21,15 @@ pub struct TransferCall<'a> {
     /// The bearer token as sent: sealed claims, opened here.
     pub token: &'a str,
     pub request: TransferRequest,
+    pub sent: Sent,
+}
+
+/// How a transfer was sent, beside its parsed body.
+pub struct Sent {
     /// The request as sent, for the digest that recognises a retry of the same request
     /// (`canonical`). The API passes the JSON it parsed; a page passes its request
     /// serialized (`serde_json::to_value`).
-    pub sent: serde_json::Value,
+    pub value: serde_json::Value,
     /// The hosted form's attempt number; `None` for the API
     /// ([`aqsha_core::transfer::TransferCommand::attempt`]).
     pub attempt: Option<u8>,
@@ -69,9 +74,7 @@ pub struct OneSideCall<'a> {
     pub token: &'a str,
     pub kind: OneSideKind,
     pub request: OneSideRequest,
-    pub sent: serde_json::Value,
-    pub attempt: Option<u8>,
-    pub base_url: Option<String>,
+    pub sent: Sent,
 }
 
 /// One side of the operation as the request gave it.
@@ -89,16 +92,9 @@ pub async fn transfer(app: &AppState, call: TransferCall<'_>) -> Result<Answer, 
         token,
         request,
         sent,
-        attempt,
-        base_url,
     } = call;
     let TransferRequest { order, card } = request;
     let (sender, receiver) = (Party::Card(card.sender), Party::Card(card.receiver));
-    let sent = Sent {
-        value: sent,
-        attempt,
-        base_url,
-    };
     run(app, token, order, [sender, receiver], sent).await
 }
 
@@ -110,14 +106,7 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
         kind,
         request,
         sent,
-        attempt,
-        base_url,
     } = call;
-    let sent = Sent {
-        value: sent,
-        attempt,
-        base_url,
-    };
     let OneSideRequest { order, card } = request;
     let account = order.account_id.clone().unwrap_or_default();
     let refuse = |why: &str| Err(EpayError::input(why).with_order(&order.id, &account));
@@ -132,13 +121,6 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
         }
     };
     run(app, token, order, parties, sent).await
-}
-
-/// The request as sent, the page attempt it is, if any, and the URL it came in on.
-struct Sent {
-    value: serde_json::Value,
-    attempt: Option<u8>,
-    base_url: Option<String>,
 }
 
 async fn run(

@@ -7,7 +7,7 @@
 
 use crate::auth::bearer;
 use crate::error::EpayError;
-use crate::ops::transfer::{OneSideCall, OneSideKind, TransferCall};
+use crate::ops::transfer::{OneSideCall, OneSideKind, Sent, TransferCall};
 use crate::ops::{self};
 use crate::routes::read_body;
 use crate::AppState;
@@ -51,9 +51,11 @@ async fn one_side(
         token,
         kind,
         request,
-        sent: value,
-        attempt: None,
-        base_url: ops::base_url(state, headers),
+        sent: Sent {
+            value,
+            attempt: None,
+            base_url: ops::base_url(state, headers),
+        },
     };
     Ok(json_response(
         ops::transfer::one_side(state, call).await?.stored(),
@@ -99,9 +101,11 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
     let call = TransferCall {
         token,
         request: req,
-        sent: value,
-        attempt: None,
-        base_url: ops::base_url(state, headers),
+        sent: Sent {
+            value,
+            attempt: None,
+            base_url: ops::base_url(state, headers),
+        },
     };
     Ok(json_response(
         ops::transfer::transfer(state, call).await?.stored(),

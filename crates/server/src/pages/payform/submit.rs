@@ -11,7 +11,7 @@ use super::view::{self, FieldErrors};
 use super::words::{self, Closed, FieldError};
 use super::{closed_page, FormToken};
 use crate::error::EpayError;
-use crate::ops::transfer::{self as op, Answer, OneSideCall, OneSideKind, TransferCall};
+use crate::ops::transfer::{self as op, Answer, OneSideCall, OneSideKind, Sent, TransferCall};
 use crate::pages::error::PageError;
 use crate::pages::lang::Lang;
 use crate::AppState;
@@ -286,9 +286,11 @@ async fn run(
             let call = TransferCall {
                 token,
                 request,
-                sent,
-                attempt,
-                base_url,
+                sent: Sent {
+                    value: sent,
+                    attempt,
+                    base_url,
+                },
             };
             op::transfer(app, call).await
         }
@@ -303,9 +305,11 @@ async fn run(
                 token,
                 kind,
                 request,
-                sent,
-                attempt,
-                base_url,
+                sent: Sent {
+                    value: sent,
+                    attempt,
+                    base_url,
+                },
             };
             op::one_side(app, call).await
         }
