@@ -28,6 +28,7 @@ subjects! {
     browser::payform_3ds::cases(),
     browser::payform_demo::cases(),
     browser::payform_keyboard::cases(),
+    browser::cabinet_more::cases(),
     ;
     server_limits,
     server_shutdown,
@@ -43,6 +44,7 @@ subjects! {
     operations,
     cabinet,
     cabinet_pages,
+    cabinet_sandbox,
     bench,
     retries,
     callback_dispatch,
