@@ -7,6 +7,7 @@
 //! `AQSHA_SCREENSHOTS=DIR` makes the trials that draw the documented pages write PNGs there
 //! (docs/payform.md, "Screenshots").
 
+pub mod cabinet_more;
 pub mod payform;
 pub mod payform_3ds;
 pub mod payform_demo;
