@@ -3,7 +3,8 @@
 //! funding, a phone bound from the page receiving a transfer, the limits form changing what a
 //! transfer may be, and the sandbox page absent without the sandbox API.
 
-use crate::cabinet::{token_in, Browser, LOGIN, PASSWORD};
+use crate::cabinet::{token_in, Browser};
+use crate::cabinet_pages::signed_in;
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -18,13 +19,6 @@ crate::tests! {
         a_phone_added_on_the_page_receives_a_transfer,
         the_sandbox_page_is_absent_without_the_sandbox_api,
     ],
-}
-
-async fn signed_in(s: &Server) -> Browser {
-    let mut b = Browser::new(s);
-    let (st, _, _) = b.login(LOGIN, PASSWORD).await;
-    assert_eq!(st, StatusCode::SEE_OTHER);
-    b
 }
 
 fn mask_of(pan: &str) -> String {
@@ -55,7 +49,7 @@ async fn post_from_sandbox(b: &mut Browser, path: &str, fields: &[(&str, &str)])
 }
 
 /// A transfer from the card `pan` (CVC 321, 12/30) to the seed's saved card.
-fn from_card(pan: &str, amount: u64) -> Value {
+pub(crate) fn from_card(pan: &str, amount: u64) -> Value {
     let mut body = seed_like_body(&invoice(), json!(amount));
     body["card"]["sender"]["cardCred"] = json!(pan);
     body["card"]["sender"]["cvc"] = json!("321");

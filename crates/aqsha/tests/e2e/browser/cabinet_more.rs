@@ -9,6 +9,7 @@
 use super::payform::{checkout, fill_sender, order, submit};
 use super::payform_3ds::{CODE, ENROLLED, ENROLLED_CVC, ENROLLED_EXPIRY};
 use super::{element, open, screenshot, screenshot_dir, sizes, type_into, url_where};
+use crate::cabinet_sandbox::from_card;
 use crate::callbacks::pay_with_links;
 use crate::common::receiver::{Answer, Receiver};
 use crate::common::*;
@@ -190,14 +191,6 @@ async fn issue(c: &Client, outcome: &str, secure3d: bool) -> String {
     }
     click(c, "#issue-button").await;
     text(c, "#issued-pan").await
-}
-
-fn from_card(pan: &str, amount: u64) -> serde_json::Value {
-    let mut body = seed_like_body(&invoice(), json!(amount));
-    body["card"]["sender"]["cardCred"] = json!(pan);
-    body["card"]["sender"]["cvc"] = json!("321");
-    body["card"]["sender"]["expire"] = json!({"month": "12", "year": "30"});
-    body
 }
 
 async fn sandbox_cards_from_the_page_meet_api_transfers(_: Backend) {
