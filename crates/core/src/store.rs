@@ -84,6 +84,9 @@ pub struct SandboxCardView {
     pub scenario: crate::outcomes::Scenario,
     /// Enrolled in 3-D Secure.
     pub secure3d: bool,
+    /// One of the network's public test cards, which every merchant shares and none may top
+    /// up or lock; otherwise the merchant's own.
+    pub public: bool,
 }
 
 /// A 3-D Secure challenge as the ACS page shows it: with its operation (amount, masked card,

@@ -38,7 +38,7 @@ pub const ATTEMPT_COLUMNS: &str =
 pub const SANDBOX_CARD_SELECT: &str =
     "SELECT n.id, n.mask, n.brand, n.locked, a.balance, n.currency, n.exp_month, n.exp_year,
      n.scenario_outcome, n.scenario_delay_ms, n.scenario_resolve_to, n.scenario_resolve_after_ms,
-     n.secure3d
+     n.secure3d, n.owner_merchant_id
      FROM network_cards n JOIN accounts a ON a.id = n.account_id
      WHERE n.owner_merchant_id IS NULL OR n.owner_merchant_id = $1
      ORDER BY n.created_at, n.id";
@@ -262,5 +262,6 @@ pub fn sandbox_card(r: &dyn Cols) -> StoreResult<SandboxCardView> {
         },
         scenario: scenario(r, 8)?,
         secure3d: r.boolean(12)?,
+        public: r.opt_text(13)?.is_none(),
     })
 }

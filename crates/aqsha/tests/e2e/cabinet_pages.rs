@@ -21,7 +21,7 @@ crate::tests! {
     ],
 }
 
-async fn signed_in(s: &Server) -> Browser {
+pub(crate) async fn signed_in(s: &Server) -> Browser {
     let mut b = Browser::new(s);
     let (st, _, _) = b.login(LOGIN, PASSWORD).await;
     assert_eq!(st, StatusCode::SEE_OTHER);

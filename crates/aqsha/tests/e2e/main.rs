@@ -30,6 +30,7 @@ subjects! {
     browser::payform_keyboard::cases(),
     browser::cabinet::cases(),
     browser::cabinet_looks::cases(),
+    browser::cabinet_more::cases(),
     ;
     server_limits,
     server_shutdown,
@@ -45,6 +46,7 @@ subjects! {
     operations,
     cabinet,
     cabinet_pages,
+    cabinet_sandbox,
     bench,
     retries,
     callback_dispatch,

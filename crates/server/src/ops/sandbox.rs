@@ -1,14 +1,15 @@
 //! The sandbox network's operations for a merchant (issue 12 and 14), shared by the sandbox
 //! API (`routes::sandbox`, `routes::sandbox_merchant`) and the cabinet's sandbox page: issue
 //! a card in the merchant's own world, top one up, fund the settlement account, add a
-//! terminal. Each takes typed input; the caller has already said who the merchant is.
+//! terminal, bind a phone. Each takes typed input; the caller has already said who the
+//! merchant is.
 
 use crate::error::EpayError;
 use crate::ops::card;
 use crate::AppState;
 use aqsha_core::card::{Cvc, Expiry};
 use aqsha_core::money::{Currency, Money};
-use aqsha_core::provision::{network_card, CardTerms, NewRecords};
+use aqsha_core::provision::{network_card, new_phone, CardTerms, NewRecords, PhoneCard};
 use aqsha_core::store::{SandboxCardView, StoreError};
 use aqsha_wire::codes::reason;
 use aqsha_wire::WireAmount;
@@ -87,6 +88,7 @@ pub async fn issue(
         expiry: terms.expiry,
         scenario: terms.scenario,
         secure3d: terms.secure3d,
+        public: false,
     };
     let seed = NewRecords {
         cards: vec![card],
@@ -238,4 +240,54 @@ pub async fn add_terminal(
         .await
         .map_err(|e| EpayError::store("adding a terminal failed", e))?;
     Ok(id)
+}
+
+/// Binds a phone (and the IIN a transfer to it must name) to a card, for the merchant's own
+/// transfers: one of its own cards or a public test card, by card id. Returns the phone's
+/// mask; neither the number nor the IIN is kept in plain text or repeated in an error. A phone
+/// the merchant bound before is refused; a public entry for it is shadowed for this merchant.
+pub async fn add_phone(
+    state: &AppState,
+    merchant_id: &str,
+    phone: &str,
+    iin: &str,
+    card_id: String,
+) -> Result<String, EpayError> {
+    use crate::ops::phone::{valid_iin, valid_phone};
+    if !valid_phone(phone) {
+        return Err(EpayError::input("phone must be 11 digits starting with 7"));
+    }
+    if !valid_iin(iin) {
+        return Err(EpayError::input("iin must be 12 digits"));
+    }
+    let card = PhoneCard::Id(card_id);
+    let entry = new_phone(
+        &state.vault,
+        phone,
+        iin,
+        Some(merchant_id.to_string()),
+        card,
+    );
+    let mask = entry.phone_mask.clone();
+    let seed = NewRecords {
+        phones: vec![entry],
+        ..Default::default()
+    };
+    state.store.install(seed).await.map_err(phone_refused)?;
+    Ok(mask)
+}
+
+/// Why a phone entry was not added, as the caller should hear it.
+fn phone_refused(e: StoreError) -> EpayError {
+    let text = e.to_string();
+    match e {
+        StoreError::Refused(why) => {
+            EpayError::new(StatusCode::NOT_FOUND, reason::NO_SUCH_CARD, why)
+        }
+        // SQLite and PostgreSQL word a unique-key violation differently.
+        _ if text.contains("UNIQUE") || text.contains("duplicate key") => {
+            EpayError::input("you have already registered this phone number")
+        }
+        _ => EpayError::store("adding a phone failed", e),
+    }
 }

@@ -12,12 +12,9 @@
 use super::sandbox::{json_body, merchant};
 use crate::auth::Peer;
 use crate::error::EpayError;
-use crate::ops::phone::{valid_iin, valid_phone};
 use crate::routes::read_body;
 use crate::AppState;
-use aqsha_core::provision::{new_phone, NewRecords, PhoneCard};
 use aqsha_core::records::MerchantRecord;
-use aqsha_core::store::StoreError;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
@@ -155,36 +152,9 @@ async fn add_phone_for(
 ) -> Result<Response, EpayError> {
     let body = read_body(body).await?;
     let req: NewPhone = json_body(&body, "phone request")?;
-    if !valid_phone(&req.phone) {
-        return Err(EpayError::input("phone must be 11 digits starting with 7"));
-    }
-    if !valid_iin(&req.iin) {
-        return Err(EpayError::input("iin must be 12 digits"));
-    }
-    let card = PhoneCard::Id(req.card_id);
-    let entry = new_phone(&state.vault, &req.phone, &req.iin, Some(merchant_id), card);
-    let view = json!({"phone": entry.phone_mask, "public": false});
-    let seed = NewRecords {
-        phones: vec![entry],
-        ..Default::default()
-    };
-    state.store.install(seed).await.map_err(phone_refused)?;
+    let mask =
+        crate::ops::sandbox::add_phone(state, &merchant_id, &req.phone, &req.iin, req.card_id)
+            .await?;
+    let view = json!({"phone": mask, "public": false});
     Ok((StatusCode::CREATED, Json(view)).into_response())
-}
-
-/// Why a phone entry was not added, as the caller should hear it.
-fn phone_refused(e: StoreError) -> EpayError {
-    let text = e.to_string();
-    match e {
-        StoreError::Refused(why) => EpayError::new(
-            StatusCode::NOT_FOUND,
-            aqsha_wire::codes::reason::NO_SUCH_CARD,
-            why,
-        ),
-        // SQLite and PostgreSQL word a unique-key violation differently.
-        _ if text.contains("UNIQUE") || text.contains("duplicate key") => {
-            EpayError::input("you have already registered this phone number")
-        }
-        _ => EpayError::store("adding a phone failed", e),
-    }
 }

@@ -9,6 +9,7 @@
 
 pub mod cabinet;
 pub mod cabinet_looks;
+pub mod cabinet_more;
 pub mod payform;
 pub mod payform_3ds;
 pub mod payform_demo;

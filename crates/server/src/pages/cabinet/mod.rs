@@ -100,6 +100,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/sandbox/cards/{id}/topup", post(sandbox::top_up))
         .route("/cabinet/sandbox/cards/{id}/lock", post(sandbox::lock))
         .route("/cabinet/sandbox/fund", post(sandbox::fund))
+        .route("/cabinet/sandbox/phones", post(sandbox::add_phone))
 }
 
 /// A link of the navigation.

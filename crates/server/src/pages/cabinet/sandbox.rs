@@ -1,7 +1,7 @@
 //! `GET /cabinet/sandbox` (issue 16, item 8), only when the sandbox API is on (a 404
 //! otherwise, and no link): the merchant's network cards with issue (scenario outcome, 3-D
-//! Secure enrolment), top-up and lock/unlock; the phone directory; the settlement balances
-//! and their funding. Every action is the sandbox API's own, from [`crate::ops::sandbox`].
+//! Secure enrolment), top-up and lock/unlock of its own cards; the phone directory with
+//! adding a phone; the settlement balances and their funding. Every action is the sandbox API's own, from [`crate::ops::sandbox`].
 //! An issued card's full number is shown once, in the answer to the post.
 
 use super::kit::{post_token, Outcome, L};
@@ -31,6 +31,9 @@ pub struct CardRow {
     pub locked: bool,
     pub scenario: String,
     pub secure3d: bool,
+    /// Issued by this merchant: only these take a top-up or a lock (the public test cards
+    /// are everyone's, and the API answers 404 for them).
+    pub own: bool,
 }
 
 #[derive(Template)]
@@ -90,6 +93,7 @@ async fn load(
                 expiry: format!("{:02}/{:02}", c.expiry.month, c.expiry.year),
                 locked: c.locked,
                 secure3d: c.secure3d,
+                own: !c.public,
                 mask: c.mask,
                 id: c.id,
             })
@@ -289,6 +293,39 @@ pub async fn fund(
     let done = done.map(|b| {
         let text = l.t("Расчётный счёт", "Есеп айырысу шоты", "Settlement account");
         format!("{text}: {}", format::tenge(b.minor(), m.lang))
+    });
+    answer(&app, &m, &headers, done, None).await
+}
+
+#[derive(Deserialize)]
+pub struct PhoneForm {
+    phone: String,
+    iin: String,
+    card: String,
+}
+
+/// `POST /cabinet/sandbox/phones`: [`sandbox::add_phone`], as `POST /sandbox/phones`.
+pub async fn add_phone(
+    State(app): State<AppState>,
+    m: CabinetMerchant,
+    headers: HeaderMap,
+    Form(f): Form<PhoneForm>,
+) -> Result<Html<String>, PageError> {
+    if !m.sandbox {
+        return Err(PageError::not_found(m.lang));
+    }
+    let added = sandbox::add_phone(
+        &app,
+        &m.merchant_id,
+        f.phone.trim(),
+        f.iin.trim(),
+        f.card.trim().to_string(),
+    )
+    .await;
+    let l = L(m.lang);
+    let done = added.map(|mask| {
+        let text = l.t("Телефон добавлен", "Телефон қосылды", "Phone added");
+        format!("{text}: {mask}")
     });
     answer(&app, &m, &headers, done, None).await
 }

@@ -37,11 +37,6 @@ pub const SANDBOX_BADGE: Tri = [
 pub const LOGOUT: Tri = ["Выйти", "Шығу", "Log out"];
 pub const PASSWORD: Tri = ["Пароль", "Құпиясөз", "Password"];
 pub const LANGUAGE: Tri = ["Язык", "Тіл", "Language"];
-pub const COMING: Tri = [
-    "Этот раздел скоро появится.",
-    "Бұл бөлім жақында қосылады.",
-    "This section is coming soon.",
-];
 
 // The login page.
 pub const LOGIN_TITLE: Tri = [
@@ -144,7 +139,6 @@ pub struct ListWords {
     pub first: &'static str,
     pub operation: &'static str,
     pub reason: &'static str,
-    pub coming: &'static str,
 }
 
 const LIST_WORDS: [ListWords; 3] = [
@@ -179,7 +173,6 @@ const LIST_WORDS: [ListWords; 3] = [
         first: "← К началу",
         operation: "Операция",
         reason: "Причина",
-        coming: "Подробности операции, проводки и обратные вызовы появятся здесь.",
     },
     ListWords {
         search: "Іздеу",
@@ -212,7 +205,6 @@ const LIST_WORDS: [ListWords; 3] = [
         first: "← Басына",
         operation: "Операция",
         reason: "Себебі",
-        coming: "Операция толығымен, өткізбелер мен кері қоңыраулар осында шығады.",
     },
     ListWords {
         search: "Search",
@@ -245,7 +237,6 @@ const LIST_WORDS: [ListWords; 3] = [
         first: "← First page",
         operation: "Operation",
         reason: "Reason",
-        coming: "The operation's whole story, its postings and its callbacks, will be here.",
     },
 ];
 
