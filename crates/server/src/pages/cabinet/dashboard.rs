@@ -195,9 +195,7 @@ pub async fn page(
         .iter()
         .map(|(code, count)| Decline {
             code: *code,
-            reason: aqsha_wire::codes::lookup(*code)
-                .map(|c| c.message.to_string())
-                .unwrap_or_default(),
+            reason: crate::pages::reasons::merchant(*code, lang).to_string(),
             count: *count,
             share: format::percent(*count, total_declines, lang),
         })

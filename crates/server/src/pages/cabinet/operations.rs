@@ -235,7 +235,7 @@ pub fn row(op: &OperationRecord, zone: Zone, lang: Lang) -> Row {
             ["Отклонена", "Қабылданбады", "Declined"][lang.index()]
         },
         code: op.reason_code,
-        reason: op.reason.clone(),
+        reason: crate::pages::reasons::merchant(op.reason_code, lang).to_string(),
         sender: op.sender.mask.clone(),
         receiver: op.receiver.mask.clone(),
         account: op.account_id.clone(),
