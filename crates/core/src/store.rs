@@ -222,6 +222,9 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
         keep: &str,
     ) -> StoreResult<bool>;
+    /// Sets the merchant's time zone (an IANA name the caller has checked). `Ok(false)` when
+    /// there is no such merchant.
+    async fn set_time_zone(&self, merchant_id: &str, zone: &str) -> StoreResult<bool>;
     /// The merchant's operations created at or after `since`, grouped for the dashboard.
     async fn operation_stats(
         &self,

@@ -57,6 +57,7 @@ pub trait CabinetConn {
         hash: &str,
         keep: &str,
     ) -> StoreResult<bool>;
+    fn set_time_zone(&mut self, merchant_id: &str, zone: &str) -> StoreResult<bool>;
     fn operation_stats(
         &mut self,
         merchant_id: &str,

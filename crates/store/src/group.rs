@@ -313,6 +313,11 @@ impl<K: Connector> Store for GroupStore<K> {
             .await
     }
 
+    async fn set_time_zone(&self, merchant_id: &str, zone: &str) -> StoreResult<bool> {
+        let (m, z) = (merchant_id.to_string(), zone.to_string());
+        self.write(move |c| c.set_time_zone(&m, &z)).await
+    }
+
     async fn operation_stats(
         &self,
         merchant_id: &str,

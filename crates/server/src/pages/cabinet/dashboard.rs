@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn hours_fall_into_the_merchants_days() {
-        let zone = Zone::AsiaAlmaty;
+        let zone = Zone::default();
         let today = NaiveDate::from_ymd_opt(2025, 6, 10).unwrap();
         let row = |h: u32, charged: bool, code: u32| StatRow {
             hour: chrono::Utc.with_ymd_and_hms(2025, 6, 9, h, 0, 0).unwrap(),
