@@ -183,6 +183,15 @@ pub trait Store: Send + Sync + 'static {
         merchant_id: &str,
         search: Search,
     ) -> StoreResult<Vec<OperationRecord>>;
+    /// How many of the merchant's operations match the search's conditions (its cursor, order
+    /// and size aside), counting no further than `cap`: the filtered set the CSV export
+    /// sends, sized before it starts.
+    async fn count_operations(
+        &self,
+        merchant_id: &str,
+        search: Search,
+        cap: u64,
+    ) -> StoreResult<u64>;
     /// The merchant whose cabinet login this is, with its password hash (argon2id, PHC
     /// string); `None` when no merchant has that login or it has no password.
     async fn merchant_by_login(&self, login: &str)

@@ -250,6 +250,16 @@ impl<K: Connector> Store for GroupStore<K> {
         self.read(move |c| c.search_operations(&m, &search)).await
     }
 
+    async fn count_operations(
+        &self,
+        merchant_id: &str,
+        search: Search,
+        cap: u64,
+    ) -> StoreResult<u64> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.count_operations(&m, &search, cap)).await
+    }
+
     async fn merchant_by_login(
         &self,
         login: &str,

@@ -78,24 +78,28 @@ pub fn short_date(d: NaiveDate, lang: Lang) -> String {
     }
 }
 
+/// A whole number with its thousands grouped: `1 000 000` (rus, kaz), `1,000,000` (eng).
+pub fn grouped(n: u64, lang: Lang) -> String {
+    let group = if lang == Lang::Eng { "," } else { "\u{a0}" };
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push_str(group);
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Minor units (tiyn) as tenge: `1 234,56 ₸` in Russian and Kazakh (a no-break space groups
 /// thousands, a comma before the tiyn), `1,234.56 ₸` in English, the sign where it was.
 pub fn tenge(minor: i64, lang: Lang) -> String {
-    let (group, point) = match lang {
-        Lang::Eng => (",", "."),
-        _ => ("\u{a0}", ","),
-    };
+    let point = if lang == Lang::Eng { "." } else { "," };
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
-    let whole = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push_str(group);
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped}{point}{:02}\u{a0}₸", abs % 100)
+    let whole = grouped(abs / 100, lang);
+    format!("{sign}{whole}{point}{:02}\u{a0}₸", abs % 100)
 }
 
 /// A share as a percentage with one decimal: `97,5 %` or `97.5%`.

@@ -257,6 +257,8 @@ struct ListPage {
     next: Option<String>,
     first: Option<String>,
     export: String,
+    /// How many rows the export would send, in words.
+    export_size: Option<String>,
 }
 
 /// `GET /cabinet/operations`.
@@ -292,6 +294,7 @@ pub async fn list(
                 format!("?{query}")
             }
         ),
+        export_size: None,
     };
     let conditions = match f.conditions(m.zone, lang) {
         Ok(c) => c,
@@ -300,6 +303,10 @@ pub async fn list(
             return render(&page, lang);
         }
     };
+    let rows = super::export::count(&app, &m.merchant_id, conditions.clone())
+        .await
+        .map_err(|e| PageError::internal(lang, "counting operations failed", e))?;
+    page.export_size = Some(super::export::describe(rows, lang));
     let after = Cursor::decode(&f.after);
     let search = Search::newest_first(conditions, PAGE_SIZE, after);
     let mut found = app
