@@ -257,7 +257,8 @@ impl<K: Connector> Store for GroupStore<K> {
         cap: u64,
     ) -> StoreResult<u64> {
         let m = merchant_id.to_string();
-        self.read(move |c| c.count_operations(&m, &search, cap)).await
+        self.read(move |c| c.count_operations(&m, &search, cap))
+            .await
     }
 
     async fn merchant_by_login(

@@ -44,6 +44,7 @@ subjects! {
     limits,
     operations,
     cabinet,
+    cabinet_zone,
     cabinet_pages,
     bench,
     retries,

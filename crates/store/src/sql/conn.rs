@@ -316,7 +316,12 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.find_operations(merchant_id, search)
     }
 
-    fn count_operations(&mut self, merchant_id: &str, search: &Search, cap: u64) -> StoreResult<u64> {
+    fn count_operations(
+        &mut self,
+        merchant_id: &str,
+        search: &Search,
+        cap: u64,
+    ) -> StoreResult<u64> {
         self.count_matching(merchant_id, search, cap)
     }
 

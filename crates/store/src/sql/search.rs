@@ -111,7 +111,8 @@ fn conditions(sql: &mut String, search: &Search, selective: bool) -> usize {
 /// How many of the merchant's operations match the conditions, counted up to the cap
 /// (`$n`): the rows are those the list pages through, without reading them.
 fn count_statement(search: &Search) -> String {
-    let mut sql = "SELECT COUNT(*) FROM (SELECT 1 FROM operations WHERE merchant_id = $1".to_string();
+    let mut sql =
+        "SELECT COUNT(*) FROM (SELECT 1 FROM operations WHERE merchant_id = $1".to_string();
     let n = conditions(&mut sql, search, selective(search));
     sql.push_str(&format!(" LIMIT ${n}) AS capped"));
     sql

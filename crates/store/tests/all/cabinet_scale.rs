@@ -87,7 +87,10 @@ async fn counts(store: &dyn Store, merchant: &str) {
         ("count, declined only", vec![text(Field::Status, "FAILED")]),
         (
             "count, one terminal",
-            vec![text(Field::TerminalId, "67e34d63-102f-4bd1-898e-370781d0074d")],
+            vec![text(
+                Field::TerminalId,
+                "67e34d63-102f-4bd1-898e-370781d0074d",
+            )],
         ),
         (
             "count, a card's last digits",
@@ -97,7 +100,10 @@ async fn counts(store: &dyn Store, merchant: &str) {
                 values: vec![Value::Text("%1234".into())],
             }],
         ),
-        ("count, search box: an invoice id", vec![text(Field::AnyNumber, "000100500000")]),
+        (
+            "count, search box: an invoice id",
+            vec![text(Field::AnyNumber, "000100500000")],
+        ),
     ];
     for (name, conditions) in cases {
         let s = Search::newest_first(conditions, 1, None);
@@ -105,7 +111,10 @@ async fn counts(store: &dyn Store, merchant: &str) {
         let mut n = 0;
         for _ in 0..4 {
             let t = Instant::now();
-            n = store.count_operations(merchant, s.clone(), u64::MAX).await.unwrap();
+            n = store
+                .count_operations(merchant, s.clone(), u64::MAX)
+                .await
+                .unwrap();
             best = best.min(t.elapsed());
         }
         println!("| {name} | {n} | {:.2} ms |", best.as_secs_f64() * 1000.0);

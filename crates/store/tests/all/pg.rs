@@ -38,7 +38,8 @@ fn run_as() -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 3 && f[0] == "postgres").then(|| (f[2].parse().ok(), f[3].parse().ok()))?
+        (f.len() > 3 && f[0] == "postgres")
+            .then(|| (f[2].parse().ok(), f[3].parse().ok()))?
             .and_then(|(u, g)| Some((u?, g?)))
     })
 }
@@ -54,7 +55,11 @@ impl Pg {
 
     fn run(&self, mut c: Command, what: &str) {
         let out = c.output().unwrap();
-        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// A started server with an empty database `aqsha`. Settings as the end-to-end cluster's,
@@ -77,10 +82,14 @@ impl Pg {
             _dir: dir,
         };
         let mut initdb = pg.command("initdb");
-        initdb
-            .arg("-D")
-            .arg(&pg.data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+        initdb.arg("-D").arg(&pg.data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]);
         pg.run(initdb, "initdb");
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c shared_buffers=256MB",
@@ -95,17 +104,41 @@ impl Pg {
             .args(["-w", "start"]);
         pg.run(start, "pg_ctl start");
         let mut create = pg.command("createdb");
-        create.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "aqsha"]);
+        create.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "aqsha",
+        ]);
         pg.run(create, "createdb");
         pg
     }
 
     /// Runs SQL on the `aqsha` database through `psql`.
     pub(crate) fn sql(&self, statements: &str) {
-        let port = self.url.rsplit(':').next().unwrap().split('/').next().unwrap();
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
         let mut psql = self.command("psql");
-        psql.args(["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "aqsha"])
-            .args(["-v", "ON_ERROR_STOP=1", "-qAt", "-c", statements]);
+        psql.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-U",
+            "postgres",
+            "-d",
+            "aqsha",
+        ])
+        .args(["-v", "ON_ERROR_STOP=1", "-qAt", "-c", statements]);
         self.run(psql, "psql");
     }
 }
@@ -113,7 +146,9 @@ impl Pg {
 /// [`super::search_scale::fill`]'s rows, written by PostgreSQL itself: a million operations
 /// of `merchant` over 100 days, one in a thousand another merchant's, a tenth declined.
 pub(crate) fn fill(pg: &Pg, merchant: &str) {
-    assert!(merchant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    assert!(merchant
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-'));
     pg.sql(&format!(
         "INSERT INTO operations (id, merchant_id, terminal_id, invoice_id, account_id, amount,
          fee, currency, description, email, status, reason_code, reason, reference,
@@ -144,7 +179,9 @@ pub(crate) fn fill(pg: &Pg, merchant: &str) {
 impl Drop for Pg {
     fn drop(&mut self) {
         let mut stop = self.command("pg_ctl");
-        stop.arg("-D").arg(&self.data).args(["-m", "fast", "-w", "stop"]);
+        stop.arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"]);
         let _ = stop.output();
     }
 }

@@ -50,10 +50,18 @@ pub fn describe(rows: u64, lang: Lang) -> String {
         let t = ["Более {} строк: большой файл, он скачивается по частям и может занять несколько минут.", "{} жолдан көп: үлкен файл, ол бөліктермен жүктеледі және бірнеше минут алуы мүмкін.", "More than {} rows: a large file; it downloads as it is written and may take minutes."];
         t[lang.index()].replace("{}", &n(COUNT_CAP))
     } else if rows >= LARGE {
-        let t = ["{} строк: большой файл, он скачивается по частям и может занять минуту или больше.", "{} жол: үлкен файл, ол бөліктермен жүктеледі және бір минут не одан көп алуы мүмкін.", "{} rows: a large file; it downloads as it is written and may take a minute or more."];
+        let t = [
+            "{} строк: большой файл, он скачивается по частям и может занять минуту или больше.",
+            "{} жол: үлкен файл, ол бөліктермен жүктеледі және бір минут не одан көп алуы мүмкін.",
+            "{} rows: a large file; it downloads as it is written and may take a minute or more.",
+        ];
         t[lang.index()].replace("{}", &n(rows))
     } else {
-        let t = ["Строк в выгрузке: {}", "Жүктемедегі жолдар: {}", "Rows to download: {}"];
+        let t = [
+            "Строк в выгрузке: {}",
+            "Жүктемедегі жолдар: {}",
+            "Rows to download: {}",
+        ];
         t[lang.index()].replace("{}", &n(rows))
     }
 }
