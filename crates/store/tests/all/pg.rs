@@ -38,9 +38,10 @@ fn run_as() -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 3 && f[0] == "postgres")
-            .then(|| (f[2].parse().ok(), f[3].parse().ok()))?
-            .and_then(|(u, g)| Some((u?, g?)))
+        if f.len() < 4 || f[0] != "postgres" {
+            return None;
+        }
+        Some((f[2].parse().ok()?, f[3].parse().ok()?))
     })
 }
 
@@ -150,7 +151,7 @@ pub(crate) fn fill(pg: &Pg, merchant: &str) {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-'));
     pg.sql(&format!(
-        "INSERT INTO operations (id, merchant_id, terminal_id, invoice_id, account_id, amount,
+        r#"INSERT INTO operations (id, merchant_id, terminal_id, invoice_id, account_id, amount,
          fee, currency, description, email, status, reason_code, reason, reference,
          int_reference, sender_card_id, sender_mask, sender_brand, sender_type,
          receiver_card_id, receiver_mask, receiver_brand, receiver_type, token_id,
@@ -172,7 +173,7 @@ pub(crate) fn fill(pg: &Pg, merchant: &str) {
          FROM (SELECT n, (now() AT TIME ZONE 'UTC') - interval '100 days'
                          + n * interval '8640 milliseconds' AS at
                FROM generate_series(0, 999999) AS n) AS g;
-         ANALYZE operations;"
+         ANALYZE operations;"#
     ));
 }
 
