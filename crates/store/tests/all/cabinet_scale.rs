@@ -119,6 +119,16 @@ async fn counts(store: &dyn Store, merchant: &str) {
         }
         println!("| {name} | {n} | {:.2} ms |", best.as_secs_f64() * 1000.0);
     }
+    // The list page's count stops after 100 001 rows (pages/cabinet/export.rs, LARGE).
+    let t = Instant::now();
+    let n = store
+        .count_operations(merchant, Search::newest_first(vec![], 1, None), 100_001)
+        .await
+        .unwrap();
+    println!(
+        "| count, every row, up to 100 001 (the list page's) | {n} | {:.2} ms |",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 async fn measure(store: &dyn Store, merchant: &str) {

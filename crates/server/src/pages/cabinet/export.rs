@@ -23,23 +23,25 @@ use futures_util::stream;
 /// Rows read per batch.
 pub const BATCH: u32 = 1000;
 
-/// The filtered set is counted up to this many rows: beyond it the count says "more than"
-/// and the download carries no `X-Total-Rows`. The count walks the same index as the list,
-/// so its cost grows with the rows it counts (BENCHMARKS.md, issue 16).
+/// The download counts the filtered set up to this many rows for its `X-Total-Rows`: beyond
+/// it the header is left out. A count walks the same index as the list, so its cost grows
+/// with the rows it counts (BENCHMARKS.md, issue 16: ~0.1–0.4 s for a million).
 pub const COUNT_CAP: u64 = 1_000_000;
 
-/// From this many rows the page says the file is large and the download takes a while.
+/// The list page counts up to this many rows (a tenth of that cost, paid on every page);
+/// from here on it says the file is large rather than how large.
 pub const LARGE: u64 = 100_000;
 
-/// How many rows the export of these conditions would send, up to [`COUNT_CAP`] + 1.
+/// How many rows the export of these conditions would send, up to `cap` + 1.
 pub async fn count(
     app: &AppState,
     merchant_id: &str,
     conditions: Vec<Condition>,
+    cap: u64,
 ) -> Result<u64, aqsha_core::store::StoreError> {
     let search = Search::newest_first(conditions, 1, None);
     app.store
-        .count_operations(merchant_id, search, COUNT_CAP + 1)
+        .count_operations(merchant_id, search, cap + 1)
         .await
 }
 
@@ -95,7 +97,7 @@ pub async fn csv(
         .map_err(|e| PageError::new(axum::http::StatusCode::BAD_REQUEST, m.lang).with_detail(e))?;
     // The size first, for the browser's progress bar: the rows that match now (the file may
     // end up with a few more, as new operations arrive while it is written).
-    let total = count(&app, &m.merchant_id, conditions.clone())
+    let total = count(&app, &m.merchant_id, conditions.clone(), COUNT_CAP)
         .await
         .map_err(|e| PageError::internal(m.lang, "counting operations failed", e))?;
     let first = Next {

@@ -303,9 +303,14 @@ pub async fn list(
             return render(&page, lang);
         }
     };
-    let rows = super::export::count(&app, &m.merchant_id, conditions.clone())
-        .await
-        .map_err(|e| PageError::internal(lang, "counting operations failed", e))?;
+    let rows = super::export::count(
+        &app,
+        &m.merchant_id,
+        conditions.clone(),
+        super::export::LARGE,
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, "counting operations failed", e))?;
     page.export_size = Some(super::export::describe(rows, lang));
     let after = Cursor::decode(&f.after);
     let search = Search::newest_first(conditions, PAGE_SIZE, after);
