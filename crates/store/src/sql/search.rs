@@ -158,6 +158,18 @@ fn statement(search: &Search) -> String {
     sql
 }
 
+/// The merchant and the conditions' values: the parameters `$1`… of both statements.
+fn condition_params<'a>(merchant_id: &'a str, search: &'a Search) -> Vec<Param<'a>> {
+    let mut params = vec![Param::Text(merchant_id)];
+    for c in &search.conditions {
+        params.extend(c.values.iter().map(|v| match v {
+            Value::Text(t) => Param::Text(t),
+            Value::Int(i) => Param::Int(*i),
+        }));
+    }
+    params
+}
+
 impl<D: Driver> SqlConn<D> {
     pub(crate) fn find_operations(
         &mut self,
@@ -165,13 +177,7 @@ impl<D: Driver> SqlConn<D> {
         search: &Search,
     ) -> StoreResult<Vec<OperationRecord>> {
         let sql = statement(search);
-        let mut params = vec![Param::Text(merchant_id)];
-        for c in &search.conditions {
-            params.extend(c.values.iter().map(|v| match v {
-                Value::Text(t) => Param::Text(t),
-                Value::Int(i) => Param::Int(*i),
-            }));
-        }
+        let mut params = condition_params(merchant_id, search);
         if let Some(after) = &search.after {
             params.push(Param::Text(&after.created_at));
             params.push(Param::Text(&after.id));
@@ -190,13 +196,7 @@ impl<D: Driver> SqlConn<D> {
         cap: u64,
     ) -> StoreResult<u64> {
         let sql = count_statement(search);
-        let mut params = vec![Param::Text(merchant_id)];
-        for c in &search.conditions {
-            params.extend(c.values.iter().map(|v| match v {
-                Value::Text(t) => Param::Text(t),
-                Value::Int(i) => Param::Int(*i),
-            }));
-        }
+        let mut params = condition_params(merchant_id, search);
         params.push(Param::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
         let n = self.one(&sql, &params, |r| r.int(0))?.unwrap_or(0);
         Ok(u64::try_from(n).unwrap_or(0))

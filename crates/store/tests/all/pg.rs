@@ -29,20 +29,16 @@ fn binaries() -> PathBuf {
     found.pop().expect("PostgreSQL binaries")
 }
 
-/// (uid, gid) of the `postgres` user when we are root.
+/// (uid, gid) of the `postgres` user when we are root, as `id` tells them.
 fn run_as() -> Option<(u32, u32)> {
-    let me = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&me.stdout).trim() != "0" {
+    let id = |args: &[&str]| -> Option<u32> {
+        let out = Command::new("id").args(args).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    if id(&["-u"])? != 0 {
         return None;
     }
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        if f.len() < 4 || f[0] != "postgres" {
-            return None;
-        }
-        Some((f[2].parse().ok()?, f[3].parse().ok()?))
-    })
+    Some((id(&["-u", "postgres"])?, id(&["-g", "postgres"])?))
 }
 
 impl Pg {
