@@ -39,6 +39,10 @@ pub enum MerchantCommand {
         /// and printed once, as `cabinet_password`.
         #[arg(long)]
         cabinet_email: Option<String>,
+        /// The cabinet's time zone, an IANA name (`Europe/London`); the merchant can change
+        /// it in the cabinet.
+        #[arg(long, default_value = aqsha_core::cabinet::DEFAULT_TIME_ZONE)]
+        time_zone: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -88,8 +92,22 @@ pub async fn run(command: MerchantCommand) -> anyhow::Result<()> {
             terminal,
             name,
             cabinet_email,
+            time_zone,
             store,
-        } => add(&client_id, terminal, name, cabinet_email, &store).await,
+        } => {
+            let zone = aqsha_server::pages::cabinet::format::Zone::parse(&time_zone)
+                .with_context(|| {
+                    format!("--time-zone {time_zone:?} is not an IANA time zone (Asia/Almaty, Europe/London)")
+                })?;
+            let who = Who {
+                client_id: &client_id,
+                terminal,
+                name,
+                cabinet_email,
+                time_zone: zone.name(),
+            };
+            add(who, &store).await
+        }
         MerchantCommand::List { json, store } => list(json, &store).await,
         MerchantCommand::RotateSecret { client_id, store } => {
             let store = open(&store).await?;
@@ -129,13 +147,23 @@ pub async fn run(command: MerchantCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn add(
-    client_id: &str,
+/// The merchant `aqsha merchant add` creates.
+struct Who<'a> {
+    client_id: &'a str,
     terminal: Option<String>,
     name: Option<String>,
     cabinet_email: Option<String>,
-    store: &StoreArgs,
-) -> anyhow::Result<()> {
+    time_zone: &'static str,
+}
+
+async fn add(who: Who<'_>, store: &StoreArgs) -> anyhow::Result<()> {
+    let Who {
+        client_id,
+        terminal,
+        name,
+        cabinet_email,
+        time_zone,
+    } = who;
     let cabinet_email = cabinet_email.map(|e| e.trim().to_lowercase());
     if let Some(e) = &cabinet_email {
         let (user, domain) = e.split_once('@').unwrap_or_default();
@@ -169,6 +197,7 @@ async fn add(
         merchant.cabinet_password_hash =
             Some(aqsha_core::provision::hash_password(p).map_err(|e| anyhow::anyhow!("{e}"))?);
     }
+    merchant.time_zone = Some(time_zone.to_string());
     let callback_secret = merchant.callback_secret.clone();
     let seed = aqsha_core::provision::NewRecords {
         merchants: vec![merchant],
@@ -183,7 +212,8 @@ async fn add(
             format!("cannot create merchant {client_id:?} (does it exist already?)")
         })?;
     let mut shown = json!({"client_id": client_id, "client_secret": secret,
-               "callback_secret": callback_secret, "terminal": terminal});
+               "callback_secret": callback_secret, "terminal": terminal,
+               "time_zone": time_zone});
     if let (Some(e), Some(p)) = (cabinet_email, cabinet_password) {
         shown["cabinet_email"] = json!(e);
         shown["cabinet_password"] = json!(p);

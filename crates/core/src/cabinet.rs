@@ -13,7 +13,13 @@ pub struct CabinetSession {
     pub login: String,
     pub created_at: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// The merchant's time zone (an IANA name), read with the session so that a page needs
+    /// no second query; not written when a session is opened.
+    pub time_zone: String,
 }
+
+/// The time zone a merchant's cabinet shows unless it chose another.
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Almaty";
 
 /// How failed logins lock a login: `limit` failures within `lock_for` of the first lock it
 /// for `lock_for` (ten and 30 minutes by default).

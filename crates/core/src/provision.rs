@@ -15,6 +15,8 @@ use rand::Rng;
 pub struct NewMerchant {
     pub record: MerchantRecord,
     pub cabinet_email: Option<String>,
+    /// The IANA time zone its cabinet shows (checked by the caller); `None`: Asia/Almaty.
+    pub time_zone: Option<String>,
     /// Argon2id PHC string.
     pub cabinet_password_hash: Option<String>,
     /// The key Aqsha signs this merchant's callbacks with.
@@ -147,6 +149,7 @@ pub fn new_merchant(
             disabled: false,
         },
         cabinet_email: None,
+        time_zone: None,
         cabinet_password_hash: None,
         callback_secret: random_secret(40),
         terminals: terminals

@@ -186,6 +186,15 @@ pub trait Store: Send + Sync + 'static {
         merchant_id: &str,
         search: Search,
     ) -> StoreResult<Vec<OperationRecord>>;
+    /// How many of the merchant's operations match the search's conditions (its cursor, order
+    /// and size aside), counting no further than `cap`: the filtered set the CSV export
+    /// sends, sized before it starts.
+    async fn count_operations(
+        &self,
+        merchant_id: &str,
+        search: Search,
+        cap: u64,
+    ) -> StoreResult<u64>;
     /// The merchant whose cabinet login this is, with its password hash (argon2id, PHC
     /// string); `None` when no merchant has that login or it has no password.
     async fn merchant_by_login(&self, login: &str)
@@ -225,6 +234,9 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
         keep: &str,
     ) -> StoreResult<bool>;
+    /// Sets the merchant's time zone (an IANA name the caller has checked). `Ok(false)` when
+    /// there is no such merchant.
+    async fn set_time_zone(&self, merchant_id: &str, zone: &str) -> StoreResult<bool>;
     /// The merchant's operations created at or after `since`, grouped for the dashboard.
     async fn operation_stats(
         &self,

@@ -57,6 +57,7 @@ pub trait CabinetConn {
         hash: &str,
         keep: &str,
     ) -> StoreResult<bool>;
+    fn set_time_zone(&mut self, merchant_id: &str, zone: &str) -> StoreResult<bool>;
     fn operation_stats(
         &mut self,
         merchant_id: &str,
@@ -215,6 +216,12 @@ pub trait Conn: Tx + CabinetConn + CabinetPagesConn + Send + 'static {
         merchant_id: &str,
         search: &Search,
     ) -> StoreResult<Vec<OperationRecord>>;
+    fn count_operations(
+        &mut self,
+        merchant_id: &str,
+        search: &Search,
+        cap: u64,
+    ) -> StoreResult<u64>;
     fn merchant_by_login(&mut self, login: &str) -> StoreResult<Option<(MerchantRecord, String)>>;
     fn sandbox_cards(&mut self, merchant_id: &str) -> StoreResult<Vec<SandboxCardView>>;
     fn public_card_keys(&mut self) -> StoreResult<Vec<String>>;

@@ -250,6 +250,17 @@ impl<K: Connector> Store for GroupStore<K> {
         self.read(move |c| c.search_operations(&m, &search)).await
     }
 
+    async fn count_operations(
+        &self,
+        merchant_id: &str,
+        search: Search,
+        cap: u64,
+    ) -> StoreResult<u64> {
+        let m = merchant_id.to_string();
+        self.read(move |c| c.count_operations(&m, &search, cap))
+            .await
+    }
+
     async fn merchant_by_login(
         &self,
         login: &str,
@@ -311,6 +322,11 @@ impl<K: Connector> Store for GroupStore<K> {
         let (m, h, k) = (merchant_id.to_string(), hash.to_string(), keep.to_string());
         self.write(move |c| c.set_cabinet_password(&m, &h, &k))
             .await
+    }
+
+    async fn set_time_zone(&self, merchant_id: &str, zone: &str) -> StoreResult<bool> {
+        let (m, z) = (merchant_id.to_string(), zone.to_string());
+        self.write(move |c| c.set_time_zone(&m, &z)).await
     }
 
     async fn operation_stats(

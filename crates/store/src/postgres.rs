@@ -117,6 +117,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         26,
         include_str!("../migrations/postgres/0026_callback_attempt_details.sql"),
     ),
+    (
+        27,
+        include_str!("../migrations/postgres/0027_merchant_time_zone.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

@@ -98,6 +98,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         24,
         include_str!("../migrations/sqlite/0024_callback_attempt_details.sql"),
     ),
+    (
+        25,
+        include_str!("../migrations/sqlite/0025_merchant_time_zone.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

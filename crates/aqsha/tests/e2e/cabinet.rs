@@ -337,7 +337,7 @@ async fn a_password_change_ends_other_sessions(backend: Backend) {
 }
 
 /// A charged transfer of the seed merchant; its invoice.
-async fn charge(s: &Server, amount: Value) -> String {
+pub(crate) async fn charge(s: &Server, amount: Value) -> String {
     let inv = invoice();
     let token = s.token(&[]).await;
     let (st, r) = s.transfer(&token, &seed_like_body(&inv, amount)).await;

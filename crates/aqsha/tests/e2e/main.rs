@@ -45,6 +45,7 @@ subjects! {
     limits,
     operations,
     cabinet,
+    cabinet_zone,
     cabinet_pages,
     cabinet_sandbox,
     bench,

@@ -23,6 +23,7 @@ pub mod demo;
 pub mod error;
 pub mod lang;
 pub mod payform;
+pub mod reasons;
 pub mod session;
 
 use crate::AppState;

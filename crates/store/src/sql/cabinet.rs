@@ -107,8 +107,10 @@ impl<D: Driver> CabinetConn for SqlConn<D> {
             &[Param::Text(id_hash), Param::Int(now_ms)],
         )?;
         self.one(
-            "SELECT merchant_id, login, created_ms, last_seen_ms FROM cabinet_sessions
-             WHERE id_hash = $1",
+            "SELECT s.merchant_id, s.login, s.created_ms, s.last_seen_ms,
+                    COALESCE(m.time_zone, 'Asia/Almaty')
+             FROM cabinet_sessions s LEFT JOIN merchants m ON m.id = s.merchant_id
+             WHERE s.id_hash = $1",
             &[Param::Text(id_hash)],
             |r| {
                 Ok(CabinetSession {
@@ -116,6 +118,7 @@ impl<D: Driver> CabinetConn for SqlConn<D> {
                     login: r.text(1)?,
                     created_at: at(r.int(2)?),
                     last_seen: at(r.int(3)?),
+                    time_zone: r.text(4)?,
                 })
             },
         )
@@ -142,6 +145,14 @@ impl<D: Driver> CabinetConn for SqlConn<D> {
         self.driver.exec(
             "DELETE FROM cabinet_sessions WHERE merchant_id = $1 AND id_hash <> $2",
             &[Param::Text(merchant_id), Param::Text(keep)],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn set_time_zone(&mut self, merchant_id: &str, zone: &str) -> StoreResult<bool> {
+        let changed = self.driver.exec(
+            "UPDATE merchants SET time_zone = $2 WHERE id = $1",
+            &[Param::Text(merchant_id), Param::Text(zone)],
         )?;
         Ok(changed == 1)
     }

@@ -316,6 +316,15 @@ impl<D: Driver> Conn for SqlConn<D> {
         self.find_operations(merchant_id, search)
     }
 
+    fn count_operations(
+        &mut self,
+        merchant_id: &str,
+        search: &Search,
+        cap: u64,
+    ) -> StoreResult<u64> {
+        self.count_matching(merchant_id, search, cap)
+    }
+
     fn merchant_by_login(&mut self, login: &str) -> StoreResult<Option<(MerchantRecord, String)>> {
         self.merchant_login(login)
     }

@@ -55,8 +55,8 @@ impl<D: Driver> SqlConn<D> {
         let r = &m.record;
         self.driver.exec(
             "INSERT INTO merchants (id, client_id, secret_hash, name, cabinet_email,
-             cabinet_password_hash, callback_secret, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             cabinet_password_hash, callback_secret, created_at, time_zone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 Param::Text(&r.id),
                 Param::Text(&r.client_id),
@@ -66,6 +66,11 @@ impl<D: Driver> SqlConn<D> {
                 Param::OptText(m.cabinet_password_hash.as_deref()),
                 Param::Text(&m.callback_secret),
                 Param::Text(now),
+                Param::Text(
+                    m.time_zone
+                        .as_deref()
+                        .unwrap_or(aqsha_core::cabinet::DEFAULT_TIME_ZONE),
+                ),
             ],
         )?;
         Ok(())

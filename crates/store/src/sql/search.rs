@@ -96,6 +96,28 @@ fn clause(c: &Condition, n: usize, selective: bool) -> String {
     }
 }
 
+/// The search's conditions after `merchant_id = $1`, appended to `sql`; the next parameter's
+/// number.
+fn conditions(sql: &mut String, search: &Search, selective: bool) -> usize {
+    let mut n = 2;
+    for c in &search.conditions {
+        sql.push_str(" AND ");
+        sql.push_str(&clause(c, n, selective));
+        n += c.values.len();
+    }
+    n
+}
+
+/// How many of the merchant's operations match the conditions, counted up to the cap
+/// (`$n`): the rows are those the list pages through, without reading them.
+fn count_statement(search: &Search) -> String {
+    let mut sql =
+        "SELECT COUNT(*) FROM (SELECT 1 FROM operations WHERE merchant_id = $1".to_string();
+    let n = conditions(&mut sql, search, selective(search));
+    sql.push_str(&format!(" LIMIT ${n}) AS capped"));
+    sql
+}
+
 /// The statement for a search and its parameters' values, in order after the merchant.
 fn statement(search: &Search) -> String {
     let mut sql = format!(
@@ -103,12 +125,7 @@ fn statement(search: &Search) -> String {
         rows::OPERATION_COLUMNS
     );
     let selective = selective(search);
-    let mut n = 2;
-    for c in &search.conditions {
-        sql.push_str(" AND ");
-        sql.push_str(&clause(c, n, selective));
-        n += c.values.len();
-    }
+    let mut n = conditions(&mut sql, search, selective);
     if search.after.is_some() {
         // Keyset paging: the rows after the cursor in the order `created_at DESC, id DESC`.
         let key = if selective {
@@ -141,6 +158,18 @@ fn statement(search: &Search) -> String {
     sql
 }
 
+/// The merchant and the conditions' values: the parameters `$1`… of both statements.
+fn condition_params<'a>(merchant_id: &'a str, search: &'a Search) -> Vec<Param<'a>> {
+    let mut params = vec![Param::Text(merchant_id)];
+    for c in &search.conditions {
+        params.extend(c.values.iter().map(|v| match v {
+            Value::Text(t) => Param::Text(t),
+            Value::Int(i) => Param::Int(*i),
+        }));
+    }
+    params
+}
+
 impl<D: Driver> SqlConn<D> {
     pub(crate) fn find_operations(
         &mut self,
@@ -148,13 +177,7 @@ impl<D: Driver> SqlConn<D> {
         search: &Search,
     ) -> StoreResult<Vec<OperationRecord>> {
         let sql = statement(search);
-        let mut params = vec![Param::Text(merchant_id)];
-        for c in &search.conditions {
-            params.extend(c.values.iter().map(|v| match v {
-                Value::Text(t) => Param::Text(t),
-                Value::Int(i) => Param::Int(*i),
-            }));
-        }
+        let mut params = condition_params(merchant_id, search);
         if let Some(after) = &search.after {
             params.push(Param::Text(&after.created_at));
             params.push(Param::Text(&after.id));
@@ -162,6 +185,21 @@ impl<D: Driver> SqlConn<D> {
         params.push(Param::Int(i64::from(search.size) + 1));
         params.push(Param::Int(i64::from(search.page) * i64::from(search.size)));
         self.all(&sql, &params, rows::operation)
+    }
+
+    /// How many operations match the search's conditions (its cursor and order aside), up to
+    /// `cap`.
+    pub(crate) fn count_matching(
+        &mut self,
+        merchant_id: &str,
+        search: &Search,
+        cap: u64,
+    ) -> StoreResult<u64> {
+        let sql = count_statement(search);
+        let mut params = condition_params(merchant_id, search);
+        params.push(Param::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
+        let n = self.one(&sql, &params, |r| r.int(0))?.unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The merchant with this cabinet login (case-insensitive), and its password hash.

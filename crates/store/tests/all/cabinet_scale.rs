@@ -6,6 +6,9 @@
 //! ```text
 //! cargo test --release -p aqsha-store --test all -- --ignored --nocapture cabinet_scale
 //! ```
+//!
+//! Both backends: `cabinet_scale_on_sqlite` and `cabinet_scale_on_postgres` (a server of its
+//! own from /usr/lib/postgresql, [`super::pg`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aqsha_core::search::{stored_time, Condition, Cursor, Field, Method, Search, Value};
@@ -48,15 +51,88 @@ async fn best_of_three(store: &dyn Store, merchant: &str, s: &Search) -> (Durati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes a million operations; run for BENCHMARKS.md"]
-async fn cabinet_scale_pages_search_dashboard_and_export() {
+async fn cabinet_scale_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("aqsha.db");
     let store = aqsha_store::open_sqlite(&path).unwrap();
+    let merchant = install_seed(&store).await;
+    super::search_scale::fill(&path, &merchant);
+    measure(&store, &merchant).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes a million operations to a PostgreSQL server of its own; run for BENCHMARKS.md"]
+async fn cabinet_scale_on_postgres() {
+    let pg = super::pg::Pg::start();
+    let url = aqsha_store::DatabaseUrl::parse(&pg.url).unwrap();
+    let store = aqsha_store::open(&url).await.unwrap();
+    let merchant = install_seed(store.as_ref()).await;
+    super::pg::fill(&pg, &merchant);
+    measure(store.as_ref(), &merchant).await;
+}
+
+/// The seed's records; its first merchant's id.
+async fn install_seed(store: &dyn Store) -> String {
     let vault = Vault::new([7u8; 32]);
     let records = seed::prepare(&vault).unwrap();
     let merchant = records.merchants[0].record.id.clone();
     assert!(store.install(records).await.unwrap());
-    super::search_scale::fill(&path, &merchant);
+    merchant
+}
+
+/// How long the counts beside the export button take, best of three.
+async fn counts(store: &dyn Store, merchant: &str) {
+    let cases = [
+        ("count, every row", vec![]),
+        ("count, declined only", vec![text(Field::Status, "FAILED")]),
+        (
+            "count, one terminal",
+            vec![text(
+                Field::TerminalId,
+                "67e34d63-102f-4bd1-898e-370781d0074d",
+            )],
+        ),
+        (
+            "count, a card's last digits",
+            vec![Condition {
+                field: Field::CardMask,
+                method: Method::Like,
+                values: vec![Value::Text("%1234".into())],
+            }],
+        ),
+        (
+            "count, search box: an invoice id",
+            vec![text(Field::AnyNumber, "000100500000")],
+        ),
+    ];
+    for (name, conditions) in cases {
+        let s = Search::newest_first(conditions, 1, None);
+        let mut best = Duration::MAX;
+        let mut n = 0;
+        for _ in 0..4 {
+            let t = Instant::now();
+            n = store
+                .count_operations(merchant, s.clone(), u64::MAX)
+                .await
+                .unwrap();
+            best = best.min(t.elapsed());
+        }
+        println!("| {name} | {n} | {:.2} ms |", best.as_secs_f64() * 1000.0);
+    }
+    // The list page's count stops after 100 001 rows (pages/cabinet/export.rs, LARGE).
+    let t = Instant::now();
+    let n = store
+        .count_operations(merchant, Search::newest_first(vec![], 1, None), 100_001)
+        .await
+        .unwrap();
+    println!(
+        "| count, every row, up to 100 001 (the list page's) | {n} | {:.2} ms |",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+}
+
+async fn measure(store: &dyn Store, merchant: &str) {
+    let merchant = merchant.to_string();
 
     // Half a million rows deep: the cursor of the operation there.
     let deep = store
@@ -109,9 +185,11 @@ async fn cabinet_scale_pages_search_dashboard_and_export() {
     println!("| cabinet read | rows | time |");
     println!("|---|---|---|");
     for (name, s) in cases {
-        let (t, rows) = best_of_three(&store, &merchant, &s).await;
+        let (t, rows) = best_of_three(store, &merchant, &s).await;
         println!("| {name} | {rows} | {:.2} ms |", t.as_secs_f64() * 1000.0);
     }
+
+    counts(store, &merchant).await;
 
     let t = Instant::now();
     let since = chrono::Utc::now() - chrono::Duration::days(30);

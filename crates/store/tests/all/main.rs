@@ -5,6 +5,7 @@
 mod cabinet_scale;
 mod group_commit;
 mod ledger_report;
+mod pg;
 mod reseal;
 mod search_scale;
 mod writer_queue;

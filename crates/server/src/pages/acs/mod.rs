@@ -381,7 +381,7 @@ pub async fn confirm_payment(
         t: words(lang),
         outcome: &done.outcome,
         reason: match done.outcome {
-            Outcome::Failed(code) => payform_words::decline(i64::from(code), lang),
+            Outcome::Failed(code) => crate::pages::reasons::payer(i64::from(code), lang),
             Outcome::Charged(_) => String::new(),
         },
     };
@@ -402,7 +402,7 @@ fn widget_end(done: &Confirmation) -> Result<Response, PageError> {
             view::widget_end(lang, parent, true, payform_words::labels(lang).paid)
         }
         Outcome::Failed(code) => {
-            let title = payform_words::decline(i64::from(*code), lang);
+            let title = crate::pages::reasons::payer(i64::from(*code), lang);
             view::widget_end(lang, parent, false, &title)
         }
     }

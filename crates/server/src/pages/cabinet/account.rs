@@ -1,5 +1,6 @@
 //! Login, logout, password change and the language switch.
 
+use super::format::Zone;
 use super::session::{self, page_lang, see_other, CabinetMerchant};
 use super::words::{self, t};
 use super::{lang_choices, render, Layout};
@@ -154,6 +155,7 @@ async fn start_session(
         login,
         created_at: now,
         last_seen: now,
+        time_zone: String::new(),
     };
     app.store
         .open_session(&hash, s)
@@ -201,7 +203,29 @@ struct PasswordPage {
     t: PasswordWords,
     message: Option<String>,
     notice: Option<&'static str>,
+    /// The time zone form: the merchant's zone, and what went wrong or right with a change.
+    zone: String,
+    zone_message: Option<&'static str>,
+    zone_notice: Option<&'static str>,
+    zones: &'static [&'static str],
+    /// Title, label, hint, button.
+    zone_words: [&'static str; 4],
 }
+
+/// Suggestions for the time zone field (any IANA name is taken): Kazakhstan's, its
+/// neighbours', and a few a merchant abroad may keep its books in.
+const ZONES: &[&str] = &[
+    "Asia/Almaty",
+    "Asia/Aqtobe",
+    "Asia/Oral",
+    "Asia/Tashkent",
+    "Asia/Bishkek",
+    "Europe/Moscow",
+    "Europe/Istanbul",
+    "Asia/Dubai",
+    "Europe/London",
+    "UTC",
+];
 
 fn password_page_for(
     m: &CabinetMerchant,
@@ -225,6 +249,16 @@ fn password_page_for(
         },
         message,
         notice,
+        zone: m.zone.name().to_string(),
+        zone_message: None,
+        zone_notice: None,
+        zones: ZONES,
+        zone_words: [
+            t(&words::ZONE_TITLE, lang),
+            t(&words::ZONE_LABEL, lang),
+            t(&words::ZONE_HINT, lang),
+            t(&words::ZONE_BUTTON, lang),
+        ],
     }
 }
 
@@ -288,6 +322,37 @@ pub async fn change_password(
         .map_err(|e| PageError::internal(lang, "changing a password failed", e))?;
     tracing::info!(request = %crate::request_id(), merchant = %m.merchant_id, "cabinet password changed");
     let page = password_page_for(&m, &token.0, None, Some(t(&words::CHANGED, lang)));
+    Ok(render(&page, lang)?.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct TimeZoneForm {
+    zone: String,
+}
+
+/// `POST /cabinet/time-zone`: the merchant's time zone, an IANA name; the dashboard, the
+/// list, the filters and the CSV use it from the next page on.
+pub async fn set_time_zone(
+    State(app): State<AppState>,
+    m: CabinetMerchant,
+    headers: HeaderMap,
+    Form(form): Form<TimeZoneForm>,
+) -> Result<Response, PageError> {
+    let lang = m.lang;
+    let (token, _) = csrf::issue(&app, &Csrf::new(&app), csrf::browser_id(&headers));
+    let mut page = password_page_for(&m, &token.0, None, None);
+    let Some(zone) = Zone::parse(&form.zone) else {
+        page.zone = form.zone.chars().take(64).collect();
+        page.zone_message = Some(t(&words::BAD_ZONE, lang));
+        return Ok((StatusCode::BAD_REQUEST, render(&page, lang)?).into_response());
+    };
+    app.store
+        .set_time_zone(&m.merchant_id, zone.name())
+        .await
+        .map_err(|e| PageError::internal(lang, "setting a time zone failed", e))?;
+    tracing::info!(request = %crate::request_id(), merchant = %m.merchant_id, zone = zone.name(), "cabinet time zone set");
+    page.zone = zone.name().to_string();
+    page.zone_notice = Some(t(&words::ZONE_SET, lang));
     Ok(render(&page, lang)?.into_response())
 }
 

@@ -195,9 +195,7 @@ pub async fn page(
         .iter()
         .map(|(code, count)| Decline {
             code: *code,
-            reason: aqsha_wire::codes::lookup(*code)
-                .map(|c| c.message.to_string())
-                .unwrap_or_default(),
+            reason: crate::pages::reasons::merchant(*code, lang).to_string(),
             count: *count,
             share: format::percent(*count, total_declines, lang),
         })
@@ -239,7 +237,7 @@ mod tests {
 
     #[test]
     fn hours_fall_into_the_merchants_days() {
-        let zone = Zone::AsiaAlmaty;
+        let zone = Zone::default();
         let today = NaiveDate::from_ymd_opt(2025, 6, 10).unwrap();
         let row = |h: u32, charged: bool, code: u32| StatRow {
             hour: chrono::Utc.with_ymd_and_hms(2025, 6, 9, h, 0, 0).unwrap(),

@@ -2,62 +2,63 @@
 //! in the merchant's time zone.
 
 use crate::pages::lang::Lang;
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 
-/// A time zone the cabinet shows times in. Only Asia/Almaty (the default) for now: Aqsha
-/// carries no time zone database, and Almaty's rules are two lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Zone {
-    #[default]
-    AsiaAlmaty,
+/// The time zone a merchant's cabinet shows times in and counts days by: an IANA zone, with
+/// its history (Almaty's move from UTC+6 to UTC+5 in 2024, London's summer time), from the
+/// `chrono-tz` database. Asia/Almaty unless the merchant chose another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(Tz);
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone(Tz::Asia__Almaty)
+    }
 }
 
 impl Zone {
+    /// The zone of an IANA name (`Europe/London`); `None` for anything else.
+    pub fn parse(name: &str) -> Option<Zone> {
+        name.trim().parse::<Tz>().ok().map(Zone)
+    }
+
+    /// The stored name, or the default for one this build does not know (a name stored by a
+    /// newer build): a merchant's pages never fail over it.
+    pub fn from_stored(name: &str) -> Zone {
+        Zone::parse(name).unwrap_or_default()
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            Zone::AsiaAlmaty => "Asia/Almaty",
-        }
+        self.0.name()
     }
 
-    /// The offset from UTC at an instant: Kazakhstan moved from UTC+6 to UTC+5 at midnight
-    /// of 1 March 2024, local time (18:00 UTC on 29 February).
-    pub fn offset_at(self, t: DateTime<Utc>) -> FixedOffset {
-        let switch = Utc.with_ymd_and_hms(2024, 2, 29, 18, 0, 0).single();
-        let hours = if switch.is_some_and(|s| t < s) { 6 } else { 5 };
-        whole_hours(hours)
+    pub fn local(self, t: DateTime<Utc>) -> DateTime<Tz> {
+        t.with_timezone(&self.0)
     }
 
-    pub fn local(self, t: DateTime<Utc>) -> DateTime<FixedOffset> {
-        t.with_timezone(&self.offset_at(t))
-    }
-
-    /// The instant a local date begins.
+    /// The instant a local date begins (its first existing minute where a clock change skips
+    /// midnight).
     pub fn day_start(self, date: NaiveDate) -> DateTime<Utc> {
-        let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-        self.to_utc(midnight)
+        self.to_utc(date.and_hms_opt(0, 0, 0).unwrap_or_default())
     }
 
-    /// A local wall-clock time as an instant (the offset of the instant it names).
+    /// A local wall-clock time as an instant: the earlier one when the clock went back over
+    /// it, the first one after the gap when the clock skipped it.
     pub fn to_utc(self, local: NaiveDateTime) -> DateTime<Utc> {
-        // Read with the later offset first; if that instant falls before the switch, the
-        // earlier offset applied.
-        let late = whole_hours(5);
-        let guess = (local - Duration::hours(5)).and_utc();
-        let offset = self.offset_at(guess);
-        if offset == late {
-            guess
-        } else {
-            (local - Duration::seconds(i64::from(offset.local_minus_utc()))).and_utc()
+        let mut t = local;
+        for _ in 0..4 {
+            if let Some(at) = self.0.from_local_datetime(&t).earliest() {
+                return at.with_timezone(&Utc);
+            }
+            t += Duration::minutes(30);
         }
+        local.and_utc()
     }
 
     pub fn today(self) -> NaiveDate {
         self.local(Utc::now()).date_naive()
     }
-}
-
-fn whole_hours(h: i32) -> FixedOffset {
-    FixedOffset::east_opt(h * 3600).unwrap_or_else(|| unreachable!("an offset under a day"))
 }
 
 /// A time as the tables show it: `31.01.2026 14:05:09` (rus, kaz) or `2026-01-31 14:05:09`.
@@ -77,24 +78,28 @@ pub fn short_date(d: NaiveDate, lang: Lang) -> String {
     }
 }
 
+/// A whole number with its thousands grouped: `1 000 000` (rus, kaz), `1,000,000` (eng).
+pub fn grouped(n: u64, lang: Lang) -> String {
+    let group = if lang == Lang::Eng { "," } else { "\u{a0}" };
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push_str(group);
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Minor units (tiyn) as tenge: `1 234,56 ₸` in Russian and Kazakh (a no-break space groups
 /// thousands, a comma before the tiyn), `1,234.56 ₸` in English, the sign where it was.
 pub fn tenge(minor: i64, lang: Lang) -> String {
-    let (group, point) = match lang {
-        Lang::Eng => (",", "."),
-        _ => ("\u{a0}", ","),
-    };
+    let point = if lang == Lang::Eng { "." } else { "," };
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
-    let whole = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push_str(group);
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped}{point}{:02}\u{a0}₸", abs % 100)
+    let whole = grouped(abs / 100, lang);
+    format!("{sign}{whole}{point}{:02}\u{a0}₸", abs % 100)
 }
 
 /// A share as a percentage with one decimal: `97,5 %` or `97.5%`.
@@ -125,7 +130,7 @@ mod tests {
 
     #[test]
     fn almaty_moved_from_utc_plus_6_to_plus_5_in_2024() {
-        let z = Zone::AsiaAlmaty;
+        let z = Zone::default();
         let before = Utc.with_ymd_and_hms(2024, 1, 10, 12, 0, 0).unwrap();
         let after = Utc.with_ymd_and_hms(2025, 1, 10, 12, 0, 0).unwrap();
         assert_eq!(time(before, z, Lang::Eng), "2024-01-10 18:00:00");
@@ -140,5 +145,28 @@ mod tests {
             z.day_start(d),
             Utc.with_ymd_and_hms(2024, 1, 9, 18, 0, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn london_has_summer_time_and_names_are_checked() {
+        let z = Zone::parse("Europe/London").unwrap();
+        assert_eq!(z.name(), "Europe/London");
+        let summer = Utc.with_ymd_and_hms(2025, 7, 1, 12, 0, 0).unwrap();
+        assert_eq!(time(summer, z, Lang::Eng), "2025-07-01 13:00:00");
+        let d = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+        assert_eq!(
+            z.day_start(d),
+            Utc.with_ymd_and_hms(2025, 6, 30, 23, 0, 0).unwrap()
+        );
+        // Where the clock skips midnight (Santiago, September 2025), the day starts at 01:00.
+        let santiago = Zone::parse("America/Santiago").unwrap();
+        let d = NaiveDate::from_ymd_opt(2025, 9, 7).unwrap();
+        assert_eq!(
+            santiago.day_start(d),
+            Utc.with_ymd_and_hms(2025, 9, 7, 4, 0, 0).unwrap()
+        );
+        assert_eq!(Zone::parse("Mars/Olympus"), None);
+        assert_eq!(Zone::parse(""), None);
+        assert_eq!(Zone::from_stored("nowhere"), Zone::default());
     }
 }

@@ -71,6 +71,7 @@ pub fn routes() -> Router<AppState> {
             "/cabinet/password",
             get(account::password_page).post(account::change_password),
         )
+        .route("/cabinet/time-zone", post(account::set_time_zone))
         .route("/cabinet/language", post(account::language))
         .route("/cabinet/operations", get(operations::list))
         .route("/cabinet/operations.csv", get(export::csv))

@@ -235,7 +235,7 @@ pub fn row(op: &OperationRecord, zone: Zone, lang: Lang) -> Row {
             ["Отклонена", "Қабылданбады", "Declined"][lang.index()]
         },
         code: op.reason_code,
-        reason: op.reason.clone(),
+        reason: crate::pages::reasons::merchant(op.reason_code, lang).to_string(),
         sender: op.sender.mask.clone(),
         receiver: op.receiver.mask.clone(),
         account: op.account_id.clone(),
@@ -257,6 +257,8 @@ struct ListPage {
     next: Option<String>,
     first: Option<String>,
     export: String,
+    /// How many rows the export would send, in words.
+    export_size: Option<String>,
 }
 
 /// `GET /cabinet/operations`.
@@ -292,6 +294,7 @@ pub async fn list(
                 format!("?{query}")
             }
         ),
+        export_size: None,
     };
     let conditions = match f.conditions(m.zone, lang) {
         Ok(c) => c,
@@ -300,6 +303,15 @@ pub async fn list(
             return render(&page, lang);
         }
     };
+    let rows = super::export::count(
+        &app,
+        &m.merchant_id,
+        conditions.clone(),
+        super::export::LARGE,
+    )
+    .await
+    .map_err(|e| PageError::internal(lang, "counting operations failed", e))?;
+    page.export_size = Some(super::export::describe(rows, lang));
     let after = Cursor::decode(&f.after);
     let search = Search::newest_first(conditions, PAGE_SIZE, after);
     let mut found = app

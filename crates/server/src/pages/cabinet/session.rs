@@ -125,7 +125,7 @@ impl FromRequestParts<AppState> for CabinetMerchant {
             merchant_id: session.merchant_id,
             login: session.login,
             lang,
-            zone: Zone::default(),
+            zone: Zone::from_stored(&session.time_zone),
             sandbox: state.rules.sandbox_outcomes,
             session_hash: hash,
         })

@@ -107,6 +107,30 @@ pub const MISMATCH: Tri = [
     "The new passwords differ.",
 ];
 
+// The time zone form, on the password page.
+pub const ZONE_TITLE: Tri = ["Часовой пояс", "Уақыт белдеуі", "Time zone"];
+pub const ZONE_LABEL: Tri = [
+    "Часовой пояс (имя IANA, например Asia/Almaty)",
+    "Уақыт белдеуі (IANA атауы, мысалы Asia/Almaty)",
+    "Time zone (an IANA name, such as Asia/Almaty)",
+];
+pub const ZONE_HINT: Tri = [
+    "Время операций, дни обзора, фильтр по датам и CSV — в этом поясе.",
+    "Операция уақыты, шолу күндері, күн сүзгісі және CSV осы белдеуде.",
+    "Operation times, the dashboard's days, the date filter and the CSV use this zone.",
+];
+pub const ZONE_BUTTON: Tri = ["Сохранить", "Сақтау", "Save"];
+pub const ZONE_SET: Tri = [
+    "Часовой пояс сохранён.",
+    "Уақыт белдеуі сақталды.",
+    "Time zone saved.",
+];
+pub const BAD_ZONE: Tri = [
+    "Такого часового пояса нет: введите имя IANA, например Asia/Almaty или Europe/London.",
+    "Мұндай уақыт белдеуі жоқ: IANA атауын енгізіңіз, мысалы Asia/Almaty не Europe/London.",
+    "No such time zone: enter an IANA name, such as Asia/Almaty or Europe/London.",
+];
+
 /// The operations list's and the operation page's words.
 pub struct ListWords {
     pub search: &'static str,

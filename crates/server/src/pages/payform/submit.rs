@@ -116,7 +116,7 @@ async fn handle(app: &AppState, posted: Posted, short: bool, base_url: Option<St
             closed_page(lang, why)
         }
         Err(e) => {
-            let message = words::decline(i64::from(e.body.code), lang);
+            let message = crate::pages::reasons::payer(i64::from(e.body.code), lang);
             again(
                 app,
                 &params,
@@ -143,7 +143,7 @@ async fn answered(
         return view::secure(p, short, s3d).into_response();
     }
     if let Some(code) = body.get("code").and_then(Value::as_i64) {
-        let message = words::decline(code, p.language);
+        let message = crate::pages::reasons::payer(code, p.language);
         return again(app, p, posted, short, Some(message), FieldErrors::default()).await;
     }
     let reference = body.get("reference").and_then(Value::as_str).unwrap_or("");
@@ -206,7 +206,7 @@ fn used_up(p: &PayParams, short: bool) -> Response {
         .failure_back_link
         .as_deref()
         .and_then(|l| with_query(l, "errorCode", &code));
-    let title = words::decline(2740, lang);
+    let title = crate::pages::reasons::payer(2740, lang);
     let message = words::cannot_open(Closed::Attempts, lang);
     view::result(p, short, false, &title, message, link.as_deref()).into_response()
 }

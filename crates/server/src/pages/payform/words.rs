@@ -1,5 +1,5 @@
-//! The hosted form's words in rus, kaz and eng ([`Lang::index`] order), and the one place a
-//! reason code becomes a sentence for the payer.
+//! The hosted form's words in rus, kaz and eng ([`Lang::index`] order). A reason code
+//! becomes a sentence for the payer in [`crate::pages::reasons::payer`].
 
 use crate::pages::lang::Lang;
 
@@ -118,77 +118,6 @@ impl FieldError {
         };
         t[lang.index()]
     }
-}
-
-/// A decline's reason code as a sentence for the payer. Codes the payer can act on have their
-/// own words; the rest read as a general decline with the code to quote.
-pub fn decline(code: i64, lang: Lang) -> String {
-    let t: Tri = match code {
-        484 => [
-            "Недостаточно средств на карте.",
-            "Картада қаражат жеткіліксіз.",
-            "Insufficient funds on the card.",
-        ],
-        465 | 467 | 479 | 489 | 490 => [
-            "Карта заблокирована или ограничена. Используйте другую карту.",
-            "Карта бұғатталған немесе шектелген. Басқа картаны пайдаланыңыз.",
-            "The card is blocked or restricted. Use another card.",
-        ],
-        457 | 478 | 485 => [
-            "Неверный срок действия карты или карта просрочена.",
-            "Картаның мерзімі қате немесе өтіп кеткен.",
-            "Wrong expiry date, or the card has expired.",
-        ],
-        466 => ["Неверный CVC.", "CVC қате.", "Wrong CVC."],
-        492 => [
-            "Карта временно заблокирована после неверных попыток.",
-            "Қате әрекеттерден кейін карта уақытша бұғатталды.",
-            "The card is blocked for a while after wrong attempts.",
-        ],
-        459 | 471 | 472 | 481 | 482 | 483 => [
-            "Проверьте номер карты или используйте другую карту.",
-            "Карта нөмірін тексеріңіз немесе басқа картаны пайдаланыңыз.",
-            "Check the card number, or use another card.",
-        ],
-        456 => [
-            "Этой картой нельзя оплатить этот перевод.",
-            "Бұл картамен бұл аударымды төлеуге болмайды.",
-            "This card cannot pay for this transfer.",
-        ],
-        488 | 491 | 528 | 529 | 2678 => [
-            "Превышен лимит. Попробуйте другую карту или позже.",
-            "Лимит асып кетті. Басқа картаны қолданыңыз немесе кейінірек.",
-            "A limit is exceeded. Try another card or later.",
-        ],
-        2740 => [
-            "Слишком много неудачных попыток. Вернитесь в магазин и начните оплату заново.",
-            "Сәтсіз әрекеттер тым көп. Дүкенге оралып, төлемді қайта бастаңыз.",
-            "Too many failed attempts. Go back to the shop and start the payment again.",
-        ],
-        473 | 1654 => [
-            "Подтверждение 3-D Secure не пройдено.",
-            "3-D Secure растауынан өтпеді.",
-            "The 3-D Secure check was not passed.",
-        ],
-        499 | 505 => [
-            "Неверный одноразовый код: попытки исчерпаны.",
-            "Бір реттік код қате: әрекеттер таусылды.",
-            "Wrong one-time code: no attempts left.",
-        ],
-        100 | 454 | 460 | 461 => [
-            "Результат платежа уточняется. Не повторяйте оплату: магазин получит итог.",
-            "Төлем нәтижесі нақтылануда. Төлемді қайталамаңыз: дүкен нәтижесін алады.",
-            "The payment's outcome is being confirmed. Do not pay again: the shop will be told.",
-        ],
-        _ => [
-            "Платёж отклонён.",
-            "Төлем қабылданбады.",
-            "The payment was declined.",
-        ],
-    };
-    let code_word = ["код", "код", "code"][lang.index()];
-    // A no-break space: "(code" and "465)" never end up on two lines.
-    format!("{} ({code_word}\u{a0}{code})", t[lang.index()])
 }
 
 /// Why the page cannot open: shown on the error page, in the page's language.
