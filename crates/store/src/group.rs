@@ -16,6 +16,10 @@
 //! end. [`Store::close`] closes the queue and lets the writer commit what is in it.
 //!
 //! Reads use a small pool of separate connections.
+//!
+//! The file is longer than the house's ~500 lines because it holds the one `impl Store`, and
+//! Rust keeps one trait's impl in one block: each method is a few lines that hand a closure to
+//! the writer or a reader. Splitting it means splitting core's `Store` trait first.
 
 use crate::cache::TtlCache;
 use crate::conn::{CabinetConn, CabinetPagesConn, Conn, Connector};

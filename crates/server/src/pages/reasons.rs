@@ -8,6 +8,9 @@
 //! (docs/api.md, step 26), so both columns say "declined by the issuer" and name the CVC as
 //! the likely cause, never as a certainty: a scenario card or a `466.01` amount is a plain
 //! issuer decline with a right CVC.
+//!
+//! Over the house's ~500 lines on purpose: it is a data table (one row per code, six texts a
+//! row), which reads best whole.
 
 use crate::pages::lang::Lang;
 
