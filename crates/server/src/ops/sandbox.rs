@@ -159,17 +159,27 @@ pub async fn top_up(
     card_id: &str,
     amount: &str,
 ) -> Result<Money, EpayError> {
-    let amount =
-        Money::parse_positive(amount).map_err(|e| EpayError::input(format!("amount: {e}")))?;
+    let amount = positive(amount)?;
     state
         .store
         .top_up(merchant_id, card_id, amount, Some(state.funding_cap))
         .await
-        .map_err(|e| match e {
-            StoreError::Refused(why) => EpayError::input(why),
-            e => EpayError::store("sandbox top-up failed", e),
-        })?
+        .map_err(refused_or("sandbox top-up failed"))?
         .ok_or_else(no_such_card)
+}
+
+/// An amount of money to move: positive, in the API's decimal form.
+fn positive(amount: &str) -> Result<Money, EpayError> {
+    Money::parse_positive(amount).map_err(|e| EpayError::input(format!("amount: {e}")))
+}
+
+/// A store refusal (over the funding cap, say) as the input error it is; any other failure as
+/// `what` failing.
+fn refused_or(what: &'static str) -> impl Fn(StoreError) -> EpayError {
+    move |e| match e {
+        StoreError::Refused(why) => EpayError::input(why),
+        e => EpayError::store(what, e),
+    }
 }
 
 fn no_such_card() -> EpayError {
@@ -203,16 +213,12 @@ pub async fn fund(
     currency: Currency,
     amount: &str,
 ) -> Result<Money, EpayError> {
-    let amount =
-        Money::parse_positive(amount).map_err(|e| EpayError::input(format!("amount: {e}")))?;
+    let amount = positive(amount)?;
     state
         .store
         .fund_settlement(merchant_id, currency, amount, Some(state.funding_cap))
         .await
-        .map_err(|e| match e {
-            StoreError::Refused(why) => EpayError::input(why),
-            e => EpayError::store("settlement funding failed", e),
-        })
+        .map_err(refused_or("settlement funding failed"))
 }
 
 /// A new terminal of the merchant, on the default fee schedule; its id.
