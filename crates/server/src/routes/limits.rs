@@ -6,17 +6,16 @@
 //! defaults. A `PUT` replaces the terminal's settings: a field left out (or `null`) goes back
 //! to its default. Amounts are in the terminal's currency, as decimal numbers.
 
-use crate::auth::Peer;
 use crate::error::EpayError;
 use crate::routes::read_body;
-use crate::routes::sandbox::{json_body, merchant};
+use crate::routes::sandbox::{json_body, SandboxMerchant};
 use crate::AppState;
 use aqsha_core::limits::{LimitSettings, TerminalLimits};
 use aqsha_core::money::Money;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -66,11 +65,9 @@ fn no_terminal() -> EpayError {
 /// `GET /sandbox/terminals/{id}/limits`.
 pub async fn get_limits(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
+    SandboxMerchant(m): SandboxMerchant,
     Path(terminal_id): Path<String>,
 ) -> Result<Response, Response> {
-    let m = merchant(&state, &headers, &peer).await?;
     let found = state.store.limit_settings(&m.id, &terminal_id).await;
     match found.map_err(|e| EpayError::store("reading limits failed", e).into_response())? {
         Some(s) => Ok(Json(view(terminal_id, &s)).into_response()),
@@ -81,12 +78,10 @@ pub async fn get_limits(
 /// `PUT /sandbox/terminals/{id}/limits`.
 pub async fn put_limits(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
+    SandboxMerchant(m): SandboxMerchant,
     Path(terminal_id): Path<String>,
     body: Body,
 ) -> Result<Response, Response> {
-    let m = merchant(&state, &headers, &peer).await?;
     replace(&state, &m.id, terminal_id, body)
         .await
         .map_err(IntoResponse::into_response)

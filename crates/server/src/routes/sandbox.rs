@@ -20,13 +20,37 @@ use aqsha_core::store::{LedgerReport, SandboxCardView};
 use aqsha_wire::codes::reason;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-pub(crate) async fn merchant(
+/// The merchant a sandbox request authenticates as, with its client credentials over HTTP
+/// Basic: an extractor, so that a handler cannot forget the check. A refusal (401 with
+/// `WWW-Authenticate`, or 429 while the caller is throttled) is answered before the handler
+/// runs.
+pub(crate) struct SandboxMerchant(pub MerchantRecord);
+
+impl FromRequestParts<AppState> for SandboxMerchant {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<SandboxMerchant, Response> {
+        let peer = match Peer::from_request_parts(parts, state).await {
+            Ok(peer) => peer,
+            Err(never) => match never {},
+        };
+        merchant(state, &parts.headers, &peer)
+            .await
+            .map(SandboxMerchant)
+    }
+}
+
+async fn merchant(
     state: &AppState,
     headers: &HeaderMap,
     peer: &Peer,
@@ -111,11 +135,10 @@ impl From<SandboxCardView> for CardView {
     }
 }
 
-pub async fn list_cards(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+pub async fn list_cards(
+    State(state): State<AppState>,
+    SandboxMerchant(m): SandboxMerchant,
+) -> Response {
     match state.store.sandbox_cards(&m.id).await {
         Ok(cards) => {
             Json(cards.into_iter().map(CardView::from).collect::<Vec<_>>()).into_response()
@@ -124,10 +147,7 @@ pub async fn list_cards(State(state): State<AppState>, peer: Peer, headers: Head
     }
 }
 
-pub async fn ledger(State(state): State<AppState>, peer: Peer, headers: HeaderMap) -> Response {
-    if let Err(r) = merchant(&state, &headers, &peer).await {
-        return r;
-    }
+pub async fn ledger(State(state): State<AppState>, _: SandboxMerchant) -> Response {
     match state.store.ledger_report().await {
         Ok(report) => Json::<LedgerReport>(report).into_response(),
         Err(e) => EpayError::internal("ledger check failed", e).into_response(),
@@ -137,14 +157,9 @@ pub async fn ledger(State(state): State<AppState>, peer: Peer, headers: HeaderMa
 /// `POST /sandbox/cards`: the card issued ([`sandbox::issue`]), with its full number once.
 pub async fn issue_card(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
+    SandboxMerchant(m): SandboxMerchant,
     body: Body,
 ) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
     let issued = async {
         let body = read_body(body).await?;
         let req: sandbox::IssueCard = json_body(&body, "card request")?;
@@ -181,15 +196,10 @@ struct TopUp {
 /// unknown.
 pub async fn top_up(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
+    SandboxMerchant(m): SandboxMerchant,
     axum::extract::Path(card_id): axum::extract::Path<String>,
     body: Body,
 ) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
     let result = async {
         let body = read_body(body).await?;
         let req: TopUp = json_body(&body, "top-up request")?;
@@ -216,14 +226,9 @@ struct NewTerminal {
 /// schedule. Load tests use fresh terminals so their invoice numbers never meet earlier runs'.
 pub async fn add_terminal(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
+    SandboxMerchant(m): SandboxMerchant,
     body: Body,
 ) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
     let result = async {
         let body = read_body(body).await?;
         let req: NewTerminal = if body.is_empty() {
@@ -264,14 +269,9 @@ pub struct CallbackQuery {
 /// `GET /sandbox/callbacks?invoiceId=…`: the merchant's callback events and every attempt.
 pub async fn callbacks(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
+    SandboxMerchant(m): SandboxMerchant,
     axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
 ) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
     match state.store.callbacks(&m.id, q.invoice_id.as_deref()).await {
         Ok(views) => Json(
             views
@@ -303,14 +303,9 @@ pub async fn callbacks(
 /// `POST /sandbox/callbacks/{id}/resend`: deliver an event again now, whatever its state.
 pub async fn resend_callback(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
+    SandboxMerchant(m): SandboxMerchant,
     axum::extract::Path(event_id): axum::extract::Path<String>,
 ) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
     match crate::ops::callbacks::resend(&state, &m.id, &event_id).await {
         Ok(true) => (
             StatusCode::ACCEPTED,
@@ -330,13 +325,8 @@ pub async fn resend_callback(
 /// `GET /sandbox/callback-secret`: the key this merchant's callbacks are signed with.
 pub async fn callback_secret(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
+    SandboxMerchant(m): SandboxMerchant,
 ) -> Response {
-    let m = match merchant(&state, &headers, &peer).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
     match state.store.callback_secret(&m.id).await {
         Ok(Some(secret)) => Json(serde_json::json!({"callbackSecret": secret})).into_response(),
         Ok(None) => EpayError::new(

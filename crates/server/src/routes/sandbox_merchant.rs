@@ -9,15 +9,13 @@
 //! - `POST /sandbox/phones` `{"phone": "7…", "iin": "…", "cardId": "…"}` — bind a phone to
 //!   one of the caller's cards or a public one, for the caller's transfers only.
 
-use super::sandbox::{json_body, merchant};
-use crate::auth::Peer;
+use super::sandbox::{json_body, SandboxMerchant};
 use crate::error::EpayError;
 use crate::routes::read_body;
 use crate::AppState;
-use aqsha_core::records::MerchantRecord;
 use aqsha_wire::WireAmount;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -25,26 +23,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// One settlement balance.
-/// The sandbox API's caller, authenticated as `routes::sandbox` does, as an extractor: a handler
-/// that takes it runs only for a known, enabled merchant.
-pub struct SandboxMerchant(pub MerchantRecord);
-
-impl FromRequestParts<AppState> for SandboxMerchant {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Response> {
-        let peer = Peer::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|never| match never {});
-        merchant(state, &parts.headers, &peer)
-            .await
-            .map(SandboxMerchant)
-    }
-}
-
 #[derive(Serialize)]
 struct Balance {
     currency: String,
