@@ -242,6 +242,14 @@ struct ServeArgs {
     /// Serve HTTPS: the certificate's private key (PEM). Needs --tls-cert.
     #[arg(long, env = "AQSHA_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// This instance's name on its callback and resolution leases, the same on every restart:
+    /// a restarted instance re-sends at once what its previous run had in flight. Default: an
+    /// id kept in `<data-dir>/instance-id`. Never give two running instances the same one.
+    #[arg(long, env = "AQSHA_INSTANCE_ID")]
+    instance_id: Option<String>,
+    /// How often to look for another running process using this instance id (it is logged).
+    #[arg(long, env = "AQSHA_LEASE_CHECK_INTERVAL", default_value = "30s", value_parser = parse_duration, hide = true)]
+    lease_check_interval: Duration,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -280,6 +288,8 @@ impl StoreArgs {
             callbacks: Default::default(),
             limits: Default::default(),
             tls: None,
+            instance_id: None,
+            lease_check_interval: aqsha_server::leases::DEFAULT_CHECK_INTERVAL,
         }
     }
 }
@@ -383,6 +393,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 aqsha_core::money::Money::parse_positive(&args.sandbox_funding_cap)
                     .map_err(|e| anyhow::anyhow!("--sandbox-funding-cap: {e}"))?;
             config.limits = args.limits.limits();
+            config.instance_id = args.instance_id;
+            config.lease_check_interval = args.lease_check_interval;
             if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
                 config.tls = Some(aqsha_server::tls::TlsFiles { cert, key });
             }

@@ -60,6 +60,23 @@ pub enum NextStep {
     Failed,
 }
 
+/// Who holds a lease on a callback event or a pending resolution: the instance, stable across
+/// its restarts, and this start of it. A restarted instance releases the leases of its earlier
+/// boots ([`Store::reclaim_leases`]); another instance's leases are never its to release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseOwner {
+    pub instance: String,
+    /// Random per process start.
+    pub boot: String,
+}
+
+/// What [`Store::reclaim_leases`] released.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reclaimed {
+    pub callbacks: u64,
+    pub resolutions: u64,
+}
+
 /// An event with its delivery history, for the sandbox API.
 #[derive(Debug, Clone)]
 pub struct CallbackView {
@@ -338,24 +355,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims up to `limit` due callbacks for one attempt each, at most `per_merchant` of any
     /// one merchant and none of the merchants in `skip` (those already at their cap). A claim
-    /// is a lease: an event whose deliverer died becomes due again when `lease` has passed.
+    /// is a lease, held by `owner`: an event whose deliverer died becomes due again when
+    /// `lease` has passed, or at once when its instance starts again ([`Self::reclaim_leases`]).
     async fn claim_callbacks(
         &self,
         now: DateTime<Utc>,
         limit: usize,
         lease: std::time::Duration,
+        owner: &LeaseOwner,
         per_merchant: usize,
         skip: Vec<String>,
     ) -> StoreResult<Vec<DueCallback>>;
     /// Claims up to `limit` due resolutions of pending operations (`transfer::scenario`), each
-    /// for one attempt: a lease, so that of several instances one resolves each, and one
-    /// whose resolver died is claimed again once `lease` has passed.
+    /// for one attempt: a lease held by `owner`, so that of several instances one resolves
+    /// each, and one whose resolver died is claimed again once `lease` has passed (or its
+    /// instance starts again).
     async fn claim_resolutions(
         &self,
         now: DateTime<Utc>,
         limit: usize,
         lease: std::time::Duration,
+        owner: &LeaseOwner,
     ) -> StoreResult<Vec<DueResolution>>;
+    /// Releases every lease held by `owner`'s instance under another boot: the callbacks and
+    /// resolutions an earlier life of this instance had in flight are due at once. Called at
+    /// start, before this boot claims anything. A resolution still needs its new claim id to
+    /// be carried out, so a released one is carried out once whoever holds it.
+    async fn reclaim_leases(&self, owner: &LeaseOwner) -> StoreResult<Reclaimed>;
+    /// The boots (at most a few) other than `owner`'s that hold a lease under `owner`'s
+    /// instance id at `now`. After [`Self::reclaim_leases`] there are none unless another
+    /// running process uses the same instance id.
+    async fn foreign_boots(
+        &self,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>>;
     /// Resolves one claimed pending operation in one commit: its new status and answer, its
     /// postings, its callback ([`crate::transfer::scenario::resolve`]).
     async fn resolve_pending(&self, due: DueResolution) -> StoreResult<Resolution>;

@@ -2,7 +2,8 @@
 //!
 //! Events are written in the same commit as the operation they report, so none is lost. This
 //! task claims due events from the store (a lease per attempt, so several instances never send
-//! one event at once and a crashed deliverer's events come back), POSTs each in its own task
+//! one event at once and a crashed deliverer's events come back: at once when its instance
+//! starts again, `crate::leases`, or when the lease runs out), POSTs each in its own task
 //! (a slow endpoint holds only its own slot), and records every attempt. Merchants share the
 //! slots fairly: each has at most `per_merchant` attempts running, and the claim skips a
 //! merchant at its cap, so one merchant's hanging endpoints cannot hold every slot. A 2xx within the
@@ -13,7 +14,7 @@
 pub use crate::targets::is_public;
 use crate::targets::PublicOnlyResolver;
 use aqsha_core::records::{CallbackAttempt, RESPONSE_EXCERPT_CHARS};
-use aqsha_core::store::{DueCallback, NextStep, Store};
+use aqsha_core::store::{DueCallback, LeaseOwner, NextStep, Store};
 use aqsha_wire::callback::{ATTEMPT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -106,6 +107,8 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     http: reqwest::Client,
     settings: CallbackSettings,
+    /// Whose leases this dispatcher's claims are (`crate::leases`).
+    owner: LeaseOwner,
     wake: Arc<Notify>,
     held: Mutex<Held>,
 }
@@ -124,6 +127,7 @@ impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
         settings: CallbackSettings,
+        owner: LeaseOwner,
         wake: Arc<Notify>,
     ) -> anyhow::Result<Dispatcher> {
         let mut builder = reqwest::Client::builder()
@@ -151,6 +155,7 @@ impl Dispatcher {
                 per_merchant: settings.per_merchant.max(1),
                 ..settings
             },
+            owner,
             wake,
             held: Mutex::new(Held::default()),
         })
@@ -189,7 +194,7 @@ impl Dispatcher {
             if free > 0 {
                 match self
                     .store
-                    .claim_callbacks(Utc::now(), free, lease, per_merchant, skip)
+                    .claim_callbacks(Utc::now(), free, lease, &self.owner, per_merchant, skip)
                     .await
                 {
                     Ok(due) => {

@@ -78,6 +78,11 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsFiles>,
     /// The merchant cabinet's session idle time and login lock.
     pub cabinet: crate::pages::cabinet::CabinetSettings,
+    /// Who this instance is on its leases (`--instance-id`); `None`: the id kept in the data
+    /// directory ([`crate::leases`]).
+    pub instance_id: Option<String>,
+    /// How often to look for another process using this instance id.
+    pub lease_check_interval: std::time::Duration,
 }
 
 /// The default per-merchant sandbox funding cap: 1,000,000,000 (tenge or dollars).
@@ -183,6 +188,7 @@ pub struct Bound {
     addr: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
     max_connections: usize,
+    identity: crate::leases::Identity,
 }
 
 /// Opens the store (seeding it if asked) and binds the listener.
@@ -190,6 +196,7 @@ pub async fn bind(config: Config) -> anyhow::Result<Bound> {
     let (open_files, max_connections) = connection_cap(&config);
     let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let state = prepare(&config).await?;
+    let identity = crate::leases::identity(config.instance_id.as_deref(), &config.data_dir);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -202,6 +209,7 @@ pub async fn bind(config: Config) -> anyhow::Result<Bound> {
         addr,
         tls,
         max_connections,
+        identity,
     })
 }
 
@@ -280,21 +288,34 @@ impl Bound {
             listener,
             tls,
             max_connections,
+            identity,
             ..
         } = self;
+        let owner = identity.owner.clone();
+        // Before anything claims: what this instance's earlier runs held (deliveries and
+        // resolutions in flight when it crashed or stopped) is due again now.
+        crate::leases::reclaim(state.store.as_ref(), &owner).await;
         let dispatcher = crate::callbacks::Dispatcher::new(
             state.store.clone(),
             config.callbacks.clone(),
+            owner.clone(),
             state.callbacks_wake.clone(),
         )?;
-        // Deliveries in flight at shutdown are simply retried by the next start: each event's
-        // lease runs out and it becomes due again.
+        // Deliveries in flight at shutdown are retried by the next start of this instance,
+        // at once; by another instance when their lease runs out.
         tokio::spawn(Arc::new(dispatcher).run());
         // Pending operations (non-final sandbox outcomes) resolve when due; one interrupted
-        // here is claimed again by the next start once its lease has passed.
+        // here is claimed again by the next start (or another instance once its lease has
+        // passed).
         tokio::spawn(crate::resolver::run(
             state.store.clone(),
+            owner.clone(),
             state.callbacks_wake.clone(),
+        ));
+        tokio::spawn(crate::leases::watch(
+            state.store.clone(),
+            owner,
+            config.lease_check_interval,
         ));
         let store = state.store.clone();
         let app = router_with(state, config.sandbox_api, &config.limits);
@@ -365,6 +386,12 @@ pub fn validate(config: &Config) -> anyhow::Result<()> {
         bail!("--sandbox-api true cannot be used with --mode production: the sandbox API creates cards and money");
     }
     crate::limits::validate(&config.limits)?;
+    if let Some(id) = &config.instance_id {
+        crate::leases::validate_id(id).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    if config.lease_check_interval.is_zero() {
+        bail!("--lease-check-interval must be more than 0");
+    }
     if let Some(proxy) = &config.callbacks.proxy {
         // Checked here, before the server listens; the URL may carry credentials, so it is
         // not repeated.

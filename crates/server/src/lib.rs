@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod config;
 pub mod error;
 pub mod keyfile;
+pub mod leases;
 pub mod limits;
 pub mod listener;
 pub mod ops;

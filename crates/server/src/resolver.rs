@@ -4,12 +4,13 @@
 //! Like the callback dispatcher ([`crate::callbacks`]), it works from a table the transfer
 //! wrote in its own commit (`pending_resolutions`): it claims due rows with a lease, so that
 //! of several instances on one PostgreSQL database one resolves each, and a row whose resolver
-//! died is claimed again once the lease has passed. Each resolution is one write through the
+//! died is claimed again once the lease has passed, or at once when its instance starts again
+//! (`crate::leases`). Each resolution is one write through the
 //! store (`transfer::scenario::resolve`): the operation's new status and answer, its postings
 //! and its callback commit together, and the row is deleted in that same commit, so a restart
 //! neither loses a resolution nor makes it twice.
 
-use aqsha_core::store::Store;
+use aqsha_core::store::{LeaseOwner, Store};
 use aqsha_core::transfer::scenario::Resolution;
 use chrono::Utc;
 use std::sync::Arc;
@@ -25,12 +26,12 @@ const LEASE: Duration = Duration::from_secs(30);
 /// Most resolutions one claim takes.
 const CLAIM_BATCH: usize = 32;
 
-/// Runs until the process ends. `callbacks_wake` is told of each resolution, whose callback
-/// is then due.
-pub async fn run(store: Arc<dyn Store>, callbacks_wake: Arc<Notify>) {
+/// Runs until the process ends, its claims held by `owner` (`crate::leases`). `callbacks_wake`
+/// is told of each resolution, whose callback is then due.
+pub async fn run(store: Arc<dyn Store>, owner: LeaseOwner, callbacks_wake: Arc<Notify>) {
     loop {
         let claimed = match store
-            .claim_resolutions(Utc::now(), CLAIM_BATCH, LEASE)
+            .claim_resolutions(Utc::now(), CLAIM_BATCH, LEASE, &owner)
             .await
         {
             Ok(due) => {

@@ -13,8 +13,8 @@ use aqsha_core::records::{
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
-    CallbackView, ChallengeView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
-    MerchantSummary, NextStep, PhoneView, SandboxCardView, StoreResult, Tx,
+    CallbackView, ChallengeView, DueCallback, KeyUsage, LeaseOwner, LedgerReport, MerchantChange,
+    MerchantSummary, NextStep, PhoneView, Reclaimed, SandboxCardView, StoreResult, Tx,
 };
 use aqsha_core::transfer::LockKeys;
 use aqsha_core::vault::SealedPan;
@@ -148,6 +148,7 @@ pub trait Conn: Tx + CabinetConn + CabinetPagesConn + Send + 'static {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        owner: &LeaseOwner,
         per_merchant: usize,
         skip: &[String],
     ) -> StoreResult<Vec<DueCallback>>;
@@ -158,7 +159,13 @@ pub trait Conn: Tx + CabinetConn + CabinetPagesConn + Send + 'static {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        owner: &LeaseOwner,
     ) -> StoreResult<Vec<DueResolution>>;
+    /// See [`aqsha_core::store::Store::reclaim_leases`].
+    fn reclaim_leases(&mut self, owner: &LeaseOwner) -> StoreResult<Reclaimed>;
+    /// See [`aqsha_core::store::Store::foreign_boots`].
+    fn foreign_boots(&mut self, owner: &LeaseOwner, now: DateTime<Utc>)
+        -> StoreResult<Vec<String>>;
     fn finish_callback(
         &mut self,
         event_id: &str,

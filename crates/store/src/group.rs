@@ -36,8 +36,9 @@ use aqsha_core::records::{
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
-    CallbackView, ChallengeView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
-    MerchantSummary, NextStep, PhoneView, SandboxCardView, Store, StoreError, StoreResult, Tx,
+    CallbackView, ChallengeView, DueCallback, KeyUsage, LeaseOwner, LedgerReport, MerchantChange,
+    MerchantSummary, NextStep, PhoneView, Reclaimed, SandboxCardView, Store, StoreError,
+    StoreResult, Tx,
 };
 use aqsha_core::transfer::scenario::Resolution;
 use aqsha_core::transfer::secure3d;
@@ -438,11 +439,13 @@ impl<K: Connector> Store for GroupStore<K> {
         now: chrono::DateTime<chrono::Utc>,
         limit: usize,
         lease: std::time::Duration,
+        owner: &LeaseOwner,
         per_merchant: usize,
         skip: Vec<String>,
     ) -> StoreResult<Vec<DueCallback>> {
         let lease_ms = lease.as_millis() as i64;
-        self.write(move |c| c.claim_callbacks(now, limit, lease_ms, per_merchant, &skip))
+        let owner = owner.clone();
+        self.write(move |c| c.claim_callbacks(now, limit, lease_ms, &owner, per_merchant, &skip))
             .await
     }
 
@@ -451,10 +454,26 @@ impl<K: Connector> Store for GroupStore<K> {
         now: chrono::DateTime<chrono::Utc>,
         limit: usize,
         lease: std::time::Duration,
+        owner: &LeaseOwner,
     ) -> StoreResult<Vec<DueResolution>> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-        self.write(move |c| c.claim_resolutions(now, limit, lease_ms))
+        let owner = owner.clone();
+        self.write(move |c| c.claim_resolutions(now, limit, lease_ms, &owner))
             .await
+    }
+
+    async fn reclaim_leases(&self, owner: &LeaseOwner) -> StoreResult<Reclaimed> {
+        let owner = owner.clone();
+        self.write(move |c| c.reclaim_leases(&owner)).await
+    }
+
+    async fn foreign_boots(
+        &self,
+        owner: &LeaseOwner,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<String>> {
+        let owner = owner.clone();
+        self.read(move |c| c.foreign_boots(&owner, now)).await
     }
 
     async fn resolve_pending(&self, due: DueResolution) -> StoreResult<Resolution> {

@@ -121,6 +121,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         27,
         include_str!("../migrations/postgres/0027_merchant_time_zone.sql"),
     ),
+    (
+        28,
+        include_str!("../migrations/postgres/0028_lease_owners.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock instances take while migrating.

@@ -102,6 +102,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         25,
         include_str!("../migrations/sqlite/0025_merchant_time_zone.sql"),
     ),
+    (
+        26,
+        include_str!("../migrations/sqlite/0026_lease_owners.sql"),
+    ),
 ];
 
 pub type SqliteStore = GroupStore<SqliteConnector>;

@@ -330,6 +330,9 @@ async fn bad_configuration_fails_fast_with_a_clear_message(_: Backend) {
     assert!(run(&["--mode", "production", "--sandbox-api", "true"]).contains("--mode production"));
     assert!(run(&["--sandbox-funding-cap", "lots"]).contains("--sandbox-funding-cap"));
     assert!(run(&["--card-guess-limit", "0"]).contains("--card-guess-limit"));
+    assert!(run(&["--instance-id", "two words"]).contains("--instance-id"));
+    assert!(run(&["--instance-id", ""]).contains("--instance-id"));
+    assert!(run(&["--lease-check-interval", "0s"]).contains("--lease-check-interval"));
     assert!(run(&["--database", "postgres://nobody@127.0.0.1:1/x"]).contains("--master-key"));
     let out = std::process::Command::new(bin())
         .args(["serve", "--listen", "not-an-address"])

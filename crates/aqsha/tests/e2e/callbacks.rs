@@ -290,7 +290,8 @@ async fn an_event_in_flight_when_the_server_is_killed_is_delivered_after_restart
     r.wait_for(1, 30).await;
     s.crash();
     s.restart();
-    // The lease of the killed attempt runs out and the event is delivered again.
+    // The restarted instance releases the killed attempt's lease (same data directory, same
+    // instance id) and the event is delivered again (`lease_reclaim` has the details).
     let hits = r.wait_for(2, 30).await;
     assert_eq!(
         hits[0].header("x-aqsha-event-id"),

@@ -36,6 +36,7 @@ subjects! {
     server_shutdown,
     cli_batch,
     callbacks,
+    lease_reclaim,
     outcomes,
     secure3d,
     key_rotation,

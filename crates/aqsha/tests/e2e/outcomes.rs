@@ -33,7 +33,7 @@ async fn issue_raw(s: &Server, fields: Value) -> (StatusCode, Value) {
 }
 
 /// Issues a scenario card; returns its number.
-async fn issue(s: &Server, fields: Value) -> String {
+pub(crate) async fn issue(s: &Server, fields: Value) -> String {
     let (status, card) = issue_raw(s, fields).await;
     assert_eq!(status, StatusCode::CREATED, "{card}");
     card["pan"].as_str().unwrap().to_string()
@@ -41,7 +41,7 @@ async fn issue(s: &Server, fields: Value) -> String {
 
 /// A transfer from `pan` (CVC 123, 12/39) to the seed's saved card, with both callback links
 /// of `r` bound in its token.
-fn body_from(pan: &str, amount: &str) -> Value {
+pub(crate) fn body_from(pan: &str, amount: &str) -> Value {
     let mut b = seed_like_body(&invoice(), json!(amount.parse::<f64>().unwrap()));
     b["card"]["sender"]["cardCred"] = json!(pan);
     b["card"]["sender"]["cvc"] = json!("123");

@@ -15,8 +15,8 @@ use aqsha_core::records::{
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
-    CallbackView, ChallengeView, DueCallback, KeyUsage, LedgerReport, MerchantChange,
-    MerchantSummary, NextStep, PhoneView, SandboxCardView, StoreResult, Tx,
+    CallbackView, ChallengeView, DueCallback, KeyUsage, LeaseOwner, LedgerReport, MerchantChange,
+    MerchantSummary, NextStep, PhoneView, Reclaimed, SandboxCardView, StoreResult, Tx,
 };
 use aqsha_core::transfer::{settlement_account, LockKeys};
 use aqsha_core::vault::SealedPan;
@@ -184,6 +184,7 @@ impl<D: Driver> Conn for SqlConn<D> {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        owner: &LeaseOwner,
         per_merchant: usize,
         skip: &[String],
     ) -> StoreResult<Vec<DueCallback>> {
@@ -193,7 +194,8 @@ impl<D: Driver> Conn for SqlConn<D> {
         // index seek per merchant (migration "merchant_admin"), so that a merchant at its cap
         // costs nothing however many of its events are due; then the earliest of those.
         let sql = format!(
-            "UPDATE callback_events SET lease_until = $2, attempts = attempts + 1
+            "UPDATE callback_events SET lease_until = $2, attempts = attempts + 1,
+                lease_instance = $6, lease_boot = $7
              WHERE id IN (
                 SELECT c.id FROM {}
                 WHERE NOT (m.id = ANY($4))
@@ -211,6 +213,8 @@ impl<D: Driver> Conn for SqlConn<D> {
                 Param::Int(limit as i64),
                 Param::List(&skip),
                 Param::Int(per_merchant as i64),
+                Param::Text(&owner.instance),
+                Param::Text(&owner.boot),
             ],
             |r| {
                 Ok(DueCallback {
@@ -231,8 +235,21 @@ impl<D: Driver> Conn for SqlConn<D> {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        owner: &LeaseOwner,
     ) -> StoreResult<Vec<aqsha_core::outcomes::DueResolution>> {
-        self.claim_due_resolutions(now, limit, lease_ms)
+        self.claim_due_resolutions(now, limit, lease_ms, owner)
+    }
+
+    fn reclaim_leases(&mut self, owner: &LeaseOwner) -> StoreResult<Reclaimed> {
+        self.release_earlier_boots(owner)
+    }
+
+    fn foreign_boots(
+        &mut self,
+        owner: &LeaseOwner,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>> {
+        self.boots_sharing_instance(owner, now)
     }
 
     fn finish_callback(

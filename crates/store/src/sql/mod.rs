@@ -21,6 +21,7 @@ mod cabinet;
 mod cabinet_pages;
 mod conn;
 mod install;
+mod leases;
 mod limits;
 mod pending;
 mod sandbox;

@@ -6,7 +6,7 @@ use super::{Driver, Param, SqlConn};
 use aqsha_core::outcomes::{DueResolution, PendingResolution};
 #[cfg(doc)]
 use aqsha_core::store::Tx;
-use aqsha_core::store::{StoreError, StoreResult};
+use aqsha_core::store::{LeaseOwner, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 
 impl<D: Driver> SqlConn<D> {
@@ -19,11 +19,13 @@ impl<D: Driver> SqlConn<D> {
         now: DateTime<Utc>,
         limit: usize,
         lease_ms: i64,
+        owner: &LeaseOwner,
     ) -> StoreResult<Vec<DueResolution>> {
         let now_ms = now.timestamp_millis();
         let claim = uuid::Uuid::new_v4().simple().to_string();
         let sql = format!(
-            "UPDATE pending_resolutions SET claim = $2, lease_until = $3
+            "UPDATE pending_resolutions SET claim = $2, lease_until = $3, lease_instance = $5,
+                lease_boot = $6
              WHERE operation_id IN (SELECT operation_id FROM pending_resolutions
                 WHERE due_at <= $1 AND lease_until <= $1 ORDER BY due_at LIMIT $4{})
              RETURNING operation_id, merchant_id, due_at, plan",
@@ -36,6 +38,8 @@ impl<D: Driver> SqlConn<D> {
                 Param::Text(&claim),
                 Param::Int(now_ms + lease_ms),
                 Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)),
+                Param::Text(&owner.instance),
+                Param::Text(&owner.boot),
             ],
             resolution_row,
         )?;

@@ -4,6 +4,7 @@
 
 mod cabinet_scale;
 mod group_commit;
+mod leases;
 mod ledger_report;
 mod pg;
 mod reseal;

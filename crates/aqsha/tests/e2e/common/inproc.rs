@@ -29,6 +29,8 @@ pub fn config(data_dir: &Path, database: Option<&str>) -> aqsha_server::Config {
         callbacks: Default::default(),
         limits: Default::default(),
         tls: None,
+        instance_id: None,
+        lease_check_interval: aqsha_server::leases::DEFAULT_CHECK_INTERVAL,
     }
 }
 
