@@ -7,6 +7,7 @@ pub mod error;
 pub mod keyfile;
 pub mod limits;
 pub mod listener;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod resolver;
@@ -164,7 +165,8 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
                 get(routes::sandbox::callback_secret),
             );
     }
-    app.route("/healthz", get(|| async { "ok" }))
+    app.route("/healthz", get(routes::healthz))
+        .route("/openapi.json", get(openapi::serve))
         .route("/readyz", get(routes::sandbox::ready))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 /// The transfer body. Unknown fields (the SDK's `foreign: false`, say) are ignored and `null`
 /// counts as absent. The server parses it; the client serializes it (absent fields left out),
 /// so both speak one definition of the body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TransferRequest {
     pub order: Order,
     pub card: Cards,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Order {
     pub amount: WireAmount,
@@ -62,6 +64,7 @@ pub struct Order {
     pub language: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Cards {
     pub sender: CardSide,
@@ -71,6 +74,7 @@ pub struct Cards {
 /// One side of the transfer. `cardCred` holds a card number (`TYPEPAN`, also when the type is
 /// empty or absent) or a saved card's id (`TYPECARDID`). The card number and CVC stay plain
 /// text only until the domain wraps them in masking types; this struct's `Debug` hides them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Deserialize, Serialize)]
 pub struct CardSide {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +105,7 @@ pub struct CardSide {
 /// The body of the one-sided transfers: `POST /chdebit/transfer` (AFT, `card.sender` only:
 /// the card funds the merchant) and `POST /chpayment/transfer` (OCT, `card.receiver` only:
 /// the merchant pays the card). The order is the P2P transfer's.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OneSideRequest {
     pub order: Order,
@@ -108,6 +113,7 @@ pub struct OneSideRequest {
 }
 
 /// The one card side of an AFT or OCT; the server refuses a body with the other side too.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct OneSide {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,6 +134,7 @@ impl std::fmt::Debug for CardSide {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Expire {
     pub month: String,
@@ -135,8 +142,16 @@ pub struct Expire {
 }
 
 /// The success body, key for key as in the seed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TransferResponse {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            example = "9aa836c3-6afe-401b-b203-6ddde5d5b481"
+        )
+    )]
     pub id: String,
     pub amount: WireAmount,
     pub fee: WireAmount,
@@ -150,6 +165,13 @@ pub struct TransferResponse {
     pub order_id: String,
     #[serde(rename = "senderCardID")]
     pub sender_card_id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
+            example = "440563...5096"
+        )
+    )]
     #[serde(rename = "senderCardPAN")]
     pub sender_card_pan: String,
     #[serde(rename = "senderCardType")]
@@ -158,6 +180,13 @@ pub struct TransferResponse {
     pub sender_transfer_type: String,
     #[serde(rename = "receiverCardID")]
     pub receiver_card_id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
+            example = "440563...5096"
+        )
+    )]
     #[serde(rename = "receiverCardPAN")]
     pub receiver_card_pan: String,
     #[serde(rename = "receiverCardType")]
@@ -176,6 +205,7 @@ pub struct TransferResponse {
 }
 
 /// ePay's `secure3D` object: where the browser form-posts `MD`, `PaReq` and `TermUrl`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Secure3d {
     /// The ACS page's URL.
@@ -191,6 +221,7 @@ pub struct Secure3d {
 /// The error body of every API endpoint except the token endpoint (seed's "Response in case of
 /// error"). The SDK decides "error" by an integer `code` plus a string `message`, so a success
 /// body never carries both.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApiError {
     pub code: u32,

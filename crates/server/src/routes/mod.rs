@@ -46,6 +46,18 @@ pub async fn method_not_allowed(uri: Uri, headers: HeaderMap) -> Response {
     .into_response()
 }
 
+/// `GET /healthz`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    summary = "Alive: the process answers",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")),
+)]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
 /// Reads a request body up to [`BODY_LIMIT`] bytes.
 pub async fn read_body(body: Body) -> Result<Bytes, EpayError> {
     axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {

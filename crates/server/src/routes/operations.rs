@@ -14,6 +14,20 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
+#[utoipa::path(
+    post,
+    path = "/p2p/operations",
+    tag = "operations",
+    summary = "Search the merchant's operations (password-grant token)",
+    request_body = aqsha_wire::operations::OperationsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of operations", body = aqsha_wire::operations::OperationsResponse),
+        (status = 400, description = "Malformed search (code 477)", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "Not a live password-grant token with scope transfer", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error (code 100)", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn operations(
     State(state): State<AppState>,
     headers: HeaderMap,

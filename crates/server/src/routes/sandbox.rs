@@ -102,7 +102,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CardView {
     id: String,
     mask: String,
@@ -111,6 +111,7 @@ pub struct CardView {
     status: String,
     balance: WireAmount,
     currency: String,
+    /// `MM/YY`.
     expire: String,
     /// How the card's issuer answers, when not naturally.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,6 +136,19 @@ impl From<SandboxCardView> for CardView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/sandbox/cards",
+    tag = "sandbox",
+    summary = "The public test cards and the caller's own",
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The cards", body = Vec<CardView>),
+        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
+        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn list_cards(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -147,6 +161,19 @@ pub async fn list_cards(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/sandbox/ledger",
+    tag = "sandbox",
+    summary = "Check the double-entry ledger",
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The check; `balanced` is true when every check holds", body = LedgerReport),
+        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
+        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn ledger(State(state): State<AppState>, _: SandboxMerchant) -> Response {
     match state.store.ledger_report().await {
         Ok(report) => Json::<LedgerReport>(report).into_response(),
@@ -155,6 +182,21 @@ pub async fn ledger(State(state): State<AppState>, _: SandboxMerchant) -> Respon
 }
 
 /// `POST /sandbox/cards`: the card issued ([`sandbox::issue`]), with its full number once.
+#[utoipa::path(
+    post,
+    path = "/sandbox/cards",
+    tag = "sandbox",
+    summary = "Issue a test card, funded from the caller's funding account",
+    request_body = sandbox::IssueCard,
+    security(("clientBasic" = [])),
+    responses(
+        (status = 201, description = "The card, with its full number (this once)", body = IssuedCard),
+        (status = 400, description = "Malformed request or over the funding cap", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
+        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn issue_card(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -178,22 +220,39 @@ pub async fn issue_card(
     }
 }
 
-#[derive(Serialize)]
-struct IssuedCard {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct IssuedCard {
     #[serde(flatten)]
     view: CardView,
     /// The full number, returned once to the caller who asked for this test card.
     pan: String,
 }
 
-#[derive(Deserialize)]
-struct TopUp {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct TopUp {
     amount: WireAmount,
 }
 
 /// `POST /sandbox/cards/{id}/topup` `{"amount": 5000}`: money onto one of the caller's own
 /// cards from its funding account. Public test cards and other merchants' cards answer as
 /// unknown.
+#[utoipa::path(
+    post,
+    path = "/sandbox/cards/{card_id}/topup",
+    tag = "sandbox",
+    summary = "Add money to one of the caller's cards",
+    params(("card_id" = String, Path, description = "The card's id")),
+    request_body = TopUp,
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The card's new balance", body = CardBalance),
+        (status = 400, description = "Malformed amount or over the funding cap", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
+        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
+        (status = 404, description = "Not one of the caller's cards", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn top_up(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -204,11 +263,12 @@ pub async fn top_up(
         let body = read_body(body).await?;
         let req: TopUp = json_body(&body, "top-up request")?;
         let balance = sandbox::top_up(&state, &m.id, &card_id, req.amount.as_str()).await?;
+        let balance = WireAmount::new(balance.to_string());
         Ok::<_, EpayError>(
-            Json(serde_json::json!({
-                "id": card_id,
-                "balance": WireAmount::new(balance.to_string()),
-            }))
+            Json(CardBalance {
+                id: card_id,
+                balance,
+            })
             .into_response(),
         )
     }
@@ -216,14 +276,36 @@ pub async fn top_up(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-#[derive(Deserialize, Default)]
-struct NewTerminal {
+/// A card's balance after a top-up.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CardBalance {
+    id: String,
+    balance: WireAmount,
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub(crate) struct NewTerminal {
     #[serde(default)]
     currency: Option<String>,
 }
 
 /// `POST /sandbox/terminals`: a new terminal for the calling merchant, on the default fee
 /// schedule. Load tests use fresh terminals so their invoice numbers never meet earlier runs'.
+#[utoipa::path(
+    post,
+    path = "/sandbox/terminals",
+    tag = "sandbox",
+    summary = "A new terminal for the caller (an empty body: KZT)",
+    request_body(content = Option<NewTerminal>),
+    security(("clientBasic" = [])),
+    responses(
+        (status = 201, description = "The terminal", body = TerminalCreated),
+        (status = 400, description = "Malformed request or unsupported currency", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
+        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn add_terminal(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -238,18 +320,30 @@ pub async fn add_terminal(
         };
         let currency = sandbox::currency(req.currency.as_deref())?;
         let id = sandbox::add_terminal(&state, &m.id, currency).await?;
-        Ok::<_, EpayError>(
-            (
-                StatusCode::CREATED,
-                Json(serde_json::json!({"id": id, "currency": currency.code()})),
-            )
-                .into_response(),
-        )
+        let currency = currency.code().to_string();
+        let created = Json(TerminalCreated { id, currency });
+        Ok::<_, EpayError>((StatusCode::CREATED, created).into_response())
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TerminalCreated {
+    id: String,
+    currency: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    summary = "Ready: the database answers",
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`database unreachable`", body = String, content_type = "text/plain"),
+    )
+)]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
@@ -260,13 +354,75 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     #[serde(rename = "invoiceId")]
     invoice_id: Option<String>,
 }
 
+/// One callback event as the sandbox lists it, with every delivery attempt.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CallbackEventView {
+    id: String,
+    invoice_id: String,
+    operation_id: String,
+    url: String,
+    /// `success` (to `postLink`) or `failure` (to `failurePostLink`).
+    kind: String,
+    /// `pending`, `delivered` or `failed`.
+    status: String,
+    #[schema(value_type = String)]
+    created_at: chrono::DateTime<chrono::Utc>,
+    #[schema(value_type = Option<String>)]
+    next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(value_type = Option<String>)]
+    delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Each attempt: `attempt`, `at`, `httpStatus`, `error`, `durationMs`, and when known
+    /// `responseExcerpt` and `nextAttemptAt`.
+    #[schema(value_type = Vec<Object>)]
+    attempts: Vec<aqsha_core::records::CallbackAttempt>,
+    /// The body that was (or will be) posted: the callback's JSON.
+    #[schema(value_type = Object)]
+    body: serde_json::Value,
+}
+
+impl From<aqsha_core::store::CallbackView> for CallbackEventView {
+    fn from(v: aqsha_core::store::CallbackView) -> CallbackEventView {
+        let body = serde_json::from_str(&v.event.body).unwrap_or(serde_json::Value::Null);
+        CallbackEventView {
+            id: v.event.id,
+            invoice_id: v.event.invoice_id,
+            operation_id: v.event.operation_id,
+            url: v.event.url,
+            kind: v.event.kind.as_str().into(),
+            status: v.status.as_str().into(),
+            created_at: v.event.created_at,
+            next_attempt_at: v.next_attempt_at,
+            delivered_at: v.delivered_at,
+            attempts: v.attempts,
+            body,
+        }
+    }
+}
+
 /// `GET /sandbox/callbacks?invoiceId=…`: the merchant's callback events and every attempt.
+#[utoipa::path(
+    get,
+    path = "/sandbox/callbacks",
+    tag = "sandbox",
+    summary = "The caller's callback events and their delivery attempts",
+    params(CallbackQuery),
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The events", body = Vec<CallbackEventView>),
+        (status = 400, description = "Malformed query", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
+        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn callbacks(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -276,23 +432,7 @@ pub async fn callbacks(
         Ok(views) => Json(
             views
                 .into_iter()
-                .map(|v| {
-                    let body: serde_json::Value =
-                        serde_json::from_str(&v.event.body).unwrap_or(serde_json::Value::Null);
-                    serde_json::json!({
-                        "id": v.event.id,
-                        "invoiceId": v.event.invoice_id,
-                        "operationId": v.event.operation_id,
-                        "url": v.event.url,
-                        "kind": v.event.kind.as_str(),
-                        "status": v.status.as_str(),
-                        "createdAt": v.event.created_at,
-                        "nextAttemptAt": v.next_attempt_at,
-                        "deliveredAt": v.delivered_at,
-                        "attempts": v.attempts,
-                        "body": body,
-                    })
-                })
+                .map(CallbackEventView::from)
                 .collect::<Vec<_>>(),
         )
         .into_response(),
@@ -301,6 +441,21 @@ pub async fn callbacks(
 }
 
 /// `POST /sandbox/callbacks/{id}/resend`: deliver an event again now, whatever its state.
+#[utoipa::path(
+    post,
+    path = "/sandbox/callbacks/{event_id}/resend",
+    tag = "sandbox",
+    summary = "Deliver a callback event again now",
+    params(("event_id" = String, Path, description = "The event's id")),
+    security(("clientBasic" = [])),
+    responses(
+        (status = 202, description = "Queued", body = Resent),
+        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
+        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
+        (status = 404, description = "No such callback event of the caller's", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn resend_callback(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -309,7 +464,10 @@ pub async fn resend_callback(
     match crate::ops::callbacks::resend(&state, &m.id, &event_id).await {
         Ok(true) => (
             StatusCode::ACCEPTED,
-            Json(serde_json::json!({"id": event_id, "status": "pending"})),
+            Json(Resent {
+                id: event_id,
+                status: "pending".into(),
+            }),
         )
             .into_response(),
         Ok(false) => EpayError::new(
@@ -322,13 +480,42 @@ pub async fn resend_callback(
     }
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Resent {
+    id: String,
+    /// `pending`.
+    status: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CallbackSecret {
+    #[serde(rename = "callbackSecret")]
+    callback_secret: String,
+}
+
 /// `GET /sandbox/callback-secret`: the key this merchant's callbacks are signed with.
+#[utoipa::path(
+    get,
+    path = "/sandbox/callback-secret",
+    tag = "sandbox",
+    summary = "The key the caller's callbacks are signed with",
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The key", body = CallbackSecret),
+        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
+        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn callback_secret(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
 ) -> Response {
     match state.store.callback_secret(&m.id).await {
-        Ok(Some(secret)) => Json(serde_json::json!({"callbackSecret": secret})).into_response(),
+        Ok(Some(secret)) => Json(CallbackSecret {
+            callback_secret: secret,
+        })
+        .into_response(),
         Ok(None) => EpayError::new(
             StatusCode::NOT_FOUND,
             reason::INVALID_MERCHANT,

@@ -17,6 +17,21 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// Also served at `/p2p/transfer` and both under `/api`.
+#[utoipa::path(
+    post,
+    path = "/payments/cards/auth",
+    tag = "transfers",
+    summary = "P2P transfer: card to card",
+    request_body = aqsha_wire::transfer::TransferRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Charged (`status` `CHARGE`), or waiting for 3-D Secure (`status` `NEW`, with `secure3D`)", body = aqsha_wire::transfer::TransferResponse),
+        (status = 400, description = "Malformed body (code 477) or a decline: `code` is the reason code (docs/api.md, \"Declines and reason codes\")", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "Missing, unknown, expired or spent token (code 487), or a disabled merchant (464); `WWW-Authenticate: Bearer`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error, code 100: query the status before retrying", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     match run(&state, &headers, body).await {
         Ok(r) => r,
@@ -24,6 +39,20 @@ pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: B
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/chdebit/transfer",
+    tag = "transfers",
+    summary = "AFT: the sender's card funds the merchant (`card.sender` only)",
+    request_body = aqsha_wire::transfer::OneSideRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Charged (`status` `CHARGE`), or waiting for 3-D Secure (`status` `NEW`, with `secure3D`)", body = aqsha_wire::transfer::TransferResponse),
+        (status = 400, description = "Malformed body (code 477) or a decline: `code` is the reason code (docs/api.md, \"Declines and reason codes\")", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "Missing, unknown, expired or spent token (code 487), or a disabled merchant (464); `WWW-Authenticate: Bearer`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error, code 100: query the status before retrying", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 /// `POST /chdebit/transfer`: an AFT, the sender's card funds the merchant.
 pub async fn fund(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     one_side(&state, &headers, body, OneSideKind::Aft)
@@ -31,6 +60,20 @@ pub async fn fund(State(state): State<AppState>, headers: HeaderMap, body: Body)
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/chpayment/transfer",
+    tag = "transfers",
+    summary = "OCT: the merchant pays out to the receiver's card (`card.receiver` only)",
+    request_body = aqsha_wire::transfer::OneSideRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Charged (`status` `CHARGE`), or waiting for 3-D Secure (`status` `NEW`, with `secure3D`)", body = aqsha_wire::transfer::TransferResponse),
+        (status = 400, description = "Malformed body (code 477) or a decline: `code` is the reason code (docs/api.md, \"Declines and reason codes\")", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "Missing, unknown, expired or spent token (code 487), or a disabled merchant (464); `WWW-Authenticate: Bearer`", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error, code 100: query the status before retrying", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 /// `POST /chpayment/transfer`: an OCT, the merchant pays out to the receiver's card.
 pub async fn payout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     one_side(&state, &headers, body, OneSideKind::Oct)
