@@ -1,0 +1,114 @@
+//! The served OpenAPI document (`GET /openapi.json`) against the server that serves it: every
+//! described path and method reaches a route, and real answers (token, transfer charged and
+//! declined, status) validate against the schemas it gives them.
+
+use crate::common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+crate::tests! {
+    both: [every_described_operation_is_routed, real_answers_match_their_schemas],
+}
+
+async fn document(s: &Server) -> Value {
+    let resp = s.http.get(s.path("/openapi.json")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.starts_with("application/json"), "{ct}");
+    let doc: Value = resp.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    doc
+}
+
+/// Each described operation, sent without credentials and with made-up path parameters,
+/// answers from its own handler: never the router's "no such endpoint" or "method not
+/// allowed" (the reverse, every route described, is `aqsha-server`'s unit test).
+async fn every_described_operation_is_routed(backend: Backend) {
+    let s = Server::start(backend);
+    let doc = document(&s).await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() > 30, "{}", paths.len());
+    for (path, item) in paths {
+        let concrete = path.replace(['{', '}'], "");
+        for method in item.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let resp = s.http.request(m, s.path(&concrete)).send().await.unwrap();
+            let status = resp.status();
+            let body = resp.text().await.unwrap();
+            assert!(
+                !body.contains("no such endpoint") && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {status} {body}"
+            );
+        }
+    }
+}
+
+/// The schema `doc` gives the answer of `method path` with `status`, as a validator.
+fn validator(doc: &Value, path: &str, method: &str, status: u16) -> jsonschema::Validator {
+    let response = &doc["paths"][path][method]["responses"][status.to_string()];
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "{method} {path} {status} has no JSON schema");
+    // The components travel along, so that `$ref`s into them resolve.
+    let root = json!({"allOf": [schema], "components": doc["components"]});
+    jsonschema::validator_for(&root).unwrap()
+}
+
+fn assert_valid(doc: &Value, path: &str, method: &str, status: StatusCode, body: &Value) {
+    let v = validator(doc, path, method, status.as_u16());
+    if let Err(e) = v.validate(body) {
+        panic!("{method} {path} {status}: {e} at {}\n{body}", e.instance_path());
+    }
+}
+
+async fn real_answers_match_their_schemas(backend: Backend) {
+    let s = Server::start(backend);
+    let doc = document(&s).await;
+
+    let (status, token) = s.token_raw(&[("terminal", TERMINAL_2)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_valid(&doc, "/oauth2/token", "post", status, &token);
+    let (status, refused) = s.token_raw(&[("scope", "nonsense")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_valid(&doc, "/oauth2/token", "post", status, &refused);
+
+    // A charge, with a decimal amount (a JSON number with a fraction on the wire).
+    let inv = invoice();
+    let body = seed_like_body(&inv, json!(12.5));
+    let token = s.token_for(&body["order"]).await;
+    let (status, charged) = s.transfer(&token, &body).await;
+    assert_eq!(status, StatusCode::OK, "{charged}");
+    assert_eq!(charged["amount"], json!(12.5));
+    assert_valid(&doc, "/payments/cards/auth", "post", status, &charged);
+
+    // A decline: the order does not match its token (469).
+    let other = seed_like_body(&invoice(), json!(100));
+    let token = s.token_for(&other["order"]).await;
+    let mut mismatched = other.clone();
+    mismatched["order"]["amount"] = json!(101);
+    let (status, declined) = s.transfer(&token, &mismatched).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{declined}");
+    assert_eq!(declined["code"], 469);
+    assert_valid(&doc, "/payments/cards/auth", "post", status, &declined);
+
+    // Status of the charge, found and not found.
+    let status_token = s.token(&[("terminal", TERMINAL_2)]).await;
+    for invoice in [inv.as_str(), "999999999"] {
+        let path = format!("/check-status/p2p/transaction/{invoice}");
+        let (status, answer) = s.get_json(&path, &status_token).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let described = "/check-status/p2p/transaction/{invoice}";
+        assert_valid(&doc, described, "get", status, &answer);
+    }
+
+    // Sandbox: the ledger report and the card list.
+    let ledger = s.sandbox_get("/sandbox/ledger").await;
+    assert_valid(&doc, "/sandbox/ledger", "get", StatusCode::OK, &ledger);
+    let cards = s.sandbox_get("/sandbox/cards").await;
+    assert_valid(&doc, "/sandbox/cards", "get", StatusCode::OK, &cards);
+
+    // A wrong answer is caught: the check can fail.
+    let mut broken = charged.clone();
+    broken["senderCardPAN"] = json!("4405639704015096");
+    let v = validator(&doc, "/payments/cards/auth", "post", 200);
+    assert!(v.validate(&broken).is_err(), "a full card number passed as a mask");
+}
