@@ -30,7 +30,7 @@ pub struct TokenRequest {
         )
     )]
     pub amount: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    #[cfg_attr(feature = "openapi", schema(nullable = false, example = "KZT"))]
     pub currency: Option<String>,
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub terminal: Option<String>,

@@ -17,10 +17,16 @@ pub struct TransferRequest {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Order {
     pub amount: WireAmount,
+    /// `KZT` or `USD` (any letter case).
+    #[cfg_attr(feature = "openapi", schema(example = "KZT"))]
     pub currency: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The invoice id; ePay names it `id` here and `invoiceID` in the token request.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[0-9]{6,16}$", example = "8161284658529816")
+    )]
     pub id: String,
     #[serde(
         default,
@@ -137,7 +143,9 @@ impl std::fmt::Debug for CardSide {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Expire {
+    #[cfg_attr(feature = "openapi", schema(example = "01"))]
     pub month: String,
+    #[cfg_attr(feature = "openapi", schema(example = "25"))]
     pub year: String,
 }
 

@@ -7,7 +7,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 crate::tests! {
-    both: [every_described_operation_is_routed, real_answers_match_their_schemas],
+    both: [
+        every_described_operation_is_routed,
+        real_answers_match_their_schemas,
+        arrays_are_not_read_as_objects,
+    ],
 }
 
 async fn document(s: &Server) -> Value {
@@ -111,4 +115,49 @@ async fn real_answers_match_their_schemas(backend: Backend) {
     broken["senderCardPAN"] = json!("4405639704015096");
     let v = validator(&doc, "/payments/cards/auth", "post", 200);
     assert!(v.validate(&broken).is_err(), "a full card number passed as a mask");
+}
+
+/// Found by Schemathesis: `PUT /sandbox/terminals/{id}/limits` with the body `[null, null]`
+/// answered 200 and put every limit back to its default, because serde reads a struct from an
+/// array field by field. A body that is (or holds) an array where an object belongs is now
+/// refused as malformed (477), there and on the transfer routes, and nothing changes.
+async fn arrays_are_not_read_as_objects(backend: Backend) {
+    let s = Server::start(backend);
+    let limits = s.path(&format!("/sandbox/terminals/{TERMINAL}/limits"));
+    let put = |body: &'static str| {
+        s.http
+            .put(&limits)
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let resp = put(r#"{"per_transfer": 5000}"#).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    for body in ["[null, null]", "[5000]", r#"{"per_transfer": [5000]}"#] {
+        let resp = put(body).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        let answer: Value = resp.json().await.unwrap();
+        assert_eq!(answer["code"], 477, "{answer}");
+        assert!(answer["message"].as_str().unwrap().contains("JSON array"), "{answer}");
+    }
+    let now = s.sandbox_get(&format!("/sandbox/terminals/{TERMINAL}/limits")).await;
+    assert_eq!(now["per_transfer"], 5000, "a refused body changed the limits: {now}");
+
+    // The transfer: the whole body, and the order, as arrays.
+    let body = seed_like_body(&invoice(), json!(100));
+    let token = s.token_for(&body["order"]).await;
+    let as_array = json!([body["order"], body["card"]]);
+    let mut order_as_array = body.clone();
+    order_as_array["order"] = json!([100, "KZT", null, body["order"]["id"]]);
+    for sent in [as_array, order_as_array] {
+        let (status, answer) = s.transfer(&token, &sent).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(answer["code"], 477, "{answer}");
+        assert!(answer["message"].as_str().unwrap().contains("JSON array"), "{answer}");
+    }
+    // The token was not spent by the refusals: the body as an object still goes through.
+    let (status, answer) = s.transfer(&token, &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    s.assert_ledger_balanced().await;
 }

@@ -37,6 +37,14 @@ pub async fn operations(
     let body = read_body(body).await?;
     aqsha_wire::json::unique_keys(&body)
         .map_err(|e| EpayError::input(format!("operations search: {e}")))?;
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) {
+        let lists = ["searchParameters", "orderParameters", "searchParameter"];
+        if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &lists) {
+            return Err(EpayError::input(format!(
+                "operations search: {path} is a JSON array; an object is expected there"
+            )));
+        }
+    }
     let req: OperationsRequest = serde_json::from_slice(&body).map_err(|e| {
         let why = aqsha_wire::json::without_values(&e.to_string());
         EpayError::input(format!("operations search: {why}"))

@@ -96,6 +96,14 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<T, EpayError> {
     aqsha_wire::json::unique_keys(body).map_err(|e| EpayError::input(format!("{what}: {e}")))?;
+    // No sandbox body holds a list: an array would be read as an object, field by field.
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &[]) {
+            return Err(EpayError::input(format!(
+                "{what}: {path} is a JSON array; an object is expected there"
+            )));
+        }
+    }
     serde_json::from_slice(body).map_err(|e| {
         let why = aqsha_wire::json::without_values(&e.to_string());
         EpayError::input(format!("{what}: {why}"))

@@ -112,6 +112,12 @@ async fn json_value(body: Body) -> Result<serde_json::Value, EpayError> {
         .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
+    // No transfer body holds a list: an array would be read as an object, field by field.
+    if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &[]) {
+        return Err(EpayError::input(format!(
+            "{path} is a JSON array; an object, text or a number is expected there"
+        )));
+    }
     if let Some(path) = aqsha_wire::json::control_character_at(&value) {
         return Err(EpayError::input(format!(
             "{path} holds a control character (newline, tab, NUL…); text fields take printable text only"
