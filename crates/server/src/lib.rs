@@ -155,14 +155,17 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
                 "/sandbox/terminals/{terminal_id}/limits",
                 get(routes::limits::get_limits).put(routes::limits::put_limits),
             )
-            .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
+            .route(
+                "/sandbox/callbacks",
+                get(routes::sandbox_callbacks::callbacks),
+            )
             .route(
                 "/sandbox/callbacks/{event_id}/resend",
-                post(routes::sandbox::resend_callback),
+                post(routes::sandbox_callbacks::resend_callback),
             )
             .route(
                 "/sandbox/callback-secret",
-                get(routes::sandbox::callback_secret),
+                get(routes::sandbox_callbacks::callback_secret),
             );
     }
     app.route("/healthz", get(routes::healthz))

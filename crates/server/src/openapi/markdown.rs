@@ -25,13 +25,17 @@ pub fn render(doc: &Value) -> String {
          [api.md](api.md), \"Schema fuzzing\".\n\n",
     );
     let paths = doc["paths"].as_object().cloned().unwrap_or_default();
-    out.push_str("## Endpoints\n\n| method | path | summary | auth |\n|---|---|---|---|\n");
-    for (path, item) in &paths {
+    out.push_str("## Endpoints\n\n| method | path | also at | summary | auth |\n");
+    out.push_str("|---|---|---|---|---|\n");
+    for (path, item) in paths.iter().filter(|(path, _)| !is_alias(path)) {
+        let also: Vec<String> = aliases_of(path).iter().map(|p| format!("`{p}`")).collect();
         for (method, op) in methods(item) {
             let _ = writeln!(
                 out,
-                "| {} | `{path}` | {} | {} |",
+                "| {} | [`{path}`](#{}) | {} | {} | {} |",
                 method.to_uppercase(),
+                anchor(&method, path),
+                also.join(", "),
                 cell(&op["summary"]),
                 auth(op)
             );
@@ -75,6 +79,20 @@ fn aliases_of(path: &str) -> Vec<String> {
         }
     }
     list
+}
+
+/// The anchor GitHub gives the heading `### METHOD `path``: lowercase, spaces to dashes,
+/// punctuation other than `-` and `_` dropped.
+fn anchor(method: &str, path: &str) -> String {
+    format!("{method} {path}")
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 fn methods(item: &Value) -> Vec<(String, &Value)> {
@@ -139,6 +157,18 @@ fn schema_section(out: &mut String, name: &str, schema: &Value) {
     if let Some(d) = schema["description"].as_str() {
         let _ = writeln!(out, "{}\n", d.trim());
     }
+    // A struct with a flattened part (`#[serde(flatten)]`) is `allOf` the part and the rest.
+    match schema["allOf"].as_array() {
+        Some(parts) => parts.iter().for_each(|part| schema_part(out, part)),
+        None => schema_part(out, schema),
+    }
+}
+
+fn schema_part(out: &mut String, schema: &Value) {
+    if schema["$ref"].is_string() {
+        let _ = writeln!(out, "The fields of {}, and:\n", type_of(schema));
+        return;
+    }
     let Some(props) = schema["properties"].as_object() else {
         let _ = writeln!(out, "{}{}\n", type_of(schema), constraints(schema));
         return;
@@ -172,10 +202,10 @@ fn type_of(s: &Value) -> String {
         let name = r.rsplit('/').next().unwrap_or(r);
         return format!("[{name}](#{})", name.to_lowercase());
     }
-    for key in ["oneOf", "anyOf", "allOf"] {
+    for (key, joint) in [("oneOf", " or "), ("anyOf", " or "), ("allOf", " and ")] {
         if let Some(list) = s[key].as_array() {
             let parts: Vec<String> = list.iter().map(type_of).collect();
-            return parts.join(" or ");
+            return parts.join(joint);
         }
     }
     let mut t = match &s["type"] {

@@ -8,6 +8,7 @@
 //! The web pages (`/payform/`, `/cabinet/`, `/acs/`, `/assets/`, `/sandbox/demo`) are left out:
 //! they are HTML for browsers. `confirmPayment` is in, as the ePay path it is.
 
+pub(crate) mod answers;
 pub mod markdown;
 
 use crate::routes;
@@ -52,9 +53,9 @@ use utoipa::{Modify, OpenApi};
         routes::sandbox::add_terminal,
         routes::limits::get_limits,
         routes::limits::put_limits,
-        routes::sandbox::callbacks,
-        routes::sandbox::resend_callback,
-        routes::sandbox::callback_secret,
+        routes::sandbox_callbacks::callbacks,
+        routes::sandbox_callbacks::resend_callback,
+        routes::sandbox_callbacks::callback_secret,
         routes::healthz,
         routes::sandbox::ready,
         serve,

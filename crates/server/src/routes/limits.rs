@@ -72,10 +72,8 @@ fn no_terminal() -> EpayError {
     security(("clientBasic" = [])),
     responses(
         (status = 200, description = "The limits as they apply", body = LimitsView),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
         (status = 404, description = "Not one of the caller's terminals (code 464)", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn get_limits(
@@ -102,10 +100,8 @@ pub async fn get_limits(
     responses(
         (status = 200, description = "The limits as they now apply", body = LimitsView),
         (status = 400, description = "Malformed limits (code 477)", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
         (status = 404, description = "Not one of the caller's terminals (code 464)", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn put_limits(

@@ -5,6 +5,7 @@ pub mod limits;
 mod login;
 pub mod operations;
 pub mod sandbox;
+pub mod sandbox_callbacks;
 pub mod sandbox_merchant;
 pub mod scenario;
 pub mod status;

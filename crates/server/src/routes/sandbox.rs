@@ -8,6 +8,7 @@
 //!   caller and funded from the caller's funding account, up to the funding cap.
 //! - `POST /sandbox/cards/{id}/topup` — add money to one of the caller's own cards, the same way.
 //! - `GET /sandbox/ledger` — check the double-entry ledger.
+//! - The callback history: `sandbox_callbacks.rs`.
 //! - `GET`/`PUT /sandbox/terminals/{id}/limits` — a terminal's transfer limits (`limits.rs`).
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
@@ -152,9 +153,7 @@ impl From<SandboxCardView> for CardView {
     security(("clientBasic" = [])),
     responses(
         (status = 200, description = "The cards", body = Vec<CardView>),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn list_cards(
@@ -177,9 +176,7 @@ pub async fn list_cards(
     security(("clientBasic" = [])),
     responses(
         (status = 200, description = "The check; `balanced` is true when every check holds", body = LedgerReport),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn ledger(State(state): State<AppState>, _: SandboxMerchant) -> Response {
@@ -200,9 +197,7 @@ pub async fn ledger(State(state): State<AppState>, _: SandboxMerchant) -> Respon
     responses(
         (status = 201, description = "The card, with its full number (this once)", body = IssuedCard),
         (status = 400, description = "Malformed request or over the funding cap", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn issue_card(
@@ -255,10 +250,8 @@ pub(crate) struct TopUp {
     responses(
         (status = 200, description = "The card's new balance", body = CardBalance),
         (status = 400, description = "Malformed amount or over the funding cap", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
         (status = 404, description = "Not one of the caller's cards", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn top_up(
@@ -309,9 +302,7 @@ pub(crate) struct NewTerminal {
     responses(
         (status = 201, description = "The terminal", body = TerminalCreated),
         (status = 400, description = "Malformed request or unsupported currency", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn add_terminal(
@@ -359,177 +350,5 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             tracing::warn!(request = %crate::request_id(), error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
-    }
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CallbackQuery {
-    #[serde(rename = "invoiceId")]
-    invoice_id: Option<String>,
-}
-
-/// One callback event as the sandbox lists it, with every delivery attempt.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct CallbackEventView {
-    id: String,
-    invoice_id: String,
-    operation_id: String,
-    url: String,
-    /// `success` (to `postLink`) or `failure` (to `failurePostLink`).
-    kind: String,
-    /// `pending`, `delivered` or `failed`.
-    status: String,
-    #[schema(value_type = String)]
-    created_at: chrono::DateTime<chrono::Utc>,
-    #[schema(value_type = Option<String>)]
-    next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[schema(value_type = Option<String>)]
-    delivered_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Each attempt: `attempt`, `at`, `httpStatus`, `error`, `durationMs`, and when known
-    /// `responseExcerpt` and `nextAttemptAt`.
-    #[schema(value_type = Vec<Object>)]
-    attempts: Vec<aqsha_core::records::CallbackAttempt>,
-    /// The body that was (or will be) posted: the callback's JSON.
-    #[schema(value_type = Object)]
-    body: serde_json::Value,
-}
-
-impl From<aqsha_core::store::CallbackView> for CallbackEventView {
-    fn from(v: aqsha_core::store::CallbackView) -> CallbackEventView {
-        let body = serde_json::from_str(&v.event.body).unwrap_or(serde_json::Value::Null);
-        CallbackEventView {
-            id: v.event.id,
-            invoice_id: v.event.invoice_id,
-            operation_id: v.event.operation_id,
-            url: v.event.url,
-            kind: v.event.kind.as_str().into(),
-            status: v.status.as_str().into(),
-            created_at: v.event.created_at,
-            next_attempt_at: v.next_attempt_at,
-            delivered_at: v.delivered_at,
-            attempts: v.attempts,
-            body,
-        }
-    }
-}
-
-/// `GET /sandbox/callbacks?invoiceId=…`: the merchant's callback events and every attempt.
-#[utoipa::path(
-    get,
-    path = "/sandbox/callbacks",
-    tag = "sandbox",
-    summary = "The caller's callback events and their delivery attempts",
-    params(CallbackQuery),
-    security(("clientBasic" = [])),
-    responses(
-        (status = 200, description = "The events", body = Vec<CallbackEventView>),
-        (status = 400, description = "Malformed query", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
-    )
-)]
-pub async fn callbacks(
-    State(state): State<AppState>,
-    SandboxMerchant(m): SandboxMerchant,
-    axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
-) -> Response {
-    match state.store.callbacks(&m.id, q.invoice_id.as_deref()).await {
-        Ok(views) => Json(
-            views
-                .into_iter()
-                .map(CallbackEventView::from)
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(e) => EpayError::internal("callback list failed", e).into_response(),
-    }
-}
-
-/// `POST /sandbox/callbacks/{id}/resend`: deliver an event again now, whatever its state.
-#[utoipa::path(
-    post,
-    path = "/sandbox/callbacks/{event_id}/resend",
-    tag = "sandbox",
-    summary = "Deliver a callback event again now",
-    params(("event_id" = String, Path, description = "The event's id")),
-    security(("clientBasic" = [])),
-    responses(
-        (status = 202, description = "Queued", body = Resent),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 404, description = "No such callback event of the caller's", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
-    )
-)]
-pub async fn resend_callback(
-    State(state): State<AppState>,
-    SandboxMerchant(m): SandboxMerchant,
-    axum::extract::Path(event_id): axum::extract::Path<String>,
-) -> Response {
-    match crate::ops::callbacks::resend(&state, &m.id, &event_id).await {
-        Ok(true) => (
-            StatusCode::ACCEPTED,
-            Json(Resent {
-                id: event_id,
-                status: "pending".into(),
-            }),
-        )
-            .into_response(),
-        Ok(false) => EpayError::new(
-            StatusCode::NOT_FOUND,
-            reason::NOT_PERMITTED_TO_MERCHANT,
-            "no such callback event",
-        )
-        .into_response(),
-        Err(e) => EpayError::store("callback resend failed", e).into_response(),
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct Resent {
-    id: String,
-    /// `pending`.
-    status: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct CallbackSecret {
-    #[serde(rename = "callbackSecret")]
-    callback_secret: String,
-}
-
-/// `GET /sandbox/callback-secret`: the key this merchant's callbacks are signed with.
-#[utoipa::path(
-    get,
-    path = "/sandbox/callback-secret",
-    tag = "sandbox",
-    summary = "The key the caller's callbacks are signed with",
-    security(("clientBasic" = [])),
-    responses(
-        (status = 200, description = "The key", body = CallbackSecret),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
-    )
-)]
-pub async fn callback_secret(
-    State(state): State<AppState>,
-    SandboxMerchant(m): SandboxMerchant,
-) -> Response {
-    match state.store.callback_secret(&m.id).await {
-        Ok(Some(secret)) => Json(CallbackSecret {
-            callback_secret: secret,
-        })
-        .into_response(),
-        Ok(None) => EpayError::new(
-            StatusCode::NOT_FOUND,
-            reason::INVALID_MERCHANT,
-            "no such merchant",
-        )
-        .into_response(),
-        Err(e) => EpayError::internal("callback secret look-up failed", e).into_response(),
     }
 }

@@ -62,9 +62,7 @@ pub(crate) struct PhoneAdded {
     security(("clientBasic" = [])),
     responses(
         (status = 200, description = "The balances", body = Balances),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn balance(
@@ -104,9 +102,7 @@ pub(crate) struct Fund {
     responses(
         (status = 200, description = "The new balance", body = Balance),
         (status = 400, description = "Malformed amount, unsupported currency or over the cap", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn fund(
@@ -141,9 +137,7 @@ async fn fund_for(state: &AppState, merchant_id: &str, body: Body) -> Result<Res
     security(("clientBasic" = [])),
     responses(
         (status = 200, description = "The entries", body = Vec<PhoneView>),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn list_phones(
@@ -186,9 +180,7 @@ pub(crate) struct NewPhone {
     responses(
         (status = 201, description = "The entry", body = PhoneAdded),
         (status = 400, description = "Malformed phone or IIN, unknown card, or a phone the caller bound before", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "No or wrong HTTP Basic client credentials; `WWW-Authenticate: Basic`", body = aqsha_wire::transfer::ApiError),
-        (status = 429, description = "Too many failed authentications; `Retry-After`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
     )
 )]
 pub async fn add_phone(

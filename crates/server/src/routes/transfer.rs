@@ -25,12 +25,7 @@ use axum::response::{IntoResponse, Response};
     summary = "P2P transfer: card to card",
     request_body = aqsha_wire::transfer::TransferRequest,
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Charged (`status` `CHARGE`), or waiting for 3-D Secure (`status` `NEW`, with `secure3D`)", body = aqsha_wire::transfer::TransferResponse),
-        (status = 400, description = "Malformed body (code 477) or a decline: `code` is the reason code (docs/api.md, \"Declines and reason codes\")", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "Missing, unknown, expired or spent token (code 487), or a disabled merchant (464); `WWW-Authenticate: Bearer`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error, code 100: query the status before retrying", body = aqsha_wire::transfer::ApiError),
-    )
+    responses(crate::openapi::answers::TransferAnswers)
 )]
 pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     match run(&state, &headers, body).await {
@@ -46,12 +41,7 @@ pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: B
     summary = "AFT: the sender's card funds the merchant (`card.sender` only)",
     request_body = aqsha_wire::transfer::OneSideRequest,
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Charged (`status` `CHARGE`), or waiting for 3-D Secure (`status` `NEW`, with `secure3D`)", body = aqsha_wire::transfer::TransferResponse),
-        (status = 400, description = "Malformed body (code 477) or a decline: `code` is the reason code (docs/api.md, \"Declines and reason codes\")", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "Missing, unknown, expired or spent token (code 487), or a disabled merchant (464); `WWW-Authenticate: Bearer`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error, code 100: query the status before retrying", body = aqsha_wire::transfer::ApiError),
-    )
+    responses(crate::openapi::answers::TransferAnswers)
 )]
 /// `POST /chdebit/transfer`: an AFT, the sender's card funds the merchant.
 pub async fn fund(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -67,12 +57,7 @@ pub async fn fund(State(state): State<AppState>, headers: HeaderMap, body: Body)
     summary = "OCT: the merchant pays out to the receiver's card (`card.receiver` only)",
     request_body = aqsha_wire::transfer::OneSideRequest,
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Charged (`status` `CHARGE`), or waiting for 3-D Secure (`status` `NEW`, with `secure3D`)", body = aqsha_wire::transfer::TransferResponse),
-        (status = 400, description = "Malformed body (code 477) or a decline: `code` is the reason code (docs/api.md, \"Declines and reason codes\")", body = aqsha_wire::transfer::ApiError),
-        (status = 401, description = "Missing, unknown, expired or spent token (code 487), or a disabled merchant (464); `WWW-Authenticate: Bearer`", body = aqsha_wire::transfer::ApiError),
-        (status = 500, description = "Internal error, code 100: query the status before retrying", body = aqsha_wire::transfer::ApiError),
-    )
+    responses(crate::openapi::answers::TransferAnswers)
 )]
 /// `POST /chpayment/transfer`: an OCT, the merchant pays out to the receiver's card.
 pub async fn payout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
