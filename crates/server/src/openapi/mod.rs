@@ -60,6 +60,11 @@ use utoipa::{Modify, OpenApi};
         routes::sandbox::ready,
         serve,
     ),
+    // The bodies of `answers`' types: `IntoResponses` refers to its schemas without adding them.
+    components(schemas(
+        aqsha_wire::transfer::TransferResponse,
+        aqsha_wire::transfer::ApiError
+    )),
     modifiers(&Aliases, &Security, &Refusals),
 )]
 struct ApiDoc;
