@@ -37,6 +37,12 @@ pub async fn operations(
     let body = read_body(body).await?;
     aqsha_wire::json::unique_keys(&body)
         .map_err(|e| EpayError::input(format!("operations search: {e}")))?;
+    let req: OperationsRequest = serde_json::from_slice(&body).map_err(|e| {
+        let why = aqsha_wire::json::without_values(&e.to_string());
+        EpayError::input(format!("operations search: {why}"))
+    })?;
+    // After the typed read, whose complaints (a misspelt key) say more: serde also reads
+    // `"paging": [0, 20]` as an object, which no ePay client sends.
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) {
         let lists = ["searchParameters", "orderParameters", "searchParameter"];
         if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &lists) {
@@ -45,10 +51,6 @@ pub async fn operations(
             )));
         }
     }
-    let req: OperationsRequest = serde_json::from_slice(&body).map_err(|e| {
-        let why = aqsha_wire::json::without_values(&e.to_string());
-        EpayError::input(format!("operations search: {why}"))
-    })?;
     let search = Search::parse(&req).map_err(EpayError::input)?;
     let (page, size) = (search.page, search.size);
     let mut found = state
