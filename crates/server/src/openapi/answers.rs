@@ -2,6 +2,8 @@
 //! (`responses(TransferAnswers)`). Descriptions only: these types are never built; the
 //! handlers answer with the wire types named in them.
 #![allow(dead_code)]
+// Never built, so their size does not matter.
+#![allow(clippy::large_enum_variant)]
 
 use aqsha_wire::transfer::{ApiError, TransferResponse};
 
