@@ -169,7 +169,7 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
             );
     }
     app.route("/healthz", get(routes::healthz))
-        .route("/openapi.json", get(openapi::serve))
+        .route("/openapi.json", get(move || openapi::serve(sandbox_api)))
         .route("/readyz", get(routes::sandbox::ready))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

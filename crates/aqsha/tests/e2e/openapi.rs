@@ -12,6 +12,7 @@ crate::tests! {
         real_answers_match_their_schemas,
         arrays_are_not_read_as_objects,
     ],
+    sqlite: [production_describes_no_sandbox_api],
 }
 
 async fn document(s: &Server) -> Value {
@@ -160,4 +161,16 @@ async fn arrays_are_not_read_as_objects(backend: Backend) {
     let (status, answer) = s.transfer(&token, &body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     s.assert_ledger_balanced().await;
+}
+
+/// In production mode the sandbox API is not served, and not described.
+async fn production_describes_no_sandbox_api(backend: Backend) {
+    let s = Server::start_with(backend, &["--mode", "production"]);
+    let doc = document(&s).await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/payments/cards/auth"));
+    let sandbox: Vec<&String> = paths.keys().filter(|p| p.starts_with("/sandbox/")).collect();
+    assert!(sandbox.is_empty(), "{sandbox:?}");
+    let resp = s.http.get(s.path("/sandbox/ledger")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }

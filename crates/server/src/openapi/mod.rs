@@ -216,6 +216,19 @@ pub fn json() -> &'static str {
     JSON.get_or_init(|| document().to_pretty_json().unwrap_or_default())
 }
 
+/// [`json`] without the sandbox API's paths, for a server that does not serve them
+/// (production mode): the document describes what this server answers.
+pub fn json_without_sandbox() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let mut doc = document().clone();
+        doc.paths
+            .paths
+            .retain(|path, _| !path.starts_with("/sandbox/"));
+        doc.to_pretty_json().unwrap_or_default()
+    })
+}
+
 /// `GET /openapi.json`.
 #[utoipa::path(
     get,
@@ -224,8 +237,13 @@ pub fn json() -> &'static str {
     summary = "This description, as OpenAPI 3.1 JSON",
     responses((status = 200, description = "The document", body = Object)),
 )]
-pub async fn serve() -> Response {
-    let mut resp = json().into_response();
+pub async fn serve(sandbox_api: bool) -> Response {
+    let body = if sandbox_api {
+        json()
+    } else {
+        json_without_sandbox()
+    };
+    let mut resp = body.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -98,3 +98,24 @@ fn every_reference_resolves() {
         );
     }
 }
+
+/// A server without the sandbox API describes none of its paths, and all the others.
+#[test]
+fn the_production_document_leaves_out_the_sandbox_api() {
+    let full: serde_json::Value = serde_json::from_str(json()).unwrap_or_default();
+    let prod: serde_json::Value = serde_json::from_str(json_without_sandbox()).unwrap_or_default();
+    let paths = |d: &serde_json::Value| -> Vec<String> {
+        d["paths"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let (full, prod) = (paths(&full), paths(&prod));
+    assert!(full.iter().any(|p| p.starts_with("/sandbox/")));
+    let expected: Vec<String> = full
+        .into_iter()
+        .filter(|p| !p.starts_with("/sandbox/"))
+        .collect();
+    assert_eq!(prod, expected);
+    assert!(prod.iter().any(|p| p == "/payments/cards/auth"));
+}
