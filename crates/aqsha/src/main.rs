@@ -45,6 +45,12 @@ enum Command {
     /// Rotate the vault's keys: list, rotate, reencrypt, retire.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Print the API's OpenAPI 3.1 description (the `/openapi.json` document), or with
+    /// --markdown the page `docs/openapi.md` is made from.
+    Openapi {
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Load-test a server with the complete P2P flow and print throughput and latency.
     #[cfg(feature = "bench")]
     Bench(Box<aqsha_bench::BenchArgs>),
@@ -414,6 +420,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Merchant(m) => admin::run(m).await,
+        Command::Openapi { markdown } => {
+            let json = aqsha_server::openapi::json();
+            if markdown {
+                let doc: serde_json::Value = serde_json::from_str(json)?;
+                print!("{}", aqsha_server::openapi::markdown::render(&doc));
+            } else {
+                println!("{json}");
+            }
+            Ok(())
+        }
     }
 }
 

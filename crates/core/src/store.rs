@@ -143,6 +143,7 @@ pub struct PhoneView {
     pub card_mask: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LedgerReport {
     /// All of the checks below hold.

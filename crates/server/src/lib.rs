@@ -8,6 +8,7 @@ pub mod keyfile;
 pub mod leases;
 pub mod limits;
 pub mod listener;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod resolver;
@@ -155,17 +156,21 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
                 "/sandbox/terminals/{terminal_id}/limits",
                 get(routes::limits::get_limits).put(routes::limits::put_limits),
             )
-            .route("/sandbox/callbacks", get(routes::sandbox::callbacks))
+            .route(
+                "/sandbox/callbacks",
+                get(routes::sandbox_callbacks::callbacks),
+            )
             .route(
                 "/sandbox/callbacks/{event_id}/resend",
-                post(routes::sandbox::resend_callback),
+                post(routes::sandbox_callbacks::resend_callback),
             )
             .route(
                 "/sandbox/callback-secret",
-                get(routes::sandbox::callback_secret),
+                get(routes::sandbox_callbacks::callback_secret),
             );
     }
-    app.route("/healthz", get(|| async { "ok" }))
+    app.route("/healthz", get(routes::healthz))
+        .route("/openapi.json", get(move || openapi::serve(sandbox_api)))
         .route("/readyz", get(routes::sandbox::ready))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -78,6 +78,36 @@ impl<'de> Deserialize<'de> for WireAmount {
     }
 }
 
+/// The amount's schema: a JSON number, whole amounts as integers, at most two decimals.
+/// Requests may also send it as decimal text (forms carry nothing else). Not `multipleOf 0.01`:
+/// validators divide in binary floating point, and `12.22 / 0.01` is not a whole number there.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for WireAmount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Number, Type::String]))
+            .format(Some(utoipa::openapi::SchemaFormat::Custom(
+                "decimal".into(),
+            )))
+            .pattern(Some(r"^[0-9]+(\.[0-9]{1,2})?$"))
+            .description(Some(
+                "An amount in major units (tenge, dollars) with at most two decimals. Answers \
+                 carry a JSON number (`100`, `12.22`); requests may send a number or decimal \
+                 text (`\"12.22\"`).",
+            ))
+            .examples([serde_json::json!(100), serde_json::json!(12.22)])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for WireAmount {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Amount".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,7 @@ pub fn secure_flag(challenge_passed: bool) -> &'static str {
 /// `ip` and the place names as strings, the coordinates as numbers. Aqsha does not geolocate
 /// (an API transfer comes from the merchant's server, not the payer), so all are empty and
 /// the coordinates 0, but present, because client libraries read them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct IpFields {
     #[serde(default)]

@@ -179,9 +179,65 @@ pub fn control_character_at(value: &serde_json::Value) -> Option<String> {
     walk(value, "")
 }
 
+/// The path of the first JSON array that is not the value of one of the keys in `lists`
+/// (`"the body"` when the body itself is one). serde reads a struct from an array as well,
+/// field by field in order, so without this `[null, null]` would be taken for an object with
+/// its first two fields absent, and `["100", "KZT"]` for an order. No ePay body sends an
+/// object as an array; `lists` names the keys that do hold lists.
+pub fn unexpected_array_at(value: &serde_json::Value, lists: &[&str]) -> Option<String> {
+    fn walk(
+        v: &serde_json::Value,
+        path: &str,
+        list_allowed: bool,
+        lists: &[&str],
+    ) -> Option<String> {
+        match v {
+            serde_json::Value::Array(_) if !list_allowed => Some(if path.is_empty() {
+                "the body".to_string()
+            } else {
+                path.to_string()
+            }),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"), false, lists)),
+            serde_json::Value::Object(m) => m.iter().find_map(|(k, v)| {
+                let path = if path.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{path}.{k}")
+                };
+                walk(v, &path, lists.contains(&k.as_str()), lists)
+            }),
+            _ => None,
+        }
+    }
+    walk(value, "", false, lists)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrays_only_where_a_list_is_expected() {
+        let v = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or_default();
+        assert_eq!(
+            unexpected_array_at(&v("[null, null]"), &[]).as_deref(),
+            Some("the body")
+        );
+        let order = v(r#"{"order": ["100", "KZT"], "card": {}}"#);
+        assert_eq!(unexpected_array_at(&order, &[]).as_deref(), Some("order"));
+        let search = v(r#"{"searchParameters": [{"name": "x", "searchParameter": [1, [2]]}]}"#);
+        let lists = ["searchParameters", "searchParameter"];
+        assert_eq!(
+            unexpected_array_at(&search, &lists).as_deref(),
+            Some("searchParameters[0].searchParameter[1]")
+        );
+        let fine = v(r#"{"searchParameters": [{"name": "x", "searchParameter": [1, "a"]}]}"#);
+        assert_eq!(unexpected_array_at(&fine, &lists), None);
+        assert_eq!(unexpected_array_at(&v(r#"{"a": {"b": 1}}"#), &[]), None);
+    }
 
     #[test]
     fn repeated_keys_are_refused_at_any_depth() {

@@ -14,6 +14,7 @@
 use crate::status::StatusTransaction;
 use serde::{Deserialize, Serialize};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OperationsRequest {
@@ -30,6 +31,7 @@ pub struct OperationsRequest {
 }
 
 /// A page: its number from 0, and how many operations it holds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
@@ -45,6 +47,7 @@ fn default_size() -> u32 {
 
 /// One condition: a field, a method (`between`, `in`, `like`, `=`, `<`, `>`, `<=`, `>=`) and
 /// its values (two for `between`, one or more for `in`, one otherwise), as text or numbers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParameter {
@@ -54,6 +57,7 @@ pub struct SearchParameter {
     pub search_parameter: Vec<serde_json::Value>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OrderParameter {
@@ -69,12 +73,14 @@ fn default_order() -> String {
 
 /// The answer: the page asked for, whether another follows, and its operations, each in the
 /// status API's shape.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OperationsResponse {
     pub paging: PageInfo,
     pub data: Vec<StatusTransaction>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PageInfo {
     pub page: u32,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `GET /check-status/{p2p|payment}/transaction/{id}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StatusResponse {
     #[serde(rename = "resultCode")]
@@ -13,8 +14,16 @@ pub struct StatusResponse {
     pub transaction: Option<StatusTransaction>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StatusTransaction {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            example = "9aa836c3-6afe-401b-b203-6ddde5d5b481"
+        )
+    )]
     pub id: String,
     #[serde(rename = "createdDate")]
     pub created_date: String,
@@ -28,6 +37,13 @@ pub struct StatusTransaction {
     #[serde(rename = "accountID")]
     pub account_id: String,
     pub description: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
+            example = "440563...5096"
+        )
+    )]
     #[serde(rename = "cardMask")]
     pub card_mask: String,
     #[serde(rename = "cardType")]
@@ -35,6 +51,7 @@ pub struct StatusTransaction {
     pub reference: String,
     #[serde(rename = "intReference")]
     pub int_reference: String,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]+$", example = "0"))]
     #[serde(rename = "reasonCode")]
     pub reason_code: String,
     pub reason: String,
@@ -42,10 +59,24 @@ pub struct StatusTransaction {
     pub status_name: String,
     #[serde(rename = "senderCardID")]
     pub sender_card_id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
+            example = "440563...5096"
+        )
+    )]
     #[serde(rename = "senderCardPAN")]
     pub sender_card_pan: String,
     #[serde(rename = "receiverCardID")]
     pub receiver_card_id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
+            example = "440563...5096"
+        )
+    )]
     #[serde(rename = "receiverCardPAN")]
     pub receiver_card_pan: String,
     /// ePay's short numeric terminal id (digits, sent as a string), distinct from the UUID
@@ -88,6 +119,7 @@ pub struct StatusTransaction {
 }
 
 /// One entry of `GET /cards/{accountId}`; ePay names these in PascalCase.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct SavedCard {
@@ -97,6 +129,13 @@ pub struct SavedCard {
     #[serde(rename = "MerchantID")]
     pub merchant_id: String,
     pub card_hash: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
+            example = "440563...5096"
+        )
+    )]
     pub card_mask: String,
     pub payer_name: String,
     pub reference: String,
@@ -110,6 +149,7 @@ pub struct SavedCard {
 }
 
 /// `POST /card/deactivate/{cardId}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeactivateResponse {
     pub status: String,

@@ -4,25 +4,54 @@ use serde::{Deserialize, Serialize};
 
 /// The token request's fields, whatever body they came in (form, multipart or JSON). Values are
 /// kept as text: forms carry nothing else, and amounts are parsed exactly by the domain.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Default, Clone)]
 pub struct TokenRequest {
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub grant_type: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub scope: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub client_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false, format = Password))]
     pub client_secret: Option<String>,
+    #[cfg_attr(feature = "openapi", serde(rename = "invoiceID"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, pattern = r"^[0-9]{6,16}$", example = "000000001")
+    )]
     pub invoice_id: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            nullable = false,
+            pattern = r"^[0-9]+(\.[0-9]{1,2})?$",
+            example = "100.50"
+        )
+    )]
     pub amount: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false, example = "KZT"))]
     pub currency: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub terminal: Option<String>,
+    #[cfg_attr(feature = "openapi", serde(rename = "postLink"))]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub post_link: Option<String>,
+    #[cfg_attr(feature = "openapi", serde(rename = "failurePostLink"))]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub failure_post_link: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub secret_hash: Option<String>,
     /// The shop's customer the token is for (`accountId`): a token bound to a customer may
     /// pay from that customer's saved cards and manage them, and no other customer's.
+    #[cfg_attr(feature = "openapi", serde(rename = "accountId"))]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub account_id: Option<String>,
     /// The merchant's cabinet login and password, for `grant_type=password` (the operations
     /// list, `POST /p2p/operations`).
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub username: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false, format = Password))]
     pub password: Option<String>,
 }
 
@@ -111,9 +140,12 @@ impl std::fmt::Debug for TokenRequest {
 
 /// The success body. `expires_in` is sent as a string: Halyk's own iOS SDK fails to decode a
 /// number there, and every other client reads either (`docs/protocol.md#tokens`, "Ours").
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// Seconds, as decimal text (`"7200"`).
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]+$", example = "7200"))]
     pub expires_in: String,
     pub refresh_token: String,
     pub scope: String,
@@ -121,6 +153,7 @@ pub struct TokenResponse {
 }
 
 /// An RFC 6749 §5.2 error body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OAuthError {
     pub error: String,

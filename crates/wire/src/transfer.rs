@@ -6,19 +6,27 @@ use serde::{Deserialize, Serialize};
 /// The transfer body. Unknown fields (the SDK's `foreign: false`, say) are ignored and `null`
 /// counts as absent. The server parses it; the client serializes it (absent fields left out),
 /// so both speak one definition of the body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TransferRequest {
     pub order: Order,
     pub card: Cards,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Order {
     pub amount: WireAmount,
+    /// `KZT` or `USD` (any letter case).
+    #[cfg_attr(feature = "openapi", schema(example = "KZT"))]
     pub currency: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The invoice id; ePay names it `id` here and `invoiceID` in the token request.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[0-9]{6,16}$", example = "8161284658529816")
+    )]
     pub id: String,
     #[serde(
         default,
@@ -62,6 +70,7 @@ pub struct Order {
     pub language: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Cards {
     pub sender: CardSide,
@@ -71,6 +80,7 @@ pub struct Cards {
 /// One side of the transfer. `cardCred` holds a card number (`TYPEPAN`, also when the type is
 /// empty or absent) or a saved card's id (`TYPECARDID`). The card number and CVC stay plain
 /// text only until the domain wraps them in masking types; this struct's `Debug` hides them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Deserialize, Serialize)]
 pub struct CardSide {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +111,7 @@ pub struct CardSide {
 /// The body of the one-sided transfers: `POST /chdebit/transfer` (AFT, `card.sender` only:
 /// the card funds the merchant) and `POST /chpayment/transfer` (OCT, `card.receiver` only:
 /// the merchant pays the card). The order is the P2P transfer's.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OneSideRequest {
     pub order: Order,
@@ -108,6 +119,7 @@ pub struct OneSideRequest {
 }
 
 /// The one card side of an AFT or OCT; the server refuses a body with the other side too.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct OneSide {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,15 +140,26 @@ impl std::fmt::Debug for CardSide {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Expire {
+    #[cfg_attr(feature = "openapi", schema(example = "01"))]
     pub month: String,
+    #[cfg_attr(feature = "openapi", schema(example = "25"))]
     pub year: String,
 }
 
 /// The success body, key for key as in the seed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TransferResponse {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            example = "9aa836c3-6afe-401b-b203-6ddde5d5b481"
+        )
+    )]
     pub id: String,
     pub amount: WireAmount,
     pub fee: WireAmount,
@@ -150,6 +173,13 @@ pub struct TransferResponse {
     pub order_id: String,
     #[serde(rename = "senderCardID")]
     pub sender_card_id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
+            example = "440563...5096"
+        )
+    )]
     #[serde(rename = "senderCardPAN")]
     pub sender_card_pan: String,
     #[serde(rename = "senderCardType")]
@@ -158,6 +188,13 @@ pub struct TransferResponse {
     pub sender_transfer_type: String,
     #[serde(rename = "receiverCardID")]
     pub receiver_card_id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
+            example = "440563...5096"
+        )
+    )]
     #[serde(rename = "receiverCardPAN")]
     pub receiver_card_pan: String,
     #[serde(rename = "receiverCardType")]
@@ -176,6 +213,7 @@ pub struct TransferResponse {
 }
 
 /// ePay's `secure3D` object: where the browser form-posts `MD`, `PaReq` and `TermUrl`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Secure3d {
     /// The ACS page's URL.
@@ -191,6 +229,7 @@ pub struct Secure3d {
 /// The error body of every API endpoint except the token endpoint (seed's "Response in case of
 /// error"). The SDK decides "error" by an integer `code` plus a string `message`, so a success
 /// body never carries both.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApiError {
     pub code: u32,

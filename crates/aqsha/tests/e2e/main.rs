@@ -34,6 +34,7 @@ subjects! {
     ;
     server_limits,
     server_shutdown,
+    openapi,
     cli_batch,
     callbacks,
     lease_reclaim,

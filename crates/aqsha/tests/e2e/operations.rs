@@ -362,6 +362,11 @@ async fn the_search_pages_orders_and_refuses_bad_requests(backend: Backend) {
             "takes 2",
         ),
         (json!({"searchParams": []}), "unknown field `searchParams`"),
+        // serde would read the array as the paging object (page 0, size 20).
+        (
+            json!({"searchParameters": [], "paging": [0, 20]}),
+            "paging is a JSON array",
+        ),
         (
             json!({"searchParameters": [], "paging": {"page": 0, "size": 1000}}),
             "paging.size",

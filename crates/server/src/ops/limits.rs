@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// A `PUT` body: each field optional; unknown fields are refused, so a misspelt limit is not
 /// silently left at its default.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsInput {
     #[serde(default)]

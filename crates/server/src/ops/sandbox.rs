@@ -18,12 +18,14 @@ use rand::Rng;
 use serde::Deserialize;
 
 /// A card to issue, as `POST /sandbox/cards` takes it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct IssueCard {
     /// A card number to issue; a random Luhn-valid VISA number when absent.
     pub pan: Option<String>,
     /// `MM/YY`.
+    #[schema(example = "12/30")]
     pub expire: String,
+    #[schema(format = Password, example = "123")]
     pub cvc: String,
     #[serde(default)]
     pub balance: Option<WireAmount>,

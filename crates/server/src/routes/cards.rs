@@ -9,6 +9,20 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 
+#[utoipa::path(
+    get,
+    path = "/cards/{account_id}",
+    tag = "saved cards",
+    summary = "A customer's saved cards",
+    params(("account_id" = String, Path, description = "The merchant's customer (`accountId`)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cards", body = Vec<aqsha_wire::status::SavedCard>),
+        (status = 400, description = "No saved cards (code 1373) or a malformed id", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "Refused token, or one bound to another customer", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error (code 100)", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -54,6 +68,20 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/card/deactivate/{card_id}",
+    tag = "saved cards",
+    summary = "Deactivate a saved card",
+    params(("card_id" = String, Path, description = "The saved card's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deactivated", body = aqsha_wire::status::DeactivateResponse),
+        (status = 400, description = "No active saved card with this id (code 487)", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "Refused token", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error (code 100)", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn deactivate(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -79,6 +107,13 @@ pub async fn deactivate(
 }
 
 /// `POST /public-profile`: Halyk's SDK asks for it before a P2P flow and only needs an object.
+#[utoipa::path(
+    post,
+    path = "/public-profile",
+    tag = "saved cards",
+    summary = "Halyk SDK's profile request: an empty object",
+    responses((status = 200, description = "`{}`", body = Object)),
+)]
 pub async fn public_profile() -> Json<serde_json::Value> {
     Json(serde_json::json!({}))
 }

@@ -21,8 +21,8 @@ use axum::Json;
 use serde::Serialize;
 
 /// The limits as they apply, with the fields a `PUT` takes.
-#[derive(Serialize)]
-struct LimitsView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct LimitsView {
     terminal_id: String,
     per_transfer: WireAmount,
     sender_daily_transfers: i64,
@@ -63,6 +63,19 @@ fn no_terminal() -> EpayError {
 }
 
 /// `GET /sandbox/terminals/{id}/limits`.
+#[utoipa::path(
+    get,
+    path = "/sandbox/terminals/{terminal_id}/limits",
+    tag = "sandbox",
+    summary = "A terminal's transfer limits",
+    params(("terminal_id" = String, Path, description = "One of the caller's terminals")),
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The limits as they apply", body = LimitsView),
+        (status = 404, description = "Not one of the caller's terminals (code 464)", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn get_limits(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -76,6 +89,21 @@ pub async fn get_limits(
 }
 
 /// `PUT /sandbox/terminals/{id}/limits`.
+#[utoipa::path(
+    put,
+    path = "/sandbox/terminals/{terminal_id}/limits",
+    tag = "sandbox",
+    summary = "Replace a terminal's limits (a field left out goes back to its default)",
+    params(("terminal_id" = String, Path, description = "One of the caller's terminals")),
+    request_body = crate::ops::limits::LimitsInput,
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The limits as they now apply", body = LimitsView),
+        (status = 400, description = "Malformed limits (code 477)", body = aqsha_wire::transfer::ApiError),
+        (status = 404, description = "Not one of the caller's terminals (code 464)", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn put_limits(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,

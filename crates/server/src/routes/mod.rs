@@ -5,6 +5,7 @@ pub mod limits;
 mod login;
 pub mod operations;
 pub mod sandbox;
+pub mod sandbox_callbacks;
 pub mod sandbox_merchant;
 pub mod scenario;
 pub mod status;
@@ -44,6 +45,18 @@ pub async fn method_not_allowed(uri: Uri, headers: HeaderMap) -> Response {
         "this endpoint does not take that HTTP method",
     )
     .into_response()
+}
+
+/// `GET /healthz`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    summary = "Alive: the process answers",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")),
+)]
+pub async fn healthz() -> &'static str {
+    "ok"
 }
 
 /// Reads a request body up to [`BODY_LIMIT`] bytes.

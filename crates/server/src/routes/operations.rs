@@ -14,6 +14,20 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
+#[utoipa::path(
+    post,
+    path = "/p2p/operations",
+    tag = "operations",
+    summary = "Search the merchant's operations (password-grant token)",
+    request_body = aqsha_wire::operations::OperationsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of operations", body = aqsha_wire::operations::OperationsResponse),
+        (status = 400, description = "Malformed search (code 477)", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "Not a live password-grant token with scope transfer", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error (code 100)", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn operations(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -27,6 +41,16 @@ pub async fn operations(
         let why = aqsha_wire::json::without_values(&e.to_string());
         EpayError::input(format!("operations search: {why}"))
     })?;
+    // After the typed read, whose complaints (a misspelt key) say more: serde also reads
+    // `"paging": [0, 20]` as an object, which no ePay client sends.
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) {
+        let lists = ["searchParameters", "orderParameters", "searchParameter"];
+        if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &lists) {
+            return Err(EpayError::input(format!(
+                "operations search: {path} is a JSON array; an object is expected there"
+            )));
+        }
+    }
     let search = Search::parse(&req).map_err(EpayError::input)?;
     let (page, size) = (search.page, search.size);
     let mut found = state

@@ -8,6 +8,7 @@
 //!   caller and funded from the caller's funding account, up to the funding cap.
 //! - `POST /sandbox/cards/{id}/topup` — add money to one of the caller's own cards, the same way.
 //! - `GET /sandbox/ledger` — check the double-entry ledger.
+//! - The callback history: `sandbox_callbacks.rs`.
 //! - `GET`/`PUT /sandbox/terminals/{id}/limits` — a terminal's transfer limits (`limits.rs`).
 
 use crate::auth::{basic_credentials, check_client, retry_after, ClientCheck, Peer};
@@ -96,13 +97,21 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<T, EpayError> {
     aqsha_wire::json::unique_keys(body).map_err(|e| EpayError::input(format!("{what}: {e}")))?;
+    // No sandbox body holds a list: an array would be read as an object, field by field.
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &[]) {
+            return Err(EpayError::input(format!(
+                "{what}: {path} is a JSON array; an object is expected there"
+            )));
+        }
+    }
     serde_json::from_slice(body).map_err(|e| {
         let why = aqsha_wire::json::without_values(&e.to_string());
         EpayError::input(format!("{what}: {why}"))
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CardView {
     id: String,
     mask: String,
@@ -111,6 +120,7 @@ pub struct CardView {
     status: String,
     balance: WireAmount,
     currency: String,
+    /// `MM/YY`.
     expire: String,
     /// How the card's issuer answers, when not naturally.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,6 +145,17 @@ impl From<SandboxCardView> for CardView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/sandbox/cards",
+    tag = "sandbox",
+    summary = "The public test cards and the caller's own",
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The cards", body = Vec<CardView>),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn list_cards(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -147,6 +168,17 @@ pub async fn list_cards(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/sandbox/ledger",
+    tag = "sandbox",
+    summary = "Check the double-entry ledger",
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The check; `balanced` is true when every check holds", body = LedgerReport),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn ledger(State(state): State<AppState>, _: SandboxMerchant) -> Response {
     match state.store.ledger_report().await {
         Ok(report) => Json::<LedgerReport>(report).into_response(),
@@ -155,6 +187,19 @@ pub async fn ledger(State(state): State<AppState>, _: SandboxMerchant) -> Respon
 }
 
 /// `POST /sandbox/cards`: the card issued ([`sandbox::issue`]), with its full number once.
+#[utoipa::path(
+    post,
+    path = "/sandbox/cards",
+    tag = "sandbox",
+    summary = "Issue a test card, funded from the caller's funding account",
+    request_body = sandbox::IssueCard,
+    security(("clientBasic" = [])),
+    responses(
+        (status = 201, description = "The card, with its full number (this once)", body = IssuedCard),
+        (status = 400, description = "Malformed request or over the funding cap", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn issue_card(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -178,22 +223,37 @@ pub async fn issue_card(
     }
 }
 
-#[derive(Serialize)]
-struct IssuedCard {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct IssuedCard {
     #[serde(flatten)]
     view: CardView,
     /// The full number, returned once to the caller who asked for this test card.
     pan: String,
 }
 
-#[derive(Deserialize)]
-struct TopUp {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct TopUp {
     amount: WireAmount,
 }
 
 /// `POST /sandbox/cards/{id}/topup` `{"amount": 5000}`: money onto one of the caller's own
 /// cards from its funding account. Public test cards and other merchants' cards answer as
 /// unknown.
+#[utoipa::path(
+    post,
+    path = "/sandbox/cards/{card_id}/topup",
+    tag = "sandbox",
+    summary = "Add money to one of the caller's cards",
+    params(("card_id" = String, Path, description = "The card's id")),
+    request_body = TopUp,
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The card's new balance", body = CardBalance),
+        (status = 400, description = "Malformed amount or over the funding cap", body = aqsha_wire::transfer::ApiError),
+        (status = 404, description = "Not one of the caller's cards", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn top_up(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -204,11 +264,12 @@ pub async fn top_up(
         let body = read_body(body).await?;
         let req: TopUp = json_body(&body, "top-up request")?;
         let balance = sandbox::top_up(&state, &m.id, &card_id, req.amount.as_str()).await?;
+        let balance = WireAmount::new(balance.to_string());
         Ok::<_, EpayError>(
-            Json(serde_json::json!({
-                "id": card_id,
-                "balance": WireAmount::new(balance.to_string()),
-            }))
+            Json(CardBalance {
+                id: card_id,
+                balance,
+            })
             .into_response(),
         )
     }
@@ -216,14 +277,34 @@ pub async fn top_up(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-#[derive(Deserialize, Default)]
-struct NewTerminal {
+/// A card's balance after a top-up.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CardBalance {
+    id: String,
+    balance: WireAmount,
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub(crate) struct NewTerminal {
     #[serde(default)]
     currency: Option<String>,
 }
 
 /// `POST /sandbox/terminals`: a new terminal for the calling merchant, on the default fee
 /// schedule. Load tests use fresh terminals so their invoice numbers never meet earlier runs'.
+#[utoipa::path(
+    post,
+    path = "/sandbox/terminals",
+    tag = "sandbox",
+    summary = "A new terminal for the caller (an empty body: KZT)",
+    request_body(content = Option<NewTerminal>),
+    security(("clientBasic" = [])),
+    responses(
+        (status = 201, description = "The terminal", body = TerminalCreated),
+        (status = 400, description = "Malformed request or unsupported currency", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn add_terminal(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -238,18 +319,30 @@ pub async fn add_terminal(
         };
         let currency = sandbox::currency(req.currency.as_deref())?;
         let id = sandbox::add_terminal(&state, &m.id, currency).await?;
-        Ok::<_, EpayError>(
-            (
-                StatusCode::CREATED,
-                Json(serde_json::json!({"id": id, "currency": currency.code()})),
-            )
-                .into_response(),
-        )
+        let currency = currency.code().to_string();
+        let created = Json(TerminalCreated { id, currency });
+        Ok::<_, EpayError>((StatusCode::CREATED, created).into_response())
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TerminalCreated {
+    id: String,
+    currency: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    summary = "Ready: the database answers",
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`database unreachable`", body = String, content_type = "text/plain"),
+    )
+)]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
@@ -257,84 +350,5 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             tracing::warn!(request = %crate::request_id(), error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
-    }
-}
-
-#[derive(Deserialize)]
-pub struct CallbackQuery {
-    #[serde(rename = "invoiceId")]
-    invoice_id: Option<String>,
-}
-
-/// `GET /sandbox/callbacks?invoiceId=…`: the merchant's callback events and every attempt.
-pub async fn callbacks(
-    State(state): State<AppState>,
-    SandboxMerchant(m): SandboxMerchant,
-    axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
-) -> Response {
-    match state.store.callbacks(&m.id, q.invoice_id.as_deref()).await {
-        Ok(views) => Json(
-            views
-                .into_iter()
-                .map(|v| {
-                    let body: serde_json::Value =
-                        serde_json::from_str(&v.event.body).unwrap_or(serde_json::Value::Null);
-                    serde_json::json!({
-                        "id": v.event.id,
-                        "invoiceId": v.event.invoice_id,
-                        "operationId": v.event.operation_id,
-                        "url": v.event.url,
-                        "kind": v.event.kind.as_str(),
-                        "status": v.status.as_str(),
-                        "createdAt": v.event.created_at,
-                        "nextAttemptAt": v.next_attempt_at,
-                        "deliveredAt": v.delivered_at,
-                        "attempts": v.attempts,
-                        "body": body,
-                    })
-                })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(e) => EpayError::internal("callback list failed", e).into_response(),
-    }
-}
-
-/// `POST /sandbox/callbacks/{id}/resend`: deliver an event again now, whatever its state.
-pub async fn resend_callback(
-    State(state): State<AppState>,
-    SandboxMerchant(m): SandboxMerchant,
-    axum::extract::Path(event_id): axum::extract::Path<String>,
-) -> Response {
-    match crate::ops::callbacks::resend(&state, &m.id, &event_id).await {
-        Ok(true) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"id": event_id, "status": "pending"})),
-        )
-            .into_response(),
-        Ok(false) => EpayError::new(
-            StatusCode::NOT_FOUND,
-            reason::NOT_PERMITTED_TO_MERCHANT,
-            "no such callback event",
-        )
-        .into_response(),
-        Err(e) => EpayError::store("callback resend failed", e).into_response(),
-    }
-}
-
-/// `GET /sandbox/callback-secret`: the key this merchant's callbacks are signed with.
-pub async fn callback_secret(
-    State(state): State<AppState>,
-    SandboxMerchant(m): SandboxMerchant,
-) -> Response {
-    match state.store.callback_secret(&m.id).await {
-        Ok(Some(secret)) => Json(serde_json::json!({"callbackSecret": secret})).into_response(),
-        Ok(None) => EpayError::new(
-            StatusCode::NOT_FOUND,
-            reason::INVALID_MERCHANT,
-            "no such merchant",
-        )
-        .into_response(),
-        Err(e) => EpayError::internal("callback secret look-up failed", e).into_response(),
     }
 }

@@ -20,43 +20,91 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// One settlement balance.
-#[derive(Serialize)]
-struct Balance {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Balance {
     currency: String,
     balance: WireAmount,
 }
 
+/// The settlement balances, one per currency the merchant has one in.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Balances {
+    balances: Vec<Balance>,
+}
+
+/// A phone directory entry as listed: the phone masked, never the IIN.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PhoneView {
+    phone: String,
+    public: bool,
+    #[serde(rename = "cardId")]
+    card_id: String,
+    #[serde(rename = "cardMask")]
+    card_mask: String,
+}
+
+/// A phone entry just added: the phone masked.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PhoneAdded {
+    phone: String,
+    /// Always false: the caller's own entry.
+    public: bool,
+}
+
 /// `GET /sandbox/merchant/balance`: `{"balances": [{"currency": "KZT", "balance": 150}]}`.
+#[utoipa::path(
+    get,
+    path = "/sandbox/merchant/balance",
+    tag = "sandbox",
+    summary = "The caller's settlement balance per currency",
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The balances", body = Balances),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn balance(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
 ) -> Response {
     match state.store.settlement_balances(&m.id).await {
-        Ok(list) => Json(json!({
-            "balances": list
+        Ok(list) => Json(Balances {
+            balances: list
                 .into_iter()
                 .map(|(c, b)| Balance {
                     currency: c.code().into(),
                     balance: WireAmount::new(b.to_string()),
                 })
-                .collect::<Vec<_>>(),
-        }))
+                .collect(),
+        })
         .into_response(),
         Err(e) => EpayError::internal("settlement balance look-up failed", e).into_response(),
     }
 }
 
-#[derive(Deserialize)]
-struct Fund {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct Fund {
     amount: WireAmount,
     #[serde(default)]
     currency: Option<String>,
 }
 
 /// `POST /sandbox/merchant/fund`: answers the settlement account's new balance.
+#[utoipa::path(
+    post,
+    path = "/sandbox/merchant/fund",
+    tag = "sandbox",
+    summary = "Money into the caller's settlement account, within the funding cap",
+    request_body = Fund,
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The new balance", body = Balance),
+        (status = 400, description = "Malformed amount, unsupported currency or over the cap", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn fund(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -81,6 +129,17 @@ async fn fund_for(state: &AppState, merchant_id: &str, body: Body) -> Result<Res
 }
 
 /// `GET /sandbox/phones`: never a full number or an IIN, which are not kept.
+#[utoipa::path(
+    get,
+    path = "/sandbox/phones",
+    tag = "sandbox",
+    summary = "The public phone directory entries and the caller's own, masked",
+    security(("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The entries", body = Vec<PhoneView>),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn list_phones(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -88,13 +147,11 @@ pub async fn list_phones(
     match state.store.phones(&m.id).await {
         Ok(list) => Json(
             list.into_iter()
-                .map(|p| {
-                    json!({
-                        "phone": p.phone_mask,
-                        "public": p.public,
-                        "cardId": p.card_id,
-                        "cardMask": p.card_mask,
-                    })
+                .map(|p| PhoneView {
+                    phone: p.phone_mask,
+                    public: p.public,
+                    card_id: p.card_id,
+                    card_mask: p.card_mask,
                 })
                 .collect::<Vec<_>>(),
         )
@@ -103,8 +160,8 @@ pub async fn list_phones(
     }
 }
 
-#[derive(Deserialize)]
-struct NewPhone {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewPhone {
     phone: String,
     iin: String,
     #[serde(rename = "cardId")]
@@ -113,6 +170,19 @@ struct NewPhone {
 
 /// `POST /sandbox/phones`: a new entry of the caller's own. A phone the caller has bound
 /// before is refused; a public entry for the same phone is shadowed for the caller only.
+#[utoipa::path(
+    post,
+    path = "/sandbox/phones",
+    tag = "sandbox",
+    summary = "Bind a phone to a card, for the caller's transfers only",
+    request_body = NewPhone,
+    security(("clientBasic" = [])),
+    responses(
+        (status = 201, description = "The entry", body = PhoneAdded),
+        (status = 400, description = "Malformed phone or IIN, unknown card, or a phone the caller bound before", body = aqsha_wire::transfer::ApiError),
+        crate::openapi::answers::SandboxRefusals,
+    )
+)]
 pub async fn add_phone(
     State(state): State<AppState>,
     SandboxMerchant(m): SandboxMerchant,
@@ -133,6 +203,9 @@ async fn add_phone_for(
     let mask =
         crate::ops::sandbox::add_phone(state, &merchant_id, &req.phone, &req.iin, req.card_id)
             .await?;
-    let view = json!({"phone": mask, "public": false});
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    let view = Json(PhoneAdded {
+        phone: mask,
+        public: false,
+    });
+    Ok((StatusCode::CREATED, view).into_response())
 }

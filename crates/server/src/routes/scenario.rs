@@ -7,7 +7,7 @@ use aqsha_core::outcomes::Scenario;
 use serde::{Deserialize, Serialize};
 
 /// The scenario fields of a card request; all optional.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ScenarioFields {
     /// A reason code of the table; absent: the issuer answers naturally.
     #[serde(default)]
@@ -23,7 +23,7 @@ pub struct ScenarioFields {
     resolve_after_ms: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum ResolveTo {
     Code(u32),
@@ -60,12 +60,13 @@ impl ScenarioFields {
 }
 
 /// A card's scenario as the sandbox API shows it.
-#[derive(Serialize, Debug, PartialEq, Eq)]
+#[derive(Serialize, Debug, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ScenarioView {
     outcome: Option<u32>,
     delay_ms: u32,
     /// Only for a non-final outcome: `"CHARGE"` or the final code.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     resolve_to: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resolve_after_ms: Option<u32>,

@@ -22,6 +22,23 @@ fn result(code: &str, message: &str, transaction: Option<StatusTransaction>) -> 
     .into_response()
 }
 
+/// Also served at `/check-status/payment/transaction/{invoice}` and both under `/api`.
+/// `resultCode` `100` charged, `101` rejected, `102` not found, `104` no terminal in the
+/// token, `107` in progress.
+#[utoipa::path(
+    get,
+    path = "/check-status/p2p/transaction/{invoice}",
+    tag = "status",
+    summary = "An invoice's outcome",
+    params(("invoice" = String, Path, description = "The invoice id (6 to 16 digits)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The outcome; `transaction` is absent for codes 102 and 104", body = aqsha_wire::status::StatusResponse),
+        (status = 400, description = "Malformed invoice id (code 477)", body = aqsha_wire::transfer::ApiError),
+        (status = 401, description = "Refused token, or one bound to another invoice", body = aqsha_wire::transfer::ApiError),
+        (status = 500, description = "Internal error (code 100)", body = aqsha_wire::transfer::ApiError),
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,

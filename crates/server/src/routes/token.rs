@@ -34,6 +34,27 @@ const KNOWN_SCOPES: &[&str] = &[
 
 const MAX_SECRET_HASH_LEN: usize = 512;
 
+/// Also served at `/epay2/oauth2/token`. The same fields in any of the three bodies; the client
+/// credentials may come in an `Authorization: Basic` header instead.
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    tag = "tokens",
+    summary = "Issue an access token (client_credentials, or password for the operations list)",
+    request_body(content(
+        (aqsha_wire::token::TokenRequest = "application/x-www-form-urlencoded"),
+        (aqsha_wire::token::TokenRequest = "multipart/form-data"),
+        (aqsha_wire::token::TokenRequest = "application/json"),
+    )),
+    security((), ("clientBasic" = [])),
+    responses(
+        (status = 200, description = "The token; `Cache-Control: no-store`", body = aqsha_wire::token::TokenResponse),
+        (status = 400, description = "`invalid_request`, `invalid_scope` or `unsupported_grant_type`", body = aqsha_wire::token::OAuthError),
+        (status = 401, description = "`invalid_client`: unknown client, wrong secret or disabled client", body = aqsha_wire::token::OAuthError),
+        (status = 429, description = "Too many failed authentications from this client or address; `Retry-After`", body = aqsha_wire::token::OAuthError),
+        (status = 500, description = "`server_error`", body = aqsha_wire::token::OAuthError),
+    )
+)]
 pub async fn token(
     State(state): State<AppState>,
     peer: Peer,

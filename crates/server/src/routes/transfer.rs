@@ -17,6 +17,16 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// Also served at `/p2p/transfer` and both under `/api`.
+#[utoipa::path(
+    post,
+    path = "/payments/cards/auth",
+    tag = "transfers",
+    summary = "P2P transfer: card to card",
+    request_body = aqsha_wire::transfer::TransferRequest,
+    security(("bearer" = [])),
+    responses(crate::openapi::answers::TransferAnswers)
+)]
 pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     match run(&state, &headers, body).await {
         Ok(r) => r,
@@ -24,6 +34,15 @@ pub async fn transfer(State(state): State<AppState>, headers: HeaderMap, body: B
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/chdebit/transfer",
+    tag = "transfers",
+    summary = "AFT: the sender's card funds the merchant (`card.sender` only)",
+    request_body = aqsha_wire::transfer::OneSideRequest,
+    security(("bearer" = [])),
+    responses(crate::openapi::answers::TransferAnswers)
+)]
 /// `POST /chdebit/transfer`: an AFT, the sender's card funds the merchant.
 pub async fn fund(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     one_side(&state, &headers, body, OneSideKind::Aft)
@@ -31,6 +50,15 @@ pub async fn fund(State(state): State<AppState>, headers: HeaderMap, body: Body)
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/chpayment/transfer",
+    tag = "transfers",
+    summary = "OCT: the merchant pays out to the receiver's card (`card.receiver` only)",
+    request_body = aqsha_wire::transfer::OneSideRequest,
+    security(("bearer" = [])),
+    responses(crate::openapi::answers::TransferAnswers)
+)]
 /// `POST /chpayment/transfer`: an OCT, the merchant pays out to the receiver's card.
 pub async fn payout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     one_side(&state, &headers, body, OneSideKind::Oct)
@@ -69,6 +97,12 @@ async fn json_value(body: Body) -> Result<serde_json::Value, EpayError> {
         .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
+    // No transfer body holds a list: an array would be read as an object, field by field.
+    if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &[]) {
+        return Err(EpayError::input(format!(
+            "{path} is a JSON array; an object, text or a number is expected there"
+        )));
+    }
     if let Some(path) = aqsha_wire::json::control_character_at(&value) {
         return Err(EpayError::input(format!(
             "{path} holds a control character (newline, tab, NUL…); text fields take printable text only"

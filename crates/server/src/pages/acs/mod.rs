@@ -325,8 +325,8 @@ fn return_page(
 }
 
 /// The fields confirmPayment takes.
-#[derive(Deserialize)]
-struct ConfirmForm {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ConfirmForm {
     #[serde(rename = "MD", default)]
     md: String,
     #[serde(rename = "PaRes", default)]
@@ -335,6 +335,19 @@ struct ConfirmForm {
 
 /// `POST /payments/cards/confirmPayment` (and under `/api`): the `Access` query parameter that
 /// Halyk's SDK adds is accepted and not needed, since the sealed `PaRes` names the operation.
+#[utoipa::path(
+    post,
+    path = "/payments/cards/confirmPayment",
+    tag = "transfers",
+    summary = "The browser's form post back from the 3-D Secure ACS: answered as a page",
+    request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The outcome page", body = String, content_type = "text/html"),
+        (status = 303, description = "To the merchant's `backLink` or `failureBackLink`"),
+        (status = 400, description = "A form or `PaRes` not accepted: an error page", body = String, content_type = "text/html"),
+        (status = 500, description = "An error page", body = String, content_type = "text/html"),
+    )
+)]
 pub async fn confirm_payment(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
