@@ -242,6 +242,11 @@ struct ServeArgs {
     /// Serve HTTPS: the certificate's private key (PEM). Needs --tls-cert.
     #[arg(long, env = "AQSHA_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Require `Authorization: Bearer <this>` on `GET /metrics` (docs/metrics.md). Set it
+    /// whenever anyone but your Prometheus can reach the listener: without it the figures
+    /// (routes, volumes, reason codes) are public. At least 16 characters.
+    #[arg(long, env = "AQSHA_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -280,6 +285,7 @@ impl StoreArgs {
             callbacks: Default::default(),
             limits: Default::default(),
             tls: None,
+            metrics_token: None,
         }
     }
 }
@@ -386,6 +392,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
                 config.tls = Some(aqsha_server::tls::TlsFiles { cert, key });
             }
+            config.metrics_token = args.metrics_token;
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }

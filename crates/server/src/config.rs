@@ -78,6 +78,8 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsFiles>,
     /// The merchant cabinet's session idle time and login lock.
     pub cabinet: crate::pages::cabinet::CabinetSettings,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this>` (`--metrics-token`).
+    pub metrics_token: Option<String>,
 }
 
 /// The default per-merchant sandbox funding cap: 1,000,000,000 (tenge or dollars).
@@ -158,6 +160,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         throttle: Arc::new(crate::throttle::Throttle::new(config.auth_throttle)),
         tls: config.tls.is_some(),
         cabinet: config.cabinet,
+        metrics: Arc::new(crate::metrics::Metrics::new(config.metrics_token.clone())),
     }))
 }
 
@@ -264,6 +267,12 @@ fn log_listening(
     if addr.ip().is_unspecified() {
         tracing::warn!("listening on all interfaces");
     }
+    if config.metrics_token.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "/metrics answers anyone who reaches this listener: set --metrics-token \
+             (AQSHA_METRICS_TOKEN) unless only a private network reaches it"
+        );
+    }
 }
 
 impl Bound {
@@ -286,7 +295,8 @@ impl Bound {
             state.store.clone(),
             config.callbacks.clone(),
             state.callbacks_wake.clone(),
-        )?;
+        )?
+        .with_metrics(state.metrics.clone());
         // Deliveries in flight at shutdown are simply retried by the next start: each event's
         // lease runs out and it becomes due again.
         tokio::spawn(Arc::new(dispatcher).run());
@@ -370,6 +380,13 @@ pub fn validate(config: &Config) -> anyhow::Result<()> {
         // not repeated.
         if reqwest::Proxy::all(proxy).is_err() {
             bail!("--callback-proxy / AQSHA_CALLBACK_PROXY must be a proxy URL such as http://host:port");
+        }
+    }
+    if let Some(t) = &config.metrics_token {
+        // A short token is guessable, and a blank or spaced one cannot be sent as a bearer
+        // token reliably.
+        if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!("--metrics-token / AQSHA_METRICS_TOKEN must be at least 16 printable characters without spaces");
         }
     }
     if !(1..=86_400).contains(&config.token_ttl_secs) {

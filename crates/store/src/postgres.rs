@@ -197,6 +197,7 @@ impl PostgresConnector {
 
 impl Connector for PostgresConnector {
     type C = SqlConn<PostgresDriver>;
+    const BACKEND: &'static str = "postgres";
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut c = self.connect()?;

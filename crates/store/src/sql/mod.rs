@@ -22,6 +22,7 @@ mod cabinet_pages;
 mod conn;
 mod install;
 mod limits;
+mod metrics;
 mod pending;
 mod sandbox;
 mod search;
