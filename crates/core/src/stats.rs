@@ -34,20 +34,21 @@ impl AtomicHistogram {
         self.sum.fetch_add(value, Ordering::Relaxed);
     }
 
-    /// The counts so far, with bounds and sum multiplied by `scale` (1e-6 turns microseconds
-    /// into seconds). Read without a lock: under load the sum may be a batch ahead of the
-    /// buckets, which a scrape cannot tell from a moment later.
-    pub fn snapshot(&self, scale: f64) -> HistogramSnapshot {
+    /// The counts so far, with bounds and sum divided by `per_unit` (1e6 turns microseconds
+    /// into seconds; a division, so that 25,000 µs is exactly the `0.025` a person writes).
+    /// Read without a lock: under load the sum may be a batch ahead of the buckets, which a
+    /// scrape cannot tell from a moment later.
+    pub fn snapshot(&self, per_unit: f64) -> HistogramSnapshot {
         let counts: Vec<u64> = self
             .buckets
             .iter()
             .map(|b| b.load(Ordering::Relaxed))
             .collect();
         HistogramSnapshot {
-            bounds: self.bounds.iter().map(|b| *b as f64 * scale).collect(),
+            bounds: self.bounds.iter().map(|b| *b as f64 / per_unit).collect(),
             count: counts.iter().sum(),
             counts,
-            sum: self.sum.load(Ordering::Relaxed) as f64 * scale,
+            sum: self.sum.load(Ordering::Relaxed) as f64 / per_unit,
         }
     }
 }
@@ -102,6 +103,6 @@ mod tests {
         assert_eq!(s.counts, vec![2, 2, 2, 2]);
         assert_eq!(s.count, 8);
         assert_eq!(s.sum, 1045.0);
-        assert_eq!(h.snapshot(0.5).bounds, vec![0.5, 2.0, 8.0]);
+        assert_eq!(h.snapshot(2.0).bounds, vec![0.5, 2.0, 8.0]);
     }
 }

@@ -400,8 +400,7 @@ pub trait Store: Send + Sync + 'static {
     /// if one is due at `now`: events waiting for an attempt and events whose attempt is in
     /// flight alike, so a lease left by a crashed deliverer shows as age. For `/metrics`:
     /// one index seek per merchant, whatever the backlog.
-    async fn oldest_due_callback(&self, now: DateTime<Utc>)
-        -> StoreResult<Option<DateTime<Utc>>>;
+    async fn oldest_due_callback(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>>;
 
     /// How many sealed card numbers each key id seals, per table (key rotation).
     async fn key_usage(&self) -> StoreResult<Vec<KeyUsage>>;

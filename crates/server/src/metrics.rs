@@ -264,9 +264,10 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
         queue_age,
     }));
     let mut body = String::new();
-    let encoded = prometheus_client::encoding::text::encode_registry(&mut body, &state.metrics.registry)
-        .and_then(|()| prometheus_client::encoding::text::encode_registry(&mut body, &scraped))
-        .and_then(|()| prometheus_client::encoding::text::encode_eof(&mut body));
+    let encoded =
+        prometheus_client::encoding::text::encode_registry(&mut body, &state.metrics.registry)
+            .and_then(|()| prometheus_client::encoding::text::encode_registry(&mut body, &scraped))
+            .and_then(|()| prometheus_client::encoding::text::encode_eof(&mut body));
     if encoded.is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
@@ -341,7 +342,11 @@ impl Collector for Scraped {
                 .encode_family(&backend)?
                 .encode_gauge(&(value as i64))?;
         }
-        pools(&mut e, s.backend, &[("reader", s.readers), ("writer", s.writer)])
+        pools(
+            &mut e,
+            s.backend,
+            &[("reader", s.readers), ("writer", s.writer)],
+        )
     }
 }
 
@@ -376,7 +381,10 @@ fn pools(
         MetricType::Gauge,
     )?;
     for (pool, p) in pools {
-        for (state, n) in [("in_use", p.in_use), ("idle", p.size.saturating_sub(p.in_use))] {
+        for (state, n) in [
+            ("in_use", p.in_use),
+            ("idle", p.size.saturating_sub(p.in_use)),
+        ] {
             m.encode_family(&PoolLabels {
                 backend,
                 pool,

@@ -574,10 +574,7 @@ impl<K: Connector> Store for GroupStore<K> {
             .await
     }
 
-    async fn oldest_due_callback(
-        &self,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>> {
+    async fn oldest_due_callback(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
         self.read(move |c| c.oldest_due_callback(now)).await
     }
 
@@ -593,7 +590,7 @@ impl<K: Connector> Store for GroupStore<K> {
         Some(StoreStats {
             backend: K::BACKEND,
             batch_size: self.stats.batch_size.snapshot(1.0),
-            commit_seconds: self.stats.commit_micros.snapshot(1e-6),
+            commit_seconds: self.stats.commit_micros.snapshot(1e6),
             queue_depth: (self.writer.max_capacity() - self.writer.capacity()) as u64,
             queue_capacity: self.writer.max_capacity() as u64,
             readers: PoolState {

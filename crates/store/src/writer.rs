@@ -11,9 +11,9 @@
 //! another instance holds.
 
 use crate::conn::{BatchError, Conn, Connector};
+use aqsha_core::stats::AtomicHistogram;
 use aqsha_core::store::{StoreError, StoreResult};
 use aqsha_core::transfer::LockKeys;
-use aqsha_core::stats::AtomicHistogram;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 

@@ -51,6 +51,7 @@ subjects! {
     bench,
     retries,
     callback_dispatch,
+    metrics,
     api_misc,
     cli_commands,
     cli_flows,
