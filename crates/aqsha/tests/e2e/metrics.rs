@@ -13,6 +13,7 @@ crate::tests! {
         counters_move_by_what_was_done_with_its_labels,
         a_metrics_token_is_required_when_set,
     ],
+    sqlite: [the_token_comes_from_the_environment_and_a_weak_one_is_refused],
 }
 
 const METRICS_TOKEN: &str = "scrape-me-0123456789abcdef";
@@ -242,4 +243,26 @@ async fn a_metrics_token_is_required_when_set(backend: Backend) {
     // The other routes do not need it.
     let resp = s.http.get(s.path("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+async fn the_token_comes_from_the_environment_and_a_weak_one_is_refused(backend: Backend) {
+    let s = Server::start_with_env(backend, &[], &[("AQSHA_METRICS_TOKEN", Some(METRICS_TOKEN))]);
+    assert_eq!(scrape(&s, None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, text, _) = scrape(&s, Some(METRICS_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    parse(&text);
+    assert!(!s.log().contains(METRICS_TOKEN), "the token is never logged");
+    drop(s);
+    let dir = tempfile::tempdir().unwrap();
+    for token in ["short", "has a space in it, and long"] {
+        let out = std::process::Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-token", token, "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{token:?} accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--metrics-token"), "{stderr}");
+        assert!(!stderr.contains(token), "{stderr}");
+    }
 }
