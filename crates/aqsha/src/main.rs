@@ -256,6 +256,11 @@ struct ServeArgs {
     /// How often to look for another running process using this instance id (it is logged).
     #[arg(long, env = "AQSHA_LEASE_CHECK_INTERVAL", default_value = "30s", value_parser = parse_duration, hide = true)]
     lease_check_interval: Duration,
+    /// Require `Authorization: Bearer <this>` on `GET /metrics` (docs/metrics.md). Set it
+    /// whenever anyone but your Prometheus can reach the listener: without it the figures
+    /// (routes, volumes, reason codes) are public. At least 16 characters.
+    #[arg(long, env = "AQSHA_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
     #[command(flatten)]
@@ -296,6 +301,7 @@ impl StoreArgs {
             tls: None,
             instance_id: None,
             lease_check_interval: aqsha_server::leases::DEFAULT_CHECK_INTERVAL,
+            metrics_token: None,
         }
     }
 }
@@ -404,6 +410,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
                 config.tls = Some(aqsha_server::tls::TlsFiles { cert, key });
             }
+            config.metrics_token = args.metrics_token;
             aqsha_server::config::validate(&config)?;
             aqsha_server::config::serve(config).await
         }

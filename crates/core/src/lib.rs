@@ -13,6 +13,7 @@ pub mod provision;
 pub mod records;
 pub mod search;
 pub mod seed;
+pub mod stats;
 pub mod store;
 pub mod token;
 pub mod transfer;

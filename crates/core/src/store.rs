@@ -431,6 +431,11 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a merchant's event due again now; `false` if it has no such event.
     async fn resend_callback(&self, merchant_id: &str, event_id: &str) -> StoreResult<bool>;
     async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>>;
+    /// When the longest-waiting undelivered callback became due (its `next_attempt_at`),
+    /// if one is due at `now`: events waiting for an attempt and events whose attempt is in
+    /// flight alike, so a lease left by a crashed deliverer shows as age. For `/metrics`:
+    /// one index seek per merchant, whatever the backlog.
+    async fn oldest_due_callback(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>>;
 
     /// How many sealed card numbers each key id seals, per table (key rotation).
     async fn key_usage(&self) -> StoreResult<Vec<KeyUsage>>;
@@ -457,4 +462,10 @@ pub trait Store: Send + Sync + 'static {
     /// at shutdown, so that a process that exits never leaves queued work behind unanswered.
     /// Stores without a writer of their own have nothing to do.
     async fn close(&self) {}
+
+    /// The writer's and the pools' figures now ([`crate::stats`]); `None` for a store that
+    /// keeps none.
+    fn stats(&self) -> Option<crate::stats::StoreStats> {
+        None
+    }
 }

@@ -111,6 +111,7 @@ pub struct Dispatcher {
     owner: LeaseOwner,
     wake: Arc<Notify>,
     held: Mutex<Held>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The events this instance holds: claimed, and running or waiting for a slot of their
@@ -158,7 +159,14 @@ impl Dispatcher {
             owner,
             wake,
             held: Mutex::new(Held::default()),
+            metrics: None,
         })
+    }
+
+    /// Counts every attempt's result in `metrics` (`aqsha_callback_attempts_total`).
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Dispatcher {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// How long a claim holds an event. A claimed event may first wait for one of its
@@ -255,13 +263,21 @@ impl Dispatcher {
     async fn deliver(&self, d: DueCallback) {
         let started = Instant::now();
         let at = Utc::now();
-        let (http_status, excerpt, error, permanent) = match self.attempt(&d).await {
-            Ok((status, excerpt)) => (Some(status), Some(excerpt), None, false),
-            Err((e, permanent)) => (None, None, Some(e), permanent),
+        let (http_status, excerpt, error, failure) = match self.attempt(&d).await {
+            Ok((status, excerpt)) => (Some(status), Some(excerpt), None, None),
+            Err(f) => (None, None, Some(f.why), Some((f.kind, f.permanent))),
         };
-        let next = match http_status {
-            Some(s) if (200..300).contains(&s) => NextStep::Delivered,
-            _ if permanent => NextStep::Failed,
+        let delivered = http_status.is_some_and(|s| (200..300).contains(&s));
+        if let Some(m) = &self.metrics {
+            m.callback_attempt(match failure {
+                None if delivered => "delivered",
+                None => "http_error",
+                Some((kind, _)) => kind,
+            });
+        }
+        let next = match failure {
+            None if delivered => NextStep::Delivered,
+            Some((_, true)) => NextStep::Failed,
             _ => self.next_try(d.attempt, d.event.created_at, Utc::now()),
         };
         let attempt = CallbackAttempt {
@@ -304,23 +320,23 @@ impl Dispatcher {
         }
     }
 
-    /// One POST: the answer's status and the start of its body. `Err((why, permanent))`: a
-    /// permanent error is not retried.
-    async fn attempt(&self, d: &DueCallback) -> Result<(u16, String), (String, bool)> {
-        let url =
-            reqwest::Url::parse(&d.event.url).map_err(|e| (format!("invalid URL: {e}"), true))?;
+    /// One POST: the answer's status and the start of its body, or why there is none.
+    async fn attempt(&self, d: &DueCallback) -> Result<(u16, String), Failure> {
+        let url = reqwest::Url::parse(&d.event.url)
+            .map_err(|e| Failure::refused(format!("invalid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(("only http and https callback URLs are allowed".into(), true));
+            return Err(Failure::refused(
+                "only http and https callback URLs are allowed",
+            ));
         }
         if self.settings.public_only {
             if let Some(host) = url.host_str() {
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 if let Ok(ip) = host.parse::<IpAddr>() {
                     if !is_public(ip) {
-                        return Err((
-                            format!("callback target {ip} is not a public address"),
-                            true,
-                        ));
+                        return Err(Failure::refused(format!(
+                            "callback target {ip} is not a public address"
+                        )));
                     }
                 }
             }
@@ -337,7 +353,7 @@ impl Dispatcher {
             .body(d.event.body.clone())
             .send()
             .await
-            .map_err(|e| (describe(&e), false))?;
+            .map_err(|e| describe(&e))?;
         let status = resp.status().as_u16();
         // Read at most a little of the answer, so a receiver cannot make us buffer an endless
         // body; the status is all that counts, and the start is kept for the merchant to see.
@@ -352,7 +368,7 @@ impl Dispatcher {
                     head.extend_from_slice(&c[..c.len().min(room)]);
                 }
                 Ok(None) => break,
-                Err(e) => return Err((describe(&e), false)),
+                Err(e) => return Err(describe(&e)),
             }
         }
         Ok((status, excerpt(&head)))
@@ -369,20 +385,43 @@ fn excerpt(body: &[u8]) -> String {
         .collect()
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
+/// An attempt that got no answer, or was not made.
+struct Failure {
+    why: String,
+    /// Not retried: the target can never be reached (a bad URL, a refused address).
+    permanent: bool,
+    /// The result label in `/metrics`: `timeout`, `connect_error`, `error` or `refused`.
+    kind: &'static str,
+}
+
+impl Failure {
+    fn refused(why: impl Into<String>) -> Failure {
+        Failure {
+            why: why.into(),
+            permanent: true,
+            kind: "refused",
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> Failure {
+    let (kind, label) = if e.is_timeout() {
+        ("timed out", "timeout")
     } else if e.is_connect() {
-        "connection failed"
+        ("connection failed", "connect_error")
     } else {
-        "request failed"
+        ("request failed", "error")
     };
     // The innermost cause says what happened (refused, reset, blocked address).
     let mut cause: &dyn std::error::Error = e;
     while let Some(inner) = cause.source() {
         cause = inner;
     }
-    format!("{kind}: {cause}")
+    Failure {
+        why: format!("{kind}: {cause}"),
+        permanent: false,
+        kind: label,
+    }
 }
 
 #[cfg(test)]

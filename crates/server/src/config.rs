@@ -83,6 +83,8 @@ pub struct Config {
     pub instance_id: Option<String>,
     /// How often to look for another process using this instance id.
     pub lease_check_interval: std::time::Duration,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this>` (`--metrics-token`).
+    pub metrics_token: Option<String>,
 }
 
 /// The default per-merchant sandbox funding cap: 1,000,000,000 (tenge or dollars).
@@ -163,6 +165,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         throttle: Arc::new(crate::throttle::Throttle::new(config.auth_throttle)),
         tls: config.tls.is_some(),
         cabinet: config.cabinet,
+        metrics: Arc::new(crate::metrics::Metrics::new(config.metrics_token.clone())),
     }))
 }
 
@@ -272,6 +275,12 @@ fn log_listening(
     if addr.ip().is_unspecified() {
         tracing::warn!("listening on all interfaces");
     }
+    if config.metrics_token.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "/metrics answers anyone who reaches this listener: set --metrics-token \
+             (AQSHA_METRICS_TOKEN) unless only a private network reaches it"
+        );
+    }
 }
 
 impl Bound {
@@ -300,7 +309,8 @@ impl Bound {
             config.callbacks.clone(),
             owner.clone(),
             state.callbacks_wake.clone(),
-        )?;
+        )?
+        .with_metrics(state.metrics.clone());
         // Deliveries in flight at shutdown are retried by the next start of this instance,
         // at once; by another instance when their lease runs out.
         tokio::spawn(Arc::new(dispatcher).run());
@@ -397,6 +407,13 @@ pub fn validate(config: &Config) -> anyhow::Result<()> {
         // not repeated.
         if reqwest::Proxy::all(proxy).is_err() {
             bail!("--callback-proxy / AQSHA_CALLBACK_PROXY must be a proxy URL such as http://host:port");
+        }
+    }
+    if let Some(t) = &config.metrics_token {
+        // A short token is guessable, and a blank or spaced one cannot be sent as a bearer
+        // token reliably.
+        if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!("--metrics-token / AQSHA_METRICS_TOKEN must be at least 16 printable characters without spaces");
         }
     }
     if !(1..=86_400).contains(&config.token_ttl_secs) {

@@ -8,6 +8,7 @@ pub mod keyfile;
 pub mod leases;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
@@ -70,6 +71,8 @@ pub struct App {
     pub tls: bool,
     /// The merchant cabinet's session idle time and login lock.
     pub cabinet: pages::cabinet::CabinetSettings,
+    /// What `/metrics` reports, and the token it may require.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl App {
@@ -169,9 +172,11 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
                 get(routes::sandbox_callbacks::callback_secret),
             );
     }
+    let metrics = state.metrics.clone();
     app.route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(move || openapi::serve(sandbox_api)))
         .route("/readyz", get(routes::sandbox::ready))
+        .route("/metrics", get(metrics::scrape))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
@@ -179,7 +184,7 @@ pub fn router_with(state: AppState, sandbox_api: bool, limits: &limits::Limits) 
             limits::Guard::new(limits),
             limits::guard,
         ))
-        .layer(middleware::from_fn(access_log))
+        .layer(middleware::from_fn_with_state(metrics, access_log))
         .with_state(state)
 }
 
@@ -197,21 +202,28 @@ pub fn request_id() -> String {
 /// in every line logged while the request is served ([`request_id`]). The line records the
 /// route template, never the concrete path, so nothing a caller puts in a URL reaches the log.
 /// A single event instead of a span per request: under load the span's bookkeeping and
-/// formatting cost about as much as the line itself.
-async fn access_log(req: Request, next: Next) -> Response {
+/// formatting cost about as much as the line itself. The same place counts the request for
+/// `/metrics`, by the same route template.
+async fn access_log(
+    axum::extract::State(metrics): axum::extract::State<Arc<metrics::Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let started = Instant::now();
     let mut resp = REQUEST_ID.scope(request_id.clone(), next.run(req)).await;
+    let took = started.elapsed();
     tracing::info!(
         id = %request_id,
         %method,
         route = %route.as_ref().map_or("unmatched", |r| r.as_str()),
         status = resp.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
+        ms = took.as_millis() as u64,
         "request"
     );
+    metrics.request(&method, route, resp.status(), took);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }

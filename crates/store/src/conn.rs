@@ -240,6 +240,8 @@ pub trait Conn: Tx + CabinetConn + CabinetPagesConn + Send + 'static {
         invoice_id: Option<&str>,
     ) -> StoreResult<Vec<CallbackView>>;
     fn callback_secret(&mut self, merchant_id: &str) -> StoreResult<Option<String>>;
+    /// See `Store::oldest_due_callback`.
+    fn oldest_due_callback(&mut self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>>;
     fn ledger_report(&mut self) -> StoreResult<LedgerReport>;
     fn key_usage(&mut self) -> StoreResult<Vec<KeyUsage>>;
     fn sealed_not_under(
@@ -254,6 +256,8 @@ pub trait Conn: Tx + CabinetConn + CabinetPagesConn + Send + 'static {
 /// Opens more connections of one backend: readers, and a writer again after a broken one.
 pub trait Connector: Send + Sync + 'static {
     type C: Conn;
+    /// The backend's name in `/metrics`: `"sqlite"` or `"postgres"`.
+    const BACKEND: &'static str;
     fn writer(&self) -> StoreResult<Self::C>;
     fn reader(&self) -> StoreResult<Self::C>;
 }

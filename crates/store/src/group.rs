@@ -65,6 +65,8 @@ pub struct GroupStore<K: Connector> {
     stats: Arc<WriterStats>,
     readers: Arc<Mutex<Vec<K::C>>>,
     reader_slots: Arc<Semaphore>,
+    /// How many readers the pool holds (each one a permit of `reader_slots`).
+    reader_count: usize,
     connector: Arc<K>,
 }
 
@@ -100,6 +102,7 @@ impl<K: Connector> GroupStore<K> {
             stats,
             readers: Arc::new(Mutex::new(pool)),
             reader_slots: Arc::new(Semaphore::new(readers)),
+            reader_count: readers,
             connector,
         })
     }
@@ -590,9 +593,34 @@ impl<K: Connector> Store for GroupStore<K> {
             .await
     }
 
+    async fn oldest_due_callback(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+        self.read(move |c| c.oldest_due_callback(now)).await
+    }
+
     async fn callback_secret(&self, merchant_id: &str) -> StoreResult<Option<String>> {
         let m = merchant_id.to_string();
         self.read(move |c| c.callback_secret(&m)).await
+    }
+
+    fn stats(&self) -> Option<aqsha_core::stats::StoreStats> {
+        use aqsha_core::stats::{PoolState, StoreStats};
+        let readers = self.reader_count as u64;
+        let free = self.reader_slots.available_permits() as u64;
+        Some(StoreStats {
+            backend: K::BACKEND,
+            batch_size: self.stats.batch_size.snapshot(1.0),
+            commit_seconds: self.stats.commit_micros.snapshot(1e6),
+            queue_depth: (self.writer.max_capacity() - self.writer.capacity()) as u64,
+            queue_capacity: self.writer.max_capacity() as u64,
+            readers: PoolState {
+                size: readers,
+                in_use: readers.saturating_sub(free),
+            },
+            writer: PoolState {
+                size: 1,
+                in_use: u64::from(self.stats.busy.load(Ordering::Relaxed)),
+            },
+        })
     }
 
     async fn close(&self) {

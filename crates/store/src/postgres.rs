@@ -201,6 +201,7 @@ impl PostgresConnector {
 
 impl Connector for PostgresConnector {
     type C = SqlConn<PostgresDriver>;
+    const BACKEND: &'static str = "postgres";
 
     fn writer(&self) -> StoreResult<Self::C> {
         let mut c = self.connect()?;

@@ -355,6 +355,7 @@ pub struct SqliteConnector {
 
 impl Connector for SqliteConnector {
     type C = SqlConn<SqliteDriver>;
+    const BACKEND: &'static str = "sqlite";
     fn writer(&self) -> StoreResult<Self::C> {
         let mut conn = Connection::open(&self.path)
             .map_err(|e| StoreError::Db(format!("cannot open {}: {e}", self.path.display())))?;

@@ -11,9 +11,10 @@
 //! another instance holds.
 
 use crate::conn::{BatchError, Conn, Connector};
+use aqsha_core::stats::AtomicHistogram;
 use aqsha_core::store::{StoreError, StoreResult};
 use aqsha_core::transfer::LockKeys;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most commands one commit carries. Past this, a batch's latency grows with no gain.
@@ -107,11 +108,46 @@ where
     }
 }
 
-/// How much grouping the writer achieved: commands carried, and commits that carried them.
-#[derive(Debug, Default)]
+/// How much grouping the writer achieved: commands carried, and commits that carried them;
+/// for `/metrics`, each batch's size and time, and whether a batch is running now.
+#[derive(Debug)]
 pub struct WriterStats {
     pub jobs: AtomicU64,
     pub commits: AtomicU64,
+    pub batch_size: AtomicHistogram,
+    /// Microseconds from BEGIN to durable COMMIT, retries included.
+    pub commit_micros: AtomicHistogram,
+    pub busy: AtomicBool,
+}
+
+/// Batch sizes: powers of two up to [`MAX_BATCH`].
+const BATCH_BOUNDS: &[u64] = &[1, 2, 4, 8, 16, 32, 64, 128, 256];
+/// Commit times in microseconds, 250 µs to 5 s: an fsync on a fast disk to a stuck database.
+const COMMIT_BOUNDS: &[u64] = &[
+    250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000,
+];
+
+impl Default for WriterStats {
+    fn default() -> WriterStats {
+        WriterStats {
+            jobs: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            batch_size: AtomicHistogram::new(BATCH_BOUNDS),
+            commit_micros: AtomicHistogram::new(COMMIT_BOUNDS),
+            busy: AtomicBool::new(false),
+        }
+    }
+}
+
+impl WriterStats {
+    fn record(&self, jobs: usize, took: std::time::Duration) {
+        self.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.batch_size.observe(jobs as u64);
+        self.commit_micros
+            .observe(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+    }
 }
 
 pub(crate) type Queue<C> = mpsc::Receiver<Command<C>>;
@@ -165,6 +201,7 @@ pub(crate) fn writer_loop<K: Connector>(
     let mut closers = Vec::new();
     while let Some(mut batch) = next_batch(&mut queue, std::mem::take(&mut carried), &mut closers) {
         let began = std::time::Instant::now();
+        stats.busy.store(true, Ordering::Relaxed);
         let mut committed = run_batch(&mut conn, &mut batch, &mut carried, &queue);
         let mut tries = 1;
         while let Err(e) = &committed {
@@ -184,8 +221,8 @@ pub(crate) fn writer_loop<K: Connector>(
         if let Err(e) = &committed {
             tracing::error!(error = %e, jobs = batch.len(), "batch commit failed");
         }
-        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.record(batch.len(), began.elapsed());
+        stats.busy.store(false, Ordering::Relaxed);
         w_jobs += batch.len() as u64;
         w_commits += 1;
         w_busy += began.elapsed();

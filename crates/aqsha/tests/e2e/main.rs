@@ -53,6 +53,7 @@ subjects! {
     bench,
     retries,
     callback_dispatch,
+    metrics,
     api_misc,
     cli_commands,
     cli_flows,

@@ -182,6 +182,8 @@ pub enum TransferOutcome {
         response: StoredResponse,
         operation_id: String,
         charged: bool,
+        /// What was recorded, for counting (the server's `/metrics`).
+        kind: Recorded,
         /// How long the server holds the answer back (a scenario card's `delay_ms`): outside
         /// the store, so that no writer or lock waits for it.
         delay_ms: u32,
@@ -190,6 +192,16 @@ pub enum TransferOutcome {
     Replay(StoredResponse),
     /// Refused before anything was recorded; the token is not spent.
     Refused(Refusal),
+}
+
+/// What a recorded transfer was: a charge, a decline with its reason code, a pending
+/// operation answered with its non-final code, or a 3-D Secure challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Charged,
+    Declined(u32),
+    Pending(u32),
+    Challenged,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,7 +329,7 @@ pub fn execute_with<I: Ids + ?Sized>(
             let counts = std::mem::take(&mut charge.counts);
             let recorded = draft.commit_charge(tx, charge, ids)?;
             limits::count(tx, counts)?;
-            done(tx, token_id, recorded, true, delay_ms)
+            done(tx, token_id, recorded, Recorded::Charged, delay_ms)
         }
         Err(Stop::Replay {
             operation_id,
@@ -329,16 +341,18 @@ pub fn execute_with<I: Ids + ?Sized>(
             Ok(TransferOutcome::Replay(response))
         }
         Err(Stop::Decline(d)) => {
+            let kind = Recorded::Declined(d.code.code);
             let recorded = draft.record_decline(tx, d, ids)?;
-            done(tx, token_id, recorded, false, delay_ms)
+            done(tx, token_id, recorded, kind, delay_ms)
         }
         Err(Stop::Pending(p)) => {
+            let kind = Recorded::Pending(p.decline.code.code);
             let recorded = scenario::record_pending(draft, tx, *p, cmd.now, ids)?;
-            done(tx, token_id, recorded, false, delay_ms)
+            done(tx, token_id, recorded, kind, delay_ms)
         }
         Err(Stop::Challenge(c)) => {
             let recorded = secure3d::record(draft, tx, *c, cmd, ids)?;
-            done(tx, token_id, recorded, false, delay_ms)
+            done(tx, token_id, recorded, Recorded::Challenged, delay_ms)
         }
         Err(Stop::Store(e)) => Err(e),
     }
@@ -349,14 +363,15 @@ fn done(
     tx: &mut dyn Tx,
     token_id: &str,
     (operation_id, response): (String, StoredResponse),
-    charged: bool,
+    kind: Recorded,
     delay_ms: u32,
 ) -> Result<TransferOutcome, StoreError> {
     tx.spend_token(token_id, &operation_id)?;
     Ok(TransferOutcome::Done {
         response,
         operation_id,
-        charged,
+        charged: kind == Recorded::Charged,
+        kind,
         delay_ms,
     })
 }

@@ -57,6 +57,7 @@ use utoipa::{Modify, OpenApi};
         routes::sandbox_callbacks::resend_callback,
         routes::sandbox_callbacks::callback_secret,
         routes::healthz,
+        crate::metrics::scrape,
         routes::sandbox::ready,
         serve,
     ),

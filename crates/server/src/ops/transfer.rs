@@ -46,6 +46,7 @@ pub enum Answer {
         response: StoredResponse,
         operation_id: String,
         charged: bool,
+        kind: aqsha_core::transfer::Recorded,
     },
     /// The same request was answered before: its stored response; nothing moved.
     Replay(StoredResponse),
@@ -123,7 +124,25 @@ pub async fn one_side(app: &AppState, call: OneSideCall<'_>) -> Result<Answer, E
     run(app, token, order, parties, sent).await
 }
 
+/// Runs the transfer ([`decide`]) and counts how it ended, for `/metrics`.
 async fn run(
+    app: &AppState,
+    token: &str,
+    o: Order,
+    parties: [Party; 2],
+    sent: Sent,
+) -> Result<Answer, EpayError> {
+    use crate::metrics::TransferOutcome as Counted;
+    let answer = decide(app, token, o, parties, sent).await;
+    app.metrics.transfer(match &answer {
+        Ok(Answer::Recorded { kind, .. }) => Counted::Recorded(*kind),
+        Ok(Answer::Replay(_)) => Counted::Replayed,
+        Err(e) => Counted::Refused(e.body.code),
+    });
+    answer
+}
+
+async fn decide(
     app: &AppState,
     token: &str,
     o: Order,
@@ -188,6 +207,7 @@ async fn run(
             response,
             operation_id,
             charged,
+            kind,
             delay_ms,
         } => {
             app.callbacks_wake.notify_one();
@@ -204,6 +224,7 @@ async fn run(
                 response,
                 operation_id,
                 charged,
+                kind,
             })
         }
         TransferOutcome::Replay(response) => Ok(Answer::Replay(response)),

@@ -61,10 +61,37 @@ pub async fn token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match issue(&state, peer, &headers, body).await {
+    let mut grant = "other";
+    let answer = issue(&state, peer, &headers, body, &mut grant).await;
+    state.metrics.token(
+        grant,
+        match &answer {
+            Ok(r) if r.status().is_success() => "issued",
+            Ok(_) => "throttled",
+            Err(e) => oauth_error_label(&e.body.error),
+        },
+    );
+    match answer {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
+}
+
+/// An RFC 6749 error code as a `/metrics` label: one of the known codes, never the text a
+/// caller could choose.
+fn oauth_error_label(error: &str) -> &'static str {
+    [
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "server_error",
+    ]
+    .into_iter()
+    .find(|known| *known == error)
+    .unwrap_or("other_error")
 }
 
 async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, OAuthFailure> {
@@ -156,6 +183,7 @@ async fn issue(
     peer: Peer,
     headers: &HeaderMap,
     body: Body,
+    grant: &mut &'static str,
 ) -> Result<Response, OAuthFailure> {
     let body = read_body(body)
         .await
@@ -169,6 +197,11 @@ async fn issue(
         }
     }
     let password_grant = check_grant(&req)?;
+    *grant = if password_grant {
+        "password"
+    } else {
+        "client_credentials"
+    };
     let (merchant, login) = if password_grant {
         match super::login::authenticate(state, &req, &peer).await? {
             Ok((m, login)) => (m, Some(login)),

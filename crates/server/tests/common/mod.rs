@@ -26,6 +26,7 @@ pub async fn state(dir: &tempfile::TempDir, tls: bool) -> AppState {
         throttle: Arc::new(aqsha_server::throttle::Throttle::new(Default::default())),
         tls,
         cabinet: Default::default(),
+        metrics: Arc::new(aqsha_server::metrics::Metrics::new(None)),
     })
 }
 

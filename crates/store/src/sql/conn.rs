@@ -457,6 +457,10 @@ impl<D: Driver> Conn for SqlConn<D> {
         )
     }
 
+    fn oldest_due_callback(&mut self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+        self.oldest_due(now)
+    }
+
     fn key_usage(&mut self) -> StoreResult<Vec<KeyUsage>> {
         crate::sealed::key_usage(self)
     }

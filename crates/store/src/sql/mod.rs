@@ -23,6 +23,7 @@ mod conn;
 mod install;
 mod leases;
 mod limits;
+mod metrics;
 mod pending;
 mod sandbox;
 mod search;

@@ -9,4 +9,5 @@ mod ledger_report;
 mod pg;
 mod reseal;
 mod search_scale;
+mod stats;
 mod writer_queue;

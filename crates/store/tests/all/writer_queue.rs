@@ -10,7 +10,10 @@ use std::time::Duration;
 
 const SAVED_CARD: &str = "fcf69516-f7e8-9b14-e053-1d1a000aef2f";
 
-async fn seeded(path: &std::path::Path, queue: usize) -> (Arc<aqsha_store::SqliteStore>, String) {
+pub(crate) async fn seeded(
+    path: &std::path::Path,
+    queue: usize,
+) -> (Arc<aqsha_store::SqliteStore>, String) {
     let options = aqsha_store::StoreOptions {
         writer_queue: queue,
     };
@@ -23,7 +26,7 @@ async fn seeded(path: &std::path::Path, queue: usize) -> (Arc<aqsha_store::Sqlit
 }
 
 /// Takes SQLite's write lock from outside the store, so its writer waits in `BEGIN IMMEDIATE`.
-fn hold_write_lock(path: &std::path::Path) -> rusqlite::Connection {
+pub(crate) fn hold_write_lock(path: &std::path::Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
     conn

@@ -25,6 +25,7 @@ pub fn config(data_dir: &Path, database: Option<&str>) -> aqsha_server::Config {
         rules: Default::default(),
         auth_throttle: Default::default(),
         cabinet: Default::default(),
+        metrics_token: None,
         token_ttl_secs: aqsha_core::token::TOKEN_TTL_SECS,
         callbacks: Default::default(),
         limits: Default::default(),

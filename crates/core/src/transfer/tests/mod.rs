@@ -239,13 +239,23 @@ fn json(body: &str) -> Value {
 
 /// Runs `cmd`, which must record an operation: (response, operation id, charged).
 fn recorded(w: &mut MemoryTx, cmd: &TransferCommand) -> (StoredResponse, String, bool) {
+    let (response, operation_id, kind) = recorded_as(w, cmd);
+    (response, operation_id, kind == Recorded::Charged)
+}
+
+/// [`recorded`], with what was recorded as the server counts it.
+fn recorded_as(w: &mut MemoryTx, cmd: &TransferCommand) -> (StoredResponse, String, Recorded) {
     match run(w, cmd) {
         TransferOutcome::Done {
             response,
             operation_id,
             charged,
+            kind,
             ..
-        } => (response, operation_id, charged),
+        } => {
+            assert_eq!(charged, kind == Recorded::Charged, "{kind:?}");
+            (response, operation_id, kind)
+        }
         other => panic!("expected a recorded operation, got {other:?}"),
     }
 }
@@ -260,8 +270,8 @@ fn declined(
     detail: &str,
 ) -> OperationRecord {
     let (balances, postings) = (w.balances.clone(), w.postings.len());
-    let (response, operation_id, charged) = recorded(w, cmd);
-    assert!(!charged, "expected a decline {}", code.code);
+    let (response, operation_id, kind) = recorded_as(w, cmd);
+    assert_eq!(kind, Recorded::Declined(code.code), "expected a decline");
     assert_eq!(response.http_status, 400);
     let body = json(&response.body);
     assert_eq!(body["code"], code.code, "{body}");
@@ -291,9 +301,9 @@ fn declined(
 
 /// Runs `cmd`, which must be charged; returns the answer's body.
 fn charged(w: &mut MemoryTx, cmd: &TransferCommand) -> Value {
-    let (response, operation_id, charged) = recorded(w, cmd);
+    let (response, operation_id, kind) = recorded_as(w, cmd);
     let body = json(&response.body);
-    assert!(charged, "{body}");
+    assert_eq!(kind, Recorded::Charged, "{body}");
     assert_eq!(response.http_status, 200);
     assert_eq!(body["status"], "CHARGE");
     assert_eq!(body["id"], operation_id.as_str());

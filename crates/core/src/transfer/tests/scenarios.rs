@@ -58,8 +58,8 @@ fn every_non_final_code_leaves_the_operation_pending() {
         let mut w = world();
         with_outcome(&mut w, "alice", code.code);
         let cmd = sandbox_command();
-        let (response, op_id, charged) = recorded(&mut w, &cmd);
-        assert!(!charged);
+        let (response, op_id, kind) = recorded_as(&mut w, &cmd);
+        assert_eq!(kind, Recorded::Pending(code.code));
         assert_eq!(response.http_status, 400, "{}", code.code);
         assert_eq!(json(&response.body)["code"], code.code);
         let op = w.operations.last().unwrap();

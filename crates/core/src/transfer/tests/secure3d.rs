@@ -22,8 +22,8 @@ fn enrolled() -> (MemoryTx, TransferCommand) {
 
 /// Runs the command, which must wait for a challenge: (operation id, paReq).
 fn challenged(w: &mut MemoryTx, cmd: &TransferCommand) -> (String, String) {
-    let (response, op_id, charged) = recorded(w, cmd);
-    assert!(!charged);
+    let (response, op_id, kind) = recorded_as(w, cmd);
+    assert_eq!(kind, Recorded::Challenged);
     assert_eq!(response.http_status, 200);
     let body = json(&response.body);
     assert!(body.get("code").is_none(), "{body}");
