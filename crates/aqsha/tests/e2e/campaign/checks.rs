@@ -104,7 +104,15 @@ async fn resolve_unanswered(s: &Server, ctx: &Ctx, st: &str, flows: &mut [Flow],
                     ));
                 }
             }
-            Some("101") => r.unanswered_committed += 1,
+            Some("101") => {
+                r.unanswered_committed += 1;
+                if !(*code == 400 && body["id"] == before["transaction"]["id"]) {
+                    r.violation(format!(
+                        "{}: declined before the retry, but the retry answered {code} {body}",
+                        f.invoice
+                    ));
+                }
+            }
             Some("102") => r.unanswered_not_done += 1,
             other => r.violation(format!("{}: status before the retry {other:?}", f.invoice)),
         }
@@ -161,6 +169,10 @@ async fn check_cards(s: &Server, ctx: &Ctx, flows: &[Flow], r: &mut Report) {
         let (want, got) = (super::flows::RICH_MINOR - paid, balance(&c.rich_id));
         if want != got {
             r.violation(format!("client {client}'s card: balance {got}, expected {want}"));
+        }
+        // The card with 1 KZT only ever declines.
+        if balance(&c.poor_id) != 100 {
+            r.violation(format!("client {client}'s 1 KZT card moved"));
         }
     }
 }

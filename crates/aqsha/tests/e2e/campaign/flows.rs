@@ -58,6 +58,7 @@ pub struct Flow {
 pub struct Cards {
     pub rich_id: String,
     pub rich_pan: String,
+    pub poor_id: String,
     pub poor_pan: String,
 }
 
@@ -84,11 +85,18 @@ impl Ctx {
                 )
                 .await
                 .1;
-            let poor = s.issue_card("12/39", CVC, "1", false).await;
+            let poor = s
+                .sandbox_post(
+                    "/sandbox/cards",
+                    &json!({"expire": "12/39", "cvc": CVC, "balance": "1"}),
+                )
+                .await
+                .1;
             cards.push(Cards {
                 rich_id: rich["id"].as_str().unwrap().to_string(),
                 rich_pan: rich["pan"].as_str().unwrap().to_string(),
-                poor_pan: poor,
+                poor_id: poor["id"].as_str().unwrap().to_string(),
+                poor_pan: poor["pan"].as_str().unwrap().to_string(),
             });
         }
         Ctx {

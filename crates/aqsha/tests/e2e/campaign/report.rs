@@ -3,7 +3,7 @@
 
 use super::flows::{Flow, Kind, Outcome};
 use super::hostile::Stats;
-use super::Settings;
+use super::{Faults, Settings};
 use crate::common::receiver::{Answer, Receiver};
 use crate::common::Backend;
 use std::collections::HashMap;
@@ -56,14 +56,16 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(backend: Backend, s: &Settings, took: Duration, kills: usize, outages: usize) -> Report {
+    pub fn new(backend: Backend, s: &Settings, took: Duration, kills: usize, f: &Faults) -> Report {
         let head = format!(
             "campaign on {backend:?}: seed {}, {:.0} s of load, {} clients, {} kills (SIGKILL), \
-             {outages} receiver outages",
+             {} receiver outages, {} bad spells of the receiver",
             s.seed,
             took.as_secs_f64(),
             s.clients,
-            kills
+            kills,
+            f.outages,
+            f.spells
         );
         Report {
             head,
@@ -110,7 +112,7 @@ impl Report {
             count(&|f| f.kind == Kind::ToSaved),
             count(&|f| f.kind == Kind::SaveSender),
             count(&|f| f.kind == Kind::Decline),
-            count(&|f| answered(f)),
+            count(&answered),
             count(&|f| answered(f) && f.resolved.as_deref() == Some("CHARGE")),
             count(&|f| answered(f) && f.resolved.as_deref() == Some("FAILED")),
             count(&|f| matches!(f.outcome, Outcome::NoToken)),
@@ -218,11 +220,20 @@ impl Report {
     /// instance was killed in between (or within a second before the answer).
     fn lag(&mut self, flows: &[Flow], first: &HashMap<String, Instant>, kills: &[Instant]) {
         let (mut around, mut steady) = (Vec::new(), Vec::new());
+        // Whether delivery keeps up: the median lag in each tenth of the load.
+        let start = flows.iter().map(|f| f.sent).min();
+        let end = flows.iter().map(|f| f.sent).max();
+        let mut tenths: Vec<Vec<Duration>> = vec![Vec::new(); 10];
         for f in flows.iter().filter(|f| !f.retried) {
             let (Outcome::Answered { at, .. }, Some(&got)) = (&f.outcome, first.get(&f.invoice)) else {
                 continue;
             };
             let lag = got.saturating_duration_since(*at);
+            if let (Some(start), Some(end)) = (start, end) {
+                let span = (end - start).as_secs_f64().max(1e-3);
+                let tenth = ((*at - start).as_secs_f64() / span * 10.0) as usize;
+                tenths[tenth.min(9)].push(lag);
+            }
             let window = at.checked_sub(Duration::from_secs(1)).unwrap_or(*at)..=got;
             if kills.iter().any(|k| window.contains(k)) {
                 around.push(lag);
@@ -235,6 +246,18 @@ impl Report {
             "callback lag, answer -> first delivery: steady {}; around a kill {}",
             percentiles(&mut steady),
             percentiles(&mut around)
+        );
+        let medians: Vec<String> = tenths
+            .iter_mut()
+            .map(|t| {
+                t.sort();
+                t.get(t.len() / 2).map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64()))
+            })
+            .collect();
+        let _ = writeln!(
+            self.body,
+            "callback lag p50 in each tenth of the load, s: {}",
+            medians.join(" ")
         );
     }
 
