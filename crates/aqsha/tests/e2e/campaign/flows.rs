@@ -78,25 +78,13 @@ impl Ctx {
         let s = cluster.admin();
         let mut cards = Vec::new();
         for _ in 0..clients {
-            let rich = s
-                .sandbox_post(
-                    "/sandbox/cards",
-                    &json!({"expire": "12/39", "cvc": CVC, "balance": "10000000"}),
-                )
-                .await
-                .1;
-            let poor = s
-                .sandbox_post(
-                    "/sandbox/cards",
-                    &json!({"expire": "12/39", "cvc": CVC, "balance": "1"}),
-                )
-                .await
-                .1;
+            let (rich_id, rich_pan) = issue(s, "10000000").await;
+            let (poor_id, poor_pan) = issue(s, "1").await;
             cards.push(Cards {
-                rich_id: rich["id"].as_str().unwrap().to_string(),
-                rich_pan: rich["pan"].as_str().unwrap().to_string(),
-                poor_id: poor["id"].as_str().unwrap().to_string(),
-                poor_pan: poor["pan"].as_str().unwrap().to_string(),
+                rich_id,
+                rich_pan,
+                poor_id,
+                poor_pan,
             });
         }
         Ctx {
@@ -121,6 +109,15 @@ impl Ctx {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// A card of the sandbox merchant's with this balance in KZT: its id and number.
+async fn issue(s: &crate::common::Server, balance: &str) -> (String, String) {
+    let card = json!({"expire": "12/39", "cvc": CVC, "balance": balance});
+    let (status, v) = s.sandbox_post("/sandbox/cards", &card).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{v}");
+    let field = |k: &str| v[k].as_str().unwrap().to_string();
+    (field("id"), field("pan"))
 }
 
 /// Runs flows one after the other until `deadline`.
