@@ -9,16 +9,12 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// Short callback timeouts, so that the campaign's drain is short too: a lease is then
-/// 2 x 1 s + 5 s (`Dispatcher::lease`). All the campaign's transfers are one merchant's, and
-/// the default of 16 callbacks per merchant caps its delivery below the rate of transfers
-/// one instance takes (docs/reliability.md, "What it found"); 64 lifts that cap.
+/// 2 x 1 s + 5 s (`Dispatcher::lease`).
 const FLAGS: &[&str] = &[
     "--callback-retry-schedule",
     "300ms",
     "--callback-timeout",
     "1s",
-    "--callback-per-merchant",
-    "64",
 ];
 /// How long the receiver hangs: longer than the callback timeout, so the attempt fails.
 pub const HANG: Duration = Duration::from_millis(1_500);
@@ -37,14 +33,18 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn start(backend: Backend) -> Cluster {
+    /// `per_merchant`: the servers' `--callback-per-merchant`.
+    pub fn start(backend: Backend, per_merchant: usize) -> Cluster {
+        let per_merchant = per_merchant.to_string();
+        let mut flags = FLAGS.to_vec();
+        flags.extend(["--callback-per-merchant", &per_merchant]);
         let (servers, pg) = match backend {
-            Backend::Sqlite => (vec![Server::start_with(Backend::Sqlite, FLAGS)], None),
+            Backend::Sqlite => (vec![Server::start_with(Backend::Sqlite, &flags)], None),
             Backend::Postgres => {
                 let pg = PgDb::create();
                 // One after the other: the first one installs the seed.
-                let a = Server::start_instance(&pg.url, TEST_MASTER_KEY, FLAGS);
-                let b = Server::start_instance(&pg.url, TEST_MASTER_KEY, FLAGS);
+                let a = Server::start_instance(&pg.url, TEST_MASTER_KEY, &flags);
+                let b = Server::start_instance(&pg.url, TEST_MASTER_KEY, &flags);
                 (vec![a, b], Some(pg))
             }
         };
