@@ -127,7 +127,13 @@ impl Receiver {
         let _ = (&mut self.task).await;
         // The outage's length is the fault being injected, not a wait for an event.
         tokio::time::sleep(down).await;
-        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        // While nothing listened, the kernel may have given the port to an outgoing
+        // connection as its local port; it is free again once that connection closes.
+        let listener =
+            crate::common::eventually("the receiver's port", Duration::from_secs(60), || async {
+                tokio::net::TcpListener::bind(self.addr).await.ok()
+            })
+            .await;
         self.task = serve(listener, &self.shared);
     }
 
