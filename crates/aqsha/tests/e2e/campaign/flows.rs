@@ -3,7 +3,7 @@
 //! with what the client saw, so that the checks can hold the server to it.
 
 use super::cluster::{pick, Cluster, Urls};
-use crate::common::{CLIENT_ID, CLIENT_SECRET, SAVED_RECEIVER, MASTERCARD, TERMINAL_2};
+use crate::common::{MASTERCARD, SAVED_RECEIVER, TERMINAL_2};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -202,18 +202,7 @@ async fn one_flow(ctx: &Ctx, client: usize, kind: Kind, rng: &mut StdRng) -> Flo
 
 /// A token bound to the order, as a merchant's backend asks for one; `None` without an answer.
 pub async fn token(http: &reqwest::Client, url: &str, order: &Value) -> Option<String> {
-    let amount = order["amount"].to_string();
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("scope", "transfer"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-        ("invoiceID", order["id"].as_str().unwrap()),
-        ("amount", amount.as_str()),
-        ("currency", "KZT"),
-        ("terminal", TERMINAL_2),
-        ("accountId", order["accountID"].as_str().unwrap()),
-    ];
+    let form = crate::common::order_token_form(order);
     let resp = http.post(format!("{url}/oauth2/token")).form(&form).send().await.ok()?;
     if !resp.status().is_success() {
         return None;
