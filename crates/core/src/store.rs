@@ -160,6 +160,19 @@ pub struct LedgerReport {
     pub orphan_postings: u64,
     pub accounts: u64,
     pub postings: u64,
+    /// The balances summed per kind of account (`card`, `fee`, `funding`, `external`) and
+    /// currency, in minor units: what a test of money conservation compares before and after
+    /// (transfers move money between cards and fee accounts only, so `card` + `fee` stays put).
+    pub totals: Vec<KindTotal>,
+}
+
+/// The sum of the balances of one kind of account in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KindTotal {
+    pub kind: String,
+    pub currency: String,
+    pub balance_minor: i64,
 }
 
 /// How many records of a table are sealed under one key id.

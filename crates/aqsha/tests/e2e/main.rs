@@ -32,6 +32,7 @@ subjects! {
     browser::cabinet_looks::cases(),
     browser::cabinet_more::cases(),
     ;
+    campaign,
     server_limits,
     server_shutdown,
     openapi,

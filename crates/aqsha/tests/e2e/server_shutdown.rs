@@ -67,18 +67,7 @@ async fn sigterm_drains_an_in_flight_request(backend: Backend) {
 
 /// A transfer that reports, rather than panics on, a connection the server dropped.
 async fn try_pay(http: &reqwest::Client, url: &str, body: &Value) -> Result<(u16, Value), String> {
-    let o = &body["order"];
-    let amount = o["amount"].to_string();
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("scope", "transfer"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-        ("invoiceID", o["id"].as_str().unwrap()),
-        ("amount", amount.as_str()),
-        ("currency", "KZT"),
-        ("terminal", TERMINAL_2),
-    ];
+    let form = order_token_form(&body["order"]);
     let token: Value = http
         .post(format!("{url}/oauth2/token"))
         .form(&form)

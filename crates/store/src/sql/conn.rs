@@ -15,8 +15,9 @@ use aqsha_core::records::{
 };
 use aqsha_core::search::Search;
 use aqsha_core::store::{
-    CallbackView, ChallengeView, DueCallback, KeyUsage, LeaseOwner, LedgerReport, MerchantChange,
-    MerchantSummary, NextStep, PhoneView, Reclaimed, SandboxCardView, StoreResult, Tx,
+    CallbackView, ChallengeView, DueCallback, KeyUsage, KindTotal, LeaseOwner, LedgerReport,
+    MerchantChange, MerchantSummary, NextStep, PhoneView, Reclaimed, SandboxCardView, StoreResult,
+    Tx,
 };
 use aqsha_core::transfer::{settlement_account, LockKeys};
 use aqsha_core::vault::SealedPan;
@@ -512,6 +513,21 @@ impl<D: Driver> Conn for SqlConn<D> {
         )?;
         let accounts = self.count("SELECT COUNT(*) FROM accounts")?;
         let postings = self.count("SELECT COUNT(*) FROM postings")?;
+        let totals = self.all(
+            "SELECT a.kind, a.currency, CAST(SUM(a.balance + COALESCE(s.total, 0)) AS BIGINT)
+             FROM accounts a
+             LEFT JOIN (SELECT account_id, CAST(SUM(balance) AS BIGINT) AS total
+                FROM balance_shards GROUP BY account_id) s ON s.account_id = a.id
+             GROUP BY a.kind, a.currency ORDER BY a.kind, a.currency",
+            &[],
+            |r| {
+                Ok(KindTotal {
+                    kind: r.text(0)?,
+                    currency: r.text(1)?,
+                    balance_minor: r.int(2)?,
+                })
+            },
+        )?;
         Ok(LedgerReport {
             balanced: total_minor == 0
                 && unbalanced == 0
@@ -525,6 +541,7 @@ impl<D: Driver> Conn for SqlConn<D> {
             orphan_postings: orphans as u64,
             accounts: accounts as u64,
             postings: postings as u64,
+            totals,
         })
     }
 }

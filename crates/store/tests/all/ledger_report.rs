@@ -18,6 +18,20 @@ async fn the_report_finds_drifted_accounts_and_unbalanced_operations() {
     assert!(report.balanced, "{report:?}");
     assert_eq!(report.drifted_accounts, 0);
     assert!(report.postings > 0);
+    // The seed funds its cards from the network's funding accounts: per currency, the cards'
+    // total is the negative of the funding accounts', and nothing sits in the fee accounts.
+    let total = |kind: &str, currency: &str| {
+        report
+            .totals
+            .iter()
+            .find(|t| t.kind == kind && t.currency == currency)
+            .map_or(0, |t| t.balance_minor)
+    };
+    assert!(total("card", "KZT") > 0, "{report:?}");
+    assert_eq!(total("card", "KZT"), -total("funding", "KZT"), "{report:?}");
+    assert_eq!(total("fee", "KZT"), 0, "{report:?}");
+    let sum: i64 = report.totals.iter().map(|t| t.balance_minor).sum();
+    assert_eq!(sum, report.total_minor);
 
     // Someone changes a balance behind the ledger's back, and adds a one-sided posting.
     let raw = rusqlite::Connection::open(&path).unwrap();

@@ -437,6 +437,27 @@ fn rand_u32() -> u32 {
     t.subsec_nanos()
 }
 
+/// The sandbox merchant's token request bound to this order (invoice, amount, currency,
+/// terminal, and customer when the order names one), as a form: for tests that send it
+/// themselves, through a client of their own or to a server that may be down.
+pub fn order_token_form(order: &Value) -> Vec<(&'static str, String)> {
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let mut form = vec![
+        ("grant_type", "client_credentials".to_string()),
+        ("scope", "transfer".to_string()),
+        ("client_id", CLIENT_ID.to_string()),
+        ("client_secret", CLIENT_SECRET.to_string()),
+        ("invoiceID", text(&order["id"])),
+        ("amount", order["amount"].to_string()),
+        ("currency", text(&order["currency"])),
+        ("terminal", text(&order["terminalId"])),
+    ];
+    if let Some(account) = order["accountID"].as_str() {
+        form.push(("accountId", account.to_string()));
+    }
+    form
+}
+
 /// A transfer body: sender by PAN (the seed's VISA), receiver the seed's saved card.
 pub fn seed_like_body(invoice: &str, amount: Value) -> Value {
     json!({

@@ -1,4 +1,5 @@
-//! A real HTTP endpoint on loopback that receives callbacks and records them.
+//! A real HTTP endpoint on loopback that receives callbacks and records them; for fault
+//! campaigns it also answers by a rule (500s, hangs) and goes down for a while ([`Receiver::outage`]).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Bytes;
@@ -7,13 +8,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Router;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When the request arrived.
+    pub at: Instant,
+    /// What the receiver answered (or, for a hang, began to).
+    pub answer: Answer,
 }
 
 impl Hit {
@@ -26,23 +31,28 @@ impl Hit {
 }
 
 /// What the receiver does with one request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     Status(u16),
     /// Wait this long, then answer 200.
     Hang(Duration),
 }
 
+/// Picks the answer to a request once the plan is used up; `None` means 200.
+pub type Rule = Box<dyn FnMut() -> Answer + Send>;
+
 #[derive(Clone, Default)]
 struct Shared {
     hits: Arc<Mutex<Vec<Hit>>>,
     plan: Arc<Mutex<VecDeque<Answer>>>,
+    rule: Arc<Mutex<Option<Rule>>>,
     /// Woken on every request, for [`Receiver::wait_for`].
     arrived: Arc<tokio::sync::Notify>,
 }
 
 pub struct Receiver {
     pub url: String,
+    addr: std::net::SocketAddr,
     shared: Shared,
     task: tokio::task::JoinHandle<()>,
 }
@@ -53,18 +63,19 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
+    let planned = s.plan.lock().unwrap().pop_front();
+    let answer = planned.unwrap_or_else(|| match s.rule.lock().unwrap().as_mut() {
+        Some(rule) => rule(),
+        None => Answer::Status(200),
+    });
     s.hits.lock().unwrap().push(Hit {
         path: uri.path().to_string(),
         headers,
         body,
+        at: Instant::now(),
+        answer,
     });
     s.arrived.notify_waiters();
-    let answer = s
-        .plan
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or(Answer::Status(200));
     // A body that names the answer, which the dispatcher keeps the start of.
     match answer {
         Answer::Status(code) => (
@@ -94,16 +105,51 @@ impl Receiver {
     fn on(listener: tokio::net::TcpListener, plan: &[Answer]) -> Receiver {
         let shared = Shared::default();
         shared.plan.lock().unwrap().extend(plan.iter().copied());
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Receiver { url, shared, task }
+        let addr = listener.local_addr().unwrap();
+        let task = serve(listener, &shared);
+        Receiver {
+            url: format!("http://{addr}"),
+            addr,
+            shared,
+            task,
+        }
+    }
+
+    /// Answers by `rule` once the plan is used up (`None`: 200 again).
+    pub fn set_rule(&self, rule: Option<Rule>) {
+        *self.shared.rule.lock().unwrap() = rule;
+    }
+
+    /// Stops listening for `down` (new connections are refused; requests already being
+    /// answered finish), then listens again on the same address with the same records.
+    pub async fn outage(&mut self, down: Duration) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        // The outage's length is the fault being injected, not a wait for an event.
+        tokio::time::sleep(down).await;
+        // While nothing listened, the kernel may have given the port to an outgoing
+        // connection as its local port; it is free again once that connection closes.
+        let listener =
+            crate::common::eventually("the receiver's port", Duration::from_secs(60), || async {
+                tokio::net::TcpListener::bind(self.addr).await.ok()
+            })
+            .await;
+        self.task = serve(listener, &self.shared);
+    }
+
+    /// Woken on every request: register (`notified()`) before reading [`Self::hits`].
+    pub fn arrivals(&self) -> Arc<tokio::sync::Notify> {
+        self.shared.arrived.clone()
     }
 
     pub fn hits(&self) -> Vec<Hit> {
         self.shared.hits.lock().unwrap().clone()
+    }
+
+    /// The hits after the first `n`.
+    pub fn hits_since(&self, n: usize) -> Vec<Hit> {
+        let hits = self.shared.hits.lock().unwrap();
+        hits.get(n..).unwrap_or_default().to_vec()
     }
 
     /// Waits until `n` requests arrived (or panics after `secs`).
@@ -121,6 +167,13 @@ impl Receiver {
             }
         }
     }
+}
+
+fn serve(listener: tokio::net::TcpListener, shared: &Shared) -> tokio::task::JoinHandle<()> {
+    let app = Router::new().fallback(handle).with_state(shared.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    })
 }
 
 impl Drop for Receiver {
