@@ -110,6 +110,9 @@ pub struct Dispatcher {
     /// Whose leases this dispatcher's claims are (`crate::leases`).
     owner: LeaseOwner,
     wake: Arc<Notify>,
+    /// Signalled when a merchant at its cap drops below it: the claim it was skipped by may
+    /// now take its next events, at once (see [`Self::run`]).
+    freed: Notify,
     held: Mutex<Held>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
@@ -158,6 +161,7 @@ impl Dispatcher {
             },
             owner,
             wake,
+            freed: Notify::new(),
             held: Mutex::new(Held::default()),
             metrics: None,
         })
@@ -213,11 +217,10 @@ impl Dispatcher {
                             };
                             let me = self.clone();
                             tokio::spawn(async move {
-                                let merchant = d.event.merchant_id.clone();
-                                if let Ok(_slot) = slots.acquire_owned().await {
-                                    me.deliver(d).await;
+                                match slots.acquire_owned().await {
+                                    Ok(slot) => me.deliver(d, slot).await,
+                                    Err(_) => me.release(&d.event.merchant_id),
                                 }
-                                me.release(&merchant);
                             });
                         }
                     }
@@ -225,8 +228,14 @@ impl Dispatcher {
                 }
             }
             if claimed == 0 || claimed < free {
+                // A merchant with a backlog gets at most `per_merchant` events a claim, so
+                // the claim finds less than it could take while that merchant still has due
+                // events. Its slots freeing is what lets it go on: claim again at once then,
+                // not after the gap or the poll (which capped one merchant at 160 and, once
+                // transfers stopped waking the dispatcher, 32 callbacks a second).
                 let idle_since = tokio::time::Instant::now();
                 tokio::select! {
+                    _ = self.freed.notified() => continue,
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
                 }
@@ -252,6 +261,9 @@ impl Dispatcher {
         if let Ok(mut h) = self.held.lock() {
             h.total = h.total.saturating_sub(1);
             if let Some(entry) = h.by_merchant.get_mut(merchant) {
+                if entry.0 == self.settings.per_merchant {
+                    self.freed.notify_one();
+                }
                 entry.0 = entry.0.saturating_sub(1);
                 if entry.0 == 0 {
                     h.by_merchant.remove(merchant);
@@ -260,10 +272,18 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, d: DueCallback) {
+    /// One attempt of a held event, on one of its merchant's running slots. The slot and the
+    /// hold are given back as soon as the POST is over: recording the attempt waits on the
+    /// writer, which is no fault of the merchant's endpoint, and holding the slot through it
+    /// made one busy merchant's callbacks queue behind the writer (docs/reliability.md). The
+    /// event's lease still covers it until the record is written.
+    async fn deliver(&self, d: DueCallback, slot: tokio::sync::OwnedSemaphorePermit) {
         let started = Instant::now();
         let at = Utc::now();
-        let (http_status, excerpt, error, failure) = match self.attempt(&d).await {
+        let answer = self.attempt(&d).await;
+        drop(slot);
+        self.release(&d.event.merchant_id);
+        let (http_status, excerpt, error, failure) = match answer {
             Ok((status, excerpt)) => (Some(status), Some(excerpt), None, None),
             Err(f) => (None, None, Some(f.why), Some((f.kind, f.permanent))),
         };
