@@ -194,15 +194,32 @@ pub struct Bound {
     identity: crate::leases::Identity,
 }
 
+/// Connections the kernel queues for the accept loop. The usual 128 (std's and tokio's)
+/// overflowed when thousands of clients reconnected at once after a restart (the crash
+/// campaign, docs/reliability.md): the overflow's clients retried seconds later. The kernel
+/// caps it at `net.core.somaxconn` (4096 on current kernels).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and tokio do: a restarted server can take its port back at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Opens the store (seeding it if asked) and binds the listener.
 pub async fn bind(config: Config) -> anyhow::Result<Bound> {
     let (open_files, max_connections) = connection_cap(&config);
     let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let state = prepare(&config).await?;
     let identity = crate::leases::identity(config.instance_id.as_deref(), &config.data_dir);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     log_listening(&config, addr, open_files, max_connections);
     Ok(Bound {
