@@ -14,20 +14,25 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
+/// The search a body asks for, read as strictly as every ePay body (also reached by the fuzz
+/// targets, `crate::fuzzing`).
+pub(crate) fn read_search(body: &[u8]) -> Result<Search, EpayError> {
+    aqsha_wire::json::unique_keys(body)
+        .map_err(|e| EpayError::input(format!("operations search: {e}")))?;
+    let req: OperationsRequest = serde_json::from_slice(body).map_err(|e| {
+        let why = aqsha_wire::json::without_values(&e.to_string());
+        EpayError::input(format!("operations search: {why}"))
+    })?;
+    Search::parse(&req).map_err(EpayError::input)
+}
+
 pub async fn operations(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<OperationsResponse>, EpayError> {
     let merchant_id = login_token(&state, &headers).await?;
-    let body = read_body(body).await?;
-    aqsha_wire::json::unique_keys(&body)
-        .map_err(|e| EpayError::input(format!("operations search: {e}")))?;
-    let req: OperationsRequest = serde_json::from_slice(&body).map_err(|e| {
-        let why = aqsha_wire::json::without_values(&e.to_string());
-        EpayError::input(format!("operations search: {why}"))
-    })?;
-    let search = Search::parse(&req).map_err(EpayError::input)?;
+    let search = read_search(&read_body(body).await?)?;
     let (page, size) = (search.page, search.size);
     let mut found = state
         .store

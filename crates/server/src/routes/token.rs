@@ -46,7 +46,10 @@ pub async fn token(
     }
 }
 
-async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, OAuthFailure> {
+pub(crate) async fn parse_fields(
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<TokenRequest, OAuthFailure> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
