@@ -7,28 +7,21 @@
 
 use aqsha_client::callback::CallbackVerifier;
 use aqsha_client::money::Amount;
+use aqsha_fuzz::refusal_hides_card_numbers;
 use aqsha_server::fuzzing::{limits, operations_search, sandbox_card};
 use libfuzzer_sys::fuzz_target;
-
-fn refusal_hides_card_numbers(message: &str, body: &[u8]) {
-    let body = String::from_utf8_lossy(body);
-    for run in message
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|r| r.len() >= 12)
-    {
-        assert!(
-            !body.contains(run),
-            "the refusal repeats {run} from the body: {message}"
-        );
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&kind, body)) = data.split_first() else {
         return;
     };
+    // The search grammar's words are named back when unknown (truncated): not values.
+    let mut named: &[&str] = &[];
     let refused = match kind % 4 {
-        0 => operations_search(body).err(),
+        0 => {
+            named = &["name", "method", "field", "typeOrder"];
+            operations_search(body).err()
+        }
         1 => sandbox_card(body).err(),
         2 => limits(body).err(),
         _ => {
@@ -40,6 +33,6 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     if let Some(message) = refused {
-        refusal_hides_card_numbers(&message, body);
+        refusal_hides_card_numbers(&message, body, named);
     }
 });

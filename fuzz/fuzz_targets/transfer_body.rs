@@ -7,25 +7,10 @@
 #![no_main]
 
 use aqsha_core::money::Money;
+use aqsha_fuzz::refusal_hides_card_numbers;
 use aqsha_server::fuzzing::{one_side_request, transfer_request};
 use aqsha_wire::transfer::CardSide;
 use libfuzzer_sys::fuzz_target;
-
-/// Runs of 12 or more digits: what could be a card number.
-fn card_like(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !c.is_ascii_digit())
-        .filter(|run| run.len() >= 12)
-}
-
-fn refusal_hides_card_numbers(message: &str, body: &[u8]) {
-    let body = String::from_utf8_lossy(body);
-    for run in card_like(message) {
-        assert!(
-            !body.contains(run),
-            "the refusal repeats {run} from the body: {message}"
-        );
-    }
-}
 
 fn debug_hides_card_number(debug: &str, side: &CardSide) {
     let number = side.card_cred.as_str();
@@ -57,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if kind % 2 == 0 {
         match transfer_request(body) {
-            Err(message) => refusal_hides_card_numbers(&message, body),
+            Err(message) => refusal_hides_card_numbers(&message, body, &[]),
             Ok(req) => {
                 let debug = format!("{:?}", req.card);
                 debug_hides_card_number(&debug, &req.card.sender);
@@ -77,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
         }
     } else {
         match one_side_request(body) {
-            Err(message) => refusal_hides_card_numbers(&message, body),
+            Err(message) => refusal_hides_card_numbers(&message, body, &[]),
             Ok(req) => {
                 let sent = serde_json::to_vec(&req).unwrap_or_else(|e| panic!("{e}"));
                 let again = one_side_request(&sent)
