@@ -110,10 +110,16 @@ impl Expiry {
         let t = text.trim();
         let (m, y) = match t.split_once('/') {
             Some(parts) => parts,
-            None if t.len() == 4 => t.split_at(2),
+            // Lengths are in bytes and the text may hold any character: split only where
+            // a character starts (a digit check follows).
+            None if t.len() == 4 => t.split_at_checked(2).ok_or(InputError::Expiry)?,
             None => return Err(InputError::Expiry),
         };
-        let y = if y.len() == 4 { &y[2..] } else { y };
+        let y = if y.len() == 4 {
+            y.get(2..).ok_or(InputError::Expiry)?
+        } else {
+            y
+        };
         let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(m) || !digits(y) {
             return Err(InputError::Expiry);
@@ -283,6 +289,15 @@ mod tests {
         }
         assert!(Expiry::parse("13/25").is_err());
         assert!(Expiry::parse("1/25").is_err());
+    }
+
+    /// Found by the `card` fuzz target: four bytes that are not four characters (`"\u{FFFD}4"`,
+    /// a year `"a€"`) were split inside a character, a panic instead of a refusal.
+    #[test]
+    fn an_expiry_with_other_characters_is_refused_not_a_panic() {
+        for t in ["\u{FFFD}4", "€4", "01/a€", "01/€1", "ü/25", "01/2ü"] {
+            assert_eq!(Expiry::parse(t), Err(InputError::Expiry), "{t:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@ pub mod auth;
 pub mod callbacks;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keyfile;
 pub mod leases;
 pub mod limits;

@@ -104,7 +104,7 @@ impl<'de> Visitor<'de> for UniqueVisitor {
 
 /// A parser's message without the value it complains about: in `invalid type: …`,
 /// `invalid value: …`, `invalid length …` and `unknown variant …` messages, the quoted text
-/// (between backticks or double quotes) before `expected` is taken out. `invalid type: integer
+/// (between backticks or double quotes) before `, expected` is taken out. `invalid type: integer
 /// `4405639704015096`, expected a string` becomes `invalid type: integer, expected a string`;
 /// `missing field `cvc`` names a field, not a value, and stays.
 pub fn without_values(message: &str) -> String {
@@ -119,7 +119,9 @@ pub fn without_values(message: &str) -> String {
     if !quotes_a_value {
         return message.to_string();
     }
-    let (head, tail) = match message.find(" expected") {
+    // The value may itself hold `, expected`; what follows the last one is the type's own
+    // words (serde writes `{unexpected}, expected {expected}`).
+    let (head, tail) = match message.rfind(", expected") {
         Some(at) => message.split_at(at),
         None => (message, ""),
     };
@@ -128,21 +130,17 @@ pub fn without_values(message: &str) -> String {
     out
 }
 
-fn strip_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut quote: Option<char> = None;
-    for c in message.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '`' || c == '"' => {
-                quote = Some(c);
-                if out.ends_with(' ') {
-                    out.pop();
-                }
-            }
-            None => out.push(c),
-        }
+/// `head` without its quoted value: from the first quote to the last of the same kind. The
+/// value may hold that quote itself (escaped or not), so the first closing quote is not the end.
+fn strip_quoted(head: &str) -> String {
+    let Some(open) = head.find(['`', '"']) else {
+        return head.to_string();
+    };
+    let quote = &head[open..open + 1];
+    let mut out = head[..open].trim_end().to_string();
+    // An unterminated quote: all that follows it could be the value.
+    if let Some(close) = head.rfind(quote).filter(|&c| c > open) {
+        out.push_str(&head[close + 1..]);
     }
     out
 }
@@ -269,6 +267,22 @@ mod tests {
         assert_eq!(
             without_values("unknown variant `X1`, expected `A` or `B`"),
             "unknown variant, expected `A` or `B`"
+        );
+    }
+
+    /// Found by the `transfer_body` fuzz target: a value holding a quote (`"88…\"o…"`) ended
+    /// the quoted span early, and the rest of the value was repeated in the refusal.
+    #[test]
+    fn a_value_holding_quotes_or_expected_is_taken_out_whole() {
+        let sent = "4405639704015096\"x`y, expected 4405639704017622";
+        let e = serde_json::from_value::<Option<u32>>(serde_json::Value::String(sent.into()))
+            .map_err(|e| e.to_string())
+            .unwrap_err();
+        let shown = without_values(&e);
+        assert_eq!(shown, "invalid type: string, expected u32");
+        assert_eq!(
+            without_values("invalid value: string \"4405639704015096"),
+            "invalid value: string"
         );
     }
 

@@ -6,6 +6,7 @@
 use crate::AppState;
 use aqsha_core::records::{OperationRecord, OperationStatus};
 use aqsha_core::transfer::scenario::Resolution;
+use aqsha_core::vault::Vault;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -14,15 +15,15 @@ const PA_RES_PURPOSE: &str = "secure3d/pares/v1";
 
 /// The ACS's result for an operation, sealed: `operation id`, a newline, the result (0 passed,
 /// else the reason code it failed with).
-pub fn seal_pa_res(app: &AppState, operation_id: &str, result: u32) -> String {
+pub fn seal_pa_res(vault: &Vault, operation_id: &str, result: u32) -> String {
     let msg = format!("{operation_id}\n{result}");
-    URL_SAFE_NO_PAD.encode(app.vault.seal_for(PA_RES_PURPOSE, msg.as_bytes()))
+    URL_SAFE_NO_PAD.encode(vault.seal_for(PA_RES_PURPOSE, msg.as_bytes()))
 }
 
 /// The operation and result a `PaRes` names; `None` for one this server's ACS did not make.
-pub fn open_pa_res(app: &AppState, pa_res: &str) -> Option<(String, u32)> {
+pub fn open_pa_res(vault: &Vault, pa_res: &str) -> Option<(String, u32)> {
     let blob = URL_SAFE_NO_PAD.decode(pa_res.trim()).ok()?;
-    let msg = String::from_utf8(app.vault.open_for(PA_RES_PURPOSE, &blob)?).ok()?;
+    let msg = String::from_utf8(vault.open_for(PA_RES_PURPOSE, &blob)?).ok()?;
     let (operation_id, result) = msg.split_once('\n')?;
     Some((operation_id.to_string(), result.parse().ok()?))
 }
@@ -63,7 +64,7 @@ pub enum Refused {
 /// Finishes the operation `md` with the ACS's sealed result, in one commit, once: a `PaRes`
 /// posted again finds the operation finished and answers as the first time.
 pub async fn confirm(app: &AppState, md: &str, pa_res: &str) -> Result<Confirmation, Refused> {
-    let (operation_id, result) = open_pa_res(app, pa_res).ok_or(Refused::NotOurs)?;
+    let (operation_id, result) = open_pa_res(&app.vault, pa_res).ok_or(Refused::NotOurs)?;
     if operation_id != md.trim() {
         return Err(Refused::NotOurs);
     }

@@ -14,6 +14,28 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
+/// The search a body asks for, read as strictly as every ePay body (also reached by the fuzz
+/// targets, `crate::fuzzing`).
+pub(crate) fn read_search(body: &[u8]) -> Result<Search, EpayError> {
+    aqsha_wire::json::unique_keys(body)
+        .map_err(|e| EpayError::input(format!("operations search: {e}")))?;
+    let req: OperationsRequest = serde_json::from_slice(body).map_err(|e| {
+        let why = aqsha_wire::json::without_values(&e.to_string());
+        EpayError::input(format!("operations search: {why}"))
+    })?;
+    // After the typed read, whose complaints (a misspelt key) say more: serde also reads
+    // `"paging": [0, 20]` as an object, which no ePay client sends.
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        let lists = ["searchParameters", "orderParameters", "searchParameter"];
+        if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &lists) {
+            return Err(EpayError::input(format!(
+                "operations search: {path} is a JSON array; an object is expected there"
+            )));
+        }
+    }
+    Search::parse(&req).map_err(EpayError::input)
+}
+
 #[utoipa::path(
     post,
     path = "/p2p/operations",
@@ -34,24 +56,7 @@ pub async fn operations(
     body: Body,
 ) -> Result<Json<OperationsResponse>, EpayError> {
     let merchant_id = login_token(&state, &headers).await?;
-    let body = read_body(body).await?;
-    aqsha_wire::json::unique_keys(&body)
-        .map_err(|e| EpayError::input(format!("operations search: {e}")))?;
-    let req: OperationsRequest = serde_json::from_slice(&body).map_err(|e| {
-        let why = aqsha_wire::json::without_values(&e.to_string());
-        EpayError::input(format!("operations search: {why}"))
-    })?;
-    // After the typed read, whose complaints (a misspelt key) say more: serde also reads
-    // `"paging": [0, 20]` as an object, which no ePay client sends.
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) {
-        let lists = ["searchParameters", "orderParameters", "searchParameter"];
-        if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &lists) {
-            return Err(EpayError::input(format!(
-                "operations search: {path} is a JSON array; an object is expected there"
-            )));
-        }
-    }
-    let search = Search::parse(&req).map_err(EpayError::input)?;
+    let search = read_search(&read_body(body).await?)?;
     let (page, size) = (search.page, search.size);
     let mut found = state
         .store

@@ -94,7 +94,10 @@ fn oauth_error_label(error: &str) -> &'static str {
     .unwrap_or("other_error")
 }
 
-async fn parse_fields(headers: &HeaderMap, body: Bytes) -> Result<TokenRequest, OAuthFailure> {
+pub(crate) async fn parse_fields(
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<TokenRequest, OAuthFailure> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -92,10 +92,14 @@ async fn one_side(
 
 /// The body as JSON, read as strictly as every ePay body.
 async fn json_value(body: Body) -> Result<serde_json::Value, EpayError> {
-    let body = read_body(body).await?;
-    aqsha_wire::json::unique_keys(&body)
+    read_json(&read_body(body).await?)
+}
+
+/// [`json_value`] on bytes already read (also reached by the fuzz targets, `crate::fuzzing`).
+pub(crate) fn read_json(body: &[u8]) -> Result<serde_json::Value, EpayError> {
+    aqsha_wire::json::unique_keys(body)
         .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
-    let value: serde_json::Value = serde_json::from_slice(&body)
+    let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| EpayError::input(format!("malformed JSON: {e}")))?;
     // No transfer body holds a list: an array would be read as an object, field by field.
     if let Some(path) = aqsha_wire::json::unexpected_array_at(&value, &[]) {
@@ -113,7 +117,9 @@ async fn json_value(body: Body) -> Result<serde_json::Value, EpayError> {
 
 /// The JSON read into the endpoint's request type. The message names the field and the
 /// expected type, never the value: it may be a card number or a CVC sent as a JSON number.
-fn typed<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, EpayError> {
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+) -> Result<T, EpayError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let why = aqsha_wire::json::without_values(&e.inner().to_string());

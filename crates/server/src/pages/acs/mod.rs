@@ -302,7 +302,7 @@ fn return_page(
     result: u32,
     lang: Lang,
 ) -> Response {
-    let pa_res = secure3d::seal_pa_res(app, &view.challenge.operation_id, result);
+    let pa_res = secure3d::seal_pa_res(&app.vault, &view.challenge.operation_id, result);
     let (stylesheet, script) = (assets::url("pages.css"), assets::url("acs-return.js"));
     let page = ReturnPage {
         lang,

@@ -24,20 +24,20 @@ use serde_json::{json, Value};
 
 /// The posted form. Card fields live only as long as this request.
 #[derive(Default)]
-struct Posted {
+pub(crate) struct Posted {
     token: String,
     params: String,
     mode: String,
     attempt: u8,
-    number: String,
-    expire: String,
+    pub(crate) number: String,
+    pub(crate) expire: String,
     cvc: String,
     holder: String,
     receiver: String,
 }
 
 impl Posted {
-    fn read(body: &[u8]) -> Option<Posted> {
+    pub(crate) fn read(body: &[u8]) -> Option<Posted> {
         let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
         let mut p = Posted::default();
         for (k, v) in fields {
@@ -258,7 +258,7 @@ fn check_fields(f: &Posted, mode: Mode, p: &PayParams) -> FieldErrors {
 }
 
 /// `MM/YY` (also `MMYY`, `MM / YY`, `MM/YYYY`) as month and two-digit year.
-fn expiry(text: &str) -> Option<(String, String)> {
+pub(crate) fn expiry(text: &str) -> Option<(String, String)> {
     let d: String = text.chars().filter(char::is_ascii_digit).collect();
     let (m, y) = match d.len() {
         4 => (&d[..2], &d[2..]),
