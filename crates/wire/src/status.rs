@@ -37,13 +37,7 @@ pub struct StatusTransaction {
     #[serde(rename = "accountID")]
     pub account_id: String,
     pub description: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
-            example = "440563...5096"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::card::mask_schema))]
     #[serde(rename = "cardMask")]
     pub card_mask: String,
     #[serde(rename = "cardType")]
@@ -59,24 +53,12 @@ pub struct StatusTransaction {
     pub status_name: String,
     #[serde(rename = "senderCardID")]
     pub sender_card_id: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
-            example = "440563...5096"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::card::mask_schema))]
     #[serde(rename = "senderCardPAN")]
     pub sender_card_pan: String,
     #[serde(rename = "receiverCardID")]
     pub receiver_card_id: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
-            example = "440563...5096"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::card::mask_schema))]
     #[serde(rename = "receiverCardPAN")]
     pub receiver_card_pan: String,
     /// ePay's short numeric terminal id (digits, sent as a string), distinct from the UUID
@@ -129,13 +111,7 @@ pub struct SavedCard {
     #[serde(rename = "MerchantID")]
     pub merchant_id: String,
     pub card_hash: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
-            example = "440563...5096"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::card::mask_schema))]
     pub card_mask: String,
     pub payer_name: String,
     pub reference: String,

@@ -173,13 +173,7 @@ pub struct TransferResponse {
     pub order_id: String,
     #[serde(rename = "senderCardID")]
     pub sender_card_id: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
-            example = "440563...5096"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::card::mask_schema))]
     #[serde(rename = "senderCardPAN")]
     pub sender_card_pan: String,
     #[serde(rename = "senderCardType")]
@@ -188,13 +182,7 @@ pub struct TransferResponse {
     pub sender_transfer_type: String,
     #[serde(rename = "receiverCardID")]
     pub receiver_card_id: String,
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            pattern = r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$",
-            example = "440563...5096"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::card::mask_schema))]
     #[serde(rename = "receiverCardPAN")]
     pub receiver_card_pan: String,
     #[serde(rename = "receiverCardType")]
