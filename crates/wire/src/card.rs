@@ -242,6 +242,18 @@ impl Brand {
     }
 }
 
+/// The OpenAPI schema of a card mask as answers show it (`440563...5096`, or empty when there
+/// is no card), named once for every mask field.
+#[cfg(feature = "openapi")]
+pub fn mask_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$"))
+        .examples([serde_json::json!("440563...5096")])
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,16 +332,4 @@ mod tests {
             Some(Expiry { month: 9, year: 20 })
         );
     }
-}
-
-/// The OpenAPI schema of a card mask as answers show it (`440563...5096`, or empty when there
-/// is no card), named once for every mask field.
-#[cfg(feature = "openapi")]
-pub fn mask_schema() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(r"^([0-9]{0,6}\.\.\.[0-9]{0,4})?$"))
-        .examples([serde_json::json!("440563...5096")])
-        .build()
 }
