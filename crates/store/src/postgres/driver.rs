@@ -73,6 +73,15 @@ impl PostgresDriver {
             return Ok(s.clone());
         }
         let st = self.client()?.prepare(sql).map_err(pg_err)?;
+        // Not kept: PostgreSQL plans a statement's first five runs for their parameters, then
+        // may settle on a generic plan. For the batch's read-ahead (ten lists, six tables) the
+        // generic plan chosen early in a server's life was four to five times slower in about
+        // half of the benchmark's runs (9.6 against 1.8 ms a batch, pg_stat_statements), which
+        // made throughput and latency bimodal (BENCHMARKS.md, session 9). A statement prepared
+        // for one run is always planned for its parameters, for one round trip more a batch.
+        if sql.starts_with(crate::sql::PLANNED_EACH_TIME) {
+            return Ok(st);
+        }
         // Bounded: the operations search puts its statements together from its conditions,
         // so their number grows with the shapes callers ask for.
         if self.statements.len() >= MAX_STATEMENTS {

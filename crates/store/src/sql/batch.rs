@@ -182,9 +182,10 @@ impl<D: Driver> SqlConn<D> {
 
 /// Six lookups in one round trip; the first column says which. Each part finds its rows
 /// through its own index (lists are matched on an index's first column). The tails' status is
-/// filtered in code, for the reason given in `invoice_tail_taken`.
+/// filtered in code, for the reason given in `invoice_tail_taken`. Planned on every run
+/// ([`super::PLANNED_EACH_TIME`]).
 const READ_AHEAD: &str = concat!(
-    "SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
+    "/* planned each time */ SELECT 's', token_id, operation_id, '', '', 0, '' FROM spent_tokens
      WHERE token_id = ANY($1)
      UNION ALL
      SELECT 'c', merchant_id, invoice_id, id, request_digest, http_status, response_body
@@ -368,4 +369,12 @@ pub(super) fn lock_keys_of(keys: &[&LockKeys]) -> Vec<String> {
     locks.sort_unstable();
     locks.dedup();
     locks
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_read_ahead_is_planned_on_every_run() {
+        assert!(super::READ_AHEAD.starts_with(super::super::PLANNED_EACH_TIME));
+    }
 }

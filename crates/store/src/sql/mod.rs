@@ -126,6 +126,10 @@ pub struct Balances<'a> {
 }
 
 /// How many shard rows a shared account's changes spread over.
+/// A query that starts with this comment is planned for its parameters on every run, never
+/// from a cached generic plan (PostgreSQL; `postgres/driver.rs` says why).
+pub const PLANNED_EACH_TIME: &str = "/* planned each time */";
+
 const SHARDS: i64 = 16;
 
 /// Each connection takes the next shard, numbered from the process id, so instances sharing
