@@ -248,7 +248,7 @@ async fn the_widget_tells_the_merchant_page(_: Backend) {
     // The widget's last page posts to the shop, whose script then removes the iframe: the
     // trial watches the shop's page from here on.
     c.enter_parent_frame().await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + super::PAGE_WAIT;
     loop {
         let title = c.title().await.unwrap();
         if title.starts_with("result:") {

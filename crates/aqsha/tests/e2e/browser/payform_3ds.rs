@@ -161,7 +161,7 @@ async fn widget_through_challenge(o: &Order, code: &str, button: &str) -> String
     screenshot(&c, "widget-acs-eng").await;
     answer(&c, code, button).await;
     c.enter_parent_frame().await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + super::PAGE_WAIT;
     loop {
         let title = c.title().await.unwrap();
         if let Some(result) = title.strip_prefix("result:") {
