@@ -181,8 +181,7 @@ pub enum TransferOutcome {
     Done {
         response: StoredResponse,
         operation_id: String,
-        charged: bool,
-        /// What was recorded, for counting (the server's `/metrics`).
+        /// What was recorded: a charge, a decline, a pending operation or a challenge.
         kind: Recorded,
         /// How long the server holds the answer back (a scenario card's `delay_ms`): outside
         /// the store, so that no writer or lock waits for it.
@@ -370,7 +369,6 @@ fn done(
     Ok(TransferOutcome::Done {
         response,
         operation_id,
-        charged: kind == Recorded::Charged,
         kind,
         delay_ms,
     })

@@ -45,7 +45,6 @@ pub enum Answer {
     Recorded {
         response: StoredResponse,
         operation_id: String,
-        charged: bool,
         kind: aqsha_core::transfer::Recorded,
     },
     /// The same request was answered before: its stored response; nothing moved.
@@ -206,7 +205,6 @@ async fn decide(
         TransferOutcome::Done {
             response,
             operation_id,
-            charged,
             kind,
             delay_ms,
         } => {
@@ -223,7 +221,6 @@ async fn decide(
             Ok(Answer::Recorded {
                 response,
                 operation_id,
-                charged,
                 kind,
             })
         }

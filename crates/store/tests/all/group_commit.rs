@@ -7,7 +7,9 @@ use aqsha_core::provision::{self, NewRecords};
 use aqsha_core::seed;
 use aqsha_core::store::Store;
 use aqsha_core::token::TokenClaims;
-use aqsha_core::transfer::{OrderInput, PanSide, SideInput, TransferCommand, TransferOutcome};
+use aqsha_core::transfer::{
+    OrderInput, PanSide, Recorded, SideInput, TransferCommand, TransferOutcome,
+};
 use aqsha_core::vault::Vault;
 use std::sync::Arc;
 
@@ -96,7 +98,10 @@ async fn concurrent_commands_share_commits_and_a_failure_stays_in_its_savepoint(
     let mut charged = 0;
     for t in tasks {
         match t.await.unwrap().unwrap() {
-            TransferOutcome::Done { charged: true, .. } => charged += 1,
+            TransferOutcome::Done {
+                kind: Recorded::Charged,
+                ..
+            } => charged += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -203,14 +208,21 @@ async fn commands_of_one_batch_see_each_other() {
     }
     let mut tail_charges = 0;
     for t in tails {
-        if let TransferOutcome::Done { charged: true, .. } = t.await.unwrap().unwrap() {
+        if let TransferOutcome::Done {
+            kind: Recorded::Charged,
+            ..
+        } = t.await.unwrap().unwrap()
+        {
             tail_charges += 1;
         }
     }
     let (mut spent, mut refused) = (0, 0);
     for t in tokens {
         match t.await.unwrap().unwrap() {
-            TransferOutcome::Done { charged: true, .. } => spent += 1,
+            TransferOutcome::Done {
+                kind: Recorded::Charged,
+                ..
+            } => spent += 1,
             TransferOutcome::Refused(_) => refused += 1,
             other => panic!("unexpected {other:?}"),
         }
@@ -281,7 +293,13 @@ async fn a_command_whose_writes_fail_at_flush_fails_alone() {
             // The postings name an account that is gone: the foreign key refuses them.
             (20, Err(e)) => assert!(e.to_string().contains("FOREIGN KEY"), "{e}"),
             (20, other) => panic!("the broken terminal's transfer must fail: {other:?}"),
-            (_, Ok(TransferOutcome::Done { charged: true, .. })) => charged += 1,
+            (
+                _,
+                Ok(TransferOutcome::Done {
+                    kind: Recorded::Charged,
+                    ..
+                }),
+            ) => charged += 1,
             (_, other) => panic!("unexpected {other:?}"),
         }
     }
