@@ -4,9 +4,8 @@
 set -eu
 BIN=$1; LABEL=$2
 D=$(mktemp -d /tmp/bench-data.XXXX)
-$BIN serve --listen 127.0.0.1:0 --data-dir $D > $D/out.log 2>$D/err.log &
-PID=$!
-for i in $(seq 1 100); do URL=$(grep -o 'http://127.0.0.1:[0-9]*' $D/out.log $D/err.log 2>/dev/null | head -1 | sed 's/^[^:]*:http/http/'); [ -n "$URL" ] && break; sleep 0.1; done
+. "$(dirname "$0")/serve.sh"
+start_server "$BIN" "$D"
 cpu() { awk '{print $14+$15}' /proc/$PID/stat; }
 C0=$(cpu)
 $BIN bench --url $URL -c 64 -d 10 --warmup 2 --server-pid $PID --balance 200000 --no-baseline > $D/bench.txt 2>&1 || true

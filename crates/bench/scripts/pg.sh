@@ -7,9 +7,8 @@ DB=b$RANDOM
 su postgres -c "$B/psql -h /tmp/pgb -p 55439 -qc 'CREATE DATABASE $DB' postgres"
 su postgres -c "$B/psql -h /tmp/pgb -p 55439 -qc 'CHECKPOINT' postgres"
 D=$(mktemp -d /tmp/pgbench-data.XXXX)
-$BIN serve --listen 127.0.0.1:0 --data-dir $D --database "postgres://postgres@127.0.0.1:55439/$DB" --master-key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f > $D/out.log 2>$D/err.log &
-PID=$!
-for i in $(seq 1 100); do URL=$(grep -o 'http://127.0.0.1:[0-9]*' $D/out.log $D/err.log 2>/dev/null | head -1 | sed 's/^[^:]*:http/http/'); [ -n "$URL" ] && break; sleep 0.1; done
+. "$(dirname "$0")/serve.sh"
+start_server "$BIN" "$D" --database "postgres://postgres@127.0.0.1:55439/$DB" --master-key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 $BIN bench --url $URL -c 64 -d 10 --warmup 2 --server-pid $PID --balance 200000 --no-baseline > $D/bench.txt 2>&1 || true
 kill $PID; wait $PID 2>/dev/null || true
 echo "== $LABEL"; grep -E "per second|p50|p90|p99|max|errors" $D/bench.txt
